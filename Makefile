@@ -1,0 +1,54 @@
+# The two commands a newcomer needs on a fresh Debian 12 machine, as root:
+#   make demo   - installs what is needed, then runs the main job (the demo)
+#   make test   - installs what is needed, then runs lint, type checks, tests and fuzzers
+# Both are idempotent: a second run installs nothing new.
+
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+APT_PKGS := swtpm swtpm-tools softhsm2 libtss2-dev tpm2-tools tshark tcpdump pkg-config \
+            libpcap0.8 iproute2 ethtool
+FUZZ_SECONDS ?= 60
+
+.PHONY: demo test deps system-deps lint typecheck unit fuzz bench clean
+
+demo: deps
+	$(BIN)/python examples/x2x3_demo.py
+
+test: deps lint typecheck unit fuzz
+
+deps: system-deps $(VENV)/.installed
+
+system-deps:
+	@missing=""; for p in $(APT_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+lint:
+	$(BIN)/ruff check lawful_intercept tests fuzz bench examples
+	$(BIN)/ruff format --check lawful_intercept tests fuzz bench examples
+
+typecheck:
+	$(BIN)/mypy
+
+unit:
+	$(BIN)/python -m pytest
+
+fuzz:
+	$(BIN)/python fuzz/run_all.py --seconds $(FUZZ_SECONDS)
+
+bench: deps
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

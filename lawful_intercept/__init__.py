@@ -1,0 +1,31 @@
+"""lawful_intercept: lawful interception for virtualised networks.
+
+X2/X3 (ETSI TS 103 221-2) codec and transport today; HI2/HI3 handover, key custody, the
+point of interception, mediation and X1 provisioning follow (see the README).
+"""
+
+from lawful_intercept.errors import (
+    ConfigurationError,
+    DecodeError,
+    EncodeError,
+    LawfulInterceptError,
+    LinkDeadError,
+    QueueFullError,
+    TransportError,
+)
+from lawful_intercept.x2x3 import *  # noqa: F403
+from lawful_intercept.x2x3 import __all__ as _x2x3_all
+
+__version__ = "0.1.0"
+
+__all__ = [
+    *_x2x3_all,
+    "ConfigurationError",
+    "DecodeError",
+    "EncodeError",
+    "LawfulInterceptError",
+    "LinkDeadError",
+    "QueueFullError",
+    "TransportError",
+    "__version__",
+]

@@ -1,0 +1,59 @@
+"""One exception hierarchy for the whole library.
+
+Every error the library raises on purpose derives from :class:`LawfulInterceptError`, so a
+caller can catch the library's failures without catching programming errors.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "DecodeError",
+    "EncodeError",
+    "LawfulInterceptError",
+    "LinkDeadError",
+    "QueueFullError",
+    "TransportError",
+]
+
+
+class LawfulInterceptError(Exception):
+    """Root of every exception the library raises deliberately."""
+
+
+class DecodeError(LawfulInterceptError):
+    """Input bytes are not a valid PDU or stream.
+
+    ``offset`` is the byte offset (from the start of the buffer or stream handed to the
+    decoder) at which the problem was found; ``reason`` says what was wrong there. The
+    message never includes payload bytes or identifiers, so it is safe to log.
+    """
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(f"at byte offset {offset}: {reason}")
+        self.offset = offset
+        self.reason = reason
+
+    def shifted(self, delta: int) -> DecodeError:
+        """Return the same error with its offset moved by ``delta`` (for stream positions)."""
+        return type(self)(self.offset + delta, self.reason)
+
+
+class EncodeError(LawfulInterceptError, ValueError):
+    """A value cannot be encoded (out of range, too long, wrong type)."""
+
+
+class ConfigurationError(LawfulInterceptError):
+    """A configuration value is missing or invalid."""
+
+
+class TransportError(LawfulInterceptError):
+    """A connection failed, or a peer broke the protocol."""
+
+
+class LinkDeadError(TransportError):
+    """No keepalive acknowledgement or data arrived in time: the link is declared dead."""
+
+
+class QueueFullError(TransportError):
+    """A bounded send queue is full and its policy is to refuse rather than wait."""

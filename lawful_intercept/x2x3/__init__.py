@@ -1,0 +1,36 @@
+"""ETSI TS 103 221-2 X2/X3: PDUs, attributes, codec, stream reader, fast X3 template."""
+
+from lawful_intercept.x2x3.attributes import *  # noqa: F403
+from lawful_intercept.x2x3.attributes import __all__ as _attributes_all
+from lawful_intercept.x2x3.constants import *  # noqa: F403
+from lawful_intercept.x2x3.constants import __all__ as _constants_all
+from lawful_intercept.x2x3.decoder import X2X3View, decode
+from lawful_intercept.x2x3.pdu import (
+    DEFAULT_LIMITS,
+    NIL_XID,
+    Limits,
+    X2X3PDU,
+    check_header,
+    encode,
+    keepalive,
+    keepalive_ack,
+)
+from lawful_intercept.x2x3.reader import X2X3StreamReader
+from lawful_intercept.x2x3.template import X3Template
+
+__all__ = [
+    *_attributes_all,
+    *_constants_all,
+    "DEFAULT_LIMITS",
+    "NIL_XID",
+    "Limits",
+    "X2X3PDU",
+    "X2X3StreamReader",
+    "X2X3View",
+    "X3Template",
+    "check_header",
+    "decode",
+    "encode",
+    "keepalive",
+    "keepalive_ack",
+]

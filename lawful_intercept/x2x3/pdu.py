@@ -1,0 +1,195 @@
+"""The X2/X3 PDU of ETSI TS 103 221-2 clause 5: typed value, encoder and decoder.
+
+Header (clause 5.1, all fields big-endian, 40 octets): Version (2) | PDU Type (2) | Header
+Length (4) | Payload Length (4) | Payload Format (2) | Payload Direction (2) | XID (16) |
+Correlation ID (8); then conditional attributes up to Header Length; then the payload.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from typing import TypeVar
+
+import attrs
+
+from lawful_intercept.errors import DecodeError, EncodeError
+from lawful_intercept.x2x3.attributes import Attribute, SequenceNumber, Timestamp
+from lawful_intercept.x2x3.constants import (
+    HEADER_LENGTH,
+    KNOWN_VERSIONS,
+    VERSION_V1_6,
+    PayloadDirection,
+    PayloadFormat,
+    PDUType,
+)
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "NIL_XID",
+    "Limits",
+    "X2X3PDU",
+    "check_header",
+    "encode",
+    "keepalive",
+    "keepalive_ack",
+    "xid_from_bytes",
+]
+
+HEADER = struct.Struct(">HHIIHH16sQ")
+_TL = struct.Struct(">HH")
+NIL_XID = uuid.UUID(int=0)
+A = TypeVar("A", bound=Attribute)
+
+
+def _u(bits: int) -> object:
+    top = 1 << bits
+
+    def check(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < top:
+            raise EncodeError(f"{attribute.name} must be an integer in 0..{top - 1}")
+
+    return check
+
+
+@attrs.frozen
+class Limits:
+    """Bounds a decoder enforces so that a hostile peer cannot make it allocate without bound.
+
+    ``versions`` lists the header versions accepted; the others are refused.
+    """
+
+    max_header_length: int = 65_536
+    max_payload_length: int = 1 << 20
+    versions: frozenset[int] = KNOWN_VERSIONS
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_header_length < HEADER_LENGTH or self.max_payload_length < 0:
+            raise ValueError("limits must allow at least a bare header")
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@attrs.frozen(kw_only=True)
+class X2X3PDU:
+    """One X2 (IRI), X3 (content), Keepalive or Keepalive Acknowledgement PDU.
+
+    Header Length and Payload Length are not stored: they follow from the attributes and the
+    payload (see :attr:`header_length`, :attr:`payload_length`).
+    """
+
+    pdu_type: int = attrs.field(validator=_u(16))  # type: ignore[arg-type]
+    payload_format: int = attrs.field(validator=_u(16))  # type: ignore[arg-type]
+    payload_direction: int = attrs.field(validator=_u(16))  # type: ignore[arg-type]
+    xid: uuid.UUID = NIL_XID
+    correlation_id: int = attrs.field(default=0, validator=_u(64))  # type: ignore[arg-type]
+    attributes: tuple[Attribute, ...] = attrs.field(default=(), converter=tuple)
+    payload: bytes = b""
+    version: int = attrs.field(default=VERSION_V1_6, validator=_u(16))  # type: ignore[arg-type]
+
+    @property
+    def header_length(self) -> int:
+        """Header Length field: 40 plus the encoded attributes."""
+        return HEADER_LENGTH + sum(len(a.encode()) for a in self.attributes)
+
+    @property
+    def payload_length(self) -> int:
+        """Payload Length field."""
+        return len(self.payload)
+
+    def attribute(self, kind: type[A]) -> A | None:
+        """The first attribute of class ``kind``, or None."""
+        for item in self.attributes:
+            if isinstance(item, kind):
+                return item
+        return None
+
+    def all_attributes(self, kind: type[A]) -> list[A]:
+        """Every attribute of class ``kind``, in order."""
+        return [item for item in self.attributes if isinstance(item, kind)]
+
+    @property
+    def sequence_number(self) -> int | None:
+        """The Sequence Number attribute's value, if present."""
+        found = self.attribute(SequenceNumber)
+        return None if found is None else found.value
+
+    @property
+    def timestamp(self) -> Timestamp | None:
+        """The Timestamp attribute, if present."""
+        return self.attribute(Timestamp)
+
+
+def encode(pdu: X2X3PDU) -> bytes:
+    """Encode ``pdu`` to its wire octets (clause 5.1)."""
+    attributes = b"".join([a.encode() for a in pdu.attributes])
+    header_length = HEADER_LENGTH + len(attributes)
+    if header_length > 0xFFFFFFFF or len(pdu.payload) > 0xFFFFFFFF:
+        raise EncodeError("header or payload longer than a 32-bit length allows")
+    return b"".join(
+        (
+            HEADER.pack(
+                pdu.version,
+                pdu.pdu_type,
+                header_length,
+                len(pdu.payload),
+                pdu.payload_format,
+                pdu.payload_direction,
+                pdu.xid.bytes,
+                pdu.correlation_id,
+            ),
+            attributes,
+            pdu.payload,
+        )
+    )
+
+
+def check_header(data: bytes | memoryview, limits: Limits = DEFAULT_LIMITS) -> tuple[int, int]:
+    """Check the fixed header at the start of ``data``; return (header length, payload length).
+
+    Raises DecodeError for a short buffer, an unaccepted version, or lengths past ``limits``.
+    """
+    if len(data) < HEADER_LENGTH:
+        raise DecodeError(len(data), f"truncated header: {len(data)} of 40 octets")
+    version, _type, header_length, payload_length = _HEAD4.unpack_from(data, 0)
+    if version not in limits.versions:
+        raise DecodeError(0, f"unsupported version {version}")
+    if header_length < HEADER_LENGTH:
+        raise DecodeError(4, f"header length {header_length} is below 40")
+    if header_length > limits.max_header_length:
+        raise DecodeError(4, f"header length {header_length} exceeds the limit")
+    if payload_length > limits.max_payload_length:
+        raise DecodeError(8, f"payload length {payload_length} exceeds the limit")
+    return header_length, payload_length
+
+
+_HEAD4 = struct.Struct(">HHII")
+_XID_CACHE: dict[bytes, uuid.UUID] = {}
+_XID_CACHE_MAX = 4096
+
+
+def xid_from_bytes(raw: bytes) -> uuid.UUID:
+    """The UUID of 16 XID octets, from a small bounded cache (XIDs repeat per task)."""
+    found = _XID_CACHE.get(raw)
+    if found is None:
+        if len(_XID_CACHE) >= _XID_CACHE_MAX:
+            _XID_CACHE.clear()
+        found = _XID_CACHE[raw] = uuid.UUID(bytes=bytes(raw))
+    return found
+
+
+def keepalive(sequence: int, version: int = VERSION_V1_6) -> X2X3PDU:
+    """A Keepalive PDU (clause 5.2.3): nil XID and correlation ID, a sequence number."""
+    return X2X3PDU(
+        pdu_type=PDUType.KEEPALIVE,
+        payload_format=PayloadFormat.KEEPALIVE,
+        payload_direction=PayloadDirection.KEEPALIVE,
+        attributes=(SequenceNumber(sequence),),
+        version=version,
+    )
+
+
+def keepalive_ack(sequence: int, version: int = VERSION_V1_6) -> X2X3PDU:
+    """The Keepalive Acknowledgement that answers the keepalive numbered ``sequence``."""
+    return attrs.evolve(keepalive(sequence, version), pdu_type=PDUType.KEEPALIVE_ACK)

@@ -1,0 +1,87 @@
+"""Sans-IO stream reader for X2/X3 over TCP or TLS (ETSI TS 103 221-2 clause 5, 6).
+
+Feed it the byte stream in chunks of any size; it returns each whole PDU as soon as its last
+octet arrives. It never buffers more than one PDU, and refuses a PDU whose declared lengths
+exceed its :class:`~lawful_intercept.x2x3.pdu.Limits` as soon as the 40-octet header is in,
+so a hostile peer cannot make it allocate without bound. Offsets in its errors count from the
+start of the stream. After an error the stream's framing is lost: every later call raises the
+same error.
+"""
+
+from __future__ import annotations
+
+from lawful_intercept.errors import DecodeError
+from lawful_intercept.x2x3.constants import HEADER_LENGTH
+from lawful_intercept.x2x3.decoder import X2X3View
+from lawful_intercept.x2x3.pdu import DEFAULT_LIMITS, X2X3PDU, Limits, check_header
+
+__all__ = ["X2X3StreamReader"]
+
+
+class X2X3StreamReader:
+    """Splits a byte stream into validated X2/X3 PDUs."""
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self._buffer = bytearray()
+        self._needed = HEADER_LENGTH  # octets the current PDU needs in all (header first)
+        self._consumed = 0  # stream offset of the start of the buffer
+        self._error: DecodeError | None = None
+
+    @property
+    def stream_offset(self) -> int:
+        """Octets of the stream consumed as whole PDUs so far."""
+        return self._consumed
+
+    @property
+    def buffered(self) -> int:
+        """Octets held for a PDU not yet complete."""
+        return len(self._buffer)
+
+    def feed_views(self, data: bytes | bytearray | memoryview) -> list[X2X3View]:
+        """Add ``data``; return a validated view of each PDU completed by it."""
+        if self._error is not None:
+            raise self._error
+        buffer = self._buffer
+        buffer += data
+        out: list[X2X3View] = []
+        start = 0
+        try:
+            while len(buffer) - start >= self._needed:
+                if self._needed == HEADER_LENGTH:
+                    head = memoryview(buffer)[start : start + HEADER_LENGTH]
+                    try:
+                        header_length, payload_length = check_header(head, self.limits)
+                    finally:
+                        head.release()
+                    self._needed = header_length + payload_length
+                    if len(buffer) - start < self._needed:
+                        break
+                end = start + self._needed
+                out.append(X2X3View(bytes(buffer[start:end]), self.limits))
+                self._consumed += self._needed
+                self._needed = HEADER_LENGTH
+                start = end
+        except DecodeError as exc:
+            self._error = exc.shifted(self._consumed)
+            del buffer[:]
+            raise self._error from None
+        del buffer[:start]
+        return out
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[X2X3PDU]:
+        """Add ``data``; return each PDU completed by it, fully decoded."""
+        return [view.to_pdu() for view in self.feed_views(data)]
+
+    def close(self) -> None:
+        """Declare the end of the stream: raises DecodeError if a PDU is incomplete."""
+        if self._error is not None:
+            raise self._error
+        if self._buffer:
+            missing = self._needed - len(self._buffer)
+            part = "header" if len(self._buffer) < HEADER_LENGTH else "PDU"
+            self._error = DecodeError(
+                self._consumed + len(self._buffer),
+                f"stream ends inside a {part}: {missing} more octets were expected",
+            )
+            raise self._error

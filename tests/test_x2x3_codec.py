@@ -1,0 +1,253 @@
+"""X2/X3 codec (TS 103 221-2): round trips, exact wire layout, strict decoding."""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import attribute_of, attributes, pdus
+
+import lawful_intercept as li
+import lawful_intercept.x2x3 as x
+
+XID = uuid.UUID("8b1c2f0e-2d4c-4e55-9a57-2f0c9b8e6a11")
+
+
+@pytest.mark.parametrize("cls", list(x.ATTRIBUTE_CLASSES.values()), ids=lambda c: c.NAME)
+@given(data=st.data())
+def test_every_attribute_type_round_trips(cls: type[x.Attribute], data: st.DataObject) -> None:
+    attribute = data.draw(attribute_of(cls))
+    pdu = x.X2X3PDU(pdu_type=1, payload_format=2, payload_direction=3, attributes=(attribute,))
+    wire = x.encode(pdu)
+    type_, length = struct.unpack_from(">HH", wire, 40)
+    assert type_ == cls.TYPE
+    assert length == len(wire) - 44
+    assert x.decode(wire) == pdu
+
+
+@given(attributes)
+def test_attribute_tlv_matches_its_declared_type(attribute: x.Attribute) -> None:
+    tlv = attribute.encode()
+    assert struct.unpack_from(">H", tlv)[0] == attribute.TYPE
+    if type(attribute).FIXED_LENGTH is not None:
+        assert len(tlv) == 4 + type(attribute).FIXED_LENGTH
+
+
+@given(pdus)
+def test_pdu_round_trip(pdu: x.X2X3PDU) -> None:
+    wire = x.encode(pdu)
+    assert x.decode(wire) == pdu
+    view = x.X2X3View(wire)
+    assert view.to_pdu() == pdu
+    assert (view.header_length, view.payload_length) == (pdu.header_length, pdu.payload_length)
+    assert view.sequence_number == pdu.sequence_number
+    ts = pdu.timestamp
+    assert view.timestamp_ns == (None if ts is None else ts.to_ns())
+    assert bytes(view.payload) == pdu.payload
+
+
+@given(st.lists(pdus, min_size=1, max_size=5), st.data())
+def test_stream_reader_accepts_any_chunking(batch: list[x.X2X3PDU], data: st.DataObject) -> None:
+    stream = b"".join(x.encode(p) for p in batch)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=20)))
+    reader = x.X2X3StreamReader()
+    got: list[x.X2X3PDU] = []
+    last = 0
+    for cut in [*cuts, len(stream)]:
+        got += reader.feed(stream[last:cut])
+        last = cut
+    reader.close()
+    assert got == batch
+    assert reader.stream_offset == len(stream)
+
+
+def test_exact_wire_layout_of_an_x3_pdu() -> None:
+    pdu = x.X2X3PDU(
+        pdu_type=x.PDUType.X3,
+        payload_format=x.PayloadFormat.IPV4_PACKET,
+        payload_direction=x.PayloadDirection.FROM_TARGET,
+        xid=XID,
+        correlation_id=0x0102030405060708,
+        attributes=(x.SequenceNumber(0xA0B0C0D0), x.Timestamp(1, 2)),
+        payload=b"\x45",
+    )
+    expected = (
+        bytes.fromhex("0005 0002 0000003c 00000001 0005 0003")
+        + XID.bytes
+        + bytes.fromhex("0102030405060708")
+        + bytes.fromhex("0008 0004 a0b0c0d0")
+        + bytes.fromhex("0009 0008 00000001 00000002")
+        + b"\x45"
+    )
+    assert x.encode(pdu) == expected
+
+
+def test_keepalive_and_ack_have_nil_identifiers_and_echo_sequence() -> None:
+    ka = x.decode(x.encode(x.keepalive(77)))
+    ack = x.decode(x.encode(x.keepalive_ack(77)))
+    assert ka.pdu_type == x.PDUType.KEEPALIVE and ack.pdu_type == x.PDUType.KEEPALIVE_ACK
+    for pdu in (ka, ack):
+        assert pdu.xid == x.NIL_XID and pdu.correlation_id == 0
+        assert pdu.payload_format == 0 and pdu.payload_direction == 0 and pdu.payload == b""
+        assert pdu.sequence_number == 77
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_decode_or_raise_decode_error(blob: bytes) -> None:
+    try:
+        pdu = x.decode(blob)
+    except li.DecodeError as exc:
+        assert 0 <= exc.offset <= len(blob)
+    else:
+        assert x.encode(pdu) == blob  # whatever decodes re-encodes to the same octets
+
+
+@given(pdus, st.data())
+@settings(max_examples=300)
+def test_mutated_pdus_decode_or_raise_decode_error(pdu: x.X2X3PDU, data: st.DataObject) -> None:
+    wire = bytearray(x.encode(pdu))
+    for _ in range(data.draw(st.integers(1, 4))):
+        wire[data.draw(st.integers(0, len(wire) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(wire)))
+    for candidate in (bytes(wire), bytes(wire[:cut])):
+        try:
+            decoded = x.decode(candidate)
+        except li.DecodeError as exc:
+            assert 0 <= exc.offset <= len(candidate)
+        else:
+            assert x.encode(decoded) == candidate
+
+
+def _x3(attrs: bytes, payload: bytes = b"") -> bytes:
+    return (
+        struct.pack(">HHIIHH16sQ", 5, 2, 40 + len(attrs), len(payload), 5, 2, XID.bytes, 0)
+        + attrs
+        + payload
+    )
+
+
+@pytest.mark.parametrize(
+    ("wire", "offset", "reason"),
+    [
+        (b"\x00\x05\x00", 3, "truncated header"),
+        (_x3(b"")[:39], 39, "truncated header"),
+        (struct.pack(">HHIIHH16sQ", 9, 2, 40, 0, 5, 2, XID.bytes, 0), 0, "unsupported version"),
+        (struct.pack(">HHIIHH16sQ", 5, 2, 39, 0, 5, 2, XID.bytes, 0), 4, "below 40"),
+        (_x3(b"\x00\x08\x00\x04\x00\x00\x00\x01")[:-1], 47, "declares 48 octets"),
+        (_x3(b"\x00\x08\x00\x03\x00\x00\x01"), 40, "sequence_number attribute has length 3"),
+        (_x3(b"\x00\x05\x00\x09abc"), 42, "overruns the header by 6"),
+        (_x3(b"\x00\x05\x00"), 40, "truncated attribute type and length"),
+        (_x3(b"\x00\x11\x00\x02\xc3\x28"), 44, "not valid UTF-8"),
+        (_x3(b"\x00\x09\x00\x08\x00\x00\x00\x01\x3b\x9a\xca\x00"), 48, "nanoseconds"),
+    ],
+)
+def test_malformed_pdus_name_offset_and_reason(wire: bytes, offset: int, reason: str) -> None:
+    with pytest.raises(li.DecodeError) as info:
+        x.decode(wire)
+    assert info.value.offset == offset
+    assert reason in info.value.reason
+
+
+def test_limits_refuse_oversized_pdus_from_the_header_alone() -> None:
+    reader = x.X2X3StreamReader(x.Limits(max_header_length=1024, max_payload_length=2048))
+    header = struct.pack(">HHIIHH16sQ", 5, 2, 40, 1 << 31, 5, 2, XID.bytes, 0)
+    ok = x.encode(x.keepalive(1))
+    with pytest.raises(li.DecodeError) as info:
+        reader.feed(ok + header)  # no payload octets sent: refused as soon as the header is in
+    assert info.value.offset == len(ok) + 8
+    assert "exceeds the limit" in info.value.reason
+    assert reader.buffered == 0
+    with pytest.raises(li.DecodeError):  # the stream stays failed
+        reader.feed(ok)
+
+
+def test_reader_close_reports_a_truncated_stream() -> None:
+    reader = x.X2X3StreamReader()
+    wire = x.encode(x.keepalive(3))
+    assert reader.feed(wire + wire[:10]) == [x.keepalive(3)]
+    with pytest.raises(li.DecodeError) as info:
+        reader.close()
+    assert info.value.offset == len(wire) + 10
+    assert "inside a header: 30 more octets" in info.value.reason
+    reader = x.X2X3StreamReader()
+    reader.feed(wire[:45])
+    with pytest.raises(li.DecodeError, match="inside a PDU: 3 more octets"):
+        reader.close()
+
+
+def test_unknown_attribute_types_are_kept_raw() -> None:
+    wire = _x3(b"\x01\x2c\x00\x03abc")
+    pdu = x.decode(wire)
+    assert pdu.attributes == (x.UnknownAttribute(300, b"abc"),)
+    assert x.encode(pdu) == wire
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: x.SequenceNumber(1 << 32),
+        lambda: x.SourcePort(-1),
+        lambda: x.Timestamp(0, 1_000_000_000),
+        lambda: x.SourceIPv4Address(ipaddress.IPv6Address("::1")),  # type: ignore[arg-type]
+        lambda: x.UnknownAttribute(8, b"\x00"),
+        lambda: x.DomainID("x" * 70_000).encode(),
+        lambda: x.X2X3PDU(pdu_type=1 << 16, payload_format=0, payload_direction=0),
+    ],
+)
+def test_invalid_values_raise_encode_error(build: object) -> None:
+    with pytest.raises(li.EncodeError):
+        build()  # type: ignore[operator]
+
+
+@given(
+    direction=st.sampled_from(list(x.PayloadDirection)),
+    sequence=st.integers(0, 0xFFFF_FFFF),
+    seconds=st.integers(0, 0xFFFF_FFFF),
+    nanoseconds=st.integers(0, 999_999_999),
+    v6=st.booleans(),
+    ports=st.one_of(st.none(), st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF))),
+    protocol=st.integers(0, 255),
+    include_protocol=st.booleans(),
+    constants=st.lists(attributes, max_size=3),
+    payload=st.binary(max_size=1600),
+    data=st.data(),
+)
+def test_x3_template_matches_the_generic_encoder(
+    direction: int,
+    sequence: int,
+    seconds: int,
+    nanoseconds: int,
+    v6: bool,
+    ports: tuple[int, int] | None,
+    protocol: int,
+    include_protocol: bool,
+    constants: list[x.Attribute],
+    payload: bytes,
+    data: st.DataObject,
+) -> None:
+    width = 16 if v6 else 4
+    src = data.draw(st.binary(min_size=width, max_size=width))
+    dst = data.draw(st.binary(min_size=width, max_size=width))
+    template = x.X3Template(
+        xid=XID,
+        correlation_id=data.draw(st.integers(0, (1 << 64) - 1)),
+        include_protocol=include_protocol,
+        constant_attributes=tuple(constants),
+    )
+    sport, dport = ports if ports else (None, None)
+    args = (direction, sequence, seconds, nanoseconds, src, dst, sport, dport, protocol, payload)
+    fast = template.encode(*args)
+    assert fast == x.encode(template.pdu(*args))
+    assert x.decode(fast) == template.pdu(*args)
+
+
+def test_x3_template_refuses_mixed_families_and_out_of_range_fields() -> None:
+    template = x.X3Template(xid=XID)
+    with pytest.raises(li.EncodeError):
+        template.encode(2, 1, 0, 0, b"\x01" * 4, b"\x01" * 16, 1, 2, 6, b"")
+    with pytest.raises(li.EncodeError):
+        template.encode(2, 1 << 32, 0, 0, b"\x01" * 4, b"\x01" * 4, 1, 2, 6, b"")
