@@ -14,6 +14,7 @@ from strategies import pdus
 
 import lawful_intercept.x2x3 as x
 from lawful_intercept.cli import main
+from lawful_intercept.x2x3.jsonform import pdu_from_json, pdu_to_json
 
 
 def li(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
@@ -92,11 +93,7 @@ def test_missing_file_is_reported_without_traceback() -> None:
 
 @given(st.lists(pdus, max_size=4))
 @settings(max_examples=40, deadline=None)
-def test_json_form_round_trips_in_process(
-    batch: list[x.X2X3PDU], tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    from lawful_intercept.x2x3.jsonform import pdu_from_json, pdu_to_json
-
+def test_json_form_round_trips_in_process(batch: list[x.X2X3PDU]) -> None:
     for pdu in batch:
         assert pdu_from_json(json.loads(json.dumps(pdu_to_json(pdu)))) == pdu
 
