@@ -102,4 +102,4 @@ def test_main_returns_2_on_bad_input(tmp_path: Path, capsys: pytest.CaptureFixtu
     bad = tmp_path / "bad.bin"
     bad.write_bytes(b"\x00\x05" + bytes(10))
     assert main(["decode", str(bad)]) == 2
-    assert "truncated header" in capsys.readouterr().err
+    assert "at byte offset 12: stream ends inside a header" in capsys.readouterr().err
