@@ -13,6 +13,7 @@ from lawful_intercept.errors import (
     QueueFullError,
     TransportError,
 )
+from lawful_intercept.tls import TLSConfig
 from lawful_intercept.x2x3 import *  # noqa: F403
 from lawful_intercept.x2x3 import __all__ as _x2x3_all
 
@@ -26,6 +27,7 @@ __all__ = [
     "LawfulInterceptError",
     "LinkDeadError",
     "QueueFullError",
+    "TLSConfig",
     "TransportError",
     "__version__",
 ]

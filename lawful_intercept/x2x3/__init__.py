@@ -16,12 +16,32 @@ from lawful_intercept.x2x3.pdu import (
     keepalive_ack,
 )
 from lawful_intercept.x2x3.reader import X2X3StreamReader
+from lawful_intercept.x2x3.sequence import SequenceCounters
+from lawful_intercept.x2x3.session import (
+    KeepaliveAcknowledged,
+    KeepaliveReceived,
+    PDUReceived,
+    Timers,
+    X2X3Session,
+)
+from lawful_intercept.x2x3.transport import Backoff, Peer, QueuePolicy, X2X3Receiver, X2X3Sender
 from lawful_intercept.x2x3.template import X3Template
 
 __all__ = [
     *_attributes_all,
     *_constants_all,
+    "Backoff",
     "DEFAULT_LIMITS",
+    "KeepaliveAcknowledged",
+    "KeepaliveReceived",
+    "PDUReceived",
+    "Peer",
+    "QueuePolicy",
+    "SequenceCounters",
+    "Timers",
+    "X2X3Receiver",
+    "X2X3Sender",
+    "X2X3Session",
     "NIL_XID",
     "Limits",
     "X2X3PDU",

@@ -1,0 +1,314 @@
+"""X2/X3 transport: sans-IO session timers, and the asyncio sender/receiver over mutual TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import uuid
+from typing import Any
+
+import pytest
+
+import lawful_intercept as li
+import lawful_intercept.x2x3 as x
+from lawful_intercept.tls import TLSConfig
+from lawful_intercept.x2x3.sequence import SequenceCounters
+from lawful_intercept.x2x3.session import (
+    KeepaliveAcknowledged,
+    KeepaliveReceived,
+    PDUReceived,
+    Timers,
+    X2X3Session,
+)
+from lawful_intercept.x2x3.transport import Backoff, QueuePolicy, X2X3Receiver, X2X3Sender
+
+XID = uuid.UUID("5a9c1b7e-0f3d-4c2a-8e61-9d4b2c7f0a13")
+FAST = Timers(keepalive_interval=0.2, dead_after=0.6)
+QUICK = Backoff(initial=0.05, maximum=0.2)
+
+
+def x3(seq: int) -> bytes:
+    return x.encode(
+        x.X2X3PDU(
+            pdu_type=x.PDUType.X3,
+            payload_format=x.PayloadFormat.IPV4_PACKET,
+            payload_direction=x.PayloadDirection.TO_TARGET,
+            xid=XID,
+            attributes=(x.SequenceNumber(seq),),
+            payload=bytes(100),
+        )
+    )
+
+
+# --- sans-IO session ------------------------------------------------------------------------
+
+
+def test_session_sends_keepalive_after_idle_time_and_matches_the_ack() -> None:
+    poi = X2X3Session(0.0, Timers(60, 180))
+    mf = X2X3Session(0.0, Timers(60, 180), expect_traffic=True)
+    assert poi.next_deadline() == 60
+    poi.handle_timer(59.9)
+    assert poi.data_to_send() == b""
+    poi.handle_timer(60.0)
+    wire = poi.data_to_send()
+    assert x.decode(wire) == x.keepalive(0)
+    assert mf.receive_data(wire, 61.0) == [KeepaliveReceived(0)]
+    ack = mf.data_to_send()
+    assert x.decode(ack) == x.keepalive_ack(0)
+    assert poi.receive_data(ack, 62.5) == [KeepaliveAcknowledged(0, 2.5)]
+    assert poi.keepalives_acknowledged == 1
+
+
+def test_session_declares_link_dead_when_keepalive_unanswered() -> None:
+    poi = X2X3Session(0.0, Timers(60, 180))
+    poi.handle_timer(60)
+    poi.handle_timer(120)  # second keepalive, first still outstanding
+    assert poi.next_deadline() == 180  # the third keepalive is due before the deadline
+    poi.handle_timer(180)
+    assert poi.keepalives_sent == 3
+    assert poi.next_deadline() == 240  # P2 after the first unanswered keepalive
+    with pytest.raises(li.LinkDeadError):
+        poi.handle_timer(240)
+
+
+def test_sending_data_postpones_keepalives() -> None:
+    poi = X2X3Session(0.0, Timers(60, 180))
+    poi.send(x3(1), 50.0)
+    poi.data_to_send()
+    poi.handle_timer(100.0)
+    assert poi.data_to_send() == b""
+    assert poi.next_deadline() == 110.0
+
+
+def test_receiver_declares_a_silent_peer_dead_and_reports_pdus() -> None:
+    mf = X2X3Session(0.0, Timers(60, 180), expect_traffic=True)
+    events = mf.receive_data(x3(7), 10.0)
+    assert isinstance(events[0], PDUReceived) and events[0].view.sequence_number == 7
+    mf.handle_timer(60.0)  # the MF keeps its side alive too
+    mf.receive_data(x.encode(x.keepalive_ack(0)), 61.0)
+    with pytest.raises(li.LinkDeadError, match="nothing received"):
+        mf.handle_timer(241.0)
+
+
+def test_sequence_counters_count_per_context() -> None:
+    seq = SequenceCounters()
+    other = uuid.uuid4()
+    assert [seq.next(XID) for _ in range(3)] == [0, 1, 2]
+    assert seq.next(XID, correlation_id=5) == 0
+    assert seq.next(XID, domain_id="d") == 0
+    assert seq.next(other) == 0
+    seq.forget(XID)
+    assert seq.next(XID) == 0 and seq.next(other) == 1
+
+
+# --- asyncio over TLS -------------------------------------------------------------------------
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.sequences: list[int | None] = []
+        self.peers: set[str] = set()
+        self.arrived = asyncio.Event()
+        self.want = 0
+
+    def __call__(self, view: x.X2X3View, peer: Any) -> None:
+        self.sequences.append(view.sequence_number)
+        self.peers.add(peer.common_name)
+        if len(self.sequences) >= self.want:
+            self.arrived.set()
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def test_pdus_arrive_in_order_over_mutual_tls(pki: dict[str, TLSConfig]) -> None:
+    async def main() -> None:
+        got = Collector()
+        got.want = 500
+        mf = X2X3Receiver(pki["mf"].server_context(), got, timers=FAST)
+        await mf.start()
+        poi = X2X3Sender("127.0.0.1", mf.port, pki["poi"].client_context(), backoff=QUICK)
+        await poi.start()
+        counters = SequenceCounters()
+        for _ in range(500):
+            await poi.send(x3(counters.next(XID)))
+        await asyncio.wait_for(got.arrived.wait(), 20)
+        assert got.sequences == list(range(500))
+        assert got.peers == {"poi-1"}
+        assert poi.queued == 0 and poi.pdus_sent == 500
+        await poi.close()
+        await mf.close()
+
+    run(main())
+
+
+def test_a_client_from_another_ca_is_refused(
+    pki: dict[str, TLSConfig], caplog: pytest.LogCaptureFixture
+) -> None:
+    async def main() -> None:
+        got = Collector()
+        mf = X2X3Receiver(pki["mf"].server_context(), got)
+        await mf.start()
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", mf.port, ssl=pki["rogue_poi"].client_context(),
+                server_hostname="127.0.0.1",
+            )  # fmt: skip
+            writer.write(x3(1))  # TLS 1.3: the refusal arrives with the first read
+            await writer.drain()
+            assert await reader.read(10) == b""
+            raise ConnectionError("closed by the MF")
+        await asyncio.sleep(0.1)
+        assert got.sequences == [] and mf.pdus_received == 0
+        await mf.close()
+
+    run(main())
+
+
+def test_a_server_outside_the_ca_is_refused_by_the_sender(pki: dict[str, TLSConfig]) -> None:
+    async def main() -> None:
+        # the POI trusts only the li-test CA; an MF with a rogue-signed cert must not get data
+        rogue_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        rogue_cfg = pki["rogue_poi"]
+        rogue_ctx.load_cert_chain(str(rogue_cfg.certificate), str(rogue_cfg.private_key))
+        got = Collector()
+        fake = X2X3Receiver(rogue_ctx, got)
+        await fake.start()
+        poi = X2X3Sender("127.0.0.1", fake.port, pki["poi"].client_context(), backoff=QUICK)
+        await poi.start()
+        await poi.send(x3(1))
+        await asyncio.sleep(0.5)
+        assert not poi.connected and poi.queued == 1 and got.sequences == []
+        assert isinstance(poi.last_error, ssl.SSLError)
+        await poi.close()
+        await fake.close()
+
+    run(main())
+
+
+def test_keepalives_flow_on_an_idle_link(pki: dict[str, TLSConfig]) -> None:
+    async def main() -> None:
+        mf = X2X3Receiver(pki["mf"].server_context(), Collector(), timers=FAST)
+        await mf.start()
+        poi = X2X3Sender(
+            "127.0.0.1", mf.port, pki["poi"].client_context(), timers=FAST, backoff=QUICK
+        )
+        await poi.start()
+        await poi.wait_connected(5)
+        await asyncio.sleep(1.5)  # several P1 periods, more than P2: the link must stay up
+        assert poi.connected and poi.connects == 1
+        await poi.close()
+        assert poi.keepalives_sent >= 3
+        assert poi.keepalives_acknowledged >= poi.keepalives_sent - 1
+        await mf.close()
+
+    run(main())
+
+
+def test_unanswered_keepalives_kill_the_link_and_the_sender_reconnects(
+    pki: dict[str, TLSConfig],
+) -> None:
+    async def main() -> None:
+        async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await reader.read(1024):
+                pass  # reads, never answers
+
+        server = await asyncio.start_server(
+            mute, "127.0.0.1", 0, ssl=pki["mf"].server_context()
+        )
+        port = server.sockets[0].getsockname()[1]
+        poi = X2X3Sender(
+            "127.0.0.1", port, pki["poi"].client_context(), timers=FAST, backoff=QUICK
+        )
+        await poi.start()
+        await asyncio.sleep(2.0)
+        assert poi.connects >= 2
+        assert isinstance(poi.last_error, li.LinkDeadError)
+        await poi.close()
+        server.close()
+
+    run(main())
+
+
+def test_nothing_is_lost_across_an_mf_restart(pki: dict[str, TLSConfig]) -> None:
+    async def main() -> None:
+        got = Collector()
+        got.want = 300
+        mf = X2X3Receiver(pki["mf"].server_context(), got, timers=FAST)
+        await mf.start()
+        port = mf.port
+        poi = X2X3Sender("127.0.0.1", port, pki["poi"].client_context(), backoff=QUICK)
+        await poi.start()
+        for n in range(100):
+            await poi.send(x3(n))
+        await poi.flush(10)
+        await mf.close()
+        for n in range(100, 300):  # queued while the MF is down
+            await poi.send(x3(n))
+        await asyncio.sleep(0.3)
+        mf = X2X3Receiver(pki["mf"].server_context(), got, port=port, timers=FAST)
+        await mf.start()
+        await asyncio.wait_for(got.arrived.wait(), 20)
+        # at-least-once: every PDU arrived, in order, at most resent after the break
+        assert sorted(set(got.sequences)) == list(range(300))
+        assert got.sequences[:100] == list(range(100))
+        assert poi.connects >= 2
+        await poi.close()
+        await mf.close()
+
+    run(main())
+
+
+def test_full_queue_blocks_or_refuses_but_never_drops(pki: dict[str, TLSConfig]) -> None:
+    async def main() -> None:
+        refusing = X2X3Sender(
+            "127.0.0.1", 1, pki["poi"].client_context(), queue_size=3,
+            policy=QueuePolicy.REFUSE, backoff=QUICK,
+        )  # fmt: skip
+        for n in range(3):
+            await refusing.send(x3(n))
+        with pytest.raises(li.QueueFullError):
+            await refusing.send(x3(3))
+        assert refusing.queued == 3
+        blocking = X2X3Sender("127.0.0.1", 1, pki["poi"].client_context(), queue_size=2)
+        await blocking.send(x3(0))
+        await blocking.send(x3(1))
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(blocking.send(x3(2)), 0.3)
+        assert blocking.queued == 2
+
+    run(main())
+
+
+def test_a_malformed_stream_is_cut_off_while_other_pois_carry_on(
+    pki: dict[str, TLSConfig], caplog: pytest.LogCaptureFixture
+) -> None:
+    async def main() -> None:
+        got = Collector()
+        got.want = 50
+        mf = X2X3Receiver(pki["mf"].server_context(), got, timers=FAST)
+        await mf.start()
+        good = X2X3Sender("127.0.0.1", mf.port, pki["poi"].client_context(), backoff=QUICK)
+        await good.start()
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", mf.port, ssl=pki["poi"].client_context(), server_hostname="127.0.0.1"
+        )
+        writer.write(x3(0)[:4] + b"\xff" * 76)  # a header with an impossible length
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(100), 5) == b""  # disconnected
+        for n in range(50):
+            await good.send(x3(n))
+        await asyncio.wait_for(got.arrived.wait(), 10)
+        assert got.sequences == list(range(50))
+        assert mf.streams_rejected == 1
+        writer.close()
+        await good.close()
+        await mf.close()
+
+    with caplog.at_level(logging.INFO, logger="lawful_intercept"):
+        run(main())
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "at byte offset" in errors[0].getMessage()
+    assert str(XID) not in caplog.text  # no task identifier or content in the logs
