@@ -173,6 +173,7 @@ def test_reader_close_reports_a_truncated_stream() -> None:
         reader.close()
     assert info.value.offset == len(wire) + 10
     assert "inside a header: 30 more octets" in info.value.reason
+    assert reader.buffered == 0  # a failed stream holds nothing
     reader = x.X2X3StreamReader()
     reader.feed(wire[:45])
     with pytest.raises(li.DecodeError, match="inside a PDU: 3 more octets"):

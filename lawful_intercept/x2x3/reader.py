@@ -84,4 +84,5 @@ class X2X3StreamReader:
                 self._consumed + len(self._buffer),
                 f"stream ends inside a {part}: {missing} more octets were expected",
             )
+            del self._buffer[:]
             raise self._error

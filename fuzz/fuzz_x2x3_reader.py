@@ -1,0 +1,47 @@
+"""atheris harness: the X2/X3 stream reader (TS 103 221-2) on arbitrary chunked input.
+
+Property: every input either yields PDUs that re-encode to exactly the octets consumed, or
+raises DecodeError with an offset inside the stream. Any other exception is a finding.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    from lawful_intercept.errors import DecodeError
+    from lawful_intercept.x2x3 import Limits, X2X3StreamReader, encode
+
+LIMITS = Limits(max_header_length=4096, max_payload_length=1 << 16)
+
+
+def test_one_input(data: bytes) -> None:
+    if not data:
+        return
+    step = data[0] % 17 + 1
+    stream = data[1:]
+    reader = X2X3StreamReader(LIMITS)
+    out = []
+    try:
+        for start in range(0, len(stream), step):
+            out += reader.feed(stream[start : start + step])
+        reader.close()
+    except DecodeError as exc:
+        if not 0 <= exc.offset <= len(stream):
+            raise AssertionError(f"offset {exc.offset} outside the stream") from None
+        if reader.buffered:
+            raise AssertionError("a failed reader still holds data") from None
+        return
+    if b"".join(encode(p) for p in out) != stream:
+        raise AssertionError("decoded PDUs do not re-encode to the input")
+
+
+def main() -> None:
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()

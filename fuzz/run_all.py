@@ -1,0 +1,69 @@
+"""Run every fuzz/fuzz_*.py harness for a share of the time budget; fail on any finding.
+
+Seeds each corpus with valid PDUs so that the fuzzer starts from the interesting shapes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def seeds() -> list[bytes]:
+    import ipaddress
+
+    import lawful_intercept.x2x3 as x
+
+    pdu = x.X2X3PDU(
+        pdu_type=2, payload_format=5, payload_direction=3, xid=uuid.UUID(int=7),
+        attributes=(
+            x.SequenceNumber(1), x.Timestamp(2, 3),
+            x.SourceIPv4Address(ipaddress.IPv4Address("192.0.2.1")),
+            x.DestinationIPv6Address(ipaddress.IPv6Address("2001:db8::1")),
+            x.MatchedTargetIdentifier("<a>b</a>"), x.UnknownAttribute(300, b"z"),
+        ),
+        payload=b"\x45" + bytes(30),
+    )  # fmt: skip
+    one = x.encode(pdu)
+    return [b"\x03" + one, b"\x00" + one + x.encode(x.keepalive(5)), b"\x05" + one[:50]]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=60, help="total budget")
+    args = parser.parse_args()
+    harnesses = sorted(HERE.glob("fuzz_*.py"))
+    if not harnesses:
+        print("no fuzz harness found", file=sys.stderr)
+        return 1
+    share = max(5, args.seconds // len(harnesses))
+    failed = 0
+    for harness in harnesses:
+        with tempfile.TemporaryDirectory() as corpus:
+            for n, seed in enumerate(seeds()):
+                (Path(corpus) / f"seed{n}").write_bytes(seed)
+            print(f"fuzzing {harness.name} for {share} s", flush=True)
+            result = subprocess.run(
+                [sys.executable, str(harness), corpus, f"-max_total_time={share}",
+                 "-max_len=4096", "-rss_limit_mb=2048", "-timeout=10",
+                 f"-artifact_prefix={tempfile.gettempdir()}/"],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            tail = [ln for ln in result.stderr.splitlines() if re.match(r"#\d+", ln)][-1:]
+            print("  " + (tail[0] if tail else "no progress line"), flush=True)
+            if result.returncode != 0:
+                failed += 1
+                print(result.stderr[-4000:], file=sys.stderr)
+                print(f"FAILED: {harness.name} (exit {result.returncode})", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
