@@ -24,7 +24,7 @@ REPEATS = 7
 
 class ScapyX2X3(Packet):  # type: ignore[misc]
     name = "X2X3"
-    fields_desc = [
+    fields_desc = [  # noqa: RUF012 - scapy's declaration style
         ShortField("version", 5), ShortField("pdu_type", 2), IntField("header_length", None),
         IntField("payload_length", None), ShortField("payload_format", 5),
         ShortField("payload_direction", 3), StrFixedLenField("xid", b"\0" * 16, 16),
@@ -35,7 +35,12 @@ class ScapyX2X3(Packet):  # type: ignore[misc]
 
     def post_build(self, pkt: bytes, pay: bytes) -> bytes:
         attrs_len, payload_len = len(self.attributes), len(self.data)
-        pkt = pkt[:4] + (40 + attrs_len).to_bytes(4, "big") + payload_len.to_bytes(4, "big") + pkt[12:]
+        pkt = (
+            pkt[:4]
+            + (40 + attrs_len).to_bytes(4, "big")
+            + payload_len.to_bytes(4, "big")
+            + pkt[12:]
+        )
         return pkt + pay
 
 
@@ -84,7 +89,9 @@ def main() -> None:
     scapy_pdu = ScapyX2X3(xid=xid.bytes, correlation_id=7, attributes=attrs, data=payload)
     assert bytes(scapy_pdu) == wire
 
-    base_enc = rate(lambda: bytes(ScapyX2X3(xid=xid.bytes, correlation_id=7, attributes=attrs, data=payload)))
+    base_enc = rate(
+        lambda: bytes(ScapyX2X3(xid=xid.bytes, correlation_id=7, attributes=attrs, data=payload))
+    )
     base_dec = rate(lambda: ScapyX2X3(wire))
     figures = [
         ("encode, X3Template (POI hot path)", rate(lambda: template.encode(*args)), base_enc),

@@ -96,9 +96,7 @@ def _capture(data: bytes) -> Iterator[tuple[str, X2X3PDU]]:
             continue
         src, sport, dst, dport = segment.flow
         label = f"{src}:{sport} -> {dst}:{dport}"
-        reassembler, reader = flows.setdefault(
-            segment.flow, (TCPReassembler(), X2X3StreamReader())
-        )
+        reassembler, reader = flows.setdefault(segment.flow, (TCPReassembler(), X2X3StreamReader()))
         try:
             payload = reassembler.add(segment)
             offset = reader.stream_offset
@@ -119,7 +117,7 @@ def _open_binary(path: str) -> BinaryIO:
     if path == "-":
         return sys.stdin.buffer
     try:
-        return open(path, "rb")  # noqa: SIM115 - closed by the caller
+        return open(path, "rb")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
 
@@ -128,10 +126,8 @@ def cmd_decode(args: argparse.Namespace, out: TextIO) -> None:
     source = _open_binary(args.file)
     try:
         first = source.read(CHUNK)
-        if is_capture(first):
-            pdus = _capture(first + source.read())
-        else:
-            pdus = _raw_stream(source, first)
+        capture = is_capture(first)
+        pdus = _capture(first + source.read()) if capture else _raw_stream(source, first)
         try:
             for where, pdu in pdus:
                 if args.json:

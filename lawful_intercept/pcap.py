@@ -153,7 +153,7 @@ def _if_tsresol(data: bytes, pos: int, end: int, endian: str) -> int:
             resol = data[pos + 4]
             if resol & 0x80:
                 return max(1, 1_000_000_000 >> (resol & 0x7F))
-            return max(1, 10 ** max(0, 9 - resol))
+            return max(1, int(10 ** max(0, 9 - resol)))
         pos += 4 + ((length + 3) & ~3)
     return 1_000
 
@@ -220,12 +220,18 @@ def parse_tcp(linktype: int, frame: bytes) -> TCPSegment | None:
         fragment = int.from_bytes(packet[6:8], "big")
         if packet[9] != 6 or ihl < 20 or fragment & 0x3FFF or total < ihl:
             return None
-        src, dst = str(ipaddress.IPv4Address(packet[12:16])), str(ipaddress.IPv4Address(packet[16:20]))
+        src, dst = (
+            str(ipaddress.IPv4Address(packet[12:16])),
+            str(ipaddress.IPv4Address(packet[16:20])),
+        )
         segment = packet[ihl : min(total, len(packet))] if total else packet[ihl:]
     else:
         if len(packet) < 40 or packet[6] != 6:  # extension headers are not followed
             return None
-        src, dst = str(ipaddress.IPv6Address(packet[8:24])), str(ipaddress.IPv6Address(packet[24:40]))
+        src, dst = (
+            str(ipaddress.IPv6Address(packet[8:24])),
+            str(ipaddress.IPv6Address(packet[24:40])),
+        )
         length = int.from_bytes(packet[4:6], "big")
         segment = packet[40 : 40 + length]
     if len(segment) < 20:
@@ -277,9 +283,7 @@ class TCPReassembler:
             behind = (1 << 32) - ahead
             if behind >= len(segment.payload):
                 return b""
-            segment = attrs.evolve(
-                segment, sequence=self._next, payload=segment.payload[behind:]
-            )
+            segment = attrs.evolve(segment, sequence=self._next, payload=segment.payload[behind:])
             ahead = 0
         if ahead:
             if ahead + len(segment.payload) > self.window:

@@ -3,8 +3,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import pytest  # noqa: E402
-from pki import CA  # noqa: E402
+import pytest
+from pki import CA
 
 
 @pytest.fixture

@@ -41,12 +41,8 @@ def attribute_of(cls: type[x.Attribute]) -> st.SearchStrategy[x.Attribute]:
     raise AssertionError(f"no strategy for {cls}")
 
 
-unknown_attributes = st.builds(
-    x.UnknownAttribute, st.integers(23, 0xFFFF), octets
-)
-attributes = st.one_of(
-    *[attribute_of(c) for c in x.ATTRIBUTE_CLASSES.values()], unknown_attributes
-)
+unknown_attributes = st.builds(x.UnknownAttribute, st.integers(23, 0xFFFF), octets)
+attributes = st.one_of(*[attribute_of(c) for c in x.ATTRIBUTE_CLASSES.values()], unknown_attributes)
 
 pdus = st.builds(
     x.X2X3PDU,

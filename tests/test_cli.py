@@ -30,7 +30,11 @@ SAMPLE = [
         pdu_type=x.PDUType.X2,
         payload_format=x.PayloadFormat.ETSI_102_232_1,
         payload_direction=x.PayloadDirection.TO_TARGET,
-        attributes=(x.Timestamp(1_800_000_000, 5), x.DomainID("dom"), x.UnknownAttribute(99, b"\x01")),
+        attributes=(
+            x.Timestamp(1_800_000_000, 5),
+            x.DomainID("dom"),
+            x.UnknownAttribute(99, b"\x01"),
+        ),
         payload=b"\x30\x00",
     ),
 ]
@@ -61,14 +65,17 @@ def test_decode_tree_is_readable() -> None:
     assert 'domain_id (5): "dom"' in out
 
 
+BAD_LENGTH = b"\x00\x05\x00\x03\x00\x00\x00\x27" + bytes(32)  # header length 39
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [
         (("decode",), x.encode(SAMPLE[0])[:-2], "at byte offset 46: stream ends inside a PDU"),
         (("decode",), b"\x00\x09" + bytes(38), "at byte offset 0: unsupported version 9"),
-        (("decode", "--json"), x.encode(SAMPLE[0]) + b"\x00\x05\x00\x03\x00\x00\x00\x27" + bytes(32),
+        (("decode", "--json"), x.encode(SAMPLE[0]) + BAD_LENGTH,
          "at byte offset 52: header length 39 is below 40"),
-        (("encode",), b'{"pdu_type": 1}\n', "line 1: at byte offset 0: invalid PDU object: missing"),
+        (("encode",), b'{"pdu_type": 1}\n', "line 1: at byte offset 0: invalid PDU object"),
         (("encode",), b'\n{"pdu_type": 1, "payload_format": 0, "payload_direction": 0}\n{bad',
          "line 3: at byte offset 63: invalid JSON"),  # "{bad" starts at 62
         (("encode",), b'{"pdu_type": 1, "payload_format": 0, "payload_direction": 0, '

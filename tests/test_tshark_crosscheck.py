@@ -45,7 +45,9 @@ def _random_pdus(seed: int, count: int) -> list[x.X2X3PDU]:
             inner = IP(src=str(src), dst=str(dst))
             addrs = (x.SourceIPv4Address(src), x.DestinationIPv4Address(dst))
         sport, dport = rnd.randrange(1, 65536), rnd.randrange(1, 65536)
-        packet = bytes(inner / TCP(sport=sport, dport=dport) / Raw(rnd.randbytes(rnd.randrange(60))))
+        packet = bytes(
+            inner / TCP(sport=sport, dport=dport) / Raw(rnd.randbytes(rnd.randrange(60)))
+        )
         out.append(
             x.X2X3PDU(
                 pdu_type=x.PDUType.X3,

@@ -215,13 +215,9 @@ def test_unanswered_keepalives_kill_the_link_and_the_sender_reconnects(
             while await reader.read(1024):
                 pass  # reads, never answers
 
-        server = await asyncio.start_server(
-            mute, "127.0.0.1", 0, ssl=pki["mf"].server_context()
-        )
+        server = await asyncio.start_server(mute, "127.0.0.1", 0, ssl=pki["mf"].server_context())
         port = server.sockets[0].getsockname()[1]
-        poi = X2X3Sender(
-            "127.0.0.1", port, pki["poi"].client_context(), timers=FAST, backoff=QUICK
-        )
+        poi = X2X3Sender("127.0.0.1", port, pki["poi"].client_context(), timers=FAST, backoff=QUICK)
         await poi.start()
         await asyncio.sleep(2.0)
         assert poi.connects >= 2

@@ -8,8 +8,8 @@ from lawful_intercept.x2x3.decoder import X2X3View, decode
 from lawful_intercept.x2x3.pdu import (
     DEFAULT_LIMITS,
     NIL_XID,
-    Limits,
     X2X3PDU,
+    Limits,
     check_header,
     encode,
     keepalive,
@@ -24,8 +24,8 @@ from lawful_intercept.x2x3.session import (
     Timers,
     X2X3Session,
 )
-from lawful_intercept.x2x3.transport import Backoff, Peer, QueuePolicy, X2X3Receiver, X2X3Sender
 from lawful_intercept.x2x3.template import X3Template
+from lawful_intercept.x2x3.transport import Backoff, Peer, QueuePolicy, X2X3Receiver, X2X3Sender
 
 __all__ = [
     *_attributes_all,

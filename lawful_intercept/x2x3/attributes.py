@@ -51,6 +51,7 @@ __all__ = [
     "UIntAttribute",
     "UUIDAttribute",
     "UnknownAttribute",
+    "check_uint",
     "decode_attribute",
 ]
 
@@ -69,7 +70,8 @@ def _tlv(type_: int, value: bytes) -> bytes:
     return _TL.pack(type_, len(value)) + value
 
 
-def _check_uint(bits: int) -> Callable[[Any, attrs.Attribute[int], int], None]:
+def check_uint(bits: int) -> Callable[[Any, attrs.Attribute[int], int], None]:
+    """An attrs validator: an int (not a bool) in 0 .. 2**bits - 1, else EncodeError."""
     top = 1 << bits
 
     def check(_inst: Any, attribute: attrs.Attribute[int], value: int) -> None:
@@ -283,7 +285,7 @@ class SequenceNumber(UIntAttribute):
     NAME = "sequence_number"
     WIDTH = _U32
     FIXED_LENGTH = 4
-    value: int = attrs.field(validator=_check_uint(32))
+    value: int = attrs.field(validator=check_uint(32))
 
 
 @attrs.frozen
@@ -293,8 +295,8 @@ class Timestamp(Attribute):
     TYPE = 9
     NAME = "timestamp"
     FIXED_LENGTH = 8
-    seconds: int = attrs.field(validator=_check_uint(32))
-    nanoseconds: int = attrs.field(default=0, validator=_check_uint(30))
+    seconds: int = attrs.field(validator=check_uint(32))
+    nanoseconds: int = attrs.field(default=0, validator=check_uint(30))
 
     def __attrs_post_init__(self) -> None:
         if self.nanoseconds >= NANOSECONDS_PER_SECOND:
@@ -361,7 +363,7 @@ class SourcePort(UIntAttribute):
     NAME = "source_port"
     WIDTH = _U16
     FIXED_LENGTH = 2
-    value: int = attrs.field(validator=_check_uint(16))
+    value: int = attrs.field(validator=check_uint(16))
 
 
 @attrs.frozen
@@ -372,7 +374,7 @@ class DestinationPort(UIntAttribute):
     NAME = "destination_port"
     WIDTH = _U16
     FIXED_LENGTH = 2
-    value: int = attrs.field(validator=_check_uint(16))
+    value: int = attrs.field(validator=check_uint(16))
 
 
 @attrs.frozen
@@ -383,7 +385,7 @@ class IPProtocol(UIntAttribute):
     NAME = "ip_protocol"
     WIDTH = _U8
     FIXED_LENGTH = 1
-    value: int = attrs.field(validator=_check_uint(8))
+    value: int = attrs.field(validator=check_uint(8))
 
 
 @attrs.frozen
@@ -426,7 +428,6 @@ class AdditionalXIDRelatedInformation(UUIDAttribute):
     NAME = "additional_xid_related_information"
 
 
-
 @attrs.frozen
 class SDPSessionDescription(TextAttribute):
     """Type 22: SDP Session Description (RFC 8866 text, UTF-8)."""
@@ -440,7 +441,7 @@ class UnknownAttribute(Attribute):
     """An attribute type this library does not define: kept raw so that it round-trips."""
 
     NAME = "unknown"
-    type: int = attrs.field(validator=_check_uint(16))
+    type: int = attrs.field(validator=check_uint(16))
     value: bytes = attrs.field(validator=_check_instance(bytes))
 
     @property

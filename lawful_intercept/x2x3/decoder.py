@@ -26,8 +26,8 @@ from lawful_intercept.x2x3.constants import HEADER_LENGTH, AttributeType
 from lawful_intercept.x2x3.pdu import (
     DEFAULT_LIMITS,
     HEADER,
-    Limits,
     X2X3PDU,
+    Limits,
     check_header,
     xid_from_bytes,
 )

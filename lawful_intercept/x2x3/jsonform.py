@@ -57,7 +57,8 @@ def pdu_to_json(pdu: X2X3PDU) -> dict[str, Any]:
         "xid": str(pdu.xid),
         "correlation_id": pdu.correlation_id,
         "attributes": [
-            {"type": a.TYPE, "name": a.NAME, "value": attribute_value_to_json(a)} for a in pdu.attributes
+            {"type": a.TYPE, "name": a.NAME, "value": attribute_value_to_json(a)}
+            for a in pdu.attributes
         ],
         "payload": pdu.payload.hex(),
     }
@@ -77,7 +78,9 @@ def _attribute_from_json(item: Any) -> Attribute:
     if issubclass(cls, Timestamp):
         if not isinstance(value, dict):
             raise ValueError('timestamp value must be {"seconds": s, "nanoseconds": ns}')
-        return Timestamp(_typed(value.get("seconds"), int), _typed(value.get("nanoseconds", 0), int))
+        return Timestamp(
+            _typed(value.get("seconds"), int), _typed(value.get("nanoseconds", 0), int)
+        )
     if issubclass(cls, BytesAttribute):
         return cls(bytes.fromhex(_typed(value, str)))
     if issubclass(cls, IPv4Attribute):
@@ -114,13 +117,17 @@ def pdu_from_json(obj: Any) -> X2X3PDU:
             payload_direction=_typed(obj["payload_direction"], int),
             xid=uuid.UUID(_typed(obj.get("xid", str(uuid.UUID(int=0))), str)),
             correlation_id=_typed(obj.get("correlation_id", 0), int),
-            attributes=tuple(_attribute_from_json(a) for a in _typed(obj.get("attributes", []), list)),
+            attributes=tuple(
+                _attribute_from_json(a) for a in _typed(obj.get("attributes", []), list)
+            ),
             payload=bytes.fromhex(_typed(obj.get("payload", ""), str)),
             version=_typed(obj.get("version", 5), int),
         )
         for key in ("header_length", "payload_length"):
             if key in obj and obj[key] != getattr(pdu, key):
-                raise ValueError(f"{key} {obj[key]} disagrees with the content ({getattr(pdu, key)})")
+                raise ValueError(
+                    f"{key} {obj[key]} disagrees with the content ({getattr(pdu, key)})"
+                )
     except (ValueError, TypeError, EncodeError) as exc:
         raise DecodeError(0, f"invalid PDU object: {exc}") from None
     return pdu

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Iterable
 from typing import TypeVar
 
 import attrs
 
 from lawful_intercept.errors import DecodeError, EncodeError
-from lawful_intercept.x2x3.attributes import Attribute, SequenceNumber, Timestamp
+from lawful_intercept.x2x3.attributes import Attribute, SequenceNumber, Timestamp, check_uint
 from lawful_intercept.x2x3.constants import (
     HEADER_LENGTH,
     KNOWN_VERSIONS,
@@ -42,14 +43,8 @@ NIL_XID = uuid.UUID(int=0)
 A = TypeVar("A", bound=Attribute)
 
 
-def _u(bits: int) -> object:
-    top = 1 << bits
-
-    def check(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < top:
-            raise EncodeError(f"{attribute.name} must be an integer in 0..{top - 1}")
-
-    return check
+def _attribute_tuple(items: Iterable[Attribute]) -> tuple[Attribute, ...]:
+    return tuple(items)
 
 
 @attrs.frozen
@@ -79,14 +74,14 @@ class X2X3PDU:
     payload (see :attr:`header_length`, :attr:`payload_length`).
     """
 
-    pdu_type: int = attrs.field(validator=_u(16))  # type: ignore[arg-type]
-    payload_format: int = attrs.field(validator=_u(16))  # type: ignore[arg-type]
-    payload_direction: int = attrs.field(validator=_u(16))  # type: ignore[arg-type]
+    pdu_type: int = attrs.field(validator=check_uint(16))
+    payload_format: int = attrs.field(validator=check_uint(16))
+    payload_direction: int = attrs.field(validator=check_uint(16))
     xid: uuid.UUID = NIL_XID
-    correlation_id: int = attrs.field(default=0, validator=_u(64))  # type: ignore[arg-type]
-    attributes: tuple[Attribute, ...] = attrs.field(default=(), converter=tuple)
+    correlation_id: int = attrs.field(default=0, validator=check_uint(64))
+    attributes: tuple[Attribute, ...] = attrs.field(default=(), converter=_attribute_tuple)
     payload: bytes = b""
-    version: int = attrs.field(default=VERSION_V1_6, validator=_u(16))  # type: ignore[arg-type]
+    version: int = attrs.field(default=VERSION_V1_6, validator=check_uint(16))
 
     @property
     def header_length(self) -> int:

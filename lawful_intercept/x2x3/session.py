@@ -75,7 +75,7 @@ class X2X3Session:
     def __init__(
         self,
         now: float,
-        timers: Timers = Timers(),  # noqa: B008 - frozen, shared safely
+        timers: Timers = Timers(),
         limits: Limits = DEFAULT_LIMITS,
         *,
         expect_traffic: bool = False,

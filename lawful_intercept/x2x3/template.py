@@ -39,7 +39,7 @@ from lawful_intercept.x2x3.constants import (
     PayloadFormat,
     PDUType,
 )
-from lawful_intercept.x2x3.pdu import X2X3PDU
+from lawful_intercept.x2x3.pdu import X2X3PDU, _attribute_tuple
 
 __all__ = ["X3Template"]
 
@@ -71,7 +71,7 @@ class X3Template:
     xid: uuid.UUID
     correlation_id: int = 0
     include_protocol: bool = True
-    constant_attributes: tuple[Attribute, ...] = attrs.field(default=(), converter=tuple)
+    constant_attributes: tuple[Attribute, ...] = attrs.field(default=(), converter=_attribute_tuple)
     version: int = VERSION_V1_6
     _shapes: dict[tuple[int, bool], _Shape] = attrs.field(init=False, repr=False, eq=False)
     _middle: bytes = attrs.field(init=False, repr=False, eq=False)
@@ -150,10 +150,17 @@ class X3Template:
         payload: bytes,
     ) -> X2X3PDU:
         """The typed PDU that :meth:`encode` encodes for the same arguments."""
-        kinds = _SHAPES[(len(source), source_port is not None)]
         attributes: list[Attribute] = [SequenceNumber(sequence), Timestamp(seconds, nanoseconds)]
-        addr = ipaddress.ip_address
-        attributes += [kinds[0](addr(source)), kinds[1](addr(destination))]  # type: ignore[call-arg]
+        if len(source) == 4:
+            attributes += [
+                SourceIPv4Address(ipaddress.IPv4Address(source)),
+                DestinationIPv4Address(ipaddress.IPv4Address(destination)),
+            ]
+        else:
+            attributes += [
+                SourceIPv6Address(ipaddress.IPv6Address(source)),
+                DestinationIPv6Address(ipaddress.IPv6Address(destination)),
+            ]
         if source_port is not None:
             assert destination_port is not None
             attributes += [SourcePort(source_port), DestinationPort(destination_port)]

@@ -68,7 +68,7 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         base = min(self.maximum, self.initial * self.factor**attempt)
-        return base * (1 + random.uniform(-self.jitter, self.jitter))  # noqa: S311 - not crypto
+        return base * (1 + random.uniform(-self.jitter, self.jitter))
 
 
 @attrs.frozen
@@ -110,7 +110,7 @@ class X2X3Sender:
         timers: Timers = Timers(),  # noqa: B008 - frozen
         queue_size: int = 10_000,
         policy: QueuePolicy = QueuePolicy.BLOCK,
-        backoff: Backoff = Backoff(),  # noqa: B008 - frozen
+        backoff: Backoff = Backoff(),
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         if queue_size < 1:
