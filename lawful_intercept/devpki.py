@@ -1,4 +1,8 @@
-"""Test PKI: a CA and leaf certificates generated with cryptography (P-256, short-lived)."""
+"""Development PKI: a throw-away CA and leaf certificates (ECDSA P-256, short-lived).
+
+For tests and demos only: the CA key lives in memory and leaf keys are written unencrypted
+(mode 0600) to the given directory. Production certificates come from the operator's PKI.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +22,13 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-class CA:
-    def __init__(self, directory: Path, name: str) -> None:
+__all__ = ["DevCA"]
+
+
+class DevCA:
+    """A self-signed CA whose certificate is written to ``directory/<name>-ca.pem``."""
+
+    def __init__(self, directory: Path, name: str, *, lifetime_hours: int = 24) -> None:
         self.directory = directory
         self.key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
@@ -30,7 +39,7 @@ class CA:
             .public_key(self.key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(hours=lifetime_hours))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(False, False, False, False, False, True, True, False, False),
@@ -42,6 +51,7 @@ class CA:
         self.path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
 
     def issue(self, cn: str, *, server: bool) -> tuple[Path, Path]:
+        """Issue a leaf for ``cn`` (server: SAN localhost and 127.0.0.1); return cert, key paths."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         builder = (
@@ -80,6 +90,7 @@ class CA:
         key_path.chmod(0o600)
         return cert_path, key_path
 
-    def config(self, cn: str, *, server: bool, trust: CA | None = None) -> TLSConfig:
+    def config(self, cn: str, *, server: bool, trust: DevCA | None = None) -> TLSConfig:
+        """A TLSConfig with a fresh leaf for ``cn`` that trusts ``trust`` (default: this CA)."""
         cert, key = self.issue(cn, server=server)
         return TLSConfig(cert, key, (trust or self).path)
