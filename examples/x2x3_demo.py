@@ -31,6 +31,9 @@ from scapy.all import IP, TCP, UDP, Ether, IPv6, Raw, wrpcap
 import lawful_intercept as li
 from lawful_intercept.devpki import DevCA
 
+# explicit MACs: scapy would otherwise look the destination up (and could send)
+MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
+
 TARGET_V4 = "192.0.2.10"
 TARGET_V6 = "2001:db8::10"
 TASK_XID = uuid.UUID("0b5e7c1a-3f2d-4e8a-9c61-7d2f4b1a0e55")
@@ -123,7 +126,9 @@ def main() -> int:
     print(f"[1/5] target traffic: {len(packets)} packets built with scapy")
     template = li.X3Template(
         xid=TASK_XID,
-        constant_attributes=(li.MatchedTargetIdentifier(f"<ipv4Address>{TARGET_V4}</ipv4Address>"),),
+        constant_attributes=(
+            li.MatchedTargetIdentifier(f"<ipv4Address>{TARGET_V4}</ipv4Address>"),
+        ),
     )
     counters = li.SequenceCounters()
     pdus = [to_x3(template, counters.next(TASK_XID), p) for p in packets]
@@ -144,7 +149,7 @@ def main() -> int:
     frames, seq = [], 1
     for view in received:
         frames.append(
-            Ether() / IP(src="127.0.0.1", dst="127.0.0.2")
+            Ether(src=MAC_A, dst=MAC_B) / IP(src="127.0.0.1", dst="127.0.0.2")
             / TCP(sport=40000, dport=30000, flags="PA", seq=seq) / Raw(view.data)
         )  # fmt: skip
         seq += len(view.data)

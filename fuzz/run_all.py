@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,21 @@ def seeds() -> list[bytes]:
         payload=b"\x45" + bytes(30),
     )  # fmt: skip
     one = x.encode(pdu)
-    return [b"\x03" + one, b"\x00" + one + x.encode(x.keepalive(5)), b"\x05" + one[:50]]
+    frame = bytes(12) + b"\x08\x00" + _ipv4_tcp(one)
+    record = struct.pack("<IIII", 1, 2, len(frame), len(frame)) + frame
+    return [
+        b"\x03" + one,
+        b"\x00" + one + x.encode(x.keepalive(5)),
+        b"\x05" + one[:50],
+        b"\x00" + record,  # the capture harness prefixes a pcap header for 0 mod 3
+    ]
+
+
+def _ipv4_tcp(payload: bytes) -> bytes:
+    tcp = struct.pack(">HHIIBBHHH", 1000, 2000, 1, 0, 0x50, 0x18, 65535, 0, 0)
+    total = 20 + len(tcp) + len(payload)
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, total, 0, 0, 64, 6, 0, bytes(4), bytes(4))
+    return ip + tcp + payload
 
 
 def main() -> int:

@@ -21,6 +21,9 @@ from scapy.all import IP, TCP, Ether, IPv6, Raw, wrpcap
 
 import lawful_intercept.x2x3 as x
 
+# explicit MACs: scapy would otherwise look the destination up (and could send)
+MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
+
 PORT = 30000
 FIELDS = [
     "li5g.ver", "li5g.type", "li5g.pf", "li5g.pd", "li5g.xid", "li5g.cid", "li5g.sq",
@@ -77,7 +80,7 @@ def _write_pcap(path: Path, pdus: list[x.X2X3PDU]) -> None:
     for pdu in pdus:
         wire = x.encode(pdu)
         frames.append(
-            Ether()
+            Ether(src=MAC_A, dst=MAC_B)
             / IP(src="127.0.0.1", dst="127.0.0.2")
             / TCP(sport=40000, dport=PORT, flags="PA", seq=seq)
             / Raw(wire)
