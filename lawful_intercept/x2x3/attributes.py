@@ -13,7 +13,7 @@ import ipaddress
 import struct
 import uuid
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 
@@ -53,6 +53,7 @@ __all__ = [
     "UnknownAttribute",
     "check_uint",
     "decode_attribute",
+    "trusted",
 ]
 
 _TL = struct.Struct(">HH")
@@ -108,6 +109,30 @@ class Attribute:
         raise NotImplementedError
 
 
+A = TypeVar("A", bound="Attribute")
+_NEW = object.__new__
+_SET = object.__setattr__
+T = TypeVar("T")
+
+
+def trusted(cls: type[T], **values: Any) -> T:
+    """Build a frozen attrs instance from values a decoder has already validated.
+
+    Skips the validators (the decoder checked every bound); used on decode paths only.
+    """
+    obj = _NEW(cls)
+    for name, value in values.items():
+        _SET(obj, name, value)
+    return obj
+
+
+def _value(cls: type[A], value: Any) -> A:
+    """:func:`trusted` for the common single-field ``value`` attribute."""
+    obj = _NEW(cls)
+    _SET(obj, "value", value)
+    return obj
+
+
 def _fixed_length(cls: type[Attribute], start: int, length: int) -> None:
     if length != cls.FIXED_LENGTH:
         raise DecodeError(
@@ -129,7 +154,7 @@ class BytesAttribute(Attribute):
 
     @classmethod
     def decode_value(cls, data: bytes | memoryview, start: int, length: int) -> Attribute:
-        return cls(bytes(data[start : start + length]))
+        return _value(cls, bytes(data[start : start + length]))
 
 
 @attrs.frozen
@@ -151,7 +176,7 @@ class TextAttribute(Attribute):
             text = bytes(data[start : start + length]).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DecodeError(start + exc.start, f"{cls.NAME} is not valid UTF-8") from None
-        return cls(text)
+        return _value(cls, text)
 
 
 @attrs.frozen
@@ -167,7 +192,7 @@ class UIntAttribute(Attribute):
     @classmethod
     def decode_value(cls, data: bytes | memoryview, start: int, length: int) -> Attribute:
         _fixed_length(cls, start, length)
-        return cls(cls.WIDTH.unpack_from(data, start)[0])
+        return _value(cls, cls.WIDTH.unpack_from(data, start)[0])
 
 
 @attrs.frozen
@@ -183,7 +208,7 @@ class IPv4Attribute(Attribute):
     @classmethod
     def decode_value(cls, data: bytes | memoryview, start: int, length: int) -> Attribute:
         _fixed_length(cls, start, length)
-        return cls(ipaddress.IPv4Address(bytes(data[start : start + 4])))
+        return _value(cls, ipaddress.IPv4Address(bytes(data[start : start + 4])))
 
 
 @attrs.frozen
@@ -199,7 +224,7 @@ class IPv6Attribute(Attribute):
     @classmethod
     def decode_value(cls, data: bytes | memoryview, start: int, length: int) -> Attribute:
         _fixed_length(cls, start, length)
-        return cls(ipaddress.IPv6Address(bytes(data[start : start + 16])))
+        return _value(cls, ipaddress.IPv6Address(bytes(data[start : start + 16])))
 
 
 @attrs.frozen
@@ -215,7 +240,7 @@ class UUIDAttribute(Attribute):
     @classmethod
     def decode_value(cls, data: bytes | memoryview, start: int, length: int) -> Attribute:
         _fixed_length(cls, start, length)
-        return cls(uuid.UUID(bytes=bytes(data[start : start + 16])))
+        return _value(cls, uuid.UUID(bytes=bytes(data[start : start + 16])))
 
 
 # --- the attributes of table 5.3.1-1 ------------------------------------------------------
@@ -320,7 +345,7 @@ class Timestamp(Attribute):
         seconds, nanoseconds = _TS.unpack_from(data, start)
         if nanoseconds >= NANOSECONDS_PER_SECOND:
             raise DecodeError(start + 4, f"timestamp nanoseconds {nanoseconds} out of range")
-        return cls(seconds, nanoseconds)
+        return trusted(cls, seconds=seconds, nanoseconds=nanoseconds)
 
 
 @attrs.frozen
@@ -492,5 +517,5 @@ def decode_attribute(type_: int, data: bytes | memoryview, start: int, length: i
     """Decode one attribute value of ``type_`` (length already bounds-checked by the caller)."""
     decoder = _DECODERS.get(type_)
     if decoder is None:
-        return UnknownAttribute(type_, bytes(data[start : start + length]))
+        return trusted(UnknownAttribute, type=type_, value=bytes(data[start : start + length]))
     return decoder(data, start, length)

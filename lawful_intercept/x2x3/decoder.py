@@ -21,6 +21,7 @@ from lawful_intercept.x2x3.attributes import (
     Attribute,
     TextAttribute,
     decode_attribute,
+    trusted,
 )
 from lawful_intercept.x2x3.constants import HEADER_LENGTH, AttributeType
 from lawful_intercept.x2x3.pdu import (
@@ -217,7 +218,8 @@ class X2X3View:
     def to_pdu(self) -> X2X3PDU:
         """The fully typed PDU."""
         version, pdu_type, header_length, _pl, fmt, direction, xid, correlation = self._header
-        return X2X3PDU(
+        return trusted(
+            X2X3PDU,
             pdu_type=pdu_type,
             payload_format=fmt,
             payload_direction=direction,

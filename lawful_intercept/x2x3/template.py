@@ -73,7 +73,7 @@ class X3Template:
     include_protocol: bool = True
     constant_attributes: tuple[Attribute, ...] = attrs.field(default=(), converter=_attribute_tuple)
     version: int = VERSION_V1_6
-    _shapes: dict[tuple[int, bool], _Shape] = attrs.field(init=False, repr=False, eq=False)
+    _shapes: dict[int, _Shape] = attrs.field(init=False, repr=False, eq=False)
     _middle: bytes = attrs.field(init=False, repr=False, eq=False)
     _tail: bytes = attrs.field(init=False, repr=False, eq=False)
 
@@ -94,7 +94,8 @@ class X3Template:
             pack = struct.Struct("".join(parts))
             head = struct.pack(">HHI", self.version, PDUType.X3, pack.size)
             fmt_code = PayloadFormat.IPV4_PACKET if width == 4 else PayloadFormat.IPV6_PACKET
-            shapes[(width, ports)] = (pack.pack, head, fmt_code, _tl(kinds[0]), _tl(kinds[1]))
+            key = width + (not ports)
+            shapes[key] = (pack.pack, head, fmt_code, _tl(kinds[0]), _tl(kinds[1]))
         object.__setattr__(self, "_shapes", shapes)
 
     def encode(
@@ -114,25 +115,36 @@ class X3Template:
 
         Ports are None for a packet without them (then neither port attribute is sent).
         """
-        width = len(source)
-        shape = self._shapes.get((width, source_port is not None))
-        if shape is None or len(destination) != width:
+        # the shape key: address width, plus one when the packet has no ports
+        shape = self._shapes.get(len(source) + (source_port is None))
+        if shape is None or len(destination) != len(source):
             raise EncodeError("addresses must be both 4 or both 16 octets")
         pack, head, fmt, src_tl, dst_tl = shape
+        middle, tail = self._middle, self._tail
         try:
+            # four explicit call sites: star-unpacking would cost more than the packing
             if source_port is None:
-                ports: tuple[int, ...] = ()
-            else:
-                ports = (_SPORT_TL, source_port, _DPORT_TL, destination_port)  # type: ignore[assignment]
-            proto = (_PROTO_TL, protocol) if self.include_protocol else ()
-            return (
-                pack(
-                    head, len(payload), fmt, direction, self._middle, sequence, _TS_TL,
-                    seconds, nanoseconds, src_tl, source, dst_tl, destination, *ports, *proto,
-                    self._tail,
-                )
-                + payload
-            )  # fmt: skip
+                if self.include_protocol:
+                    return pack(
+                        head, len(payload), fmt, direction, middle, sequence, _TS_TL, seconds,
+                        nanoseconds, src_tl, source, dst_tl, destination, _PROTO_TL, protocol,
+                        tail,
+                    ) + payload  # fmt: skip
+                return pack(
+                    head, len(payload), fmt, direction, middle, sequence, _TS_TL, seconds,
+                    nanoseconds, src_tl, source, dst_tl, destination, tail,
+                ) + payload  # fmt: skip
+            if self.include_protocol:
+                return pack(
+                    head, len(payload), fmt, direction, middle, sequence, _TS_TL, seconds,
+                    nanoseconds, src_tl, source, dst_tl, destination, _SPORT_TL, source_port,
+                    _DPORT_TL, destination_port, _PROTO_TL, protocol, tail,
+                ) + payload  # fmt: skip
+            return pack(
+                head, len(payload), fmt, direction, middle, sequence, _TS_TL, seconds,
+                nanoseconds, src_tl, source, dst_tl, destination, _SPORT_TL, source_port,
+                _DPORT_TL, destination_port, tail,
+            ) + payload  # fmt: skip
         except struct.error as exc:
             raise EncodeError(f"field out of range: {exc}") from None
 
