@@ -8,11 +8,13 @@ from lawful_intercept.errors import (
     ConfigurationError,
     DecodeError,
     EncodeError,
+    IntegrityError,
     LawfulInterceptError,
     LinkDeadError,
     QueueFullError,
     TransportError,
 )
+from lawful_intercept.store import SQLiteQueue
 from lawful_intercept.tls import TLSConfig
 from lawful_intercept.x2x3 import *  # noqa: F403
 from lawful_intercept.x2x3 import __all__ as _x2x3_all
@@ -24,9 +26,11 @@ __all__ = [
     "ConfigurationError",
     "DecodeError",
     "EncodeError",
+    "IntegrityError",
     "LawfulInterceptError",
     "LinkDeadError",
     "QueueFullError",
+    "SQLiteQueue",
     "TLSConfig",
     "TransportError",
     "__version__",

@@ -10,6 +10,7 @@ __all__ = [
     "ConfigurationError",
     "DecodeError",
     "EncodeError",
+    "IntegrityError",
     "LawfulInterceptError",
     "LinkDeadError",
     "QueueFullError",
@@ -41,6 +42,10 @@ class DecodeError(LawfulInterceptError):
 
 class EncodeError(LawfulInterceptError, ValueError):
     """A value cannot be encoded (out of range, too long, wrong type)."""
+
+
+class IntegrityError(LawfulInterceptError):
+    """Protected data failed its integrity check: tampered, reordered, or the wrong key."""
 
 
 class ConfigurationError(LawfulInterceptError):

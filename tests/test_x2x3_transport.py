@@ -308,3 +308,67 @@ def test_a_malformed_stream_is_cut_off_while_other_pois_carry_on(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "at byte offset" in errors[0].getMessage()
     assert str(XID) not in caplog.text  # no task identifier or content in the logs
+
+
+def test_spill_keeps_order_and_nothing_is_lost(pki: dict[str, TLSConfig], tmp_path: Any) -> None:
+    async def main() -> None:
+        store = li.SQLiteQueue(tmp_path / "spill.db", bytearray(range(32)))
+        poi = X2X3Sender(
+            "127.0.0.1", 1, pki["poi"].client_context(), queue_size=20,
+            policy=QueuePolicy.SPILL, spill=store, backoff=QUICK,
+        )  # fmt: skip
+        for n in range(300):  # no MF yet: 20 in memory, 280 spilled, none refused
+            await poi.send(x3(n))
+        assert poi.queued == 300 and len(store) == 280
+        await poi.close()
+        got = Collector()
+        got.want = 300
+        mf = X2X3Receiver(pki["mf"].server_context(), got, timers=FAST)
+        await mf.start()
+        poi.port = mf.port
+        await poi.start()
+        await poi.flush(20)
+        await asyncio.wait_for(got.arrived.wait(), 10)
+        assert got.sequences == list(range(300))
+        assert len(store) == 0
+        await poi.close()
+        await mf.close()
+        store.close()
+
+    run(main())
+
+
+def test_spilled_pdus_outlive_the_sender(pki: dict[str, TLSConfig], tmp_path: Any) -> None:
+    async def main() -> None:
+        path = tmp_path / "spill.db"
+        first = X2X3Sender(
+            "127.0.0.1", 1, pki["poi"].client_context(), queue_size=1,
+            policy=QueuePolicy.SPILL, spill=li.SQLiteQueue(path, bytearray(range(32))),
+        )  # fmt: skip
+        for n in range(100):
+            await first.send(x3(n))
+        assert first.spill is not None and len(first.spill) == 99
+        first.spill.close()  # the process ends here; PDU 0 was only in memory
+        got = Collector()
+        got.want = 109
+        mf = X2X3Receiver(pki["mf"].server_context(), got, timers=FAST)
+        await mf.start()
+        second = X2X3Sender(
+            "127.0.0.1", mf.port, pki["poi"].client_context(), queue_size=5,
+            policy=QueuePolicy.SPILL, spill=li.SQLiteQueue(path, bytearray(range(32))),
+            backoff=QUICK,
+        )  # fmt: skip
+        for n in range(100, 110):
+            await second.send(x3(n))  # go behind the spilled ones
+        await second.start()
+        await asyncio.wait_for(got.arrived.wait(), 20)
+        assert got.sequences == list(range(1, 110))
+        await second.close()
+        await mf.close()
+
+    run(main())
+
+
+def test_spill_policy_needs_a_store(pki: dict[str, TLSConfig]) -> None:
+    with pytest.raises(li.ConfigurationError):
+        X2X3Sender("127.0.0.1", 1, pki["poi"].client_context(), policy=QueuePolicy.SPILL)

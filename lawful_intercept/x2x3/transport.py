@@ -3,9 +3,13 @@
 Thin adapters around :class:`~lawful_intercept.x2x3.session.X2X3Session`:
 
 - :class:`X2X3Sender` (POI side) connects, sends queued PDUs, keeps the link alive, and
-  reconnects with exponential backoff. Its queue is bounded; when full, ``send`` either waits
-  (``QueuePolicy.BLOCK``) or raises QueueFullError (``QueuePolicy.REFUSE``): a PDU is never
-  dropped silently. A PDU leaves the queue only after the TLS layer has accepted it and the
+  reconnects with exponential backoff. Its memory queue is bounded; when full, ``send`` waits
+  (``QueuePolicy.BLOCK``), raises QueueFullError (``QueuePolicy.REFUSE``), or appends to an
+  encrypted on-disk :class:`~lawful_intercept.store.SQLiteQueue` (``QueuePolicy.SPILL``, which
+  raises QueueFullError only when that store is full too): a PDU is never dropped silently.
+  Order is kept: once anything is spilled, later PDUs follow it through the store until it is
+  empty. Spilled PDUs survive a restart of the process and are sent first by the next sender
+  given the same store. A PDU leaves the queue only after the TLS layer has accepted it and the
   socket buffer has drained, so a connection lost mid-write causes a resend after reconnect
   (at-least-once; X2/X3 has no application acknowledgement, so a receiver de-duplicates by
   sequence number).
@@ -29,11 +33,14 @@ from collections.abc import Awaitable, Callable
 import attrs
 
 from lawful_intercept.errors import (
+    ConfigurationError,
     DecodeError,
+    IntegrityError,
     LinkDeadError,
     QueueFullError,
     TransportError,
 )
+from lawful_intercept.store import SQLiteQueue
 from lawful_intercept.x2x3.decoder import X2X3View
 from lawful_intercept.x2x3.pdu import DEFAULT_LIMITS, Limits
 from lawful_intercept.x2x3.session import (
@@ -55,6 +62,7 @@ class QueuePolicy(enum.Enum):
 
     BLOCK = "block"
     REFUSE = "refuse"
+    SPILL = "spill"
 
 
 @attrs.frozen
@@ -112,9 +120,13 @@ class X2X3Sender:
         policy: QueuePolicy = QueuePolicy.BLOCK,
         backoff: Backoff = Backoff(),
         limits: Limits = DEFAULT_LIMITS,
+        spill: SQLiteQueue | None = None,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be positive")
+        if (policy is QueuePolicy.SPILL) != (spill is not None):
+            raise ConfigurationError("QueuePolicy.SPILL and a spill store go together")
+        self.spill = spill
         self.host, self.port, self.tls = host, port, tls
         self.server_hostname = server_hostname or host
         self.timers, self.queue_size, self.policy = timers, queue_size, policy
@@ -133,8 +145,8 @@ class X2X3Sender:
 
     @property
     def queued(self) -> int:
-        """PDUs waiting to be sent (including any being written now)."""
-        return len(self._pending)
+        """PDUs waiting to be sent (including any being written now), in memory and spilled."""
+        return len(self._pending) + (len(self.spill) if self.spill is not None else 0)
 
     @property
     def connected(self) -> bool:
@@ -149,7 +161,11 @@ class X2X3Sender:
         await asyncio.wait_for(self._connected.wait(), timeout)
 
     async def send(self, pdu_octets: bytes) -> None:
-        """Queue one encoded PDU; waits or raises QueueFullError when full, per the policy."""
+        """Queue one encoded PDU; when the memory queue is full, act per the policy."""
+        if self.spill is not None and (len(self.spill) or len(self._pending) >= self.queue_size):
+            self.spill.put([pdu_octets])  # QueueFullError when the store is full
+            self._not_empty.set()
+            return
         while len(self._pending) >= self.queue_size:
             if self.policy is QueuePolicy.REFUSE:
                 raise QueueFullError(f"send queue full ({self.queue_size} PDUs)")
@@ -162,7 +178,7 @@ class X2X3Sender:
         """Wait until every queued PDU has been written."""
 
         async def drained() -> None:
-            while self._pending:
+            while self.queued:
                 self._not_full.clear()
                 await self._not_full.wait()
 
@@ -202,6 +218,10 @@ class X2X3Sender:
             except (OSError, ssl.SSLError, TransportError, DecodeError) as exc:
                 self.last_error = exc
                 log.warning("X2/X3 link to %s:%s lost: %s", self.host, self.port, exc)
+            except IntegrityError as exc:  # the spill store was tampered with: stop, loudly
+                self.last_error = exc
+                log.critical("X2/X3 sender stopped: %s", exc)
+                raise
             finally:
                 self._connected.clear()
                 self.keepalives_sent += session.keepalives_sent
@@ -212,7 +232,7 @@ class X2X3Sender:
     async def _pump_out(self, session: X2X3Session, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            if not self._pending:
+            if not self.queued:
                 self._not_empty.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
@@ -220,17 +240,30 @@ class X2X3Sender:
                     )
             now = loop.time()
             session.handle_timer(now)  # raises LinkDeadError
-            count = min(len(self._pending), BATCH)
-            for index in range(count):
-                session.send(self._pending[index], now)
+            # memory holds the oldest PDUs; the spill store (if any) the newer ones
+            spilled_through = -1
+            if self._pending:
+                batch = [self._pending[i] for i in range(min(len(self._pending), BATCH))]
+            elif self.spill is not None and len(self.spill):
+                records = self.spill.peek(BATCH)
+                batch = [record for _, record in records]
+                spilled_through = records[-1][0]
+            else:
+                batch = []
+            for pdu in batch:
+                session.send(pdu, now)
             out = session.data_to_send()
             if out:
                 writer.write(out)
                 await writer.drain()
-            for _ in range(count):
-                self._pending.popleft()
-            self.pdus_sent += count
-            if count:
+            if spilled_through >= 0:
+                assert self.spill is not None
+                self.spill.remove_through(spilled_through)
+            else:
+                for _ in batch:
+                    self._pending.popleft()
+            self.pdus_sent += len(batch)
+            if batch:
                 self._not_full.set()
 
     async def _pump_in(

@@ -1,0 +1,118 @@
+"""The encrypted SQLite queue: order, durability (kill -9), confidentiality, integrity, bounds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import lawful_intercept as li
+
+MARKER = b"TARGET-CONTENT-7f3a"
+
+
+def key() -> bytearray:
+    return bytearray(bytes(range(32)))
+
+
+def test_fifo_across_reopen(tmp_path: Path) -> None:
+    queue = li.SQLiteQueue(tmp_path / "q.db", key())
+    queue.put([b"one", b"two"])
+    queue.put([b"three"])
+    assert [r for _, r in queue.peek(2)] == [b"one", b"two"]
+    queue.remove_through(queue.peek(1)[0][0])
+    queue.close()
+    again = li.SQLiteQueue(tmp_path / "q.db", key())
+    assert len(again) == 2
+    assert [r for _, r in again.peek(10)] == [b"two", b"three"]
+    again.put([b"four"])
+    assert [r for _, r in again.peek(10)] == [b"two", b"three", b"four"]
+    again.close()
+
+
+def test_records_survive_kill_9(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    script = f"""
+import os, signal
+import lawful_intercept as li
+q = li.SQLiteQueue({str(path)!r}, bytearray(range(32)))
+for n in range(50):
+    q.put([b"record-%d" % n])
+print("stored", flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == -signal.SIGKILL and "stored" in result.stdout
+    queue = li.SQLiteQueue(path, key())
+    assert [r for _, r in queue.peek(100)] == [b"record-%d" % n for n in range(50)]
+    queue.close()
+
+
+def test_nothing_readable_on_disk(tmp_path: Path) -> None:
+    queue = li.SQLiteQueue(tmp_path / "q.db", key())
+    queue.put([MARKER * 10 for _ in range(20)])
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert len(on_disk) > 20 * len(MARKER) * 10  # the records are there...
+    assert MARKER not in on_disk  # ...but not readable
+    assert (tmp_path / "q.db").stat().st_mode & 0o077 == 0
+    queue.close()
+
+
+def test_wrong_key_and_moved_records_fail_authentication(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    queue = li.SQLiteQueue(path, key())
+    queue.put([b"first", b"second"])
+    queue.close()
+    other = li.SQLiteQueue(path, bytearray(32))
+    with pytest.raises(li.IntegrityError, match="record 0"):
+        other.peek(1)
+    other.close()
+    with sqlite3.connect(path) as db:  # swap the two sealed records
+        rows = db.execute("SELECT position, sealed FROM records ORDER BY position").fetchall()
+        db.execute("UPDATE records SET sealed = ? WHERE position = 0", (rows[1][1],))
+        db.execute("UPDATE records SET sealed = ? WHERE position = 1", (rows[0][1],))
+    swapped = li.SQLiteQueue(path, key())
+    with pytest.raises(li.IntegrityError):
+        swapped.peek(2)
+    swapped.close()
+    relabelled = li.SQLiteQueue(tmp_path / "q.db", key(), label=b"another queue")
+    with pytest.raises(li.IntegrityError):
+        relabelled.peek(1)
+    relabelled.close()
+
+
+def test_bounds_refuse_whole_batches(tmp_path: Path) -> None:
+    queue = li.SQLiteQueue(tmp_path / "q.db", key(), max_records=3)
+    queue.put([b"a", b"b"])
+    with pytest.raises(li.QueueFullError):
+        queue.put([b"c", b"d"])
+    assert len(queue) == 2  # nothing of the refused batch was stored
+    queue.put([b"c"])
+    octets = li.SQLiteQueue(tmp_path / "r.db", key(), max_octets=100)
+    with pytest.raises(li.QueueFullError):
+        octets.put([bytes(80)])  # 80 + nonce + tag > 100
+    queue.close()
+    octets.close()
+
+
+def test_close_zeroises_the_key_and_refuses_use(tmp_path: Path) -> None:
+    secret = key()
+    queue = li.SQLiteQueue(tmp_path / "q.db", secret)
+    queue.close()
+    assert secret == bytearray(32)
+    with pytest.raises(li.ConfigurationError):
+        queue.put([b"x"])
+
+
+@pytest.mark.parametrize("bad", [bytes(32), bytearray(16)])
+def test_key_must_be_a_32_octet_bytearray(tmp_path: Path, bad: bytes) -> None:
+    with pytest.raises(li.ConfigurationError):
+        li.SQLiteQueue(tmp_path / "q.db", bad)  # type: ignore[arg-type]
+    assert not os.path.exists(tmp_path / "q.db")
