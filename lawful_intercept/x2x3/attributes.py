@@ -195,52 +195,71 @@ class UIntAttribute(Attribute):
         return _value(cls, cls.WIDTH.unpack_from(data, start)[0])
 
 
+class _OctetsAttribute(Attribute):
+    """A value carried as exactly FIXED_LENGTH octets: ``_octets`` out, ``_parse`` in."""
+
+    __slots__ = ()
+    value: Any
+
+    def _octets(self) -> bytes:
+        raise NotImplementedError
+
+    @staticmethod
+    def _parse(raw: bytes) -> Any:
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        return _TL.pack(self.TYPE, self.FIXED_LENGTH) + self._octets()
+
+    @classmethod
+    def decode_value(cls, data: bytes | memoryview, start: int, length: int) -> Attribute:
+        _fixed_length(cls, start, length)
+        return _value(cls, cls._parse(bytes(data[start : start + length])))
+
+
 @attrs.frozen
-class IPv4Attribute(Attribute):
+class IPv4Attribute(_OctetsAttribute):
     """An attribute whose value is an IPv4 address (4 octets)."""
 
     FIXED_LENGTH = 4
     value: ipaddress.IPv4Address = attrs.field(validator=_check_instance(ipaddress.IPv4Address))
 
-    def encode(self) -> bytes:
-        return _TL.pack(self.TYPE, 4) + self.value.packed
+    @staticmethod
+    def _parse(raw: bytes) -> ipaddress.IPv4Address:
+        return ipaddress.IPv4Address(raw)
 
-    @classmethod
-    def decode_value(cls, data: bytes | memoryview, start: int, length: int) -> Attribute:
-        _fixed_length(cls, start, length)
-        return _value(cls, ipaddress.IPv4Address(bytes(data[start : start + 4])))
+    def _octets(self) -> bytes:
+        return self.value.packed
 
 
 @attrs.frozen
-class IPv6Attribute(Attribute):
+class IPv6Attribute(_OctetsAttribute):
     """An attribute whose value is an IPv6 address (16 octets)."""
 
     FIXED_LENGTH = 16
     value: ipaddress.IPv6Address = attrs.field(validator=_check_instance(ipaddress.IPv6Address))
 
-    def encode(self) -> bytes:
-        return _TL.pack(self.TYPE, 16) + self.value.packed
+    @staticmethod
+    def _parse(raw: bytes) -> ipaddress.IPv6Address:
+        return ipaddress.IPv6Address(raw)
 
-    @classmethod
-    def decode_value(cls, data: bytes | memoryview, start: int, length: int) -> Attribute:
-        _fixed_length(cls, start, length)
-        return _value(cls, ipaddress.IPv6Address(bytes(data[start : start + 16])))
+    def _octets(self) -> bytes:
+        return self.value.packed
 
 
 @attrs.frozen
-class UUIDAttribute(Attribute):
+class UUIDAttribute(_OctetsAttribute):
     """An attribute whose value is a UUID (16 octets, RFC 4122 network order)."""
 
     FIXED_LENGTH = 16
     value: uuid.UUID = attrs.field(validator=_check_instance(uuid.UUID))
 
-    def encode(self) -> bytes:
-        return _TL.pack(self.TYPE, 16) + self.value.bytes
+    @staticmethod
+    def _parse(raw: bytes) -> uuid.UUID:
+        return uuid.UUID(bytes=raw)
 
-    @classmethod
-    def decode_value(cls, data: bytes | memoryview, start: int, length: int) -> Attribute:
-        _fixed_length(cls, start, length)
-        return _value(cls, uuid.UUID(bytes=bytes(data[start : start + 16])))
+    def _octets(self) -> bytes:
+        return self.value.bytes
 
 
 # --- the attributes of table 5.3.1-1 ------------------------------------------------------

@@ -38,7 +38,6 @@ __all__ = [
 ]
 
 HEADER = struct.Struct(">HHIIHH16sQ")
-_TL = struct.Struct(">HH")
 NIL_XID = uuid.UUID(int=0)
 A = TypeVar("A", bound=Attribute)
 
