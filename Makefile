@@ -1,6 +1,7 @@
 # The two commands a newcomer needs on a fresh Debian 12 machine, as root:
 #   make demo   - installs what is needed, then runs the main job (the demo)
 #   make test   - installs what is needed, then runs lint, type checks, tests and fuzzers
+#                 (each fuzz harness for FUZZ_SECONDS, default 60)
 # Both are idempotent: a second run installs nothing new.
 
 PY      ?= python3

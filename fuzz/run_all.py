@@ -1,11 +1,13 @@
-"""Run every fuzz/fuzz_*.py harness for a share of the time budget; fail on any finding.
+"""Run every fuzz/fuzz_*.py harness for ``--seconds`` each; fail on any finding.
 
-Seeds each corpus with valid PDUs so that the fuzzer starts from the interesting shapes.
+Seeds each corpus with valid inputs (PDUs, a capture record, JSON lines) so that the fuzzer
+starts from the interesting shapes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import struct
 import subprocess
@@ -21,6 +23,7 @@ def seeds() -> list[bytes]:
     import ipaddress
 
     import lawful_intercept.x2x3 as x
+    from lawful_intercept.x2x3.jsonform import pdu_to_json
 
     pdu = x.X2X3PDU(
         pdu_type=2, payload_format=5, payload_direction=3, xid=uuid.UUID(int=7),
@@ -40,6 +43,8 @@ def seeds() -> list[bytes]:
         b"\x00" + one + x.encode(x.keepalive(5)),
         b"\x05" + one[:50],
         b"\x00" + record,  # the capture harness prefixes a pcap header for 0 mod 3
+        json.dumps(pdu_to_json(pdu)).encode(),
+        json.dumps(pdu_to_json(x.keepalive(1))).encode(),
     ]
 
 
@@ -52,13 +57,13 @@ def _ipv4_tcp(payload: bytes) -> bytes:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=60, help="total budget")
+    parser.add_argument("--seconds", type=int, default=60, help="time for each harness")
     args = parser.parse_args()
     harnesses = sorted(HERE.glob("fuzz_*.py"))
     if not harnesses:
         print("no fuzz harness found", file=sys.stderr)
         return 1
-    share = max(5, args.seconds // len(harnesses))
+    share = max(5, args.seconds)
     failed = 0
     for harness in harnesses:
         with tempfile.TemporaryDirectory() as corpus:
