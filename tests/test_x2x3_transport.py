@@ -82,13 +82,24 @@ def test_sending_data_postpones_keepalives() -> None:
 
 
 def test_receiver_declares_a_silent_peer_dead_and_reports_pdus() -> None:
-    mf = X2X3Session(0.0, Timers(60, 180), expect_traffic=True)
+    mf = X2X3Session(0.0, Timers(60, 180), expect_traffic=True, send_keepalives=False)
     events = mf.receive_data(x3(7), 10.0)
     assert isinstance(events[0], PDUReceived) and events[0].view.sequence_number == 7
-    mf.handle_timer(60.0)  # the MF keeps its side alive too
-    mf.receive_data(x.encode(x.keepalive_ack(0)), 61.0)
+    assert mf.next_deadline() == 190.0  # no keepalive of its own: only the silence deadline
+    mf.handle_timer(189.0)
+    assert mf.data_to_send() == b""
+    mf.receive_data(x.encode(x.keepalive(0)), 100.0)  # the POI's keepalive is traffic too
+    assert x.decode(mf.data_to_send()) == x.keepalive_ack(0)
     with pytest.raises(li.LinkDeadError, match="nothing received"):
-        mf.handle_timer(241.0)
+        mf.handle_timer(280.0)
+
+
+def test_receiver_may_send_keepalives_too() -> None:
+    mf = X2X3Session(0.0, Timers(60, 180), expect_traffic=True, send_keepalives=True)
+    mf.handle_timer(60.0)
+    assert x.decode(mf.data_to_send()) == x.keepalive(0)
+    with pytest.raises(ValueError, match="dead link"):
+        X2X3Session(0.0, expect_traffic=False, send_keepalives=False)
 
 
 def test_sequence_counters_count_per_context() -> None:

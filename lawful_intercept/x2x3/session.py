@@ -6,7 +6,8 @@ send accumulate in :meth:`X2X3Session.data_to_send`. It never reads a clock or a
 Keepalive rules implemented (configurable, defaults as DESIGN.md gives them):
 
 - when nothing has been sent for ``keepalive_interval`` (P1), send a Keepalive carrying the
-  next keepalive sequence number;
+  next keepalive sequence number (unless ``send_keepalives`` is off: the MF side by default
+  only answers, so that a POI that sends but never answers keepalives interoperates);
 - a received Keepalive is answered at once by a Keepalive Acknowledgement echoing its number;
 - the link is dead when a Keepalive stays unacknowledged for ``dead_after`` (P2), or, for a
   receiving endpoint (``expect_traffic``), when nothing at all arrives for P2.
@@ -79,9 +80,13 @@ class X2X3Session:
         limits: Limits = DEFAULT_LIMITS,
         *,
         expect_traffic: bool = False,
+        send_keepalives: bool = True,
     ) -> None:
+        if not (expect_traffic or send_keepalives):
+            raise ValueError("a session must send keepalives or expect traffic to see a dead link")
         self.timers = timers
         self.expect_traffic = expect_traffic
+        self.send_keepalives = send_keepalives
         self._reader = X2X3StreamReader(limits)
         self._out = bytearray()
         self._last_sent = now
@@ -127,7 +132,9 @@ class X2X3Session:
 
     def next_deadline(self) -> float:
         """The time at which :meth:`handle_timer` next has something to do."""
-        deadlines = [self._last_sent + self.timers.keepalive_interval]
+        deadlines = []
+        if self.send_keepalives:
+            deadlines.append(self._last_sent + self.timers.keepalive_interval)
         if self._outstanding:
             deadlines.append(min(self._outstanding.values()) + self.timers.dead_after)
         if self.expect_traffic:
@@ -142,7 +149,7 @@ class X2X3Session:
             )
         if self.expect_traffic and now - self._last_received >= self.timers.dead_after:
             raise LinkDeadError(f"nothing received for {self.timers.dead_after:g} s: link is dead")
-        if now - self._last_sent >= self.timers.keepalive_interval:
+        if self.send_keepalives and now - self._last_sent >= self.timers.keepalive_interval:
             sequence = self._next_keepalive
             self._next_keepalive = (sequence + 1) & 0xFFFFFFFF
             self._outstanding[sequence] = now

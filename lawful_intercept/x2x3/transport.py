@@ -14,8 +14,9 @@ Thin adapters around :class:`~lawful_intercept.x2x3.session.X2X3Session`:
   (at-least-once; X2/X3 has no application acknowledgement, so a receiver de-duplicates by
   sequence number).
 - :class:`X2X3Receiver` (MF side) accepts connections from certified POIs, answers
-  keepalives, hands every X2/X3 PDU to a callback, and drops a connection that sends a
-  malformed stream or goes quiet, with one logged line that carries no content.
+  keepalives (and sends its own only if ``send_keepalives``), hands every X2/X3 PDU to a
+  callback, and drops a connection that sends a malformed stream or stays silent for P2,
+  with one logged line that carries no content.
 """
 
 from __future__ import annotations
@@ -310,8 +311,10 @@ class X2X3Receiver:
         port: int = 0,
         timers: Timers = Timers(),  # noqa: B008 - frozen
         limits: Limits = DEFAULT_LIMITS,
+        send_keepalives: bool = False,
     ) -> None:
         self.tls, self.on_pdu = tls, on_pdu
+        self.send_keepalives = send_keepalives
         self.host, self.port = host, port
         self.timers, self.limits = timers, limits
         self._server: asyncio.Server | None = None
@@ -345,7 +348,13 @@ class X2X3Receiver:
         self.connections_accepted += 1
         log.info("X2/X3 connection from %s (%s)", peer.address, peer.common_name)
         loop = asyncio.get_running_loop()
-        session = X2X3Session(loop.time(), self.timers, self.limits, expect_traffic=True)
+        session = X2X3Session(
+            loop.time(),
+            self.timers,
+            self.limits,
+            expect_traffic=True,
+            send_keepalives=self.send_keepalives,
+        )
         try:
             while True:
                 wait = max(0.0, session.next_deadline() - loop.time())
