@@ -139,14 +139,18 @@ def encode(pdu: X2X3PDU) -> bytes:
     )
 
 
-def check_header(data: bytes | memoryview, limits: Limits = DEFAULT_LIMITS) -> tuple[int, int]:
-    """Check the fixed header at the start of ``data``; return (header length, payload length).
+def check_header(
+    data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS, at: int = 0
+) -> tuple[int, int]:
+    """Check the fixed header at offset ``at`` of ``data``; return (header, payload length).
 
-    Raises DecodeError for a short buffer, an unaccepted version, or lengths past ``limits``.
+    Raises DecodeError (offsets relative to ``at``) for a short buffer, an unaccepted version,
+    or lengths past ``limits``.
     """
-    if len(data) < HEADER_LENGTH:
-        raise DecodeError(len(data), f"truncated header: {len(data)} of 40 octets")
-    version, _type, header_length, payload_length = _HEAD4.unpack_from(data, 0)
+    available = len(data) - at
+    if available < HEADER_LENGTH:
+        raise DecodeError(available, f"truncated header: {available} of 40 octets")
+    version, _type, header_length, payload_length = _HEAD4.unpack_from(data, at)
     if version not in limits.versions:
         raise DecodeError(0, f"unsupported version {version}")
     if header_length < HEADER_LENGTH:

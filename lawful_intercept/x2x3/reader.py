@@ -42,31 +42,35 @@ class X2X3StreamReader:
         """Add ``data``; return a validated view of each PDU completed by it."""
         if self._error is not None:
             raise self._error
-        buffer = self._buffer
-        buffer += data
+        if self._buffer:  # complete the held PDU first
+            self._buffer += data
+            source: bytes | bytearray | memoryview = self._buffer
+        else:  # nothing held: parse the caller's chunk in place, keep only its tail
+            source = data
         out: list[X2X3View] = []
         start = 0
+        view = memoryview(source)
+        size = len(view)
         try:
-            while len(buffer) - start >= self._needed:
-                if self._needed == HEADER_LENGTH:
-                    head = memoryview(buffer)[start : start + HEADER_LENGTH]
-                    try:
-                        header_length, payload_length = check_header(head, self.limits)
-                    finally:
-                        head.release()
+            while size - start >= self._needed:
+                if self._needed == HEADER_LENGTH:  # a new PDU: check its header first
+                    header_length, payload_length = check_header(view, self.limits, start)
                     self._needed = header_length + payload_length
-                    if len(buffer) - start < self._needed:
+                    if size - start < self._needed:
                         break
                 end = start + self._needed
-                out.append(X2X3View(bytes(buffer[start:end]), self.limits))
+                out.append(X2X3View(bytes(view[start:end]), self.limits))
                 self._consumed += self._needed
                 self._needed = HEADER_LENGTH
                 start = end
         except DecodeError as exc:
             self._error = exc.shifted(self._consumed)
-            del buffer[:]
+            self._buffer = bytearray()
             raise self._error from None
-        del buffer[:start]
+        tail = view[start:]
+        self._buffer = bytearray(tail)  # at most one incomplete PDU
+        tail.release()
+        view.release()
         return out
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[X2X3PDU]:
