@@ -36,8 +36,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lint:
-	$(BIN)/ruff check lawful_intercept tests fuzz bench examples
-	$(BIN)/ruff format --check lawful_intercept tests fuzz bench examples
+	$(BIN)/ruff check lawful_intercept tests fuzz bench examples tools
+	$(BIN)/ruff format --check lawful_intercept tests fuzz bench examples tools
 
 typecheck:
 	$(BIN)/mypy
