@@ -1,0 +1,143 @@
+"""BER primitives for PS-PDUs (ITU-T X.690): identifier and length octets, TLV walking.
+
+Encoding is DER-style: definite lengths in the fewest octets (TS 102 232-1 handovers must not
+pad length octets: some LEMF decoders mis-read them), minimal two's-complement INTEGERs.
+Decoding accepts what BER allows (long-form lengths, the indefinite form) within bounds, and
+raises DecodeError with the byte offset on anything else: never IndexError, never a hang.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from lawful_intercept.errors import DecodeError
+
+__all__ = [
+    "CONTEXT",
+    "TLV",
+    "TruncatedError",
+    "UNIVERSAL",
+    "encode_integer",
+    "encode_length",
+    "end_of",
+    "read_tlv",
+    "tlv",
+]
+
+UNIVERSAL, APPLICATION, CONTEXT, PRIVATE = 0, 1, 2, 3
+#: Deepest nesting followed (PS-PDUs nest about 10 deep); guards recursion and hangs.
+MAX_DEPTH = 64
+
+
+class TruncatedError(DecodeError):
+    """An element runs past ``limit``: more octets are needed (at the end of a stream), or,
+    inside a container, the element overruns it."""
+
+
+def encode_length(length: int) -> bytes:
+    """Definite length octets in the fewest octets (X.690 8.1.3, DER 10.1)."""
+    if length < 0x80:
+        return bytes((length,))
+    size = (length.bit_length() + 7) // 8
+    return bytes((0x80 | size,)) + length.to_bytes(size, "big")
+
+
+def tlv(identifier: bytes, content: bytes) -> bytes:
+    """Identifier, minimal definite length, content."""
+    return identifier + encode_length(len(content)) + content
+
+
+def encode_integer(value: int) -> bytes:
+    """INTEGER content octets: minimal two's complement (X.690 8.3.2)."""
+    size = (value + (value < 0)).bit_length() // 8 + 1
+    return value.to_bytes(size, "big", signed=True)
+
+
+@attrs.frozen
+class TLV:
+    """One element: identifier class/constructed/number, and where its parts lie in the buffer.
+
+    ``end`` is the offset just past the element (past its end-of-contents octets when the
+    length is indefinite); ``content_end`` is where the content stops.
+    """
+
+    tag_class: int
+    constructed: bool
+    number: int
+    start: int
+    content_start: int
+    content_end: int
+    end: int
+    indefinite: bool = False
+
+
+def read_tlv(data: bytes | memoryview, pos: int, limit: int, depth: int = 0) -> TLV:
+    """Read the element at ``pos``; it must end by ``limit``. Offsets are into ``data``."""
+    if pos >= limit:
+        raise TruncatedError(pos, "expected an element, found the end of the data")
+    first = data[pos]
+    tag_class, constructed, number = first >> 6, bool(first & 0x20), first & 0x1F
+    at = pos + 1
+    if number == 0x1F:  # high tag number form
+        number = 0
+        while True:
+            if at >= limit:
+                raise TruncatedError(at, "truncated tag number")
+            octet = data[at]
+            at += 1
+            if number == 0 and octet == 0x80:
+                raise DecodeError(at - 1, "tag number with a leading zero octet")
+            number = (number << 7) | (octet & 0x7F)
+            if number > 0xFFFFFFFF:
+                raise DecodeError(at - 1, "tag number too large")
+            if not octet & 0x80:
+                break
+    if at >= limit:
+        raise TruncatedError(at, "truncated length")
+    octet = data[at]
+    at += 1
+    if octet < 0x80:
+        length = octet
+    elif octet == 0x80:
+        if not constructed:
+            raise DecodeError(at - 1, "indefinite length on a primitive element")
+        return _indefinite(data, pos, at, limit, tag_class, number, depth)
+    elif octet == 0xFF:
+        raise DecodeError(at - 1, "reserved length octet 0xFF")
+    else:
+        size = octet & 0x7F
+        if size > 8:
+            raise DecodeError(at - 1, f"length of {size} octets is too long")
+        if at + size > limit:
+            raise TruncatedError(limit, "truncated length")
+        length = int.from_bytes(data[at : at + size], "big")
+        at += size
+    if at + length > limit:
+        raise TruncatedError(at, f"content of {length} octets overruns its container")
+    return TLV(tag_class, constructed, number, pos, at, at + length, at + length)
+
+
+def _indefinite(
+    data: bytes | memoryview, pos: int, at: int, limit: int, tag_class: int, number: int, depth: int
+) -> TLV:
+    """Walk an indefinite-length element's children to its end-of-contents octets."""
+    if depth >= MAX_DEPTH:
+        raise DecodeError(pos, f"nesting deeper than {MAX_DEPTH}")
+    cursor = at
+    while True:
+        if cursor + 2 <= limit and data[cursor] == 0 and data[cursor + 1] == 0:
+            return TLV(tag_class, True, number, pos, at, cursor, cursor + 2, indefinite=True)
+        child = read_tlv(data, cursor, limit, depth + 1)
+        cursor = child.end
+
+
+def end_of(data: bytes | memoryview, pos: int, limit: int) -> int | None:
+    """Where the element starting at ``pos`` ends, or None if ``data`` stops before that.
+
+    For framing a stream (``limit`` is the end of what has arrived): raises DecodeError only
+    for octets that can never start a valid element, whatever follows.
+    """
+    try:
+        return read_tlv(data, pos, limit).end
+    except TruncatedError:
+        return None

@@ -1,0 +1,91 @@
+"""BER primitives: minimal encodings, strict reading, bounded walking of indefinite lengths."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import lawful_intercept as li
+from lawful_intercept.handover.ber import (
+    CONTEXT,
+    TruncatedError,
+    encode_integer,
+    encode_length,
+    end_of,
+    read_tlv,
+    tlv,
+)
+
+
+@given(st.integers(0, (1 << 64) - 1))
+def test_lengths_are_minimal(length: int) -> None:
+    octets = encode_length(length)
+    if length < 128:
+        assert octets == bytes([length])
+    else:
+        assert octets[0] == 0x80 | (len(octets) - 1)
+        assert octets[1] != 0  # no padding octet
+        assert int.from_bytes(octets[1:], "big") == length
+
+
+@given(st.integers(-(1 << 70), 1 << 70))
+def test_integers_are_minimal_twos_complement(value: int) -> None:
+    octets = encode_integer(value)
+    assert int.from_bytes(octets, "big", signed=True) == value
+    if len(octets) > 1:  # X.690 8.3.2: the first nine bits are not all equal
+        assert not (octets[0] == 0 and octets[1] < 0x80)
+        assert not (octets[0] == 0xFF and octets[1] >= 0x80)
+
+
+@given(st.binary(max_size=300), st.integers(0, 40))
+def test_read_tlv_finds_what_tlv_wrote(content: bytes, number: int) -> None:
+    identifier = bytes([0x80 | number]) if number < 31 else bytes([0x9F, number])
+    data = b"\x01" + tlv(identifier, content) + b"\x02"
+    element = read_tlv(data, 1, len(data))
+    assert (element.tag_class, element.constructed, element.number) == (CONTEXT, False, number)
+    assert data[element.content_start : element.content_end] == content
+    assert element.end == len(data) - 1
+
+
+def test_indefinite_lengths_are_walked_to_their_end_of_contents() -> None:
+    data = bytes.fromhex("a1 80 80 01 05 a2 80 00 00 00 00 ff")
+    element = read_tlv(data, 0, len(data))
+    assert element.indefinite and element.end == 11 and element.content_end == 9
+
+
+@pytest.mark.parametrize(
+    ("hexdata", "offset", "reason"),
+    [
+        ("80 80 00 00", 1, "indefinite length on a primitive"),
+        ("80 ff", 1, "reserved length octet"),
+        ("80 89 01 02 03 04 05 06 07 08 09", 1, "length of 9 octets"),
+        ("9f 80 01 00", 1, "leading zero"),
+        ("a0 80" + " a0 80" * 70, 128, "nesting deeper"),
+    ],
+)
+def test_malformed_elements_raise_decode_error(hexdata: str, offset: int, reason: str) -> None:
+    data = bytes.fromhex(hexdata)
+    with pytest.raises(li.DecodeError) as info:
+        read_tlv(data, 0, len(data))
+    assert info.value.offset == offset and reason in info.value.reason
+    assert not isinstance(info.value, TruncatedError)
+
+
+def test_end_of_waits_for_more_octets_but_refuses_impossible_ones() -> None:
+    whole = tlv(b"\x30", tlv(b"\x80", b"abc"))
+    for cut in range(len(whole)):
+        assert end_of(whole[:cut], 0, cut) is None
+    assert end_of(whole, 0, len(whole)) == len(whole)
+    with pytest.raises(li.DecodeError):
+        end_of(b"\x80\xff", 0, 2)
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_read_or_raise_decode_error(data: bytes) -> None:
+    try:
+        element = read_tlv(data, 0, len(data))
+    except li.DecodeError as exc:
+        assert 0 <= exc.offset <= len(data)
+    else:
+        assert 0 < element.end <= len(data)
