@@ -20,6 +20,7 @@ __all__ = [
     "encode_integer",
     "encode_length",
     "end_of",
+    "read_header",
     "read_tlv",
     "tlv",
 ]
@@ -71,12 +72,15 @@ class TLV:
     indefinite: bool = False
 
 
-def read_tlv(data: bytes | memoryview, pos: int, limit: int, depth: int = 0) -> TLV:
-    """Read the element at ``pos``; it must end by ``limit``. Offsets are into ``data``."""
+def read_header(
+    data: bytes | bytearray | memoryview, pos: int, limit: int
+) -> tuple[int, int, int, int, int | None]:
+    """Identifier and length octets at ``pos``: (class, constructed, number, content start,
+    length or None for the indefinite form). The content itself is not checked."""
     if pos >= limit:
         raise TruncatedError(pos, "expected an element, found the end of the data")
     first = data[pos]
-    tag_class, constructed, number = first >> 6, bool(first & 0x20), first & 0x1F
+    tag_class, constructed, number = first >> 6, first & 0x20, first & 0x1F
     at = pos + 1
     if number == 0x1F:  # high tag number form
         number = 0
@@ -97,28 +101,39 @@ def read_tlv(data: bytes | memoryview, pos: int, limit: int, depth: int = 0) -> 
     octet = data[at]
     at += 1
     if octet < 0x80:
-        length = octet
-    elif octet == 0x80:
+        return tag_class, constructed, number, at, octet
+    if octet == 0x80:
         if not constructed:
             raise DecodeError(at - 1, "indefinite length on a primitive element")
-        return _indefinite(data, pos, at, limit, tag_class, number, depth)
-    elif octet == 0xFF:
+        return tag_class, constructed, number, at, None
+    if octet == 0xFF:
         raise DecodeError(at - 1, "reserved length octet 0xFF")
-    else:
-        size = octet & 0x7F
-        if size > 8:
-            raise DecodeError(at - 1, f"length of {size} octets is too long")
-        if at + size > limit:
-            raise TruncatedError(limit, "truncated length")
-        length = int.from_bytes(data[at : at + size], "big")
-        at += size
+    size = octet & 0x7F
+    if size > 8:
+        raise DecodeError(at - 1, f"length of {size} octets is too long")
+    if at + size > limit:
+        raise TruncatedError(limit, "truncated length")
+    return tag_class, constructed, number, at + size, int.from_bytes(data[at : at + size], "big")
+
+
+def read_tlv(data: bytes | bytearray | memoryview, pos: int, limit: int, depth: int = 0) -> TLV:
+    """Read the element at ``pos``; it must end by ``limit``. Offsets are into ``data``."""
+    tag_class, constructed, number, at, length = read_header(data, pos, limit)
+    if length is None:
+        return _indefinite(data, pos, at, limit, tag_class, number, depth)
     if at + length > limit:
         raise TruncatedError(at, f"content of {length} octets overruns its container")
-    return TLV(tag_class, constructed, number, pos, at, at + length, at + length)
+    return TLV(tag_class, bool(constructed), number, pos, at, at + length, at + length)
 
 
 def _indefinite(
-    data: bytes | memoryview, pos: int, at: int, limit: int, tag_class: int, number: int, depth: int
+    data: bytes | bytearray | memoryview,
+    pos: int,
+    at: int,
+    limit: int,
+    tag_class: int,
+    number: int,
+    depth: int,
 ) -> TLV:
     """Walk an indefinite-length element's children to its end-of-contents octets."""
     if depth >= MAX_DEPTH:
@@ -131,7 +146,7 @@ def _indefinite(
         cursor = child.end
 
 
-def end_of(data: bytes | memoryview, pos: int, limit: int) -> int | None:
+def end_of(data: bytes | bytearray | memoryview, pos: int, limit: int) -> int | None:
     """Where the element starting at ``pos`` ends, or None if ``data`` stops before that.
 
     For framing a stream (``limit`` is the end of what has arrived): raises DecodeError only
