@@ -113,6 +113,10 @@ U64 = _bounded(0, 0xFFFFFFFFFFFFFFFF)
 class _Named(enum.Enum):
     """An ENUMERATED whose values are the ASN.1 identifiers."""
 
+    # Members are singletons compared by identity: the C identity hash is equivalent and
+    # avoids Enum's Python-level __hash__ on the encoders' cache look-ups.
+    __hash__ = object.__hash__
+
 
 class PayloadDirection(_Named):
     FROM_TARGET = "fromTarget"

@@ -1,0 +1,91 @@
+"""The CC template fast path writes exactly what the generic encoder writes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lawful_intercept as li
+from lawful_intercept.handover import codec
+from lawful_intercept.handover import model as m
+from lawful_intercept.handover.template import CCTemplate
+
+country = st.none() | st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2)
+templates = st.builds(
+    CCTemplate,
+    lawful_interception_identifier=st.binary(min_size=1, max_size=25),
+    network_identifier=st.builds(
+        m.NetworkIdentifier,
+        st.binary(min_size=1, max_size=16),
+        st.none() | st.binary(min_size=1, max_size=16),
+    ),
+    authorization_country_code=country,
+    delivery_country_code=country,
+    interception_point_id=st.none() | st.text(alphabet="ABC123", min_size=1, max_size=8),
+    generalized_time=st.booleans(),
+    micro_second_time_stamp=st.booleans(),
+    time_stamp_qualifier=st.none() | st.sampled_from(list(m.TimeStampQualifier)),
+)
+sizes = st.sampled_from([0, 1, 60, 100, 127, 128, 200, 255, 256, 1500, 9000, 65535, 65536, 70000])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    template=templates,
+    sequence=st.integers(0, 0xFFFFFFFF),
+    cin=st.none() | st.integers(0, 0xFFFFFFFF),
+    timestamp_ns=st.integers(0, 253_402_300_799 * 10**9),
+    direction=st.none() | st.sampled_from(list(m.PayloadDirection)),
+    size=sizes,
+    data=st.data(),
+)
+def test_template_equals_the_generic_encoder(
+    template: CCTemplate,
+    sequence: int,
+    cin: int | None,
+    timestamp_ns: int,
+    direction: m.PayloadDirection | None,
+    size: int,
+    data: st.DataObject,
+) -> None:
+    packet = data.draw(st.binary(min_size=size, max_size=size))
+    args = (sequence, cin, timestamp_ns, direction, packet)
+    fast = template.encode(*args)
+    assert fast == codec.encode(template.pdu(*args))
+    keepalive = template.keepalive(sequence, cin, timestamp_ns)
+    header = template.header(sequence, cin, timestamp_ns)
+    assert keepalive == codec.encode(m.PSPDU(header, m.NullTRI("keep-alive")))
+
+
+def test_time_text_follows_the_clock_across_seconds() -> None:
+    template = CCTemplate(
+        lawful_interception_identifier=b"L", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    for ns in (1_800_000_000_000_000_000, 1_800_000_000_500_000_000, 1_800_000_001_000_001_000):
+        wire = template.encode(1, 2, ns, m.PayloadDirection.TO_TARGET, b"x")
+        assert codec.decode(wire) == template.pdu(1, 2, ns, m.PayloadDirection.TO_TARGET, b"x")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (1 << 32, None, 0, None, b""),
+        (0, 1 << 32, 0, None, b""),
+        (0, None, 253_402_300_800 * 10**9, None, b""),
+        (-1, None, 0, None, b""),
+    ],
+)
+def test_out_of_range_fields_raise_encode_error(args: tuple) -> None:  # type: ignore[type-arg]
+    template = CCTemplate(
+        lawful_interception_identifier=b"L", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    with pytest.raises(li.EncodeError):
+        template.encode(*args)
+
+
+def test_template_refuses_invalid_constants() -> None:
+    with pytest.raises(li.EncodeError):
+        CCTemplate(
+            lawful_interception_identifier=b"x" * 26, network_identifier=m.NetworkIdentifier(b"OP")
+        )
