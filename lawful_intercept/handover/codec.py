@@ -25,6 +25,7 @@ __all__ = [
     "IPCC_OBJ_ID",
     "IPIRI_OBJ_ID",
     "decode",
+    "decode_with_value",
     "encode",
     "format_time",
     "from_asn1",
@@ -462,6 +463,11 @@ def from_asn1(value: dict[str, Any]) -> m.PSPDU:
 
 def decode(data: bytes) -> m.PSPDU:
     """Decode exactly one PS-PDU that fills ``data``; DecodeError (with offset) on bad input."""
+    return decode_with_value(data)[1]
+
+
+def decode_with_value(data: bytes) -> tuple[dict[str, Any], m.PSPDU]:
+    """:func:`decode`, also returning the asn1tools value as read from the wire."""
     outer = read_tlv(data, 0, len(data))  # framing first: our own strict, bounded reader
     if outer.end != len(data):
         raise DecodeError(outer.end, f"{len(data) - outer.end} octets follow the PS-PDU")
@@ -472,7 +478,7 @@ def decode(data: bytes) -> m.PSPDU:
     except Exception as exc:  # asn1tools' errors carry no reliable offset
         raise DecodeError(_offset_of(exc), f"not a valid PS-PDU: {_reason(exc)}") from None
     try:
-        return from_asn1(value)
+        return value, from_asn1(value)
     except (ValueError, KeyError, TypeError, EncodeError) as exc:
         raise DecodeError(0, f"PS-PDU content refused: {exc}") from None
 
