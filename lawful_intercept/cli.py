@@ -1,4 +1,4 @@
-"""The ``li`` command line: decode and encode X2/X3 streams and captures.
+"""The ``li`` command line: decode and encode X2/X3 and PS-PDU streams and captures.
 
 Exit status: 0 on success, 2 on bad input (one line on stderr naming the byte offset and
 the problem, never a traceback), 1 on other failures.
@@ -11,10 +11,12 @@ import datetime
 import json
 import sys
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from lawful_intercept import __version__
 from lawful_intercept.errors import DecodeError, EncodeError, LawfulInterceptError
+from lawful_intercept.handover.jsonform import pspdu_from_json, pspdu_to_json
+from lawful_intercept.handover.reader import PSPDUStreamReader
 from lawful_intercept.pcap import FlowKey, TCPReassembler, is_capture, parse_tcp, read_capture
 from lawful_intercept.x2x3 import (
     NIL_XID,
@@ -76,39 +78,139 @@ def format_tree(pdu: X2X3PDU, where: str) -> str:
     return "\n".join(lines)
 
 
-def _raw_stream(source: BinaryIO, first: bytes) -> Iterator[tuple[str, X2X3PDU]]:
-    reader = X2X3StreamReader()
+class _Format:
+    """One handover stream format as ``li decode``/``li encode`` handle it."""
+
+    name: str
+
+    def reader(self) -> Any:
+        raise NotImplementedError
+
+    def frames(self, reader: Any, chunk: bytes) -> list[tuple[int, Any]]:
+        """Feed ``chunk``; each whole PDU it completes, with its stream offset."""
+        raise NotImplementedError
+
+    def json(self, frame: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def tree(self, frame: Any, where: str) -> str:
+        raise NotImplementedError
+
+    def encode(self, obj: Any) -> bytes:
+        raise NotImplementedError
+
+
+class _X2X3(_Format):
+    name = "x2x3"
+
+    def reader(self) -> X2X3StreamReader:
+        return X2X3StreamReader()
+
+    def frames(self, reader: Any, chunk: bytes) -> list[tuple[int, Any]]:
+        offset = reader.stream_offset
+        out = []
+        for view in reader.feed_views(chunk):  # validated by the reader already
+            out.append((offset, view.to_pdu()))
+            offset += len(view.data)
+        return out
+
+    def json(self, frame: Any) -> dict[str, Any]:
+        return pdu_to_json(frame)
+
+    def tree(self, frame: Any, where: str) -> str:
+        return format_tree(frame, where)
+
+    def encode(self, obj: Any) -> bytes:
+        return encode(pdu_from_json(obj))
+
+
+class _PSPDU(_Format):
+    name = "pspdu"
+
+    def reader(self) -> PSPDUStreamReader:
+        return PSPDUStreamReader()
+
+    def frames(self, reader: Any, chunk: bytes) -> list[tuple[int, Any]]:
+        offset = reader.stream_offset
+        out = []
+        for frame in reader.feed(chunk):
+            out.append((offset, frame))
+            offset += len(frame)
+        return out
+
+    def json(self, frame: bytes) -> dict[str, Any]:
+        return pspdu_to_json(frame)
+
+    def tree(self, frame: bytes, where: str) -> str:
+        lines = [f"PS-PDU {where}"]
+        _tree_lines(pspdu_to_json(frame), 1, lines)
+        return "\n".join(lines)
+
+    def encode(self, obj: Any) -> bytes:
+        return pspdu_from_json(obj)
+
+
+def _tree_lines(node: Any, depth: int, lines: list[str]) -> None:
+    pad = "  " * depth
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        if isinstance(value, (dict, list)) and value:
+            lines.append(f"{pad}{key}:")
+            _tree_lines(value, depth + 1, lines)
+        else:
+            shown = json.dumps(value)
+            lines.append(f"{pad}{key}: {shown[:80]}{'...' if len(shown) > 80 else ''}")
+
+
+FORMATS: dict[str, _Format] = {"x2x3": _X2X3(), "pspdu": _PSPDU()}
+
+
+def _detect(first: bytes, chosen: str) -> _Format:
+    """A PS-PDU starts with 30 (SEQUENCE); an X2/X3 header with its version's 00."""
+    if chosen != "auto":
+        return FORMATS[chosen]
+    return FORMATS["pspdu"] if first[:1] == b"\x30" else FORMATS["x2x3"]
+
+
+def _raw_stream(
+    source: BinaryIO, first: bytes, chosen: str
+) -> Iterator[tuple[str, _Format, bytes]]:
+    fmt = _detect(first, chosen)
+    reader = fmt.reader()
     chunk = first
     while chunk:
-        offset = reader.stream_offset
-        for view in reader.feed_views(chunk):
-            yield f"at offset {offset}", view.to_pdu()
-            offset += view.header_length + view.payload_length
+        for offset, frame in fmt.frames(reader, chunk):
+            yield f"at offset {offset}", fmt, frame
         chunk = source.read(CHUNK)
     reader.close()
 
 
-def _capture(data: bytes) -> Iterator[tuple[str, X2X3PDU]]:
-    flows: dict[FlowKey, tuple[TCPReassembler, X2X3StreamReader]] = {}
+def _capture(data: bytes, chosen: str) -> Iterator[tuple[str, _Format, Any]]:
+    flows: dict[FlowKey, tuple[TCPReassembler, _Format | None, Any]] = {}
     for record in read_capture(data):
         segment = parse_tcp(record.linktype, record.data)
         if segment is None:
             continue
         src, sport, dst, dport = segment.flow
         label = f"{src}:{sport} -> {dst}:{dport}"
-        reassembler, reader = flows.setdefault(segment.flow, (TCPReassembler(), X2X3StreamReader()))
+        reassembler, fmt, reader = flows.setdefault(segment.flow, (TCPReassembler(), None, None))
         try:
             payload = reassembler.add(segment)
-            offset = reader.stream_offset
-            views = reader.feed_views(payload)
+            if not payload:
+                continue
+            if fmt is None:  # the flow's first octets decide its format
+                fmt = _detect(payload, chosen)
+                reader = fmt.reader()
+                flows[segment.flow] = (reassembler, fmt, reader)
+            frames = fmt.frames(reader, payload)
         except DecodeError as exc:
             raise InputError(f"packet {record.number}, flow {label}, stream {exc}") from None
-        for view in views:
-            yield f"in packet {record.number}, flow {label}, stream offset {offset}", view.to_pdu()
-            offset += view.header_length + view.payload_length
-    for (src, sport, dst, dport), (_r, reader) in flows.items():
+        for offset, frame in frames:
+            yield f"in packet {record.number}, flow {label}, stream offset {offset}", fmt, frame
+    for (src, sport, dst, dport), (_r, _fmt, reader) in flows.items():
         try:
-            reader.close()
+            if reader is not None:
+                reader.close()
         except DecodeError as exc:
             raise InputError(f"flow {src}:{sport} -> {dst}:{dport}, stream {exc}") from None
 
@@ -127,13 +229,18 @@ def cmd_decode(args: argparse.Namespace, out: TextIO) -> None:
     try:
         first = source.read(CHUNK)
         capture = is_capture(first)
-        pdus = _capture(first + source.read()) if capture else _raw_stream(source, first)
+        frames = (
+            _capture(first + source.read(), args.format)
+            if capture
+            else _raw_stream(source, first, args.format)
+        )
         try:
-            for where, pdu in pdus:
-                if args.json:
-                    out.write(json.dumps(pdu_to_json(pdu)) + "\n")
-                else:
-                    out.write(format_tree(pdu, where) + "\n")
+            for where, fmt, frame in frames:
+                try:
+                    text = json.dumps(fmt.json(frame)) if args.json else fmt.tree(frame, where)
+                except DecodeError as exc:  # offsets within the PDU: name where it starts
+                    raise InputError(f"PDU {where}: {exc}") from None
+                out.write(text + "\n")
         except DecodeError as exc:
             raise InputError(str(exc)) from None
     finally:
@@ -155,8 +262,9 @@ def cmd_encode(args: argparse.Namespace, out: BinaryIO) -> None:
                     raise InputError(
                         f"line {number}: at byte offset {offset + pos}: invalid JSON"
                     ) from None
+                fmt = FORMATS[args.format] if args.format != "auto" else _json_format(obj)
                 try:
-                    out.write(encode(pdu_from_json(obj)))
+                    out.write(fmt.encode(obj))
                 except (DecodeError, EncodeError) as exc:
                     reason = exc.reason if isinstance(exc, DecodeError) else str(exc)
                     raise InputError(f"line {number}: at byte offset {offset}: {reason}") from None
@@ -167,25 +275,42 @@ def cmd_encode(args: argparse.Namespace, out: BinaryIO) -> None:
     out.flush()
 
 
+def _json_format(obj: Any) -> _Format:
+    """A PS-PDU object has a pSHeader; anything else is read as X2/X3."""
+    return FORMATS["pspdu"] if isinstance(obj, dict) and "pSHeader" in obj else FORMATS["x2x3"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="li", description="Lawful interception toolkit.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     dec = sub.add_parser(
         "decode",
-        help="decode X2/X3 PDUs from a raw byte stream or a pcap/pcapng capture",
-        description="Print each X2/X3 PDU (TS 103 221-2) of a byte stream, or of the TCP "
-        "streams of a pcap or pcapng capture (reassembled per flow).",
+        help="decode X2/X3 PDUs or PS-PDUs from a raw byte stream or a pcap/pcapng capture",
+        description="Print each X2/X3 PDU (TS 103 221-2) or PS-PDU (TS 102 232-1) of a byte "
+        "stream, or of the TCP streams of a pcap or pcapng capture (reassembled per flow).",
     )
     dec.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
     dec.add_argument("--json", action="store_true", help="one JSON object per PDU per line")
+    dec.add_argument(
+        "--format",
+        choices=["auto", *FORMATS],
+        default="auto",
+        help="x2x3 (TS 103 221-2) or pspdu (TS 102 232-1); auto detects from the first octet",
+    )
     enc = sub.add_parser(
         "encode",
-        help="encode X2/X3 PDUs from JSON lines to bytes",
+        help="encode X2/X3 PDUs or PS-PDUs from JSON lines to bytes",
         description="Read JSON lines as 'li decode --json' prints them; write the PDUs' bytes.",
     )
     enc.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
     enc.add_argument("-o", "--output", help="output file (default: stdout)")
+    enc.add_argument(
+        "--format",
+        choices=["auto", *FORMATS],
+        default="auto",
+        help="auto: an object with pSHeader is a PS-PDU, others X2/X3",
+    )
     return parser
 
 
