@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import statistics
-import time
 import uuid
-from collections.abc import Callable
 
 from scapy.fields import IntField, LongField, ShortField, StrFixedLenField, StrLenField
 from scapy.packet import Packet
+from timing import REPEATS, pin_one_core, rate
 
 import lawful_intercept.x2x3 as x
-
-REPEATS = 7
 
 
 class ScapyX2X3(Packet):  # type: ignore[misc]
@@ -44,30 +40,8 @@ class ScapyX2X3(Packet):  # type: ignore[misc]
         return pkt + pay
 
 
-def rate(fn: Callable[[], object], seconds: float = 0.4) -> float:
-    """Median calls per second over REPEATS timed batches."""
-    n = 1
-    while True:  # size a batch to about `seconds`
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        took = time.perf_counter() - start
-        if took > seconds / 4:
-            break
-        n *= 4
-    per_batch = max(1, int(n * seconds / took))
-    rates = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        for _ in range(per_batch):
-            fn()
-        rates.append(per_batch / (time.perf_counter() - start))
-    return statistics.median(rates)
-
-
 def main() -> None:
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {0})  # one core, as the targets are stated
+    pin_one_core()
     xid = uuid.uuid4()
     src, dst = ipaddress.IPv4Address("192.0.2.10"), ipaddress.IPv4Address("198.51.100.20")
     payload = os.urandom(1500)

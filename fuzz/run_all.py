@@ -45,7 +45,22 @@ def seeds() -> list[bytes]:
         b"\x00" + record,  # the capture harness prefixes a pcap header for 0 mod 3
         json.dumps(pdu_to_json(pdu)).encode(),
         json.dumps(pdu_to_json(x.keepalive(1))).encode(),
+        *_ps_pdus(),
     ]
+
+
+def _ps_pdus() -> list[bytes]:
+    from lawful_intercept.handover import model as m
+    from lawful_intercept.handover.template import CCTemplate
+
+    template = CCTemplate(
+        lawful_interception_identifier=b"LIID",
+        network_identifier=m.NetworkIdentifier(b"OP", b"NE"),
+        micro_second_time_stamp=True,
+    )
+    cc = template.encode(7, 3, 1_800_000_000_500_000_000, m.PayloadDirection.TO_TARGET, b"E")
+    keepalive = template.keepalive(8, 3, 1_800_000_000_000_000_000)
+    return [b"\x07" + cc + keepalive, b"\x00" + cc]
 
 
 def _ipv4_tcp(payload: bytes) -> bytes:

@@ -14,7 +14,6 @@ from lawful_intercept.errors import DecodeError
 from lawful_intercept.handover import model
 from lawful_intercept.handover.ber import (
     CONTEXT,
-    TLV,
     UNIVERSAL,
     TruncatedError,
     end_of,
@@ -48,59 +47,88 @@ class PSPDUSummary:
     payload_kind: str
 
 
-def _children(data: bytes, parent: TLV) -> list[TLV]:
-    out = []
-    pos = parent.content_start
-    while pos < parent.content_end:
-        if parent.indefinite and data[pos : pos + 2] == b"\x00\x00":
-            break
-        child = read_tlv(data, pos, parent.content_end)
-        out.append(child)
-        pos = child.end
-    return out
+def _skip(data: bytes, pos: int, limit: int) -> int:
+    """End of the element at ``pos`` (walking indefinite lengths), within ``limit``."""
+    _c, _k, _n, at, length = read_header(data, pos, limit)
+    if length is None:
+        return read_tlv(data, pos, limit).end
+    end = at + length
+    if end > limit:
+        raise DecodeError(at, f"content of {length} octets overruns its container")
+    return end
 
 
-def _unsigned(data: bytes, element: TLV, bits: int, name: str) -> int:
-    content = data[element.content_start : element.content_end]
-    if not content or len(content) > bits // 8 + 1:
-        raise DecodeError(element.start, f"{name} has {len(content)} content octets")
-    value = int.from_bytes(content, "big", signed=True)
+def _unsigned(data: bytes, start: int, end: int, bits: int, name: str) -> int:
+    if not 0 < end - start <= bits // 8 + 1:
+        raise DecodeError(start, f"{name} has {end - start} content octets")
+    value = int.from_bytes(data[start:end], "big", signed=True)
     if not 0 <= value < 1 << bits:
-        raise DecodeError(element.content_start, f"{name} {value} is out of range")
+        raise DecodeError(start, f"{name} {value} is out of range")
     return value
 
 
+def _contents(data: bytes, pos: int, limit: int, want: int) -> tuple[int, int, int]:
+    """The constructed context-tagged element [want] at ``pos``: (content start, content
+    end, element end); indefinite lengths end at their end-of-contents octets."""
+    if pos >= limit:
+        raise DecodeError(pos, "a PS-PDU holds pSHeader [1] then payload [2]")
+    tag_class, constructed, number, at, length = read_header(data, pos, limit)
+    if tag_class != CONTEXT or not constructed or number != want:
+        raise DecodeError(pos, "a PS-PDU holds pSHeader [1] then payload [2]")
+    if length is None:
+        element = read_tlv(data, pos, limit)
+        return at, element.content_end, element.end
+    if at + length > limit:
+        raise DecodeError(at, f"content of {length} octets overruns its container")
+    return at, at + length, at + length
+
+
 def summary(data: bytes) -> PSPDUSummary:
-    """LIID, CIN, sequence number and payload kind of the PS-PDU that fills ``data``."""
-    outer = read_tlv(data, 0, len(data))
-    if (outer.tag_class, outer.constructed, outer.number) != (UNIVERSAL, True, 16):
+    """LIID, CIN, sequence number and payload kind of the PS-PDU that fills ``data``.
+
+    Walks the header's elements without building objects (the accessor a LEMF routes by).
+    """
+    tag_class, constructed, number, at, length = read_header(data, 0, len(data))
+    if (tag_class, constructed, number) != (UNIVERSAL, 0x20, 16):
         raise DecodeError(0, "a PS-PDU starts with a SEQUENCE")
-    if outer.end != len(data):
-        raise DecodeError(outer.end, f"{len(data) - outer.end} octets follow the PS-PDU")
-    parts = _children(data, outer)
-    if len(parts) != 2 or [(p.tag_class, p.number) for p in parts] != [(CONTEXT, 1), (CONTEXT, 2)]:
-        raise DecodeError(outer.content_start, "a PS-PDU holds pSHeader [1] then payload [2]")
-    header, payload = parts
+    end = _skip(data, 0, len(data))
+    if end != len(data):
+        raise DecodeError(end, f"{len(data) - end} octets follow the PS-PDU")
+    outer_end = end - 2 if length is None else end
+    header_start, header_end, pos = _contents(data, at, outer_end, 1)
+    payload_start, payload_end, pos = _contents(data, pos, outer_end, 2)
+    if pos != outer_end and data[pos : pos + 2] != b"\x00\x00":
+        raise DecodeError(pos, "a PS-PDU holds pSHeader [1] then payload [2]")
     liid: bytes | None = None
     cin: int | None = None
     sequence: int | None = None
-    for field in _children(data, header):
-        if field.tag_class != CONTEXT:
-            continue
-        if field.number == 1:
-            liid = data[field.content_start : field.content_end]
-        elif field.number == 3:
-            for item in _children(data, field):
-                if item.tag_class == CONTEXT and item.number == 1:
-                    cin = _unsigned(data, item, 32, "communicationIdentityNumber")
-        elif field.number == 4:
-            sequence = _unsigned(data, field, 32, "sequenceNumber")
+    cursor = header_start
+    while cursor < header_end and data[cursor : cursor + 2] != b"\x00\x00":
+        tag_class, constructed, number, at, length = read_header(data, cursor, header_end)
+        field_end = _skip(data, cursor, header_end)
+        if tag_class == CONTEXT:
+            if number == 1 and length is not None:
+                liid = data[at:field_end]
+            elif number == 4 and length is not None:
+                sequence = _unsigned(data, at, field_end, 32, "sequenceNumber")
+            elif number == 3:
+                inner = at
+                inner_end = field_end if length is not None else field_end - 2
+                while inner < inner_end and data[inner : inner + 2] != b"\x00\x00":
+                    c, _k, n, item_at, item_length = read_header(data, inner, inner_end)
+                    item_end = _skip(data, inner, inner_end)
+                    if c == CONTEXT and n == 1 and item_length is not None:
+                        cin = _unsigned(data, item_at, item_end, 32, "communicationIdentityNumber")
+                    inner = item_end
+        cursor = field_end
     if liid is None or sequence is None:
-        raise DecodeError(header.start, "pSHeader lacks its LIID or sequence number")
-    kinds = _children(data, payload)
-    if len(kinds) != 1 or kinds[0].tag_class != CONTEXT:
-        raise DecodeError(payload.start, "payload is a CHOICE of one tagged alternative")
-    kind = PAYLOAD_KINDS.get(kinds[0].number, f"unknown [{kinds[0].number}]")
+        raise DecodeError(header_start, "pSHeader lacks its LIID or sequence number")
+    if payload_start >= payload_end:
+        raise DecodeError(payload_start, "payload is a CHOICE of one tagged alternative")
+    tag_class, _k, number, _a, _l = read_header(data, payload_start, payload_end)
+    if tag_class != CONTEXT or _skip(data, payload_start, payload_end) != payload_end:
+        raise DecodeError(payload_start, "payload is a CHOICE of one tagged alternative")
+    kind = PAYLOAD_KINDS.get(number, f"unknown [{number}]")
     return PSPDUSummary(liid, cin, sequence, kind)
 
 

@@ -27,6 +27,7 @@ _DIRECTION: dict[m.PayloadDirection | None, bytes] = {
     None: b"",
     **{d: b"\x80\x01" + bytes((i,)) for i, d in enumerate(m.PayloadDirection)},
 }
+_KEEPALIVE = b"\xa2\x04\xa2\x02\x83\x00"  # payload [2] / tRIPayload [2] / keep-alive [3] NULL
 _CACHE_MAX = 4096  # encoded CIN blocks and length chains kept per template
 _YEAR_10000_NS = 253_402_300_800 * 1_000_000_000  # GeneralizedTime has four year digits
 _QUALIFIER = {q: bytes((i,)) for i, q in enumerate(m.TimeStampQualifier)}
@@ -132,10 +133,14 @@ class CCTemplate:
             cache[key] = found
         return found
 
-    def _header(
-        self, sequence: int, cin: int | None, timestamp_ns: int
-    ) -> tuple[tuple[bytes, ...], int]:
-        """pSHeader's content as pieces to join, and its length."""
+    def _encode(
+        self, sequence: int, cin: int | None, timestamp_ns: int, chain: bytes, body: bytes
+    ) -> bytes:
+        """The PS-PDU with this header, then ``chain`` (payload down to ``body``), then ``body``."""
+        if not 0 <= sequence <= 0xFFFFFFFF or not 0 <= timestamp_ns < _YEAR_10000_NS:
+            raise EncodeError("sequence number or time stamp out of range")
+        if cin is not None and not 0 <= cin <= 0xFFFFFFFF:
+            raise EncodeError("communicationIdentityNumber out of range")
         seconds, nanoseconds = divmod(timestamp_ns, 1_000_000_000)
         micro = nanoseconds // 1000
         seq = sequence.to_bytes((sequence.bit_length() >> 3) + 1, "big")
@@ -150,15 +155,18 @@ class CCTemplate:
                 text = (text + b".%06d" % micro).rstrip(b"0")
             time_octets = b"\x85" + _SHORT[len(text) + 1] + text + b"Z"
         if self.micro_second_time_stamp:
-            body = _uint(b"\x80", seconds) + _uint(b"\x81", micro)
-            micro_octets = b"\xa7" + _SHORT[len(body)] + body
+            stamp = _uint(b"\x80", seconds) + _uint(b"\x81", micro)
+            micro_octets = b"\xa7" + _SHORT[len(stamp)] + stamp
         comm = self._cache.get(cin) or self._communication(cin)
-        pieces = (
-            self._head, comm, b"\x84", _SHORT[len(seq)], seq, time_octets, self._middle,
-            micro_octets, self._tail,
+        hl = self._fixed + len(comm) + len(seq) + len(time_octets) + len(micro_octets)
+        head = b"\xa1" + (_SHORT[hl] if hl < 128 else _length(hl))
+        total = len(head) + hl + len(chain) + len(body)
+        return b"".join(
+            (
+                b"\x30", _length(total), head, self._head, comm, b"\x84", _SHORT[len(seq)], seq,
+                time_octets, self._middle, micro_octets, self._tail, chain, body,
+            )
         )  # fmt: skip
-        length = self._fixed + len(comm) + len(seq) + len(time_octets) + len(micro_octets)
-        return pieces, length
 
     def encode(
         self,
@@ -169,24 +177,19 @@ class CCTemplate:
         packet: bytes,
     ) -> bytes:
         """One iPCC PS-PDU carrying ``packet`` (one or more whole IP packets)."""
-        if not 0 <= sequence_number <= 0xFFFFFFFF or not 0 <= timestamp_ns < _YEAR_10000_NS:
-            raise EncodeError("sequence number or time stamp out of range")
-        cin = communication_identity_number
-        if cin is not None and not 0 <= cin <= 0xFFFFFFFF:
-            raise EncodeError("communicationIdentityNumber out of range")
-        pieces, hl = self._header(sequence_number, cin, timestamp_ns)
         size = len(packet)
         chain = self._cache.get((size, direction)) or self._chain(size, direction)
-        head = b"\xa1" + _SHORT[hl] if hl < 128 else b"\xa1" + _length(hl)
-        total = len(head) + hl + len(chain) + size
-        return b"".join((b"\x30", _length(total), head, *pieces, chain, packet))
+        return self._encode(
+            sequence_number, communication_identity_number, timestamp_ns, chain, packet
+        )
 
     def keepalive(
         self, sequence_number: int, communication_identity_number: int | None, timestamp_ns: int
     ) -> bytes:
         """A keep-alive TRI PS-PDU (clause 6.3) from the same header template."""
-        pieces, _ = self._header(sequence_number, communication_identity_number, timestamp_ns)
-        return tlv(b"\x30", tlv(b"\xa1", b"".join(pieces)) + b"\xa2\x04\xa2\x02\x83\x00")
+        return self._encode(
+            sequence_number, communication_identity_number, timestamp_ns, _KEEPALIVE, b""
+        )
 
     def header(
         self, sequence_number: int, communication_identity_number: int | None, timestamp_ns: int

@@ -1,0 +1,37 @@
+"""Timing helpers shared by the benchmarks: medians of repeated batches on one core."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+REPEATS = 7
+
+
+def pin_one_core() -> None:
+    """Run on one core, as the targets are stated (the machine has two, and is noisy)."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {0})
+
+
+def rate(fn: Callable[[], object], seconds: float = 0.4) -> float:
+    """Median calls per second over REPEATS timed batches."""
+    n = 1
+    while True:  # size a batch to about `seconds`
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        took = time.perf_counter() - start
+        if took > seconds / 4:
+            break
+        n *= 4
+    per_batch = max(1, int(n * seconds / took))
+    rates = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for _ in range(per_batch):
+            fn()
+        rates.append(per_batch / (time.perf_counter() - start))
+    return statistics.median(rates)
