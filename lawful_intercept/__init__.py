@@ -1,9 +1,11 @@
 """lawful_intercept: lawful interception for virtualised networks.
 
-X2/X3 (ETSI TS 103 221-2) codec and transport today; HI2/HI3 handover, key custody, the
-point of interception, mediation and X1 provisioning follow (see the README).
+X2/X3 (ETSI TS 103 221-2) codec and transport, and HI2/HI3 PS-PDUs (ETSI TS 102 232-1/-3,
+in ``lawful_intercept.handover``); key custody, the point of interception, mediation and X1
+provisioning follow (see the README).
 """
 
+from lawful_intercept import handover
 from lawful_intercept.errors import (
     ConfigurationError,
     DecodeError,
@@ -14,6 +16,16 @@ from lawful_intercept.errors import (
     QueueFullError,
     TransportError,
 )
+from lawful_intercept.handover import (
+    PSPDU,
+    CCTemplate,
+    PSHeader,
+    PSPDUStreamReader,
+    PSPDUSummary,
+)
+from lawful_intercept.handover import decode as decode_pspdu
+from lawful_intercept.handover import encode as encode_pspdu
+from lawful_intercept.handover import summary as pspdu_summary
 from lawful_intercept.store import SQLiteQueue
 from lawful_intercept.tls import TLSConfig
 from lawful_intercept.x2x3 import *  # noqa: F403
@@ -23,6 +35,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     *_x2x3_all,
+    "CCTemplate",
+    "PSHeader",
+    "PSPDU",
+    "PSPDUStreamReader",
+    "PSPDUSummary",
+    "decode_pspdu",
+    "encode_pspdu",
+    "handover",
+    "pspdu_summary",
     "ConfigurationError",
     "DecodeError",
     "EncodeError",

@@ -20,3 +20,10 @@ def test_first_readme_example_runs() -> None:
     promised = re.search(r"print\(exc\)\s+# (.*)", code)
     assert promised is not None
     assert out.getvalue().strip() == promised.group(1)
+
+
+def test_handover_readme_example_runs() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    handover = [b for b in blocks if "from lawful_intercept import handover as hi" in b]
+    assert len(handover) == 1
+    exec(compile(handover[0], "README.md", "exec"), {})
