@@ -13,7 +13,7 @@ import uuid
 
 from scapy.fields import IntField, LongField, ShortField, StrFixedLenField, StrLenField
 from scapy.packet import Packet
-from timing import REPEATS, pin_one_core, rate
+from timing import pin_one_core, rate, report
 
 import lawful_intercept.x2x3 as x
 
@@ -71,22 +71,32 @@ def main() -> None:
         for chunk in chunks:
             reader.feed_views(chunk)
 
-    base_enc = rate(
-        lambda: bytes(ScapyX2X3(xid=xid.bytes, correlation_id=7, attributes=attrs, data=payload))
+    report(
+        f"x2x3: 1500-byte IPv4 X3 PDU, 6 attributes, {len(wire)} octets",
+        {
+            "scapy build": rate(
+                lambda: bytes(
+                    ScapyX2X3(xid=xid.bytes, correlation_id=7, attributes=attrs, data=payload)
+                )
+            ),
+            "scapy dissect": rate(lambda: ScapyX2X3(wire)),
+        },
+        [
+            (
+                "encode, X3Template (POI hot path)",
+                rate(lambda: template.encode(*args)),
+                "scapy build",
+            ),
+            ("encode, generic encode(X2X3PDU)", rate(lambda: x.encode(pdu)), "scapy build"),
+            (
+                "decode, X2X3View (validated, zero-copy)",
+                rate(lambda: x.X2X3View(wire)),
+                "scapy dissect",
+            ),
+            ("decode, full typed decode()", rate(lambda: x.decode(wire)), "scapy dissect"),
+            ("stream reader, 64 KiB chunks -> views", rate(read_stream) * 1000, "scapy dissect"),
+        ],
     )
-    base_dec = rate(lambda: ScapyX2X3(wire))
-    figures = [
-        ("encode, X3Template (POI hot path)", rate(lambda: template.encode(*args)), base_enc),
-        ("encode, generic encode(X2X3PDU)", rate(lambda: x.encode(pdu)), base_enc),
-        ("decode, X2X3View (validated, zero-copy)", rate(lambda: x.X2X3View(wire)), base_dec),
-        ("decode, full typed decode()", rate(lambda: x.decode(wire)), base_dec),
-        ("stream reader, 64 KiB chunks -> views", rate(read_stream) * 1000, base_dec),
-    ]
-    print(f"x2x3: 1500-byte IPv4 X3 PDU, 6 attributes, {len(wire)} octets; median of {REPEATS}")
-    print(f"  baseline scapy build   {base_enc:>12,.0f} /s")
-    print(f"  baseline scapy dissect {base_dec:>12,.0f} /s")
-    for label, value, base in figures:
-        print(f"  {label:<42} {value:>12,.0f} /s  {value / base:6.1f}x scapy")
 
 
 if __name__ == "__main__":

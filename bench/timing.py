@@ -35,3 +35,12 @@ def rate(fn: Callable[[], object], seconds: float = 0.4) -> float:
             fn()
         rates.append(per_batch / (time.perf_counter() - start))
     return statistics.median(rates)
+
+
+def report(title: str, baselines: dict[str, float], figures: list[tuple[str, float, str]]) -> None:
+    """Print the baselines, then each figure with its ratio to the named baseline."""
+    print(f"{title}; median of {REPEATS}")
+    for name, value in baselines.items():
+        print(f"  baseline {name:<40} {value:>12,.0f} /s")
+    for label, value, base in figures:
+        print(f"  {label:<49} {value:>12,.0f} /s  {value / baselines[base]:6.1f}x {base}")

@@ -88,6 +88,15 @@ class _Format:
 
     def frames(self, reader: Any, chunk: bytes) -> list[tuple[int, Any]]:
         """Feed ``chunk``; each whole PDU it completes, with its stream offset."""
+        offset = reader.stream_offset
+        out = []
+        for size, item in self._read(reader, chunk):
+            out.append((offset, item))
+            offset += size
+        return out
+
+    def _read(self, reader: Any, chunk: bytes) -> list[tuple[int, Any]]:
+        """Feed ``chunk``; each whole PDU as (its size in octets, what json/tree take)."""
         raise NotImplementedError
 
     def json(self, frame: Any) -> dict[str, Any]:
@@ -106,13 +115,9 @@ class _X2X3(_Format):
     def reader(self) -> X2X3StreamReader:
         return X2X3StreamReader()
 
-    def frames(self, reader: Any, chunk: bytes) -> list[tuple[int, Any]]:
-        offset = reader.stream_offset
-        out = []
-        for view in reader.feed_views(chunk):  # validated by the reader already
-            out.append((offset, view.to_pdu()))
-            offset += len(view.data)
-        return out
+    def _read(self, reader: Any, chunk: bytes) -> list[tuple[int, Any]]:
+        # the reader has validated each view: no second decode from octets
+        return [(len(view.data), view.to_pdu()) for view in reader.feed_views(chunk)]
 
     def json(self, frame: Any) -> dict[str, Any]:
         return pdu_to_json(frame)
@@ -130,13 +135,8 @@ class _PSPDU(_Format):
     def reader(self) -> PSPDUStreamReader:
         return PSPDUStreamReader()
 
-    def frames(self, reader: Any, chunk: bytes) -> list[tuple[int, Any]]:
-        offset = reader.stream_offset
-        out = []
-        for frame in reader.feed(chunk):
-            out.append((offset, frame))
-            offset += len(frame)
-        return out
+    def _read(self, reader: Any, chunk: bytes) -> list[tuple[int, Any]]:
+        return [(len(frame), frame) for frame in reader.feed(chunk)]
 
     def json(self, frame: bytes) -> dict[str, Any]:
         return pspdu_to_json(frame)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import attrs
 
 from lawful_intercept.errors import DecodeError
+from lawful_intercept.framing import StreamFramer
 from lawful_intercept.handover import model
 from lawful_intercept.handover.ber import (
     CONTEXT,
@@ -132,28 +133,16 @@ def summary(data: bytes) -> PSPDUSummary:
     return PSPDUSummary(liid, cin, sequence, kind)
 
 
-class PSPDUStreamReader:
+class PSPDUStreamReader(StreamFramer):
     """Splits a TCP/TLS byte stream into PS-PDUs (octets), any chunking. Sans-IO."""
 
     def __init__(self, max_pdu_length: int = 1 << 20) -> None:
+        super().__init__()
         self.max_pdu_length = max_pdu_length
-        self._buffer = bytearray()
-        self._consumed = 0
-        self._error: DecodeError | None = None
-
-    @property
-    def stream_offset(self) -> int:
-        """Octets of the stream consumed as whole PDUs."""
-        return self._consumed
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buffer)
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         """Add ``data``; return each whole PS-PDU it completes, as octets."""
-        if self._error is not None:
-            raise self._error
+        self._raise_if_failed()
         buffer = self._buffer
         buffer += data
         out: list[bytes] = []
@@ -180,9 +169,7 @@ class PSPDUStreamReader:
                 self._consumed += end - start
                 start = end
         except DecodeError as exc:
-            self._error = exc.shifted(self._consumed - start)
-            del buffer[:]
-            raise self._error from None
+            raise self._fail(exc.shifted(self._consumed - start)) from None
         del buffer[:start]
         return out
 
@@ -198,13 +185,5 @@ class PSPDUStreamReader:
             offset += len(frame)
         return pdus
 
-    def close(self) -> None:
-        """End of stream: DecodeError if a PS-PDU is incomplete."""
-        if self._error is not None:
-            raise self._error
-        if self._buffer:
-            self._error = DecodeError(
-                self._consumed + len(self._buffer), "stream ends inside a PS-PDU"
-            )
-            del self._buffer[:]
-            raise self._error
+    def _incomplete(self) -> str:
+        return "stream ends inside a PS-PDU"

@@ -11,6 +11,7 @@ same error.
 from __future__ import annotations
 
 from lawful_intercept.errors import DecodeError
+from lawful_intercept.framing import StreamFramer
 from lawful_intercept.x2x3.constants import HEADER_LENGTH
 from lawful_intercept.x2x3.decoder import X2X3View
 from lawful_intercept.x2x3.pdu import DEFAULT_LIMITS, X2X3PDU, Limits, check_header
@@ -18,30 +19,17 @@ from lawful_intercept.x2x3.pdu import DEFAULT_LIMITS, X2X3PDU, Limits, check_hea
 __all__ = ["X2X3StreamReader"]
 
 
-class X2X3StreamReader:
+class X2X3StreamReader(StreamFramer):
     """Splits a byte stream into validated X2/X3 PDUs."""
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        super().__init__()
         self.limits = limits
-        self._buffer = bytearray()
         self._needed = HEADER_LENGTH  # octets the current PDU needs in all (header first)
-        self._consumed = 0  # stream offset of the start of the buffer
-        self._error: DecodeError | None = None
-
-    @property
-    def stream_offset(self) -> int:
-        """Octets of the stream consumed as whole PDUs so far."""
-        return self._consumed
-
-    @property
-    def buffered(self) -> int:
-        """Octets held for a PDU not yet complete."""
-        return len(self._buffer)
 
     def feed_views(self, data: bytes | bytearray | memoryview) -> list[X2X3View]:
         """Add ``data``; return a validated view of each PDU completed by it."""
-        if self._error is not None:
-            raise self._error
+        self._raise_if_failed()
         if self._buffer:  # complete the held PDU first
             self._buffer += data
             source: bytes | bytearray | memoryview = self._buffer
@@ -64,9 +52,7 @@ class X2X3StreamReader:
                 self._needed = HEADER_LENGTH
                 start = end
         except DecodeError as exc:
-            self._error = exc.shifted(self._consumed)
-            self._buffer = bytearray()
-            raise self._error from None
+            raise self._fail(exc.shifted(self._consumed)) from None
         tail = view[start:]
         self._buffer = bytearray(tail)  # at most one incomplete PDU
         tail.release()
@@ -77,16 +63,7 @@ class X2X3StreamReader:
         """Add ``data``; return each PDU completed by it, fully decoded."""
         return [view.to_pdu() for view in self.feed_views(data)]
 
-    def close(self) -> None:
-        """Declare the end of the stream: raises DecodeError if a PDU is incomplete."""
-        if self._error is not None:
-            raise self._error
-        if self._buffer:
-            missing = self._needed - len(self._buffer)
-            part = "header" if len(self._buffer) < HEADER_LENGTH else "PDU"
-            self._error = DecodeError(
-                self._consumed + len(self._buffer),
-                f"stream ends inside a {part}: {missing} more octets were expected",
-            )
-            del self._buffer[:]
-            raise self._error
+    def _incomplete(self) -> str:
+        missing = self._needed - len(self._buffer)
+        part = "header" if len(self._buffer) < HEADER_LENGTH else "PDU"
+        return f"stream ends inside a {part}: {missing} more octets were expected"
