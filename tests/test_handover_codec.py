@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 from typing import Any
 
 import pytest
@@ -145,5 +146,7 @@ def test_model_refuses_out_of_range_values() -> None:
             communication_identifier=HEADER.communication_identifier,
             sequence_number=1 << 32,
         )
+    with pytest.raises(li.EncodeError, match="scoped"):
+        m.IPAddress(address=ipaddress.IPv6Address("fe80::1%1"))
     with pytest.raises(li.EncodeError, match="timezone-aware"):
         m.CCPayload(contents=m.IPCC(b""), time_stamp=datetime.datetime(2026, 1, 1))

@@ -195,6 +195,7 @@ def test_unknown_attribute_types_are_kept_raw() -> None:
         lambda: x.Timestamp(0, 1_000_000_000),
         lambda: x.SourceIPv4Address(ipaddress.IPv6Address("::1")),  # type: ignore[arg-type]
         lambda: x.UnknownAttribute(8, b"\x00"),
+        lambda: x.SourceIPv6Address(ipaddress.IPv6Address("fe80::1%eth0")),  # found by atheris
         lambda: x.DomainID("x" * 70_000).encode(),
         lambda: x.X2X3PDU(pdu_type=1 << 16, payload_format=0, payload_direction=0),
     ],

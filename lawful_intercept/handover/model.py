@@ -358,6 +358,8 @@ class IPAddress:
             raise EncodeError("an IPAddress has either a binary address or a text form")
         if self.text is not None and not 7 <= len(self.text) <= 45:
             raise EncodeError("iPTextAddress must have 7..45 characters")
+        if isinstance(self.address, ipaddress.IPv6Address) and self.address.scope_id is not None:
+            raise EncodeError("a scoped IPv6 address (%zone) has no binary form")
 
 
 @attrs.frozen(kw_only=True)

@@ -232,12 +232,19 @@ class IPv4Attribute(_OctetsAttribute):
         return self.value.packed
 
 
+def _unscoped(_inst: Any, attribute: attrs.Attribute[Any], value: ipaddress.IPv6Address) -> None:
+    if value.scope_id is not None:
+        raise EncodeError(f"{attribute.name}: a scoped address (%zone) has no 16-octet form")
+
+
 @attrs.frozen
 class IPv6Attribute(_OctetsAttribute):
-    """An attribute whose value is an IPv6 address (16 octets)."""
+    """An attribute whose value is an IPv6 address (16 octets, no zone)."""
 
     FIXED_LENGTH = 16
-    value: ipaddress.IPv6Address = attrs.field(validator=_check_instance(ipaddress.IPv6Address))
+    value: ipaddress.IPv6Address = attrs.field(
+        validator=[_check_instance(ipaddress.IPv6Address), _unscoped]
+    )
 
     @staticmethod
     def _parse(raw: bytes) -> ipaddress.IPv6Address:
