@@ -1,4 +1,4 @@
-"""X2/X3 demo: a POI sends X3 over mutual TLS to an MF; tshark checks the stream independently.
+"""Demo: a POI sends X3 over mutual TLS to an MF, which builds HI3; tshark checks the X3.
 
 Runs on embedded defaults with no arguments (``make demo``):
 
@@ -7,10 +7,13 @@ Runs on embedded defaults with no arguments (``make demo``):
 3. encodes each packet as an X3 PDU with the per-task template (TS 103 221-2) and sends it
    from a POI sender to an MF receiver on 127.0.0.1 over mutually authenticated TLS;
 4. checks at the MF that every PDU arrived once, in order, with its packet intact;
-5. writes what the MF received to a pcap and has tshark's 5gli dissector decode it.
+5. writes what the MF received to a pcap and has tshark's 5gli dissector decode it;
+6. mediates: each X3 PDU becomes an HI3 iPCC PS-PDU (TS 102 232-1/-3) for the LEA, with the
+   LIID, a CIN per flow and gap-free sequence numbers, and reads the HI3 stream back.
 
-Outputs (in ``--out``, default ./demo-out): x3-stream.bin (the raw X3 byte stream) and
-x3.pcap; try ``li decode demo-out/x3.pcap``. The traffic is synthetic.
+Outputs (in ``--out``, default ./demo-out): x3-stream.bin (the raw X3 byte stream), x3.pcap
+and hi3-stream.bin; try ``li decode demo-out/x3.pcap`` or ``li decode demo-out/hi3-stream.bin``.
+The traffic is synthetic.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 from scapy.all import IP, TCP, UDP, Ether, IPv6, Raw, wrpcap
 
 import lawful_intercept as li
+from lawful_intercept import handover as hi
 from lawful_intercept.devpki import DevCA
 
 # explicit MACs: scapy would otherwise look the destination up (and could send)
@@ -114,6 +118,43 @@ def tshark_check(pcap: Path, port: int, expected: int) -> str:
     return f"tshark dissected {len(rows)} PDUs; XID and sequence numbers {verdict}"
 
 
+def mediate(received: list[li.X2X3View], packets: list[bytes], path: Path) -> bool:
+    """X3 -> HI3: one iPCC PS-PDU per X3 PDU; then read the HI3 stream back and check it."""
+    directions = {
+        li.PayloadDirection.TO_TARGET: hi.PayloadDirection.TO_TARGET,
+        li.PayloadDirection.FROM_TARGET: hi.PayloadDirection.FROM_TARGET,
+    }
+    template = hi.CCTemplate(
+        lawful_interception_identifier=b"DEMO-LIID-1",
+        network_identifier=hi.NetworkIdentifier(b"DEMO-OP", b"POI-1"),
+        delivery_country_code="XX",
+    )
+    flows: dict[tuple[bytes, bytes], int] = {}  # a CIN per flow (src, dst), in order of first use
+    stream = bytearray()
+    for sequence, view in enumerate(received):
+        payload = bytes(view.payload)
+        offset = 12 if payload[0] >> 4 == 4 else 8
+        width = 4 if payload[0] >> 4 == 4 else 16
+        ends = (payload[offset : offset + width], payload[offset + width : offset + 2 * width])
+        cin = flows.setdefault(tuple(sorted(ends)), len(flows))  # type: ignore[arg-type]
+        stream += template.encode(
+            sequence, cin, view.timestamp_ns or 0, directions[view.payload_direction], payload
+        )
+    path.write_bytes(stream)
+    reader = hi.PSPDUStreamReader()
+    frames = reader.feed(bytes(stream))
+    reader.close()
+    sequences = [hi.summary(f).sequence_number for f in frames]
+    decoded = [hi.decode(f) for f in frames]
+    contents = [p.payload.items[0].contents for p in decoded]  # type: ignore[union-attr]
+    ok = sequences == list(range(len(packets))) and [c.packets for c in contents] == packets
+    print(
+        f"[6/6] MF -> HI3: {len(frames)} iPCC PS-PDUs ({len(stream):,} octets) for LIID "
+        f"DEMO-LIID-1, {len(flows)} CINs; read back in order with every packet intact: {ok}"
+    )
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--packets", type=int, default=300)
@@ -121,9 +162,9 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    print("lawful_intercept X2/X3 demo (ETSI TS 103 221-2)")
+    print("lawful_intercept demo: X2/X3 (ETSI TS 103 221-2) to HI3 (ETSI TS 102 232-1/-3)")
     packets = sample_traffic(args.packets)
-    print(f"[1/5] target traffic: {len(packets)} packets built with scapy")
+    print(f"[1/6] target traffic: {len(packets)} packets built with scapy")
     template = li.X3Template(
         xid=TASK_XID,
         constant_attributes=(
@@ -132,18 +173,18 @@ def main() -> int:
     )
     counters = li.SequenceCounters()
     pdus = [to_x3(template, counters.next(TASK_XID), p) for p in packets]
-    print(f"[2/5] encoded {len(pdus)} X3 PDUs ({sum(map(len, pdus)):,} octets)")
+    print(f"[2/6] encoded {len(pdus)} X3 PDUs ({sum(map(len, pdus)):,} octets)")
     with tempfile.TemporaryDirectory(prefix="li-demo-pki-") as pki:
         started = time.perf_counter()
         received, poi = asyncio.run(deliver(pdus, Path(pki)))
         took = time.perf_counter() - started
     print(
-        f"[3/5] POI -> MF over mutual TLS: {poi.pdus_sent} sent, {len(received)} received "
+        f"[3/6] POI -> MF over mutual TLS: {poi.pdus_sent} sent, {len(received)} received "
         f"in {took:.2f} s, {poi.connects} connection(s)"
     )
     in_order = [v.sequence_number for v in received] == list(range(len(pdus)))
     intact = [bytes(v.payload) for v in received] == packets
-    print(f"[4/5] MF check: in order without gaps: {in_order}; packets intact: {intact}")
+    print(f"[4/6] MF check: in order without gaps: {in_order}; packets intact: {intact}")
     stream = b"".join(v.data for v in received)
     (args.out / "x3-stream.bin").write_bytes(stream)
     frames, seq = [], 1
@@ -155,11 +196,12 @@ def main() -> int:
         seq += len(view.data)
     wrpcap(str(args.out / "x3.pcap"), frames)
     verdict = tshark_check(args.out / "x3.pcap", 30000, len(pdus))
-    print(f"[5/5] {verdict}")
-    ok = in_order and intact and "DISAGREE" not in verdict
+    print(f"[5/6] {verdict}")
+    hi3_ok = mediate(received, packets, args.out / "hi3-stream.bin")
+    ok = in_order and intact and "DISAGREE" not in verdict and hi3_ok
     print(
-        f"Summary: {len(packets)} packets -> {len(received)} X3 PDUs delivered; "
-        f"outputs in {args.out}/ (try: li decode {args.out}/x3.pcap). "
+        f"Summary: {len(packets)} packets -> {len(received)} X3 PDUs -> HI3 PS-PDUs; "
+        f"outputs in {args.out}/ (try: li decode {args.out}/hi3-stream.bin). "
         + ("All checks passed." if ok else "CHECKS FAILED.")
     )
     return 0 if ok else 1
