@@ -18,6 +18,7 @@ __all__ = [
     "TruncatedError",
     "UNIVERSAL",
     "encode_integer",
+    "element_end",
     "encode_length",
     "end_of",
     "read_header",
@@ -146,6 +147,19 @@ def _indefinite(
         cursor = child.end
 
 
+def element_end(data: bytes | bytearray | memoryview, pos: int, limit: int) -> int:
+    """Offset just past the element at ``pos``; TruncatedError if it runs past ``limit``.
+
+    Definite lengths are not walked into (no objects built): the accessor's fast path.
+    """
+    _class, _constructed, _number, at, length = read_header(data, pos, limit)
+    if length is None:
+        return read_tlv(data, pos, limit).end
+    if at + length > limit:
+        raise TruncatedError(at, f"content of {length} octets overruns its container")
+    return at + length
+
+
 def end_of(data: bytes | bytearray | memoryview, pos: int, limit: int) -> int | None:
     """Where the element starting at ``pos`` ends, or None if ``data`` stops before that.
 
@@ -153,6 +167,6 @@ def end_of(data: bytes | bytearray | memoryview, pos: int, limit: int) -> int | 
     for octets that can never start a valid element, whatever follows.
     """
     try:
-        return read_tlv(data, pos, limit).end
+        return element_end(data, pos, limit)
     except TruncatedError:
         return None

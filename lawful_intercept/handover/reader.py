@@ -17,6 +17,7 @@ from lawful_intercept.handover.ber import (
     CONTEXT,
     UNIVERSAL,
     TruncatedError,
+    element_end,
     end_of,
     read_header,
     read_tlv,
@@ -46,17 +47,6 @@ class PSPDUSummary:
     communication_identity_number: int | None
     sequence_number: int
     payload_kind: str
-
-
-def _skip(data: bytes, pos: int, limit: int) -> int:
-    """End of the element at ``pos`` (walking indefinite lengths), within ``limit``."""
-    _c, _k, _n, at, length = read_header(data, pos, limit)
-    if length is None:
-        return read_tlv(data, pos, limit).end
-    end = at + length
-    if end > limit:
-        raise DecodeError(at, f"content of {length} octets overruns its container")
-    return end
 
 
 def _unsigned(data: bytes, start: int, end: int, bits: int, name: str) -> int:
@@ -92,7 +82,7 @@ def summary(data: bytes) -> PSPDUSummary:
     tag_class, constructed, number, at, length = read_header(data, 0, len(data))
     if (tag_class, constructed, number) != (UNIVERSAL, 0x20, 16):
         raise DecodeError(0, "a PS-PDU starts with a SEQUENCE")
-    end = _skip(data, 0, len(data))
+    end = element_end(data, 0, len(data))
     if end != len(data):
         raise DecodeError(end, f"{len(data) - end} octets follow the PS-PDU")
     outer_end = end - 2 if length is None else end
@@ -106,7 +96,7 @@ def summary(data: bytes) -> PSPDUSummary:
     cursor = header_start
     while cursor < header_end and data[cursor : cursor + 2] != b"\x00\x00":
         tag_class, constructed, number, at, length = read_header(data, cursor, header_end)
-        field_end = _skip(data, cursor, header_end)
+        field_end = element_end(data, cursor, header_end)
         if tag_class == CONTEXT:
             if number == 1 and length is not None:
                 liid = data[at:field_end]
@@ -117,7 +107,7 @@ def summary(data: bytes) -> PSPDUSummary:
                 inner_end = field_end if length is not None else field_end - 2
                 while inner < inner_end and data[inner : inner + 2] != b"\x00\x00":
                     c, _k, n, item_at, item_length = read_header(data, inner, inner_end)
-                    item_end = _skip(data, inner, inner_end)
+                    item_end = element_end(data, inner, inner_end)
                     if c == CONTEXT and n == 1 and item_length is not None:
                         cin = _unsigned(data, item_at, item_end, 32, "communicationIdentityNumber")
                     inner = item_end
@@ -127,7 +117,7 @@ def summary(data: bytes) -> PSPDUSummary:
     if payload_start >= payload_end:
         raise DecodeError(payload_start, "payload is a CHOICE of one tagged alternative")
     tag_class, _k, number, _a, _l = read_header(data, payload_start, payload_end)
-    if tag_class != CONTEXT or _skip(data, payload_start, payload_end) != payload_end:
+    if tag_class != CONTEXT or element_end(data, payload_start, payload_end) != payload_end:
         raise DecodeError(payload_start, "payload is a CHOICE of one tagged alternative")
     kind = PAYLOAD_KINDS.get(number, f"unknown [{number}]")
     return PSPDUSummary(liid, cin, sequence, kind)
