@@ -27,6 +27,11 @@ _DIRECTION: dict[m.PayloadDirection | None, bytes] = {
     None: b"",
     **{d: b"\x80\x01" + bytes((i,)) for i, d in enumerate(m.PayloadDirection)},
 }
+# GeneralizedTime fractions without trailing zeros, from two 1000-entry tables:
+# micro = ms * 1000 + us gives ".mmm" + "uuu" with trailing zeros removed (X.690 11.7.3).
+_MS_FULL = [b".%03d" % ms for ms in range(1000)]
+_MS_ALONE = [b"." + (b"%03d" % ms).rstrip(b"0") for ms in range(1000)]
+_US_TAIL = [(b"%03d" % us).rstrip(b"0") for us in range(1000)]
 _KEEPALIVE = b"\xa2\x04\xa2\x02\x83\x00"  # payload [2] / tRIPayload [2] / keep-alive [3] NULL
 _CACHE_MAX = 4096  # encoded CIN blocks and length chains kept per template
 _YEAR_10000_NS = 253_402_300_800 * 1_000_000_000  # GeneralizedTime has four year digits
@@ -89,10 +94,11 @@ class CCTemplate:
         object.__setattr__(self, "_middle", middle)
         object.__setattr__(self, "_tail", tail)
         object.__setattr__(self, "_clock", [-1, b""])  # last second seen, its time text
-        object.__setattr__(self, "_fixed", len(head) + len(middle) + len(tail) + 2)
+        object.__setattr__(self, "_fixed", len(middle) + len(tail) + 2)  # head is in comm
 
     def _communication(self, cin: int | None) -> bytes:
-        """communicationIdentifier [3] for ``cin`` (cached: a CIN lasts a communication)."""
+        """The fixed head, then communicationIdentifier [3] for ``cin`` (cached: a CIN lasts a
+        communication)."""
         cache = self._cache
         found = cache.get(cin)
         if found is None:
@@ -101,7 +107,7 @@ class CCTemplate:
                 comm += _uint(b"\x81", cin)
             if self.delivery_country_code is not None:
                 comm += b"\x82\x02" + self.delivery_country_code.encode("ascii")
-            found = b"\xa3" + _length(len(comm)) + comm
+            found = self._head + b"\xa3" + _length(len(comm)) + comm  # with the fixed head
             if len(cache) >= _CACHE_MAX:
                 cache.clear()
             cache[cin] = found
@@ -152,7 +158,8 @@ class CCTemplate:
                 clock[0], clock[1] = seconds, format_time(when)[:-1].encode("ascii")
             text: bytes = clock[1]
             if micro:
-                text = (text + b".%06d" % micro).rstrip(b"0")
+                ms, us = divmod(micro, 1000)
+                text += _MS_FULL[ms] + _US_TAIL[us] if us else _MS_ALONE[ms]
             time_octets = b"\x85" + _SHORT[len(text) + 1] + text + b"Z"
         if self.micro_second_time_stamp:
             stamp = _uint(b"\x80", seconds) + _uint(b"\x81", micro)
@@ -163,7 +170,7 @@ class CCTemplate:
         total = len(head) + hl + len(chain) + len(body)
         return b"".join(
             (
-                b"\x30", _length(total), head, self._head, comm, b"\x84", _SHORT[len(seq)], seq,
+                b"\x30", _length(total), head, comm, b"\x84", _SHORT[len(seq)], seq,
                 time_octets, self._middle, micro_octets, self._tail, chain, body,
             )
         )  # fmt: skip
