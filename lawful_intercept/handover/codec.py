@@ -90,6 +90,14 @@ def _micro(value: m.MicroSecondTimeStamp) -> dict[str, int]:
     return {"seconds": value.seconds, "microSeconds": value.micro_seconds}
 
 
+def _put_times(out: dict[str, Any], item: m.PSHeader | m.CCPayload | m.IRIPayload) -> None:
+    """timeStamp, microSecondTimeStamp and timeStampQualifier: the header and aggregated
+    payloads carry the same three (clause 5.2.6, 6.2.3); BER order follows the schema."""
+    _put(out, "timeStamp", item.time_stamp, format_time)
+    _put(out, "microSecondTimeStamp", item.micro_second_time_stamp, _micro)
+    _put(out, "timeStampQualifier", item.time_stamp_qualifier, _enum)
+
+
 def _ip_address(value: m.IPAddress) -> dict[str, Any]:
     if value.address is not None:
         family = "iPV4" if value.address.version == 4 else "iPV6"
@@ -122,10 +130,8 @@ def _header(header: m.PSHeader) -> dict[str, Any]:
     _put(out, "authorizationCountryCode", header.authorization_country_code)
     out["communicationIdentifier"] = comm
     out["sequenceNumber"] = header.sequence_number
-    _put(out, "timeStamp", header.time_stamp, format_time)
+    _put_times(out, header)
     _put(out, "interceptionPointID", header.interception_point_id)
-    _put(out, "microSecondTimeStamp", header.micro_second_time_stamp, _micro)
-    _put(out, "timeStampQualifier", header.time_stamp_qualifier, _enum)
     _put(out, "extendedInterceptionPointID", header.extended_interception_point_id)
     _put(out, "networkFunctionIdentifier", header.network_function_identifier)
     return out
@@ -134,7 +140,7 @@ def _header(header: m.PSHeader) -> dict[str, Any]:
 def _cc(payload: m.CCPayload) -> dict[str, Any]:
     out: dict[str, Any] = {}
     _put(out, "payloadDirection", payload.payload_direction, _enum)
-    _put(out, "timeStamp", payload.time_stamp, format_time)
+    _put_times(out, payload)
     contents = payload.contents
     if isinstance(contents, m.IPCC):
         out["cCContents"] = (
@@ -150,8 +156,6 @@ def _cc(payload: m.CCPayload) -> dict[str, Any]:
         )
     else:
         out["cCContents"] = (contents.choice, contents.value)
-    _put(out, "microSecondTimeStamp", payload.micro_second_time_stamp, _micro)
-    _put(out, "timeStampQualifier", payload.time_stamp_qualifier, _enum)
     return out
 
 
@@ -200,7 +204,7 @@ def _ipiri(contents: m.IPIRIContents) -> dict[str, Any]:
 def _iri(payload: m.IRIPayload) -> dict[str, Any]:
     out: dict[str, Any] = {}
     _put(out, "iRIType", payload.iri_type, _enum)
-    _put(out, "timeStamp", payload.time_stamp, format_time)
+    _put_times(out, payload)
     contents = payload.contents
     if isinstance(contents, m.IPIRI):
         out["iRIContents"] = (
@@ -209,8 +213,6 @@ def _iri(payload: m.IRIPayload) -> dict[str, Any]:
         )
     else:
         out["iRIContents"] = (contents.choice, contents.value)
-    _put(out, "microSecondTimeStamp", payload.micro_second_time_stamp, _micro)
-    _put(out, "timeStampQualifier", payload.time_stamp_qualifier, _enum)
     _put(out, "sessionDirection", payload.session_direction, _enum)
     _put(out, "payloadDirection", payload.payload_direction, _enum)
     return out
@@ -287,6 +289,15 @@ def _from_micro(value: dict[str, int]) -> m.MicroSecondTimeStamp:
     return m.MicroSecondTimeStamp(value["seconds"], value["microSeconds"])
 
 
+def _times(value: dict[str, Any]) -> dict[str, Any]:
+    """The three time fields of a header or aggregated payload, as typed keyword arguments."""
+    return {
+        "time_stamp": _opt(value, "timeStamp", parse_time),
+        "micro_second_time_stamp": _opt(value, "microSecondTimeStamp", _from_micro),
+        "time_stamp_qualifier": _opt(value, "timeStampQualifier", m.TimeStampQualifier),
+    }
+
+
 def _from_ip(value: dict[str, Any]) -> m.IPAddress:
     kind, raw = _choice(value["iP-value"], "iP-value")
     address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
@@ -321,10 +332,8 @@ def _from_header(value: dict[str, Any]) -> m.PSHeader:
         ),
         sequence_number=value["sequenceNumber"],
         authorization_country_code=value.get("authorizationCountryCode"),
-        time_stamp=_opt(value, "timeStamp", parse_time),
         interception_point_id=value.get("interceptionPointID"),
-        micro_second_time_stamp=_opt(value, "microSecondTimeStamp", _from_micro),
-        time_stamp_qualifier=_opt(value, "timeStampQualifier", m.TimeStampQualifier),
+        **_times(value),
         extended_interception_point_id=value.get("extendedInterceptionPointID"),
         network_function_identifier=value.get("networkFunctionIdentifier"),
     )
@@ -353,9 +362,7 @@ def _from_cc(value: dict[str, Any]) -> m.CCPayload:
     return m.CCPayload(
         contents=cc,
         payload_direction=_opt(value, "payloadDirection", m.PayloadDirection),
-        time_stamp=_opt(value, "timeStamp", parse_time),
-        micro_second_time_stamp=_opt(value, "microSecondTimeStamp", _from_micro),
-        time_stamp_qualifier=_opt(value, "timeStampQualifier", m.TimeStampQualifier),
+        **_times(value),
     )
 
 
@@ -407,9 +414,7 @@ def _from_iri(value: dict[str, Any]) -> m.IRIPayload:
     return m.IRIPayload(
         contents=iri,
         iri_type=_opt(value, "iRIType", m.IRIType),
-        time_stamp=_opt(value, "timeStamp", parse_time),
-        micro_second_time_stamp=_opt(value, "microSecondTimeStamp", _from_micro),
-        time_stamp_qualifier=_opt(value, "timeStampQualifier", m.TimeStampQualifier),
+        **_times(value),
         session_direction=_opt(value, "sessionDirection", m.PayloadDirection),
         payload_direction=_opt(value, "payloadDirection", m.PayloadDirection),
     )
