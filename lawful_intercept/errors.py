@@ -7,12 +7,15 @@ caller can catch the library's failures without catching programming errors.
 from __future__ import annotations
 
 __all__ = [
+    "AttestationError",
     "ConfigurationError",
     "DecodeError",
     "EncodeError",
     "IntegrityError",
+    "KeyCustodyError",
     "LawfulInterceptError",
     "LinkDeadError",
+    "PCRPolicyError",
     "QueueFullError",
     "TransportError",
 ]
@@ -62,3 +65,19 @@ class LinkDeadError(TransportError):
 
 class QueueFullError(TransportError):
     """A bounded send queue is full and its policy is to refuse rather than wait."""
+
+
+class KeyCustodyError(LawfulInterceptError):
+    """A key store refused or failed an operation (wrong PIN, missing key, foreign blob).
+
+    Messages name the operation and the backend, never a key, PIN or passphrase.
+    """
+
+
+class PCRPolicyError(KeyCustodyError):
+    """A TPM-sealed secret was asked for, but the platform's PCRs no longer match its policy."""
+
+
+class AttestationError(KeyCustodyError):
+    """A quote or credential failed verification: bad signature, stale or replayed nonce,
+    PCR values outside the policy, or an attestation key not bound to a known TPM."""

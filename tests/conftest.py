@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,50 @@ def pycrate_li(tmp_path_factory: pytest.TempPathFactory) -> object:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.LI_PS_PDU
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """One SoftHSM2 token store per test session (the PKCS#11 module reads its config once
+    per process); each test initialises its own token label."""
+    from lawful_intercept.devhw import SoftHSMToken
+
+    return SoftHSMToken(tmp_path_factory.mktemp("softhsm")).configure()
+
+
+@pytest.fixture
+def hsm_token(softhsm: object, request: pytest.FixtureRequest) -> dict[str, str]:
+    """A fresh token: its label and PIN, as PKCS11KeyStore takes them."""
+    import secrets
+
+    label = f"t-{secrets.token_hex(4)}"
+    pin = secrets.token_hex(6)
+    softhsm.init_token(label, pin)  # type: ignore[attr-defined]
+    import pkcs11
+
+    from lawful_intercept.devhw import SOFTHSM_MODULE
+
+    library = pkcs11.lib(SOFTHSM_MODULE)  # SoftHSM2 lists its slots at C_Initialize
+    if library.initialized:
+        library.reinitialize()
+    return {"token": label, "pin": pin}
+
+
+@pytest.fixture
+def swtpm(tmp_path: Path) -> Iterator[object]:
+    """A fresh swtpm, started for the test and stopped by PID after it."""
+    from lawful_intercept.devhw import SoftwareTPM
+
+    tpm = SoftwareTPM(tmp_path / "swtpm").start()
+    yield tpm
+    tpm.stop()
+
+
+@pytest.fixture
+def second_swtpm(tmp_path: Path) -> Iterator[object]:
+    """Another swtpm: a different TPM, as a cloned VM image would meet."""
+    from lawful_intercept.devhw import SoftwareTPM
+
+    tpm = SoftwareTPM(tmp_path / "swtpm-2").start()
+    yield tpm
+    tpm.stop()

@@ -1,0 +1,261 @@
+"""EncryptionContainer (TS 102 232-1 clause 7.3 and its encryption annex): AES-CBC over
+EncryptedPayload, on encoded PS-PDUs.
+
+The header stays in clear (the LEMF needs LIID and sequence number to route); the Payload
+moves into ``EncryptedPayload ::= SEQUENCE { byteCounter [0], payload [1] Payload }``, which
+is DER-encoded, padded with zero octets to the 16-octet block, encrypted with AES-192-CBC or
+AES-256-CBC and carried as ``encryptedPayload`` with ``encryptedPayloadType``.
+
+byteCounter: the first PDU's is ``unixTime(now) << 32``; each next is the previous plus the
+size of the previous PDU, taken here as the octets of the clear PS-PDU (header and
+unencrypted payload). A receiver that sees a jump knows PDUs are missing or reordered.
+
+The IV is a profile choice (:class:`IVRule`), agreed with the LEA:
+
+- ``SEQUENCE_REPEATED``: the PDU's 32-bit sequenceNumber, big-endian, four times — the rule
+  of a deployed national profile (and of OpenLI's mediator); the default.
+- ``ZERO``: an all-zero IV; each PDU's first plaintext block still differs, because it holds
+  the strictly increasing byteCounter.
+
+Fast path: one long-lived CBC context per key. CBC with IV ``v`` equals continuing a chain whose
+last ciphertext block is ``c`` on a first block XORed with ``v ^ c``, so no cipher object is
+built per PDU.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from lawful_intercept.errors import DecodeError, EncodeError, IntegrityError
+from lawful_intercept.handover import model as m
+from lawful_intercept.handover.ber import encode_integer, encode_length, read_tlv
+
+__all__ = ["DecryptedPDU", "EncryptionProfile", "IVRule", "PayloadDecryptor", "PayloadEncryptor"]
+
+_BLOCK = 16
+_KEY_OCTETS = {m.EncryptionType.AES_192_CBC: 24, m.EncryptionType.AES_256_CBC: 32}
+_TYPE_NUMBER = {m.EncryptionType.AES_192_CBC: 3, m.EncryptionType.AES_256_CBC: 4}
+_PAYLOAD_TYPE_NUMBER = {t: i + 1 for i, t in enumerate(m.EncryptedPayloadType)}
+_MAX_COUNTER = 2**64 - 1
+
+
+class IVRule(enum.Enum):
+    """How the CBC IV of each PDU is formed (a profile agreed with the LEA)."""
+
+    SEQUENCE_REPEATED = "sequence-repeated"
+    ZERO = "zero"
+
+
+@attrs.frozen
+class EncryptionProfile:
+    """Cipher, IV rule and encryptedPayloadType for one delivery."""
+
+    encryption_type: m.EncryptionType = m.EncryptionType.AES_256_CBC
+    iv_rule: IVRule = IVRule.SEQUENCE_REPEATED
+    payload_type: m.EncryptedPayloadType | None = m.EncryptedPayloadType.PART3
+
+    def __attrs_post_init__(self) -> None:
+        if self.encryption_type not in _KEY_OCTETS:
+            raise EncodeError(f"{self.encryption_type.value} is not supported (AES-CBC only)")
+
+
+def _iv(rule: IVRule, sequence_number: int) -> int:
+    if rule is IVRule.ZERO:
+        return 0
+    return int.from_bytes(sequence_number.to_bytes(4, "big") * 4, "big")
+
+
+def _split(pdu: bytes | bytearray | memoryview) -> tuple[int, int, int, int]:
+    """(header start, header end, payload content start, payload content end) of a PS-PDU."""
+    limit = len(pdu)
+    outer = read_tlv(pdu, 0, limit)
+    if pdu[0] != 0x30 or outer.end != limit:
+        raise DecodeError(0, "not a single PS-PDU SEQUENCE")
+    header = read_tlv(pdu, outer.content_start, outer.content_end)
+    if pdu[header.start] != 0xA1:
+        raise DecodeError(header.start, "expected pSHeader [1]")
+    payload = read_tlv(pdu, header.end, outer.content_end)
+    if pdu[payload.start] != 0xA2 or payload.end != outer.content_end:
+        raise DecodeError(payload.start, "expected payload [2] to end the PS-PDU")
+    return header.start, header.end, payload.content_start, payload.content_end
+
+
+def _sequence_number(pdu: bytes, start: int, end: int) -> int:
+    header = read_tlv(pdu, start, end)
+    at = header.content_start
+    while at < header.content_end:
+        field = read_tlv(pdu, at, header.content_end)
+        if pdu[at] == 0x84:
+            return int.from_bytes(pdu[field.content_start : field.content_end], "big")
+        at = field.end
+    raise DecodeError(start, "pSHeader has no sequenceNumber")
+
+
+class _Chain:
+    """A CBC context reused across PDUs, re-based to each PDU's IV (see the module doc)."""
+
+    def __init__(self, key: bytes | bytearray, decrypt: bool) -> None:
+        cipher = Cipher(algorithms.AES(key), modes.CBC(bytes(_BLOCK)))
+        self._ctx = cipher.decryptor() if decrypt else cipher.encryptor()
+        self._last = 0  # the chain's last ciphertext block, as an int
+
+    def encrypt(self, iv: int, plain: bytearray) -> bytes:
+        first = int.from_bytes(plain[:_BLOCK], "big") ^ iv ^ self._last
+        plain[:_BLOCK] = first.to_bytes(_BLOCK, "big")
+        out: bytes = self._ctx.update(plain)
+        self._last = int.from_bytes(out[-_BLOCK:], "big")
+        return out
+
+    def decrypt(self, iv: int, cipher_text: bytes) -> bytearray:
+        plain = bytearray(self._ctx.update(cipher_text))
+        first = int.from_bytes(plain[:_BLOCK], "big") ^ iv ^ self._last
+        plain[:_BLOCK] = first.to_bytes(_BLOCK, "big")
+        self._last = int.from_bytes(cipher_text[-_BLOCK:], "big")
+        return plain
+
+
+class PayloadEncryptor:
+    """Encrypts the payload of each PS-PDU of one delivery stream, in order."""
+
+    def __init__(
+        self,
+        key: bytes | bytearray,
+        profile: EncryptionProfile,
+        *,
+        now: float | None = None,
+        byte_counter: int | None = None,
+    ) -> None:
+        octets = _KEY_OCTETS[profile.encryption_type]
+        if len(key) != octets:
+            raise EncodeError(f"{profile.encryption_type.value} needs a {8 * octets}-bit key")
+        if byte_counter is None:
+            if now is None:
+                raise EncodeError("give the time of first use (now) or a byteCounter to resume")
+            byte_counter = int(now) << 32
+        if not 0 <= byte_counter <= _MAX_COUNTER:
+            raise EncodeError("byteCounter out of range")
+        self.profile = profile
+        self.byte_counter = byte_counter
+        self._chain = _Chain(key, decrypt=False)
+        head = bytes((0x80, 0x01, _TYPE_NUMBER[profile.encryption_type]))
+        self._container_head = head
+        self._container_tail = (
+            b""
+            if profile.payload_type is None
+            else bytes((0x82, 0x01, _PAYLOAD_TYPE_NUMBER[profile.payload_type]))
+        )
+
+    def encrypt(self, pdu: bytes, sequence_number: int | None = None) -> bytes:
+        """The PS-PDU with its payload replaced by an EncryptionContainer.
+
+        ``sequence_number`` saves reading it from the header (the IV needs it).
+        """
+        h_start, h_end, p_start, p_end = _split(pdu)
+        if sequence_number is None and self.profile.iv_rule is IVRule.SEQUENCE_REPEATED:
+            sequence_number = _sequence_number(pdu, h_start, h_end)
+        counter = self.byte_counter
+        if counter + len(pdu) > _MAX_COUNTER:
+            raise EncodeError("byteCounter would pass 2^64 - 1: rotate the key and restart")
+        counter_octets = encode_integer(counter)
+        payload_len = p_end - p_start
+        body_len = 2 + len(counter_octets) + 1 + len(encode_length(payload_len)) + payload_len
+        plain = bytearray(b"\x30")
+        plain += encode_length(body_len)
+        plain += b"\x80" + bytes((len(counter_octets),)) + counter_octets
+        plain += b"\xa1" + encode_length(payload_len)
+        plain += pdu[p_start:p_end]
+        plain += bytes(-len(plain) % _BLOCK)
+        sealed = self._chain.encrypt(_iv(self.profile.iv_rule, sequence_number or 0), plain)
+        self.byte_counter = counter + len(pdu)
+        encrypted = b"\x81" + encode_length(len(sealed)) + sealed
+        container_len = len(self._container_head) + len(encrypted) + len(self._container_tail)
+        container = b"\xa4" + encode_length(container_len)
+        payload = b"\xa2" + encode_length(len(container) + container_len)
+        total = (h_end - h_start) + len(payload) + len(container) + container_len
+        return b"".join(
+            (
+                b"\x30", encode_length(total), pdu[h_start:h_end], payload, container,
+                self._container_head, encrypted, self._container_tail,
+            )
+        )  # fmt: skip
+
+
+@attrs.frozen
+class DecryptedPDU:
+    """A decrypted PS-PDU and what its byteCounter says about the stream."""
+
+    pdu: bytes
+    byte_counter: int
+    #: byteCounter minus the expected value: 0 in order; > 0 octets of PDUs missing;
+    #: < 0 repeated or reordered; None for the first PDU seen.
+    counter_gap: int | None
+
+
+class PayloadDecryptor:
+    """LEMF side: decrypts EncryptionContainers of one delivery stream, checks byteCounter."""
+
+    def __init__(self, key: bytes | bytearray, profile: EncryptionProfile) -> None:
+        if len(key) != _KEY_OCTETS[profile.encryption_type]:
+            raise DecodeError(0, "decryption key has the wrong length for the profile")
+        self.profile = profile
+        self._key = bytes(key)
+        self._expected: int | None = None
+
+    def decrypt(self, pdu: bytes) -> DecryptedPDU:
+        """Decrypt; DecodeError if it is not an EncryptionContainer PDU, IntegrityError if it
+        does not decrypt to an EncryptedPayload (wrong key, wrong IV rule, tampering)."""
+        h_start, h_end, p_start, p_end = _split(pdu)
+        container = read_tlv(pdu, p_start, p_end)
+        if pdu[p_start] != 0xA4 or container.end != p_end:
+            raise DecodeError(p_start, "payload is not an encryptionContainer")
+        fields: dict[int, tuple[int, int]] = {}
+        at = container.content_start
+        while at < container.content_end:
+            field = read_tlv(pdu, at, container.content_end)
+            fields[pdu[at]] = (field.content_start, field.content_end)
+            at = field.end
+        kind, sealed = fields.get(0x80), fields.get(0x81)
+        if kind is None or sealed is None:
+            raise DecodeError(container.content_start, "encryptionContainer lacks type or payload")
+        number = int.from_bytes(pdu[kind[0] : kind[1]], "big")
+        if number != _TYPE_NUMBER[self.profile.encryption_type]:
+            raise DecodeError(kind[0], f"encryptionType {number} is not the agreed profile")
+        cipher_text = bytes(pdu[sealed[0] : sealed[1]])
+        if not cipher_text or len(cipher_text) % _BLOCK:
+            raise DecodeError(sealed[0], "encryptedPayload is not a whole number of AES blocks")
+        sequence = 0
+        if self.profile.iv_rule is IVRule.SEQUENCE_REPEATED:
+            sequence = _sequence_number(pdu, h_start, h_end)
+        chain = _Chain(self._key, decrypt=True)
+        plain = chain.decrypt(_iv(self.profile.iv_rule, sequence), cipher_text)
+        try:
+            counter, inner = self._parse(plain)
+        except DecodeError:
+            raise IntegrityError(
+                "encryptedPayload does not decrypt to an EncryptedPayload (wrong key or IV rule, "
+                "or tampered)"
+            ) from None
+        header = pdu[h_start:h_end]
+        payload = b"\xa2" + encode_length(len(inner)) + inner
+        body = header + payload
+        clear = b"\x30" + encode_length(len(body)) + body
+        gap = None if self._expected is None else counter - self._expected
+        self._expected = counter + len(clear)
+        return DecryptedPDU(clear, counter, gap)
+
+    @staticmethod
+    def _parse(plain: bytearray) -> tuple[int, bytes]:
+        outer = read_tlv(plain, 0, len(plain))
+        if plain[0] != 0x30 or len(plain) - outer.end >= _BLOCK or any(plain[outer.end :]):
+            raise DecodeError(0, "not an EncryptedPayload followed by zero padding")
+        counter = read_tlv(plain, outer.content_start, outer.content_end)
+        if plain[counter.start] != 0x80 or counter.content_end == counter.content_start:
+            raise DecodeError(counter.start, "expected byteCounter [0]")
+        value = int.from_bytes(plain[counter.content_start : counter.content_end], "big")
+        payload = read_tlv(plain, counter.end, outer.content_end)
+        if plain[payload.start] != 0xA1:
+            raise DecodeError(payload.start, "expected payload [1]")
+        return value, bytes(plain[payload.content_start : payload.content_end])
