@@ -1,0 +1,240 @@
+"""HI protection: EncryptionContainer (AES-CBC, byteCounter, IV rules) and IntegrityCheck."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lawful_intercept.errors import DecodeError, IntegrityError
+from lawful_intercept.handover import CCTemplate, codec
+from lawful_intercept.handover import model as m
+from lawful_intercept.handover.encryption import (
+    EncryptionProfile,
+    IVRule,
+    PayloadDecryptor,
+    PayloadEncryptor,
+)
+from lawful_intercept.handover.integrity import IntegrityChecker, IntegrityVerifier
+from lawful_intercept.keys import PKCS11KeyStore, SoftwareKeyStore
+
+NOW = 1_800_000_000.25
+TEMPLATE = CCTemplate(
+    lawful_interception_identifier=b"LIID-7",
+    network_identifier=m.NetworkIdentifier(b"OP1", b"MF1"),
+    delivery_country_code="GB",
+)
+PROFILES = [
+    EncryptionProfile(encryption_type=t, iv_rule=r)
+    for t in (m.EncryptionType.AES_192_CBC, m.EncryptionType.AES_256_CBC)
+    for r in IVRule
+]
+
+
+def _key(profile: EncryptionProfile) -> bytes:
+    return os.urandom(24 if profile.encryption_type is m.EncryptionType.AES_192_CBC else 32)
+
+
+def _stream(sizes: list[int], first: int = 0) -> list[bytes]:
+    return [
+        TEMPLATE.encode(
+            first + i, 9, int(NOW * 1e9) + i, m.PayloadDirection.TO_TARGET, os.urandom(n)
+        )
+        for i, n in enumerate(sizes)
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    profile=st.sampled_from(PROFILES),
+    sizes=st.lists(st.integers(0, 3000), min_size=1, max_size=6),
+    first=st.integers(0, 2**32 - 10),
+)
+def test_round_trip_and_byte_counter(
+    profile: EncryptionProfile, sizes: list[int], first: int
+) -> None:
+    key = _key(profile)
+    encryptor = PayloadEncryptor(key, profile, now=NOW)
+    decryptor = PayloadDecryptor(key, profile)
+    expected_counter = int(NOW) << 32
+    for i, clear in enumerate(_stream(sizes, first)):
+        sealed = encryptor.encrypt(clear, sequence_number=first + i if i % 2 else None)
+        opened = decryptor.decrypt(sealed)
+        assert opened.pdu == clear
+        assert opened.byte_counter == expected_counter
+        assert opened.counter_gap == (None if i == 0 else 0)
+        expected_counter += len(clear)
+        summary_header = codec.decode(sealed).header
+        assert summary_header == codec.decode(clear).header  # the header stays in clear
+
+
+@pytest.mark.parametrize(
+    "profile", PROFILES, ids=lambda p: f"{p.encryption_type.value}-{p.iv_rule.value}"
+)
+def test_independent_decryption_with_pycrate_and_plain_cbc(
+    profile: EncryptionProfile, pycrate_li: Any
+) -> None:
+    """pycrate parses the container; a fresh AES-CBC with the profile's IV decrypts it to an
+    EncryptedPayload pycrate decodes, whose payload is the clear PDU's payload."""
+    key = _key(profile)
+    encryptor = PayloadEncryptor(key, profile, now=NOW)
+    for sequence, clear in enumerate(_stream([1500, 40, 700], first=0x01020304), 0x01020304):
+        sealed = encryptor.encrypt(clear)
+        pdu = pycrate_li.PS_PDU
+        pdu.from_ber(sealed)
+        choice, container = pdu.get_val()["payload"]
+        assert choice == "encryptionContainer"
+        assert container["encryptionType"] == profile.encryption_type.value
+        assert container["encryptedPayloadType"] == "part3"
+        iv = (
+            sequence.to_bytes(4, "big") * 4
+            if profile.iv_rule is IVRule.SEQUENCE_REPEATED
+            else bytes(16)
+        )
+        decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+        plain = decryptor.update(container["encryptedPayload"]) + decryptor.finalize()
+        inner = pycrate_li.EncryptedPayload
+        inner.from_ber(plain)
+        der = inner.to_ber()
+        assert (
+            plain[: len(der)] == der and not any(plain[len(der) :]) and len(plain) - len(der) < 16
+        )
+        pdu.from_ber(clear)
+        assert inner.get_val()["payload"] == pdu.get_val()["payload"]
+
+
+def test_missing_and_reordered_pdus_show_in_the_byte_counter() -> None:
+    profile = PROFILES[-1]
+    key = _key(profile)
+    encryptor = PayloadEncryptor(key, profile, now=NOW)
+    clear = _stream([100, 200, 300, 400])
+    sealed = [encryptor.encrypt(p) for p in clear]
+    decryptor = PayloadDecryptor(key, profile)
+    gaps = [decryptor.decrypt(s).counter_gap for s in (sealed[0], sealed[2], sealed[1])]
+    assert gaps == [None, len(clear[1]), -(len(clear[1]) + len(clear[2]))]
+
+
+def test_wrong_key_or_iv_rule_is_an_integrity_error() -> None:
+    profile = EncryptionProfile(iv_rule=IVRule.SEQUENCE_REPEATED)
+    key = _key(profile)
+    sealed = PayloadEncryptor(key, profile, now=NOW).encrypt(_stream([600], first=5)[0])
+    with pytest.raises(IntegrityError):
+        PayloadDecryptor(os.urandom(32), profile).decrypt(sealed)
+    with pytest.raises(IntegrityError):
+        PayloadDecryptor(key, EncryptionProfile(iv_rule=IVRule.ZERO)).decrypt(sealed)
+    with pytest.raises(DecodeError):  # the agreed cipher is AES-192, this is AES-256
+        PayloadDecryptor(os.urandom(24), PROFILES[0]).decrypt(sealed)
+    with pytest.raises(DecodeError):  # not encrypted at all
+        PayloadDecryptor(key, profile).decrypt(_stream([10])[0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=400))
+def test_any_bytes_decrypt_or_raise_typed_errors(data: bytes) -> None:
+    try:
+        PayloadDecryptor(bytes(32), EncryptionProfile()).decrypt(data)
+    except (DecodeError, IntegrityError):
+        pass
+
+
+# -- IntegrityCheck ---------------------------------------------------------------------------
+
+
+def _signed_stream(checker: IntegrityChecker, pdus: list[bytes], start: float = 0.0) -> list[Any]:
+    checks = []
+    for i, pdu in enumerate(pdus):
+        check = checker.add(i, pdu, now=start + i * 0.001)
+        if check is not None:
+            checks.append(check)
+    return checks
+
+
+def test_hash_every_n_pdus_and_every_t_seconds() -> None:
+    checker = IntegrityChecker(m.DataType.CC, hash_every=3, hash_interval=5.0)
+    pdus = _stream([10] * 7)
+    checks = _signed_stream(checker, pdus)
+    assert [c.included_sequence_numbers for c in checks] == [(0, 1, 2), (3, 4, 5)]
+    assert checks[0].check_value == hashlib.sha256(b"".join(pdus[:3])).digest()
+    assert checker.poll(now=4.0) is None
+    late = checker.poll(now=5.1)  # PDU 6 arrived at 0.006 s: 5 s have passed
+    assert late is not None and late.included_sequence_numbers == (6,)
+    assert checker.flush() is None
+    encoded = codec.encode(m.PSPDU(TEMPLATE.header(7, 9, 0), late))
+    assert codec.decode(encoded).payload == late
+
+
+@pytest.mark.parametrize("algorithm", [m.HashAlgorithm.SHA_384, m.HashAlgorithm.SHA_512])
+def test_verifier_detects_tampered_missing_and_reordered_pdus(algorithm: m.HashAlgorithm) -> None:
+    checker = IntegrityChecker(m.DataType.CC, hash_algorithm=algorithm, hash_every=4)
+    pdus = _stream([50] * 4)
+    (check,) = _signed_stream(checker, pdus)
+    ok = IntegrityVerifier(None)
+    for i, pdu in enumerate(pdus):
+        ok.add(i, pdu)
+    ok.verify(check)
+    assert ok.pending == 0
+
+    tampered = IntegrityVerifier(None)
+    for i, pdu in enumerate(pdus):
+        tampered.add(i, pdu if i != 2 else pdu[:-1] + bytes([pdu[-1] ^ 0x40]))
+    with pytest.raises(IntegrityError, match="altered"):
+        tampered.verify(check)
+
+    missing = IntegrityVerifier(None)
+    for i, pdu in enumerate(pdus):
+        if i != 1:
+            missing.add(i, pdu)
+    with pytest.raises(IntegrityError, match=r"missing.*\[1\]"):
+        missing.verify(check)
+
+    swapped = IntegrityVerifier(None)
+    for i, pdu in enumerate(pdus):
+        swapped.add(i, pdus[3 - i] if i in (0, 3) else pdu)
+    with pytest.raises(IntegrityError):
+        swapped.verify(check)
+
+
+def _check_signed_by(store: Any) -> None:
+    checker = IntegrityChecker(m.DataType.CC, hash_every=2, signer=store.sign_digest, sign_every=2)
+    pdus = _stream([30] * 4)
+    checks = _signed_stream(checker, pdus)
+    assert [c.check_type for c in checks] == [m.CheckType.HASH, m.CheckType.SIGNATURE]
+    signed = checks[1]
+    assert signed.signature_algorithm is m.SignatureAlgorithm.ECDSA
+    wire = codec.encode(m.PSPDU(TEMPLATE.header(4, 9, 0), signed))
+    received = codec.decode(wire).payload
+    assert isinstance(received, m.IntegrityCheck)
+    verifier = IntegrityVerifier(store.public_key())
+    for i, pdu in enumerate(pdus):
+        verifier.add(i, pdu)
+    verifier.verify(checks[0])
+    verifier.verify(received)
+    forged = IntegrityVerifier(store.public_key())
+    for i, pdu in enumerate(pdus):
+        forged.add(i, pdu + (b"!" if i == 3 else b""))
+    with pytest.raises(IntegrityError, match="signature"):
+        forged.verify(signed)
+
+
+def test_signed_checks_with_the_software_store(tmp_path: Path) -> None:
+    with SoftwareKeyStore.create(tmp_path / "k.json", "pass phrase") as store:
+        _check_signed_by(store)
+
+
+def test_signed_checks_with_the_hsm(hsm_token: dict[str, str]) -> None:
+    with PKCS11KeyStore(**hsm_token) as store:
+        store.initialise()
+        _check_signed_by(store)
+
+
+def test_verifier_memory_is_bounded() -> None:
+    verifier = IntegrityVerifier(None, max_pending=10)
+    for i in range(100):
+        verifier.add(i, b"x")
+    assert verifier.pending == 10
