@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TextIO
 
 from lawful_intercept import __version__
+from lawful_intercept.cli_keys import add_keys_parser, cmd_keys
 from lawful_intercept.errors import DecodeError, EncodeError, LawfulInterceptError
 from lawful_intercept.handover.jsonform import pspdu_from_json, pspdu_to_json
 from lawful_intercept.handover.reader import PSPDUStreamReader
@@ -311,11 +312,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: an object with pSHeader is a PS-PDU, others X2/X3",
     )
+    add_keys_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "keys":
+        try:
+            return cmd_keys(args, sys.stdout)
+        except LawfulInterceptError as exc:
+            print(f"li keys {args.action}: {exc}", file=sys.stderr)
+            return 2
     commands: dict[str, Callable[[argparse.Namespace], None]] = {
         "decode": lambda a: cmd_decode(a, sys.stdout),
         "encode": _run_encode,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -137,10 +138,8 @@ def test_wrong_key_or_iv_rule_is_an_integrity_error() -> None:
 @settings(max_examples=200, deadline=None)
 @given(data=st.binary(max_size=400))
 def test_any_bytes_decrypt_or_raise_typed_errors(data: bytes) -> None:
-    try:
+    with contextlib.suppress(DecodeError, IntegrityError):
         PayloadDecryptor(bytes(32), EncryptionProfile()).decrypt(data)
-    except (DecodeError, IntegrityError):
-        pass
 
 
 # -- IntegrityCheck ---------------------------------------------------------------------------

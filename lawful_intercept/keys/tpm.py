@@ -82,7 +82,11 @@ class TPMKeyStore(InProcessKEK, KeyStore):
     backend: ClassVar[str] = "tpm"
     hardware_protected: ClassVar[bool] = True
 
-    def __init__(self, state_dir: str | os.PathLike[str], *, tcti: str | None = None) -> None:
+    def __init__(
+        self, state_dir: str | os.PathLike[str], *, tcti: str | None = None, unseal: bool = True
+    ) -> None:
+        """Open the store and unseal its KEK; ``unseal=False`` opens it for attestation and
+        signing only (a platform whose PCRs changed can still be attested, and refused)."""
         self._dir = Path(state_dir)
         self._tcti = tcti or os.environ.get(TCTI_ENV) or ""
         if not self._tcti:
@@ -100,7 +104,11 @@ class TPMKeyStore(InProcessKEK, KeyStore):
         self._tss = _tss()
         self._esapi: Any = None
         self._open()
-        kek = self._unseal(self._sealed_kek)
+        try:
+            kek = self._unseal(self._sealed_kek) if unseal else bytearray(32)
+        except BaseException:
+            self.close_session()
+            raise
         InProcessKEK.__init__(self, kek)
         self._public: ec.EllipticCurvePublicKey | None = None
 
@@ -345,11 +353,15 @@ class TPMKeyStore(InProcessKEK, KeyStore):
             raise KeyCustodyError("the key store is closed")
         return self._esapi
 
-    def close(self) -> None:
-        self._forget_kek()
+    def close_session(self) -> None:
+        """Close the connection to the TPM (every handle is already flushed)."""
         esapi, self._esapi = self._esapi, None
         if esapi is not None:
             esapi.close()
+
+    def close(self) -> None:
+        self._forget_kek()
+        self.close_session()
 
 
 def _pcr_handle(tss: Any, index: int) -> Any:
