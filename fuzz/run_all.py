@@ -60,7 +60,22 @@ def _ps_pdus() -> list[bytes]:
     )
     cc = template.encode(7, 3, 1_800_000_000_500_000_000, m.PayloadDirection.TO_TARGET, b"E")
     keepalive = template.keepalive(8, 3, 1_800_000_000_000_000_000)
-    return [b"\x07" + cc + keepalive, b"\x00" + cc]
+    from lawful_intercept.handover.encryption import EncryptionProfile, PayloadEncryptor
+
+    sealed = PayloadEncryptor(bytes(range(32)), EncryptionProfile(), now=1.8e9).encrypt(cc)
+    return [b"\x07" + cc + keepalive, b"\x00" + cc, sealed, *_tpm_structures()]
+
+
+def _tpm_structures() -> list[bytes]:
+    """A TPMT_PUBLIC (ECC P-256 AK) and a TPMS_ATTEST quote, as a TPM marshals them."""
+    point = bytes.fromhex("0020") + bytes(range(32))
+    public = bytes.fromhex("0023000b00050472000000100018000b00030010") + point + point
+    attest = (
+        bytes.fromhex("ff5443478018") + bytes.fromhex("0002abcd") + bytes.fromhex("0001ff")
+        + bytes(17) + bytes(8) + bytes.fromhex("00000001000b03000081") + bytes.fromhex("0020")
+        + bytes(32)
+    )  # fmt: skip
+    return [public, attest, public + attest]
 
 
 def _ipv4_tcp(payload: bytes) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
@@ -237,3 +238,13 @@ def test_verifier_memory_is_bounded() -> None:
     for i in range(100):
         verifier.add(i, b"x")
     assert verifier.pending == 10
+
+
+def test_out_of_range_sequence_number_is_a_decode_error() -> None:
+    """Found by fuzz/fuzz_encryption.py: a 7-octet sequenceNumber overflowed the IV rule."""
+    crash = base64.b64decode(
+        "MH+hQYAHBAACAgUBK4EETElJRKMNoAiAAk9QgQJORYEBA4QHMAGFMhEyNzAxMTUwODAwMDAuNVqnC4AEa0nSAIED"
+        "B6EgojqkOIABBIEw3Iji+J0SGHYVOW51Zx5h34husWqDq4Fx3XDa3iFTq2laoPW8xCdUKPOAbYwCshYCggED"
+    )
+    with pytest.raises(DecodeError, match="sequenceNumber"):
+        PayloadDecryptor(bytes(range(32)), EncryptionProfile()).decrypt(crash)

@@ -89,7 +89,10 @@ def _sequence_number(pdu: bytes, start: int, end: int) -> int:
     while at < header.content_end:
         field = read_tlv(pdu, at, header.content_end)
         if pdu[at] == 0x84:
-            return int.from_bytes(pdu[field.content_start : field.content_end], "big")
+            value = int.from_bytes(pdu[field.content_start : field.content_end], "big", signed=True)
+            if not 0 <= value <= 0xFFFFFFFF:
+                raise DecodeError(field.content_start, "sequenceNumber is not in 0..2^32-1")
+            return value
         at = field.end
     raise DecodeError(start, "pSHeader has no sequenceNumber")
 

@@ -1,0 +1,46 @@
+"""atheris harness: the attestation verifier's TPM structure parsers (pure Python).
+
+TPMS_ATTEST, TPMT_PUBLIC and TPMT_SIGNATURE come from a host that may be compromised: any
+input must parse or raise AttestationError — never IndexError, struct.error or a hang.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    from lawful_intercept.errors import AttestationError
+    from lawful_intercept.keys.attestation import (
+        PCRPolicy,
+        Quote,
+        parse_attest,
+        parse_public,
+        verify_quote,
+    )
+
+POLICY = PCRPolicy({16: bytes(32)})
+
+
+def test_one_input(data: bytes) -> None:
+    for parse in (parse_attest, parse_public):
+        try:
+            parse(data)
+        except AttestationError:
+            pass
+    half = len(data) // 2
+    try:
+        ak = parse_public(data[:half])
+        verify_quote(ak, Quote(data[half:], data[:half], ()), b"n", POLICY)
+    except AttestationError:
+        pass
+
+
+def main() -> None:
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()

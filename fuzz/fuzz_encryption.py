@@ -1,0 +1,46 @@
+"""atheris harness: the LEMF's EncryptionContainer decryptor and EncryptedPayload parser.
+
+Properties: any input either decrypts, or raises DecodeError (not an encrypted PS-PDU) or
+IntegrityError (does not decrypt to an EncryptedPayload); what decrypts re-encrypts to the
+same octets. The EncryptedPayload parser, fed the bytes as plaintext, raises DecodeError only.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    from lawful_intercept.errors import DecodeError, IntegrityError
+    from lawful_intercept.handover.encryption import (
+        EncryptionProfile,
+        PayloadDecryptor,
+        PayloadEncryptor,
+    )
+
+KEY = bytes(range(32))
+PROFILE = EncryptionProfile()
+
+
+def test_one_input(data: bytes) -> None:
+    try:
+        PayloadDecryptor._parse(bytearray(data))
+    except DecodeError:
+        pass
+    try:
+        opened = PayloadDecryptor(KEY, PROFILE).decrypt(data)
+    except (DecodeError, IntegrityError):
+        return
+    again = PayloadEncryptor(KEY, PROFILE, byte_counter=opened.byte_counter).encrypt(opened.pdu)
+    if PayloadDecryptor(KEY, PROFILE).decrypt(again).pdu != opened.pdu:
+        raise AssertionError("a decrypted PDU does not survive re-encryption")
+
+
+def main() -> None:
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
