@@ -1,24 +1,34 @@
 """lawful_intercept: lawful interception for virtualised networks.
 
-X2/X3 (ETSI TS 103 221-2) codec and transport, and HI2/HI3 PS-PDUs (ETSI TS 102 232-1/-3,
-in ``lawful_intercept.handover``); key custody, the point of interception, mediation and X1
-provisioning follow (see the README).
+X2/X3 (ETSI TS 103 221-2) codec and transport; HI2/HI3 PS-PDUs (ETSI TS 102 232-1/-3, in
+``lawful_intercept.handover``) with EncryptionContainer and IntegrityCheck; key custody in
+``lawful_intercept.keys`` (PKCS#11, TPM 2.0, software; attestation). The point of
+interception, mediation and X1 provisioning follow (see the README).
 """
 
-from lawful_intercept import handover
+from lawful_intercept import handover, keys
 from lawful_intercept.errors import (
+    AttestationError,
     ConfigurationError,
     DecodeError,
     EncodeError,
     IntegrityError,
+    KeyCustodyError,
     LawfulInterceptError,
     LinkDeadError,
+    PCRPolicyError,
     QueueFullError,
     TransportError,
 )
 from lawful_intercept.handover import (
     PSPDU,
     CCTemplate,
+    EncryptionProfile,
+    IntegrityChecker,
+    IntegrityVerifier,
+    IVRule,
+    PayloadDecryptor,
+    PayloadEncryptor,
     PSHeader,
     PSPDUStreamReader,
     PSPDUSummary,
@@ -26,6 +36,14 @@ from lawful_intercept.handover import (
 from lawful_intercept.handover import decode as decode_pspdu
 from lawful_intercept.handover import encode as encode_pspdu
 from lawful_intercept.handover import summary as pspdu_summary
+from lawful_intercept.keys import (
+    AttestationVerifier,
+    DataKeyRing,
+    KeyStore,
+    PCRPolicy,
+    ReleaseGate,
+    SoftwareKeyStore,
+)
 from lawful_intercept.store import SQLiteQueue
 from lawful_intercept.tls import TLSConfig
 from lawful_intercept.x2x3 import *  # noqa: F403
@@ -35,7 +53,23 @@ __version__ = "0.1.0"
 
 __all__ = [
     *_x2x3_all,
+    "AttestationError",
+    "AttestationVerifier",
     "CCTemplate",
+    "DataKeyRing",
+    "EncryptionProfile",
+    "IVRule",
+    "IntegrityChecker",
+    "IntegrityVerifier",
+    "KeyCustodyError",
+    "KeyStore",
+    "PCRPolicy",
+    "PCRPolicyError",
+    "PayloadDecryptor",
+    "PayloadEncryptor",
+    "ReleaseGate",
+    "SoftwareKeyStore",
+    "keys",
     "PSHeader",
     "PSPDU",
     "PSPDUStreamReader",

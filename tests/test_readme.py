@@ -27,3 +27,10 @@ def test_handover_readme_example_runs() -> None:
     handover = [b for b in blocks if "from lawful_intercept import handover as hi" in b]
     assert len(handover) == 1
     exec(compile(handover[0], "README.md", "exec"), {})
+
+
+def test_key_custody_readme_example_runs() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    custody = [b for b in blocks if "li.SoftwareKeyStore.create" in b]
+    assert len(custody) == 1
+    exec(compile(custody[0], "README.md", "exec"), {})

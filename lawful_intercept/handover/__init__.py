@@ -11,6 +11,14 @@ from lawful_intercept.handover.codec import (
     parse_time,
     to_asn1,
 )
+from lawful_intercept.handover.encryption import (
+    DecryptedPDU,
+    EncryptionProfile,
+    IVRule,
+    PayloadDecryptor,
+    PayloadEncryptor,
+)
+from lawful_intercept.handover.integrity import IntegrityChecker, IntegrityVerifier
 from lawful_intercept.handover.jsonform import pspdu_from_json, pspdu_to_json
 from lawful_intercept.handover.model import *  # noqa: F403
 from lawful_intercept.handover.model import __all__ as _model_all
@@ -25,6 +33,13 @@ from lawful_intercept.handover.template import CCTemplate
 __all__ = [
     *_model_all,
     "CCTemplate",
+    "DecryptedPDU",
+    "EncryptionProfile",
+    "IVRule",
+    "IntegrityChecker",
+    "IntegrityVerifier",
+    "PayloadDecryptor",
+    "PayloadEncryptor",
     "IPCC_OBJ_ID",
     "IPIRI_OBJ_ID",
     "PAYLOAD_KINDS",

@@ -36,10 +36,17 @@ class TruncatedError(DecodeError):
     inside a container, the element overruns it."""
 
 
+_SHORT_LENGTHS = [bytes((n,)) for n in range(0x80)]
+
+
 def encode_length(length: int) -> bytes:
     """Definite length octets in the fewest octets (X.690 8.1.3, DER 10.1)."""
     if length < 0x80:
-        return bytes((length,))
+        return _SHORT_LENGTHS[length]
+    if length < 0x100:
+        return bytes((0x81, length))
+    if length < 0x10000:
+        return bytes((0x82, length >> 8, length & 0xFF))
     size = (length.bit_length() + 7) // 8
     return bytes((0x80 | size,)) + length.to_bytes(size, "big")
 

@@ -40,6 +40,8 @@ _KEY_OCTETS = {m.EncryptionType.AES_192_CBC: 24, m.EncryptionType.AES_256_CBC: 3
 _TYPE_NUMBER = {m.EncryptionType.AES_192_CBC: 3, m.EncryptionType.AES_256_CBC: 4}
 _PAYLOAD_TYPE_NUMBER = {t: i + 1 for i, t in enumerate(m.EncryptedPayloadType)}
 _MAX_COUNTER = 2**64 - 1
+_SHORT = [bytes((n,)) for n in range(16)]
+_PADDING = [bytes(-n % _BLOCK) for n in range(_BLOCK)]
 
 
 class IVRule(enum.Enum):
@@ -83,6 +85,36 @@ def _split(pdu: bytes | bytearray | memoryview) -> tuple[int, int, int, int]:
     return header.start, header.end, payload.content_start, payload.content_end
 
 
+def _content(pdu: bytes, at: int) -> tuple[int, int]:
+    """(content start, end) of a definite-length element whose length has 1-4 octets."""
+    first = pdu[at + 1]
+    if first < 0x80:
+        return at + 2, at + 2 + first
+    size = first & 0x7F
+    if not 0 < size <= 4:
+        raise ValueError
+    start = at + 2 + size
+    return start, start + int.from_bytes(pdu[at + 2 : start], "big")
+
+
+def _split_fast(pdu: bytes) -> tuple[int, int, int, int]:
+    """:func:`_split` for what our encoders emit (definite lengths, one-octet tags): tag and
+    length octets read inline; anything else goes the general way."""
+    try:
+        _, outer_end = _content(pdu, 0)
+        h_start = _content(pdu, 0)[0]
+        _, h_end = _content(pdu, h_start)
+        p_start, p_end = _content(pdu, h_end)
+        if (
+            pdu[0] == 0x30 and pdu[h_start] == 0xA1 and pdu[h_end] == 0xA2
+            and outer_end == p_end == len(pdu)
+        ):  # fmt: skip
+            return h_start, h_end, p_start, p_end
+    except (ValueError, IndexError):
+        pass
+    return _split(pdu)
+
+
 def _sequence_number(pdu: bytes, start: int, end: int) -> int:
     header = read_tlv(pdu, start, end)
     at = header.content_start
@@ -105,10 +137,14 @@ class _Chain:
         self._ctx = cipher.decryptor() if decrypt else cipher.encryptor()
         self._last = 0  # the chain's last ciphertext block, as an int
 
-    def encrypt(self, iv: int, plain: bytearray) -> bytes:
-        first = int.from_bytes(plain[:_BLOCK], "big") ^ iv ^ self._last
-        plain[:_BLOCK] = first.to_bytes(_BLOCK, "big")
-        out: bytes = self._ctx.update(plain)
+    def encrypt(self, iv: int, head: bytes, body: bytes, padding: bytes) -> bytes:
+        """CBC of head + body + padding under ``iv`` (joined once, for the first block's XOR)."""
+        if len(head) < _BLOCK:
+            head, body, padding = head + body + padding, b"", b""
+        first = int.from_bytes(head[:_BLOCK], "big") ^ iv ^ self._last
+        out: bytes = self._ctx.update(
+            b"".join((first.to_bytes(_BLOCK, "big"), head[_BLOCK:], body, padding))
+        )
         self._last = int.from_bytes(out[-_BLOCK:], "big")
         return out
 
@@ -156,7 +192,7 @@ class PayloadEncryptor:
 
         ``sequence_number`` saves reading it from the header (the IV needs it).
         """
-        h_start, h_end, p_start, p_end = _split(pdu)
+        h_start, h_end, p_start, p_end = _split_fast(pdu)
         if sequence_number is None and self.profile.iv_rule is IVRule.SEQUENCE_REPEATED:
             sequence_number = _sequence_number(pdu, h_start, h_end)
         counter = self.byte_counter
@@ -164,14 +200,18 @@ class PayloadEncryptor:
             raise EncodeError("byteCounter would pass 2^64 - 1: rotate the key and restart")
         counter_octets = encode_integer(counter)
         payload_len = p_end - p_start
-        body_len = 2 + len(counter_octets) + 1 + len(encode_length(payload_len)) + payload_len
-        plain = bytearray(b"\x30")
-        plain += encode_length(body_len)
-        plain += b"\x80" + bytes((len(counter_octets),)) + counter_octets
-        plain += b"\xa1" + encode_length(payload_len)
-        plain += pdu[p_start:p_end]
-        plain += bytes(-len(plain) % _BLOCK)
-        sealed = self._chain.encrypt(_iv(self.profile.iv_rule, sequence_number or 0), plain)
+        payload_length = encode_length(payload_len)
+        body_len = 3 + len(counter_octets) + len(payload_length) + payload_len
+        head = b"".join(
+            (
+                b"\x30", encode_length(body_len), b"\x80", _SHORT[len(counter_octets)],
+                counter_octets, b"\xa1", payload_length,
+            )
+        )  # fmt: skip
+        padding = _PADDING[(len(head) + payload_len) % _BLOCK]
+        sealed = self._chain.encrypt(
+            _iv(self.profile.iv_rule, sequence_number or 0), head, pdu[p_start:p_end], padding
+        )
         self.byte_counter = counter + len(pdu)
         encrypted = b"\x81" + encode_length(len(sealed)) + sealed
         container_len = len(self._container_head) + len(encrypted) + len(self._container_tail)

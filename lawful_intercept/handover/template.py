@@ -17,6 +17,7 @@ import attrs
 from lawful_intercept.errors import EncodeError
 from lawful_intercept.handover import model as m
 from lawful_intercept.handover.ber import encode_integer, tlv
+from lawful_intercept.handover.ber import encode_length as _length
 from lawful_intercept.handover.codec import IPCC_OBJ_ID, format_time
 
 __all__ = ["CCTemplate"]
@@ -36,17 +37,6 @@ _KEEPALIVE = b"\xa2\x04\xa2\x02\x83\x00"  # payload [2] / tRIPayload [2] / keep-
 _CACHE_MAX = 4096  # encoded CIN blocks and length chains kept per template
 _YEAR_10000_NS = 253_402_300_800 * 1_000_000_000  # GeneralizedTime has four year digits
 _QUALIFIER = {q: bytes((i,)) for i, q in enumerate(m.TimeStampQualifier)}
-
-
-def _length(n: int) -> bytes:
-    if n < 128:
-        return _SHORT[n]
-    if n < 256:
-        return bytes((0x81, n))
-    if n < 65536:
-        return bytes((0x82, n >> 8, n & 0xFF))
-    size = (n.bit_length() + 7) // 8
-    return bytes((0x80 | size,)) + n.to_bytes(size, "big")
 
 
 def _uint(tag: bytes, value: int) -> bytes:
