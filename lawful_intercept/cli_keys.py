@@ -119,12 +119,11 @@ def cmd_keys(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _attest(store: TPMKeyStore, args: argparse.Namespace, out: TextIO) -> int:
-    sealing = [int(p) for p in dict(store.status().details)["sealed to"].split(":")[1].split(",")]
     if args.policy:
         expected = json.loads(Path(args.policy).read_text())
         policy = PCRPolicy({int(k): bytes.fromhex(v) for k, v in expected.items()})
     else:
-        policy = PCRPolicy(store.read_pcrs(sealing))
+        policy = PCRPolicy(store.read_pcrs(store.sealed_pcrs))
         print("policy: this platform's current PCR values (trust on first use)", file=out)
     if args.write_policy:
         values = {str(k): v.hex() for k, v in policy.expected.items()}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import hmac
 from types import TracebackType
 from typing import ClassVar, Self
 
@@ -136,11 +135,6 @@ class KeyStore(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def constant_time_equal(a: bytes, b: bytes) -> bool:
-    """Compare secrets or MACs without leaking where they differ."""
-    return hmac.compare_digest(a, b)
 
 
 class InProcessKEK:

@@ -88,9 +88,7 @@ class TPMKeyStore(InProcessKEK, KeyStore):
         """Open the store and unseal its KEK; ``unseal=False`` opens it for attestation and
         signing only (a platform whose PCRs changed can still be attested, and refused)."""
         self._dir = Path(state_dir)
-        self._tcti = tcti or os.environ.get(TCTI_ENV) or ""
-        if not self._tcti:
-            raise ConfigurationError(f"no TPM TCTI configured (set {TCTI_ENV})")
+        self._tcti = self._tcti_or_env(tcti)
         try:
             state = json.loads((self._dir / _STATE).read_text())
             self._pcrs = str(state["pcrs"])
@@ -171,6 +169,11 @@ class TPMKeyStore(InProcessKEK, KeyStore):
             self._esapi = self._tss.ESAPI(self._tcti)
         except self._tss.TSS2_Exception as exc:
             raise KeyCustodyError(f"cannot reach the TPM ({exc.error:#x})") from None
+
+    @property
+    def sealed_pcrs(self) -> tuple[int, ...]:
+        """The SHA-256 PCRs the KEK is sealed to (and quotes cover by default)."""
+        return tuple(int(p) for p in self._pcrs.split(":")[1].split(","))
 
     # -- sealing ----------------------------------------------------------------------------
 
@@ -299,7 +302,7 @@ class TPMKeyStore(InProcessKEK, KeyStore):
         selection = pcr_selection_text(pcrs) if pcrs is not None else self._pcrs
         with _srk(tss, esapi) as srk, self._loaded(srk, self._ak) as ak:
             attest, signature = esapi.quote(ak, tss.TPML_PCR_SELECTION.parse(selection), nonce)
-        values = self.read_pcrs([int(p) for p in selection.split(":")[1].split(",")])
+        values = self.read_pcrs(list(pcrs) if pcrs is not None else self.sealed_pcrs)
         return Quote(
             attest=bytes(attest.attestationData),
             signature=bytes(signature.marshal()),
