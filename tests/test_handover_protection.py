@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lawful_intercept.errors import DecodeError, IntegrityError
+from lawful_intercept.errors import DecodeError, EncodeError, IntegrityError
 from lawful_intercept.handover import CCTemplate, codec
 from lawful_intercept.handover import model as m
 from lawful_intercept.handover.encryption import (
@@ -248,3 +248,52 @@ def test_out_of_range_sequence_number_is_a_decode_error() -> None:
     )
     with pytest.raises(DecodeError, match="sequenceNumber"):
         PayloadDecryptor(bytes(range(32)), EncryptionProfile()).decrypt(crash)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    profile=st.sampled_from(PROFILES),
+    sizes=st.lists(st.integers(0, 70_000), min_size=1, max_size=4),
+    first=st.integers(0, 2**32 - 5),
+    cin=st.none() | st.integers(0, 2**32 - 1),
+    direction=st.none() | st.sampled_from(list(m.PayloadDirection)),
+)
+def test_template_encode_encrypted_equals_encrypt_of_encode(
+    profile: EncryptionProfile,
+    sizes: list[int],
+    first: int,
+    cin: int | None,
+    direction: m.PayloadDirection | None,
+) -> None:
+    key = _key(profile)
+    one_pass = PayloadEncryptor(key, profile, now=NOW)
+    two_pass = PayloadEncryptor(key, profile, now=NOW)
+    decryptor = PayloadDecryptor(key, profile)
+    for i, size in enumerate(sizes):
+        packet = os.urandom(size)
+        args = (first + i, cin, int(NOW * 1e9) + i, direction, packet)
+        sealed = TEMPLATE.encode_encrypted(one_pass, *args)
+        assert sealed == two_pass.encrypt(TEMPLATE.encode(*args))
+        assert decryptor.decrypt(sealed).pdu == TEMPLATE.encode(*args)
+
+
+@pytest.mark.parametrize("start", [0, 1, 2**55 - 1, 2**63 - 5000, 2**63, 2**64 - 10_000])
+def test_byte_counter_encodings_at_the_edges(start: int, pycrate_li: Any) -> None:
+    """The byteCounter INTEGER is minimal DER on each side of the 8-octet fast path."""
+    profile = EncryptionProfile(iv_rule=IVRule.ZERO)
+    key = _key(profile)
+    encryptor = PayloadEncryptor(key, profile, byte_counter=start)
+    clear = _stream([1500])[0]
+    sealed = encryptor.encrypt(clear)
+    opened = PayloadDecryptor(key, profile).decrypt(sealed)
+    assert (opened.pdu, opened.byte_counter) == (clear, start)
+    outer = pycrate_li.PS_PDU
+    outer.from_ber(sealed)
+    encrypted = outer.get_val()["payload"][1]["encryptedPayload"]
+    plain = Cipher(algorithms.AES(key), modes.CBC(bytes(16))).decryptor().update(encrypted)
+    inner = pycrate_li.EncryptedPayload
+    inner.from_ber(plain)
+    assert inner.get_val()["byteCounter"] == start
+    assert plain.startswith(inner.to_ber())  # pycrate re-encodes the same (minimal) octets
+    with pytest.raises(EncodeError):
+        encryptor.encrypt(clear, sequence_number=2**32)

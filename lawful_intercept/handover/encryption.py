@@ -40,6 +40,8 @@ _KEY_OCTETS = {m.EncryptionType.AES_192_CBC: 24, m.EncryptionType.AES_256_CBC: 3
 _TYPE_NUMBER = {m.EncryptionType.AES_192_CBC: 3, m.EncryptionType.AES_256_CBC: 4}
 _PAYLOAD_TYPE_NUMBER = {t: i + 1 for i, t in enumerate(m.EncryptedPayloadType)}
 _MAX_COUNTER = 2**64 - 1
+_REPEAT_4 = 0x00000001_00000001_00000001_00000001  # n * this = n in four 32-bit words
+_EIGHT_OCTETS_LOW, _EIGHT_OCTETS_HIGH = 2**55, 2**63  # minimal INTEGER is exactly 8 octets
 _SHORT = [bytes((n,)) for n in range(16)]
 _PADDING = [bytes(-n % _BLOCK) for n in range(_BLOCK)]
 
@@ -65,9 +67,8 @@ class EncryptionProfile:
 
 
 def _iv(rule: IVRule, sequence_number: int) -> int:
-    if rule is IVRule.ZERO:
-        return 0
-    return int.from_bytes(sequence_number.to_bytes(4, "big") * 4, "big")
+    """The IV as an integer: 0, or the 32-bit sequence number in each of four words."""
+    return sequence_number * _REPEAT_4 if rule is IVRule.SEQUENCE_REPEATED else 0
 
 
 def _split(pdu: bytes | bytearray | memoryview) -> tuple[int, int, int, int]:
@@ -137,13 +138,14 @@ class _Chain:
         self._ctx = cipher.decryptor() if decrypt else cipher.encryptor()
         self._last = 0  # the chain's last ciphertext block, as an int
 
-    def encrypt(self, iv: int, head: bytes, body: bytes, padding: bytes) -> bytes:
-        """CBC of head + body + padding under ``iv`` (joined once, for the first block's XOR)."""
+    def encrypt(self, iv: int, head: bytes, body: tuple[bytes, ...], padding: bytes) -> bytes:
+        """CBC of head + body pieces + padding under ``iv`` (joined once, with the first
+        block XORed)."""
         if len(head) < _BLOCK:
-            head, body, padding = head + body + padding, b"", b""
+            head, body, padding = b"".join((head, *body, padding)), (), b""
         first = int.from_bytes(head[:_BLOCK], "big") ^ iv ^ self._last
         out: bytes = self._ctx.update(
-            b"".join((first.to_bytes(_BLOCK, "big"), head[_BLOCK:], body, padding))
+            b"".join((first.to_bytes(_BLOCK, "big"), head[_BLOCK:], *body, padding))
         )
         self._last = int.from_bytes(out[-_BLOCK:], "big")
         return out
@@ -179,13 +181,15 @@ class PayloadEncryptor:
         self.profile = profile
         self.byte_counter = byte_counter
         self._chain = _Chain(key, decrypt=False)
-        head = bytes((0x80, 0x01, _TYPE_NUMBER[profile.encryption_type]))
-        self._container_head = head
+        self._sequence_iv = profile.iv_rule is IVRule.SEQUENCE_REPEATED
+        # encryptionType [0], then the tag of encryptedPayload [1] (its length varies)
+        self._container_head = bytes((0x80, 0x01, _TYPE_NUMBER[profile.encryption_type], 0x81))
         self._container_tail = (
             b""
             if profile.payload_type is None
             else bytes((0x82, 0x01, _PAYLOAD_TYPE_NUMBER[profile.payload_type]))
         )
+        self._container_fixed = len(self._container_head) + len(self._container_tail)
 
     def encrypt(self, pdu: bytes, sequence_number: int | None = None) -> bytes:
         """The PS-PDU with its payload replaced by an EncryptionContainer.
@@ -195,33 +199,50 @@ class PayloadEncryptor:
         h_start, h_end, p_start, p_end = _split_fast(pdu)
         if sequence_number is None and self.profile.iv_rule is IVRule.SEQUENCE_REPEATED:
             sequence_number = _sequence_number(pdu, h_start, h_end)
-        counter = self.byte_counter
-        if counter + len(pdu) > _MAX_COUNTER:
-            raise EncodeError("byteCounter would pass 2^64 - 1: rotate the key and restart")
-        counter_octets = encode_integer(counter)
-        payload_len = p_end - p_start
-        payload_length = encode_length(payload_len)
-        body_len = 3 + len(counter_octets) + len(payload_length) + payload_len
-        head = b"".join(
-            (
-                b"\x30", encode_length(body_len), b"\x80", _SHORT[len(counter_octets)],
-                counter_octets, b"\xa1", payload_length,
-            )
+        return self.encrypt_payload(
+            pdu[h_start:h_end], (pdu[p_start:p_end],), p_end - p_start, sequence_number or 0,
+            len(pdu),
         )  # fmt: skip
+
+    def encrypt_payload(
+        self,
+        header: bytes,
+        payload: tuple[bytes, ...],
+        payload_len: int,
+        sequence_number: int,
+        clear_size: int,
+    ) -> bytes:
+        """The encrypted PS-PDU from its parts: the pSHeader element, the Payload CHOICE's
+        octets in pieces (``payload_len`` in all), and the clear PS-PDU's size (byteCounter).
+
+        For encoders that hold the parts already (:meth:`CCTemplate.encode_encrypted`).
+        """
+        if not 0 <= sequence_number <= 0xFFFFFFFF:
+            raise EncodeError("sequenceNumber out of range")
+        counter = self.byte_counter
+        if counter + clear_size > _MAX_COUNTER:
+            raise EncodeError("byteCounter would pass 2^64 - 1: rotate the key and restart")
+        if _EIGHT_OCTETS_LOW <= counter < _EIGHT_OCTETS_HIGH:  # every unixTime << 32 to 2038
+            counter_octets = b"\x80\x08" + counter.to_bytes(8, "big")
+        else:
+            minimal = encode_integer(counter)
+            counter_octets = b"\x80" + _SHORT[len(minimal)] + minimal
+        payload_length = encode_length(payload_len)
+        body_len = len(counter_octets) + 1 + len(payload_length) + payload_len
+        head = b"".join((b"\x30", encode_length(body_len), counter_octets, b"\xa1", payload_length))
         padding = _PADDING[(len(head) + payload_len) % _BLOCK]
-        sealed = self._chain.encrypt(
-            _iv(self.profile.iv_rule, sequence_number or 0), head, pdu[p_start:p_end], padding
-        )
-        self.byte_counter = counter + len(pdu)
-        encrypted = b"\x81" + encode_length(len(sealed)) + sealed
-        container_len = len(self._container_head) + len(encrypted) + len(self._container_tail)
+        iv = sequence_number * _REPEAT_4 if self._sequence_iv else 0
+        sealed = self._chain.encrypt(iv, head, payload, padding)
+        self.byte_counter = counter + clear_size
+        sealed_length = encode_length(len(sealed))
+        container_len = self._container_fixed + len(sealed_length) + len(sealed)
         container = b"\xa4" + encode_length(container_len)
-        payload = b"\xa2" + encode_length(len(container) + container_len)
-        total = (h_end - h_start) + len(payload) + len(container) + container_len
+        wrapper = b"\xa2" + encode_length(len(container) + container_len)
+        total = len(header) + len(wrapper) + len(container) + container_len
         return b"".join(
             (
-                b"\x30", encode_length(total), pdu[h_start:h_end], payload, container,
-                self._container_head, encrypted, self._container_tail,
+                b"\x30", encode_length(total), header, wrapper, container,
+                self._container_head, sealed_length, sealed, self._container_tail,
             )
         )  # fmt: skip
 
@@ -244,13 +265,13 @@ class PayloadDecryptor:
         if len(key) != _KEY_OCTETS[profile.encryption_type]:
             raise DecodeError(0, "decryption key has the wrong length for the profile")
         self.profile = profile
-        self._key = bytes(key)
+        self._chain = _Chain(key, decrypt=True)
         self._expected: int | None = None
 
     def decrypt(self, pdu: bytes) -> DecryptedPDU:
         """Decrypt; DecodeError if it is not an EncryptionContainer PDU, IntegrityError if it
         does not decrypt to an EncryptedPayload (wrong key, wrong IV rule, tampering)."""
-        h_start, h_end, p_start, p_end = _split(pdu)
+        h_start, h_end, p_start, p_end = _split_fast(pdu)
         container = read_tlv(pdu, p_start, p_end)
         if pdu[p_start] != 0xA4 or container.end != p_end:
             raise DecodeError(p_start, "payload is not an encryptionContainer")
@@ -272,8 +293,7 @@ class PayloadDecryptor:
         sequence = 0
         if self.profile.iv_rule is IVRule.SEQUENCE_REPEATED:
             sequence = _sequence_number(pdu, h_start, h_end)
-        chain = _Chain(self._key, decrypt=True)
-        plain = chain.decrypt(_iv(self.profile.iv_rule, sequence), cipher_text)
+        plain = self._chain.decrypt(_iv(self.profile.iv_rule, sequence), cipher_text)
         try:
             counter, inner = self._parse(plain)
         except DecodeError:

@@ -10,7 +10,7 @@ of :meth:`CCTemplate.pdu` for the same arguments (a property test checks it).
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -19,6 +19,9 @@ from lawful_intercept.handover import model as m
 from lawful_intercept.handover.ber import encode_integer, tlv
 from lawful_intercept.handover.ber import encode_length as _length
 from lawful_intercept.handover.codec import IPCC_OBJ_ID, format_time
+
+if TYPE_CHECKING:
+    from lawful_intercept.handover.encryption import PayloadEncryptor
 
 __all__ = ["CCTemplate"]
 
@@ -129,10 +132,10 @@ class CCTemplate:
             cache[key] = found
         return found
 
-    def _encode(
-        self, sequence: int, cin: int | None, timestamp_ns: int, chain: bytes, body: bytes
-    ) -> bytes:
-        """The PS-PDU with this header, then ``chain`` (payload down to ``body``), then ``body``."""
+    def _header(
+        self, sequence: int, cin: int | None, timestamp_ns: int
+    ) -> tuple[tuple[bytes, ...], int]:
+        """The pSHeader [1] element as pieces to join, and its length in octets."""
         if not 0 <= sequence <= 0xFFFFFFFF or not 0 <= timestamp_ns < _YEAR_10000_NS:
             raise EncodeError("sequence number or time stamp out of range")
         if cin is not None and not 0 <= cin <= 0xFFFFFFFF:
@@ -157,13 +160,19 @@ class CCTemplate:
         comm = self._cache.get(cin) or self._communication(cin)
         hl = self._fixed + len(comm) + len(seq) + len(time_octets) + len(micro_octets)
         head = b"\xa1" + (_SHORT[hl] if hl < 128 else _length(hl))
-        total = len(head) + hl + len(chain) + len(body)
-        return b"".join(
-            (
-                b"\x30", _length(total), head, comm, b"\x84", _SHORT[len(seq)], seq,
-                time_octets, self._middle, micro_octets, self._tail, chain, body,
-            )
+        parts = (
+            head, comm, b"\x84", _SHORT[len(seq)], seq, time_octets, self._middle, micro_octets,
+            self._tail,
         )  # fmt: skip
+        return parts, len(head) + hl
+
+    def _encode(
+        self, sequence: int, cin: int | None, timestamp_ns: int, chain: bytes, body: bytes
+    ) -> bytes:
+        """The PS-PDU with this header, then ``chain`` (payload down to ``body``), then ``body``."""
+        header, header_len = self._header(sequence, cin, timestamp_ns)
+        total = header_len + len(chain) + len(body)
+        return b"".join((b"\x30", _length(total), *header, chain, body))
 
     def encode(
         self,
@@ -179,6 +188,31 @@ class CCTemplate:
         return self._encode(
             sequence_number, communication_identity_number, timestamp_ns, chain, packet
         )
+
+    def encode_encrypted(
+        self,
+        encryptor: PayloadEncryptor,
+        sequence_number: int,
+        communication_identity_number: int | None,
+        timestamp_ns: int,
+        direction: m.PayloadDirection | None,
+        packet: bytes,
+    ) -> bytes:
+        """:meth:`encode`, then ``encryptor.encrypt``, in one pass: the octets equal
+        ``encryptor.encrypt(self.encode(...))`` without building and re-reading the clear PDU."""
+        size = len(packet)
+        chain = self._cache.get((size, direction)) or self._chain(size, direction)
+        header, header_len = self._header(
+            sequence_number, communication_identity_number, timestamp_ns
+        )
+        prefix = 2 if chain[1] < 0x80 else 2 + (chain[1] & 0x7F)  # payload [2] tag and length
+        inner = chain[prefix:]
+        payload_len = len(inner) + size
+        total = header_len + len(chain) + size
+        return encryptor.encrypt_payload(
+            b"".join(header), (inner, packet), payload_len, sequence_number,
+            1 + len(_length(total)) + total,
+        )  # fmt: skip
 
     def keepalive(
         self, sequence_number: int, communication_identity_number: int | None, timestamp_ns: int
