@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import attrs
 
+from lawful_intercept.capture.packets import link_payload
 from lawful_intercept.errors import DecodeError
 
 __all__ = [
@@ -176,16 +177,10 @@ class TCPSegment:
 def _ip_payload(linktype: int, frame: bytes) -> tuple[int, bytes] | None:
     """(IP version, IP packet) of a frame, or None when it carries no IP."""
     if linktype == LINKTYPE_ETHERNET:
-        pos, ethertype = 12, 0
-        while True:
-            if len(frame) < pos + 2:
-                return None
-            ethertype = int.from_bytes(frame[pos : pos + 2], "big")
-            if ethertype in (0x8100, 0x88A8):  # 802.1Q / 802.1ad tag
-                pos += 4
-                continue
-            pos += 2
-            break
+        try:
+            ethertype, pos = link_payload(frame)
+        except DecodeError:
+            return None
         packet = frame[pos:]
         version = {0x0800: 4, 0x86DD: 6}.get(ethertype)
         return None if version is None else (version, packet)

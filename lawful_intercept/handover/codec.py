@@ -248,23 +248,49 @@ def _tri(payload: m.TRIPayload) -> tuple[str, Any]:
     return (payload.choice, payload.value)
 
 
-def to_asn1(pdu: m.PSPDU) -> dict[str, Any]:
-    """The asn1tools value of ``pdu`` (the form asn1tools' jer codec also takes)."""
-    payload = pdu.payload
+def _payload(payload: m.Payload) -> tuple[str, Any]:
+    """The asn1tools value of a Payload CHOICE."""
     if isinstance(payload, m.CCPayloadSequence):
-        value: tuple[str, Any] = ("cCPayloadSequence", [_cc(p) for p in payload.items])
-    elif isinstance(payload, m.IRIPayloadSequence):
-        value = ("iRIPayloadSequence", [_iri(p) for p in payload.items])
-    elif isinstance(payload, m.EncryptionContainer):
+        return ("cCPayloadSequence", [_cc(p) for p in payload.items])
+    if isinstance(payload, m.IRIPayloadSequence):
+        return ("iRIPayloadSequence", [_iri(p) for p in payload.items])
+    if isinstance(payload, m.EncryptionContainer):
         container: dict[str, Any] = {
             "encryptionType": _enum(payload.encryption_type),
             "encryptedPayload": payload.encrypted_payload,
         }
         _put(container, "encryptedPayloadType", payload.encrypted_payload_type, _enum)
-        value = ("encryptionContainer", container)
-    else:
-        value = ("tRIPayload", _tri(payload))
-    return {"pSHeader": _header(pdu.header), "payload": value}
+        return ("encryptionContainer", container)
+    return ("tRIPayload", _tri(payload))
+
+
+def to_asn1(pdu: m.PSPDU) -> dict[str, Any]:
+    """The asn1tools value of ``pdu`` (the form asn1tools' jer codec also takes)."""
+    return {"pSHeader": _header(pdu.header), "payload": _payload(pdu.payload)}
+
+
+def encode_payload(payload: m.Payload) -> bytes:
+    """BER of a Payload CHOICE alone: what an X2/X3 PDU of payload format 17 (PS-PDU
+    Payload, TS 103 221-2) carries, and what an MF puts under a PSHeader as is."""
+    try:
+        return bytes(compiled().encode("Payload", _payload(payload)))
+    except Exception as exc:
+        raise EncodeError(f"cannot encode Payload: {exc}") from None
+
+
+def decode_payload(data: bytes) -> m.Payload:
+    """Decode one Payload CHOICE that fills ``data``; DecodeError on bad input."""
+    end = read_tlv(data, 0, len(data)).end
+    if end != len(data):
+        raise DecodeError(end, f"{len(data) - end} octets follow the Payload")
+    try:
+        value = compiled().decode("Payload", data)
+    except Exception as exc:
+        raise DecodeError(_offset_of(exc), f"not a valid Payload: {_reason(exc)}") from None
+    try:
+        return _from_payload(value)
+    except (ValueError, KeyError, TypeError, EncodeError) as exc:
+        raise DecodeError(0, f"Payload content refused: {exc}") from None
 
 
 def encode(pdu: m.PSPDU) -> bytes:
@@ -445,25 +471,26 @@ def _from_tri(choice: str, value: Any) -> m.TRIPayload:
     return m.NullTRI(choice)
 
 
-def from_asn1(value: dict[str, Any]) -> m.PSPDU:
-    """The typed PDU of an asn1tools value. Raises ValueError/KeyError on content it refuses."""
-    choice, payload = _choice(value["payload"], "payload")
-    typed: m.Payload
+def _from_payload(value: tuple[str | None, Any]) -> m.Payload:
+    choice, payload = _choice(value, "payload")
     if choice == "cCPayloadSequence":
-        typed = m.CCPayloadSequence([_from_cc(p) for p in payload])
-    elif choice == "iRIPayloadSequence":
-        typed = m.IRIPayloadSequence([_from_iri(p) for p in payload])
-    elif choice == "tRIPayload":
-        typed = _from_tri(*_choice(payload, "tRIPayload"))
-    elif choice == "encryptionContainer":
-        typed = m.EncryptionContainer(
+        return m.CCPayloadSequence([_from_cc(p) for p in payload])
+    if choice == "iRIPayloadSequence":
+        return m.IRIPayloadSequence([_from_iri(p) for p in payload])
+    if choice == "tRIPayload":
+        return _from_tri(*_choice(payload, "tRIPayload"))
+    if choice == "encryptionContainer":
+        return m.EncryptionContainer(
             encryption_type=m.EncryptionType(payload["encryptionType"]),
             encrypted_payload=payload["encryptedPayload"],
             encrypted_payload_type=_opt(payload, "encryptedPayloadType", m.EncryptedPayloadType),
         )
-    else:
-        raise ValueError(f"payload alternative {choice} is not supported")
-    return m.PSPDU(_from_header(value["pSHeader"]), typed)
+    raise ValueError(f"payload alternative {choice} is not supported")
+
+
+def from_asn1(value: dict[str, Any]) -> m.PSPDU:
+    """The typed PDU of an asn1tools value. Raises ValueError/KeyError on content it refuses."""
+    return m.PSPDU(_from_header(value["pSHeader"]), _from_payload(value["payload"]))
 
 
 def decode(data: bytes) -> m.PSPDU:

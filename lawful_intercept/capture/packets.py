@@ -1,0 +1,124 @@
+"""Parse captured link-layer frames down to what target matching needs (sans-IO).
+
+Ethernet with any number of 802.1Q/802.1ad tags (tags the kernel already took off are
+reported beside the frame, not in it), then IPv4 or IPv6 — IPv6 extension headers are walked
+to the upper-layer protocol — then TCP/UDP/SCTP ports. Fragments after the first carry no
+ports. Anything else is not an IP packet for the POI and raises DecodeError with the offset:
+the caller counts it and carries on.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import attrs
+
+from lawful_intercept.errors import DecodeError
+
+__all__ = ["PacketInfo", "link_payload", "parse_frame", "parse_ip"]
+
+_VLAN_TYPES = frozenset((0x8100, 0x88A8, 0x9100))
+_IPV6_EXTENSIONS = frozenset((0, 43, 60, 135, 139, 140))  # hop-by-hop, routing, dest opts, ...
+_FRAGMENT, _AH, _NO_NEXT = 44, 51, 59
+_PORTED = frozenset((6, 17, 132))
+_MAX_TAGS = 8
+_MAX_EXTENSIONS = 16
+_U16 = struct.Struct(">H")
+_PORTS = struct.Struct(">HH")
+
+
+@attrs.frozen(slots=True)
+class PacketInfo:
+    """Where the IP packet lies in the frame, and its addresses (as ints), protocol, ports."""
+
+    ip_offset: int
+    version: int
+    src: int
+    dst: int
+    protocol: int
+    sport: int | None
+    dport: int | None
+
+
+def link_payload(frame: bytes | memoryview) -> tuple[int, int]:
+    """(ethertype, offset of the payload) of an Ethernet frame, past any in-band VLAN tags."""
+    if len(frame) < 14:
+        raise DecodeError(len(frame), "frame shorter than an Ethernet header")
+    at = 12
+    ethertype = _U16.unpack_from(frame, at)[0]
+    tags = 0
+    while ethertype in _VLAN_TYPES:
+        tags += 1
+        at += 4
+        if tags > _MAX_TAGS or at + 2 > len(frame):
+            raise DecodeError(at, "VLAN tags run past the frame")
+        ethertype = _U16.unpack_from(frame, at)[0]
+    return ethertype, at + 2
+
+
+def parse_frame(frame: bytes | memoryview) -> PacketInfo:
+    """An Ethernet frame (possibly VLAN-tagged in band)."""
+    ethertype, at = link_payload(frame)
+    if ethertype not in (0x0800, 0x86DD):
+        raise DecodeError(at - 2, f"ethertype {ethertype:#06x} is not IP")
+    return parse_ip(frame, at)
+
+
+def parse_ip(data: bytes | memoryview, at: int = 0) -> PacketInfo:
+    """An IPv4 or IPv6 packet starting at ``at``."""
+    end = len(data)
+    if at >= end:
+        raise DecodeError(at, "no IP header")
+    version = data[at] >> 4
+    if version == 4:
+        if at + 20 > end:
+            raise DecodeError(at, "truncated IPv4 header")
+        header = (data[at] & 0x0F) * 4
+        if header < 20 or at + header > end:
+            raise DecodeError(at, "bad IPv4 header length")
+        protocol = data[at + 9]
+        src = int.from_bytes(data[at + 12 : at + 16], "big")
+        dst = int.from_bytes(data[at + 16 : at + 20], "big")
+        first_fragment = (_U16.unpack_from(data, at + 6)[0] & 0x1FFF) == 0
+        return _with_ports(data, at, 4, src, dst, protocol, at + header, first_fragment)
+    if version == 6:
+        if at + 40 > end:
+            raise DecodeError(at, "truncated IPv6 header")
+        src = int.from_bytes(data[at + 8 : at + 24], "big")
+        dst = int.from_bytes(data[at + 24 : at + 40], "big")
+        protocol, cursor, first_fragment = data[at + 6], at + 40, True
+        for _ in range(_MAX_EXTENSIONS):
+            if protocol == _FRAGMENT:
+                if cursor + 8 > end:
+                    raise DecodeError(cursor, "truncated fragment header")
+                first_fragment = (_U16.unpack_from(data, cursor + 2)[0] & 0xFFF8) == 0
+                protocol, cursor = data[cursor], cursor + 8
+            elif protocol in _IPV6_EXTENSIONS or protocol == _AH:
+                if cursor + 2 > end:
+                    raise DecodeError(cursor, "truncated extension header")
+                size = (data[cursor + 1] + 2) * 4 if protocol == _AH else (data[cursor + 1] + 1) * 8
+                protocol, cursor = data[cursor], cursor + size
+            else:
+                break
+        else:
+            raise DecodeError(cursor, "too many IPv6 extension headers")
+        return _with_ports(data, at, 6, src, dst, protocol, cursor, first_fragment)
+    raise DecodeError(at, f"IP version {version}")
+
+
+def _with_ports(
+    data: bytes | memoryview,
+    at: int,
+    version: int,
+    src: int,
+    dst: int,
+    protocol: int,
+    transport: int,
+    first_fragment: bool,
+) -> PacketInfo:
+    if protocol in _PORTED and first_fragment:
+        if transport + 4 > len(data):
+            raise DecodeError(transport, "truncated transport header")
+        sport, dport = _PORTS.unpack_from(data, transport)
+        return PacketInfo(at, version, src, dst, protocol, sport, dport)
+    return PacketInfo(at, version, src, dst, protocol, None, None)

@@ -1,0 +1,251 @@
+"""The POI's processing core (sans-IO): captured frames in, X2/X3 PDU octets out.
+
+Per task (XID): every frame whose IP packet matches a target becomes one X3 PDU (payload
+format IPv4 or IPv6 packet; attributes sequence number, timestamp, source and destination
+address and ports, IP protocol, matched target identifier, and the task's NFID/IPID when set).
+Activity per (task, target) is tracked: the first matching packet of a period emits an X2
+IRI-Begin, and ``idle_timeout`` seconds without one emit an IRI-End (from :meth:`poll`). X2
+PDUs carry a TS 102 232-1 Payload (iRIPayloadSequence of one IPIRI, TS 102 232-3), payload
+format 17 (PS-PDU Payload) of TS 103 221-2.
+
+IRI content chosen: accessEventType sessionStart / sessionEnd (endReason connectionTimeout),
+targetUsername = the target identifier's text (a POI on IP traffic knows no user name),
+targetIPAddress, start/end time, octets to and from the target in the period.
+
+Sequence numbers: one counter per task context, shared by its X2 and X3 PDUs.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import uuid
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from lawful_intercept.capture.afpacket import Frame
+from lawful_intercept.capture.packets import parse_frame, parse_ip
+from lawful_intercept.errors import ConfigurationError, DecodeError
+from lawful_intercept.handover import model as hm
+from lawful_intercept.handover.codec import encode_payload
+from lawful_intercept.tap.targets import FROM_TARGET, Target, TargetMatcher
+from lawful_intercept.x2x3.attributes import (
+    Attribute,
+    InterceptionPointID,
+    MatchedTargetIdentifier,
+    NetworkFunctionID,
+    SequenceNumber,
+    Timestamp,
+)
+from lawful_intercept.x2x3.constants import PayloadFormat, PDUType
+from lawful_intercept.x2x3.pdu import X2X3PDU, encode
+from lawful_intercept.x2x3.sequence import SequenceCounters
+from lawful_intercept.x2x3.template import X3Template
+
+__all__ = ["InterceptTask", "POICounters", "POIPipeline"]
+
+_NOT_APPLICABLE = 5
+
+
+@attrs.frozen
+class InterceptTask:
+    """One interception task at this POI."""
+
+    xid: uuid.UUID
+    targets: tuple[Target, ...] = attrs.field(converter=tuple)
+    correlation_id: int = 0
+    idle_timeout: float = 60.0
+    network_function_id: str | None = None
+    interception_point_id: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.targets:
+            raise ConfigurationError("a task needs at least one target")
+        if self.idle_timeout <= 0:
+            raise ConfigurationError("idle timeout must be positive")
+
+
+@attrs.define
+class POICounters:
+    """What the POI has seen and emitted since it started."""
+
+    frames: int = 0
+    not_ip: int = 0
+    matched: int = 0
+    x3: int = 0
+    x3_octets: int = 0
+    x2_begin: int = 0
+    x2_end: int = 0
+    truncated: int = 0
+
+
+@attrs.define
+class _Activity:
+    target: Target
+    start_ns: int
+    last_ns: int
+    to_target: int = 0
+    from_target: int = 0
+
+
+class _TaskState:
+    def __init__(self, task: InterceptTask) -> None:
+        self.task = task
+        self.matcher = TargetMatcher(task.targets)
+        constant: list[Attribute] = []
+        if task.network_function_id is not None:
+            constant.append(NetworkFunctionID(task.network_function_id))
+        if task.interception_point_id is not None:
+            constant.append(InterceptionPointID(task.interception_point_id))
+        self.constant = tuple(constant)
+        self.templates = {
+            target: X3Template(
+                task.xid,
+                task.correlation_id,
+                constant_attributes=(MatchedTargetIdentifier(target.identifier_xml()), *constant),
+            )
+            for target in task.targets
+        }
+        self.activity: dict[Target, _Activity] = {}
+        self.idle_ns = int(task.idle_timeout * 1e9)
+
+
+class POIPipeline:
+    """Frames in, X2/X3 PDU octets out, for a set of tasks."""
+
+    def __init__(self, tasks: Sequence[InterceptTask], *, ethernet: bool = True) -> None:
+        """``ethernet``: frames start with an Ethernet header (a capture); else raw IP."""
+        xids = [t.xid for t in tasks]
+        if len(set(xids)) != len(xids):
+            raise ConfigurationError("two tasks with one XID")
+        self._tasks = [_TaskState(t) for t in tasks]
+        self._parse = parse_frame if ethernet else parse_ip
+        self._sequence = SequenceCounters()
+        self.counters = POICounters()
+
+    def _next(self, state: _TaskState) -> int:
+        task = state.task
+        return self._sequence.next(
+            task.xid,
+            task.correlation_id,
+            network_function_id=task.network_function_id or "",
+            interception_point_id=task.interception_point_id or "",
+        )
+
+    def process(self, frames: Iterable[Frame]) -> list[bytes]:
+        """X2 and X3 PDUs for a batch of frames, in capture order."""
+        out: list[bytes] = []
+        counters = self.counters
+        parse = self._parse
+        for frame in frames:
+            counters.frames += 1
+            try:
+                info = parse(frame.data)
+            except DecodeError:
+                counters.not_ip += 1
+                continue
+            if frame.wire_length > len(frame.data):
+                counters.truncated += 1
+            packet = frame.data[info.ip_offset :]
+            width = 4 if info.version == 4 else 16
+            source = info.src.to_bytes(width, "big")
+            destination = info.dst.to_bytes(width, "big")
+            seconds, nanoseconds = divmod(frame.timestamp_ns, 1_000_000_000)
+            for state in self._tasks:
+                found = state.matcher.match(
+                    info.version, info.src, info.dst, info.protocol, info.sport, info.dport
+                )
+                if found is None:
+                    continue
+                counters.matched += 1
+                activity = state.activity.get(found.target)
+                if activity is not None and (
+                    frame.timestamp_ns - activity.last_ns >= state.idle_ns
+                ):  # idle since its last packet: that period ended then
+                    out.append(self._x2(state, activity, hm.IRIType.END, frame.timestamp_ns))
+                    counters.x2_end += 1
+                    activity = None
+                if activity is None:
+                    activity = _Activity(found.target, frame.timestamp_ns, frame.timestamp_ns)
+                    state.activity[found.target] = activity
+                    out.append(self._x2(state, activity, hm.IRIType.BEGIN, frame.timestamp_ns))
+                    counters.x2_begin += 1
+                activity.last_ns = frame.timestamp_ns
+                if found.direction == FROM_TARGET:
+                    activity.from_target += len(packet)
+                else:
+                    activity.to_target += len(packet)
+                pdu = state.templates[found.target].encode(
+                    found.direction, self._next(state), seconds, nanoseconds, source,
+                    destination, info.sport, info.dport, info.protocol, packet,
+                )  # fmt: skip
+                counters.x3 += 1
+                counters.x3_octets += len(pdu)
+                out.append(pdu)
+        return out
+
+    def poll(self, now_ns: int) -> list[bytes]:
+        """IRI-End for every activity period idle for its task's timeout."""
+        out = []
+        for state in self._tasks:
+            for target, activity in list(state.activity.items()):
+                if now_ns - activity.last_ns >= state.idle_ns:
+                    del state.activity[target]
+                    out.append(self._x2(state, activity, hm.IRIType.END, now_ns))
+                    self.counters.x2_end += 1
+        return out
+
+    def finish(self, now_ns: int) -> list[bytes]:
+        """IRI-End for every open period (the tasks end)."""
+        out = []
+        for state in self._tasks:
+            for activity in state.activity.values():
+                out.append(self._x2(state, activity, hm.IRIType.END, now_ns))
+                self.counters.x2_end += 1
+            state.activity.clear()
+        return out
+
+    def _x2(self, state: _TaskState, activity: _Activity, kind: hm.IRIType, when_ns: int) -> bytes:
+        target = activity.target
+        address = target.network.network_address
+        ip = hm.IPAddress(address=ipaddress.ip_address(address))
+        begin = kind is hm.IRIType.BEGIN
+        contents = hm.IPIRIContents(
+            access_event_type=hm.AccessEventType.SESSION_START if begin
+            else hm.AccessEventType.SESSION_END,
+            target_username=str(target.network)[:25].encode("ascii"),
+            internet_access_type=hm.InternetAccessType.UNDEFINED,
+            ip_version=hm.IPVersion.IPV4 if target.version == 4 else hm.IPVersion.IPV6,
+            target_ip_address=ip,
+            start_time=_utc(activity.start_ns),
+            end_time=None if begin else _utc(activity.last_ns),
+            end_reason=None if begin else hm.EndReason.CONNECTION_TIMEOUT,
+            octets_received=None if begin else activity.to_target,
+            octets_transmitted=None if begin else activity.from_target,
+        )  # fmt: skip
+        payload = hm.IRIPayloadSequence(
+            [hm.IRIPayload(contents=hm.IPIRI(contents), iri_type=kind, time_stamp=_utc(when_ns))]
+        )
+        seconds, nanoseconds = divmod(when_ns, 1_000_000_000)
+        return encode(
+            X2X3PDU(
+                pdu_type=PDUType.X2,
+                payload_format=PayloadFormat.PS_PDU_PAYLOAD,
+                payload_direction=_NOT_APPLICABLE,
+                xid=state.task.xid,
+                correlation_id=state.task.correlation_id,
+                attributes=(
+                    SequenceNumber(self._next(state)),
+                    Timestamp(seconds, nanoseconds),
+                    MatchedTargetIdentifier(target.identifier_xml()),
+                    *state.constant,
+                ),
+                payload=encode_payload(payload),
+            )
+        )
+
+
+def _utc(ns: int) -> datetime.datetime:
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(microsecond=rest // 1000)
