@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, TextIO
 
 from lawful_intercept import __version__
 from lawful_intercept.cli_keys import add_keys_parser, cmd_keys
+from lawful_intercept.cli_poi import add_poi_parser, cmd_poi
 from lawful_intercept.errors import DecodeError, EncodeError, LawfulInterceptError
 from lawful_intercept.handover.jsonform import pspdu_from_json, pspdu_to_json
 from lawful_intercept.handover.reader import PSPDUStreamReader
@@ -313,16 +314,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: an object with pSHeader is a PS-PDU, others X2/X3",
     )
     add_keys_parser(sub)
+    add_poi_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "keys":
+    services: dict[str, Callable[[argparse.Namespace], int]] = {
+        "keys": lambda a: cmd_keys(a, sys.stdout),
+        "poi": lambda a: cmd_poi(a, sys.stderr),
+    }
+    if args.command in services:
         try:
-            return cmd_keys(args, sys.stdout)
+            return services[args.command](args)
         except LawfulInterceptError as exc:
-            print(f"li keys {args.action}: {exc}", file=sys.stderr)
+            action = f" {args.action}" if args.command == "keys" else ""
+            print(f"li {args.command}{action}: {exc}", file=sys.stderr)
             return 2
     commands: dict[str, Callable[[argparse.Namespace], None]] = {
         "decode": lambda a: cmd_decode(a, sys.stdout),

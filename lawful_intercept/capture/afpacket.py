@@ -78,20 +78,26 @@ def _namespace(netns: str | None) -> Iterator[None]:
         ns.popns()
 
 
-def _packet_socket(interface: str, netns: str | None) -> socket.socket:
+def _packet_socket(netns: str | None) -> socket.socket:
+    """An AF_PACKET socket in ``netns`` that receives nothing until :func:`_bind`."""
     try:
         with _namespace(netns):
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     except OSError as exc:
         raise ConfigurationError(f"cannot open AF_PACKET in namespace {netns!r}: {exc}") from exc
     with contextlib.suppress(OSError):  # Linux >= 4.20
         sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    return sock
+
+
+def _bind(sock: socket.socket, interface: str) -> None:
+    """Start receiving every protocol on ``interface`` (after any ring is set up, so that no
+    frame lands in the socket's plain queue, where the ring reader would never see it)."""
     try:
-        sock.bind((interface, 0))
+        sock.bind((interface, ETH_P_ALL))
     except OSError as exc:
         sock.close()
         raise ConfigurationError(f"cannot capture on {interface!r}: {exc}") from exc
-    return sock
 
 
 class PacketRing:
@@ -108,7 +114,7 @@ class PacketRing:
     ) -> None:
         if block_size % mmap.PAGESIZE or block_size < 1 << 16 or block_count < 2:
             raise ConfigurationError("block size: a multiple of the page size, >= 64 KiB")
-        self._sock = _packet_socket(interface, netns)
+        self._sock = _packet_socket(netns)
         frame_size = 1 << 11
         try:
             self._sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
@@ -124,6 +130,7 @@ class PacketRing:
         except OSError as exc:
             self._sock.close()
             raise ConfigurationError(f"cannot set up a TPACKET_V3 ring: {exc}") from exc
+        _bind(self._sock, interface)
         self._view = memoryview(self._ring)
         self._block_size, self._block_count = block_size, block_count
         self._next = 0
@@ -183,9 +190,10 @@ class RecvCapture:
     def __init__(
         self, interface: str, *, netns: str | None = None, buffer_octets: int = 64 << 20
     ) -> None:
-        self._sock = _packet_socket(interface, netns)
+        self._sock = _packet_socket(netns)
         with contextlib.suppress(OSError):
             self._sock.setsockopt(socket.SOL_SOCKET, 33, buffer_octets)  # SO_RCVBUFFORCE
+        _bind(self._sock, interface)
         self._buffer = bytearray(1 << 16)
         self._sock.setblocking(False)
 

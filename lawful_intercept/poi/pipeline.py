@@ -48,12 +48,16 @@ __all__ = ["InterceptTask", "POICounters", "POIPipeline"]
 _NOT_APPLICABLE = 5
 
 
+def _targets(values: Iterable[Target]) -> tuple[Target, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class InterceptTask:
     """One interception task at this POI."""
 
     xid: uuid.UUID
-    targets: tuple[Target, ...] = attrs.field(converter=tuple)
+    targets: tuple[Target, ...] = attrs.field(converter=_targets)
     correlation_id: int = 0
     idle_timeout: float = 60.0
     network_function_id: str | None = None

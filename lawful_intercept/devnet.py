@@ -1,0 +1,97 @@
+"""A two-host test bed in network namespaces, for tests and the demo (root only).
+
+``vnf`` holds the VNF's interface ``vnf0`` (the point of interception taps it); ``peer`` holds
+``peer0``. They are a veth pair with IPv4 and IPv6 addresses, offloads off so frames on the
+wire are what the stacks wrote. Namespace names carry a random suffix; :meth:`close` removes
+both (and with them every interface, filter and socket in them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import socket
+import subprocess
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Self
+
+__all__ = ["TestBed", "in_namespace"]
+
+_NODAD = 0x02  # IFA_F_NODAD: an IPv6 address usable at once
+
+
+@contextlib.contextmanager
+def in_namespace(name: str) -> Iterator[None]:
+    """Run the body with this thread in namespace ``name`` (sockets made there stay there)."""
+    import pyroute2
+    from pyroute2 import netns
+
+    pyroute2.config.disable_mp_signal = True
+    netns.pushns(name)
+    try:
+        yield
+    finally:
+        netns.popns()
+
+
+class TestBed:
+    """Two namespaces joined by a veth pair: vnf0 (10.77.0.1, fd00:77::1) and peer0 (.2, ::2)."""
+
+    __test__ = False  # not a pytest class
+    VNF_V4, PEER_V4 = "10.77.0.1", "10.77.0.2"
+    VNF_V6, PEER_V6 = "fd00:77::1", "fd00:77::2"
+
+    def __init__(self) -> None:
+        suffix = secrets.token_hex(3)
+        self.vnf, self.peer = f"li-vnf-{suffix}", f"li-peer-{suffix}"
+
+    def start(self) -> Self:
+        import pyroute2
+        from pyroute2 import IPRoute, netns
+
+        pyroute2.config.disable_mp_signal = True
+        netns.create(self.vnf)
+        netns.create(self.peer)
+        with IPRoute(netns=self.vnf, flags=0) as ipr:
+            ipr.link("add", ifname="vnf0", kind="veth", peer={"ifname": "peer0"})
+            ipr.link("set", index=ipr.link_lookup(ifname="peer0")[0], net_ns_fd=self.peer)
+        for name, ifname, v4, v6 in (
+            (self.vnf, "vnf0", self.VNF_V4, self.VNF_V6),
+            (self.peer, "peer0", self.PEER_V4, self.PEER_V6),
+        ):
+            subprocess.run(
+                ["ip", "netns", "exec", name, "ethtool", "-K", ifname, "tx", "off", "rx", "off",
+                 "tso", "off", "gso", "off", "gro", "off"],
+                check=False, capture_output=True, timeout=30,
+            )  # fmt: skip
+            with IPRoute(netns=name, flags=0) as ipr:
+                index = ipr.link_lookup(ifname=ifname)[0]
+                ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+                ipr.addr("add", index=index, address=v4, prefixlen=24)
+                ipr.addr("add", index=index, address=v6, prefixlen=64, flags=_NODAD)
+                ipr.link("set", index=index, state="up")
+        return self
+
+    def socket(self, where: str, family: int, kind: int, proto: int = 0) -> socket.socket:
+        """A socket in the ``vnf`` or ``peer`` namespace."""
+        with in_namespace(self.vnf if where == "vnf" else self.peer):
+            return socket.socket(family, kind, proto)
+
+    def close(self) -> None:
+        from pyroute2 import netns
+
+        for name in (self.vnf, self.peer):
+            with contextlib.suppress(OSError, FileNotFoundError):
+                netns.remove(name)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,170 @@
+"""Taps and capture in network namespaces the tests make (root; CI runs as root)."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from lawful_intercept.capture import PacketRing, RecvCapture, parse_frame
+from lawful_intercept.devnet import TestBed
+from lawful_intercept.poi import InterceptTask, POIPipeline
+from lawful_intercept.tap import TapManager, Target
+from lawful_intercept.x2x3 import decode
+from lawful_intercept.x2x3.constants import PDUType
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def bed() -> Iterator[TestBed]:
+    with TestBed() as testbed:
+        yield testbed
+
+
+def _udp_exchange(bed: TestBed, family: int, peer: str, count: int, size: int) -> int:
+    """``count`` datagrams vnf -> peer and back; returns how many round trips completed."""
+    server = bed.socket("peer", family, socket.SOCK_DGRAM)
+    client = bed.socket("vnf", family, socket.SOCK_DGRAM)
+    server.bind((peer, 9000))
+    server.settimeout(2)
+    client.settimeout(2)
+    done = 0
+    for i in range(count):
+        client.sendto(bytes([i % 256]) * size, (peer, 9000))
+        data, address = server.recvfrom(65535)
+        server.sendto(data[: size // 2], address)
+        client.recvfrom(65535)
+        done += 1
+    server.close()
+    client.close()
+    return done
+
+
+def _independent_capture(bed: TestBed) -> socket.socket:
+    """A plain AF_PACKET socket on peer0, in the peer's namespace: what crossed the wire."""
+    sock = bed.socket("peer", socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    sock.bind(("peer0", 0))
+    sock.settimeout(0.3)
+    return sock
+
+
+def _drain(sock: socket.socket) -> list[bytes]:
+    frames = []
+    try:
+        while True:
+            frames.append(sock.recv(65535))
+    except TimeoutError:
+        return frames
+
+
+def test_exactly_the_target_packets_are_mirrored_and_emitted(bed: TestBed) -> None:
+    taps = TapManager(bed.vnf)
+    mirror, capture = taps.capture_pair(0)
+    targets = [Target.parse(bed.PEER_V4), Target.parse(f"{bed.PEER_V6},proto=udp")]
+    taps.install(1, "vnf0", targets, mirror)
+    taps.install(1, "vnf0", targets, mirror)  # idempotent: not doubled
+    assert taps.installed() == {("vnf0", 1)}
+    with (
+        contextlib_closing(PacketRing(capture, netns=bed.vnf, block_size=1 << 16)) as ring,
+        contextlib_closing(_independent_capture(bed)) as wire,
+    ):
+        assert _udp_exchange(bed, socket.AF_INET, bed.PEER_V4, 20, 300) == 20
+        assert _udp_exchange(bed, socket.AF_INET6, bed.PEER_V6, 20, 500) == 20
+        # not targets: TCP over IPv6 (the target says UDP), and a second peer address
+        with bed.socket("peer", socket.AF_INET6, socket.SOCK_STREAM) as listener:
+            listener.bind((bed.PEER_V6, 9001))
+            listener.listen()
+            with bed.socket("vnf", socket.AF_INET6, socket.SOCK_STREAM) as tcp:
+                tcp.connect((bed.PEER_V6, 9001))
+                tcp.sendall(b"not a target flow")
+        time.sleep(0.1)
+        frames = ring.read_batch(0.5)
+        on_wire = _drain(wire)
+    pipeline = POIPipeline([InterceptTask(uuid.uuid4(), tuple(targets))])
+    pdus = [decode(p) for p in pipeline.process(frames)]
+    x3 = collections.Counter(p.payload for p in pdus if p.pdu_type == PDUType.X3)
+    expected: collections.Counter[bytes] = collections.Counter()
+    for frame in on_wire:
+        try:
+            info = parse_frame(frame)
+        except Exception:
+            continue
+        udp = info.protocol == 17 and 9000 in (info.sport, info.dport)
+        if udp and (info.version == 4 or info.dport == 9000 or info.sport == 9000):
+            expected[frame[info.ip_offset :]] += 1
+    assert sum(expected.values()) == 80  # 2 families x 20 round trips x 2 directions
+    assert x3 == expected  # count and octets equal, both directions, IPv4 and IPv6
+    counters = taps.counters(1)
+    assert counters.packets >= 80
+    taps.remove(1, "vnf0")
+    assert taps.installed() == set()
+    with contextlib_closing(PacketRing(capture, netns=bed.vnf, block_size=1 << 16)) as ring:
+        _udp_exchange(bed, socket.AF_INET, bed.PEER_V4, 5, 100)
+        assert ring.read_batch(0.3) == []  # nothing mirrored once the tap is gone
+
+
+def test_recv_fallback_sees_the_same(bed: TestBed) -> None:
+    taps = TapManager(bed.vnf)
+    mirror, capture = taps.capture_pair(3)
+    taps.install(2, "vnf0", [Target.parse(bed.PEER_V4)], mirror)
+    with contextlib_closing(RecvCapture(capture, netns=bed.vnf)) as fallback:
+        _udp_exchange(bed, socket.AF_INET, bed.PEER_V4, 10, 64)
+        time.sleep(0.1)
+        frames = fallback.read_batch(0.5)
+        assert len(frames) == 20
+        assert fallback.stats().drops == 0
+    assert taps.sweep() == 2  # the IPv4 priority on both hooks
+    assert taps.installed() == set()
+
+
+def test_sweep_after_sigkill_leaves_no_tap(bed: TestBed) -> None:
+    """A POI killed with SIGKILL cannot clean up: the next start's sweep must."""
+    code = (
+        "import sys, time\n"
+        "from lawful_intercept.tap import TapManager, Target\n"
+        f"taps = TapManager({bed.vnf!r})\n"
+        "mirror, _ = taps.capture_pair(0)\n"
+        f"taps.install(7, 'vnf0', [Target.parse({bed.PEER_V4!r})], mirror)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    taps = TapManager(bed.vnf)
+    assert taps.installed() == {("vnf0", 7)}  # the back door a crash would leave
+    assert taps.sweep() == 2
+    assert taps.installed() == set()
+    with bed.socket("vnf", socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        assert probe  # the namespace is intact
+    links = subprocess.run(
+        ["ip", "-n", bed.vnf, "-o", "link"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "li-m0" not in links and "li-c0" not in links
+
+
+class contextlib_closing:  # noqa: N801 - reads like contextlib.closing
+    """contextlib.closing for objects whose close() is typed loosely."""
+
+    def __init__(self, thing: object) -> None:
+        self.thing = thing
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self.thing
+
+    def __exit__(self, *exc: object) -> None:
+        self.thing.close()  # type: ignore[attr-defined]
