@@ -71,22 +71,7 @@ def _iv(rule: IVRule, sequence_number: int) -> int:
     return sequence_number * _REPEAT_4 if rule is IVRule.SEQUENCE_REPEATED else 0
 
 
-def _split(pdu: bytes | bytearray | memoryview) -> tuple[int, int, int, int]:
-    """(header start, header end, payload content start, payload content end) of a PS-PDU."""
-    limit = len(pdu)
-    outer = read_tlv(pdu, 0, limit)
-    if pdu[0] != 0x30 or outer.end != limit:
-        raise DecodeError(0, "not a single PS-PDU SEQUENCE")
-    header = read_tlv(pdu, outer.content_start, outer.content_end)
-    if pdu[header.start] != 0xA1:
-        raise DecodeError(header.start, "expected pSHeader [1]")
-    payload = read_tlv(pdu, header.end, outer.content_end)
-    if pdu[payload.start] != 0xA2 or payload.end != outer.content_end:
-        raise DecodeError(payload.start, "expected payload [2] to end the PS-PDU")
-    return header.start, header.end, payload.content_start, payload.content_end
-
-
-def _content(pdu: bytes, at: int) -> tuple[int, int]:
+def _content(pdu: bytes | bytearray, at: int) -> tuple[int, int]:
     """(content start, end) of a definite-length element whose length has 1-4 octets."""
     first = pdu[at + 1]
     if first < 0x80:
@@ -98,35 +83,57 @@ def _content(pdu: bytes, at: int) -> tuple[int, int]:
     return start, start + int.from_bytes(pdu[at + 2 : start], "big")
 
 
-def _split_fast(pdu: bytes) -> tuple[int, int, int, int]:
-    """:func:`_split` for what our encoders emit (definite lengths, one-octet tags): tag and
-    length octets read inline; anything else goes the general way."""
+def _element(data: bytes | bytearray, at: int, end: int) -> tuple[int, int, int, int]:
+    """(first identifier octet, content start, content end, element end) of the element at
+    ``at``, which must end by ``end``: inline for one-octet tags and definite lengths, else the
+    general BER reader (indefinite lengths; DecodeError with the offset on bad input)."""
     try:
-        _, outer_end = _content(pdu, 0)
-        h_start = _content(pdu, 0)[0]
-        _, h_end = _content(pdu, h_start)
-        p_start, p_end = _content(pdu, h_end)
-        if (
-            pdu[0] == 0x30 and pdu[h_start] == 0xA1 and pdu[h_end] == 0xA2
-            and outer_end == p_end == len(pdu)
-        ):  # fmt: skip
-            return h_start, h_end, p_start, p_end
+        if data[at] & 0x1F != 0x1F:
+            start, stop = _content(data, at)
+            if stop <= end:
+                return data[at], start, stop, stop
     except (ValueError, IndexError):
         pass
-    return _split(pdu)
+    element = read_tlv(data, at, end)
+    return data[at], element.content_start, element.content_end, element.end
+
+
+def _children(data: bytes | bytearray, start: int, end: int) -> dict[int, tuple[int, int]]:
+    """Content bounds of the elements in [start, end), by first identifier octet."""
+    found = {}
+    while start < end:
+        tag, content_start, content_end, start = _element(data, start, end)
+        found[tag] = (content_start, content_end)
+    return found
+
+
+def _split(pdu: bytes) -> tuple[int, int, int, int]:
+    """(header start, header end, payload content start, payload content end) of a PS-PDU."""
+    limit = len(pdu)
+    tag, start, content_end, end = _element(pdu, 0, limit)
+    if tag != 0x30 or end != limit:
+        raise DecodeError(0, "not a single PS-PDU SEQUENCE")
+    header_tag, _, _, header_end = _element(pdu, start, content_end)
+    if header_tag != 0xA1:
+        raise DecodeError(start, "expected pSHeader [1]")
+    payload_tag, payload_start, payload_content_end, payload_end = _element(
+        pdu, header_end, content_end
+    )
+    if payload_tag != 0xA2 or payload_end != content_end:
+        raise DecodeError(header_end, "expected payload [2] to end the PS-PDU")
+    return start, header_end, payload_start, payload_content_end
 
 
 def _sequence_number(pdu: bytes, start: int, end: int) -> int:
-    header = read_tlv(pdu, start, end)
-    at = header.content_start
-    while at < header.content_end:
-        field = read_tlv(pdu, at, header.content_end)
-        if pdu[at] == 0x84:
-            value = int.from_bytes(pdu[field.content_start : field.content_end], "big", signed=True)
+    _, at, content_end, _ = _element(pdu, start, end)
+    while at < content_end:  # up to the sequenceNumber only
+        tag, field_start, field_end, next_at = _element(pdu, at, content_end)
+        if tag == 0x84:
+            value = int.from_bytes(pdu[field_start:field_end], "big", signed=True)
             if not 0 <= value <= 0xFFFFFFFF:
-                raise DecodeError(field.content_start, "sequenceNumber is not in 0..2^32-1")
+                raise DecodeError(field_start, "sequenceNumber is not in 0..2^32-1")
             return value
-        at = field.end
+        at = next_at
     raise DecodeError(start, "pSHeader has no sequenceNumber")
 
 
@@ -196,7 +203,7 @@ class PayloadEncryptor:
 
         ``sequence_number`` saves reading it from the header (the IV needs it).
         """
-        h_start, h_end, p_start, p_end = _split_fast(pdu)
+        h_start, h_end, p_start, p_end = _split(pdu)
         if sequence_number is None and self.profile.iv_rule is IVRule.SEQUENCE_REPEATED:
             sequence_number = _sequence_number(pdu, h_start, h_end)
         return self.encrypt_payload(
@@ -271,19 +278,14 @@ class PayloadDecryptor:
     def decrypt(self, pdu: bytes) -> DecryptedPDU:
         """Decrypt; DecodeError if it is not an EncryptionContainer PDU, IntegrityError if it
         does not decrypt to an EncryptedPayload (wrong key, wrong IV rule, tampering)."""
-        h_start, h_end, p_start, p_end = _split_fast(pdu)
-        container = read_tlv(pdu, p_start, p_end)
-        if pdu[p_start] != 0xA4 or container.end != p_end:
+        h_start, h_end, p_start, p_end = _split(pdu)
+        tag, container_start, container_end, after = _element(pdu, p_start, p_end)
+        if tag != 0xA4 or after != p_end:
             raise DecodeError(p_start, "payload is not an encryptionContainer")
-        fields: dict[int, tuple[int, int]] = {}
-        at = container.content_start
-        while at < container.content_end:
-            field = read_tlv(pdu, at, container.content_end)
-            fields[pdu[at]] = (field.content_start, field.content_end)
-            at = field.end
+        fields = _children(pdu, container_start, container_end)
         kind, sealed = fields.get(0x80), fields.get(0x81)
         if kind is None or sealed is None:
-            raise DecodeError(container.content_start, "encryptionContainer lacks type or payload")
+            raise DecodeError(container_start, "encryptionContainer lacks type or payload")
         number = int.from_bytes(pdu[kind[0] : kind[1]], "big")
         if number != _TYPE_NUMBER[self.profile.encryption_type]:
             raise DecodeError(kind[0], f"encryptionType {number} is not the agreed profile")
@@ -311,14 +313,14 @@ class PayloadDecryptor:
 
     @staticmethod
     def _parse(plain: bytearray) -> tuple[int, bytes]:
-        outer = read_tlv(plain, 0, len(plain))
-        if plain[0] != 0x30 or len(plain) - outer.end >= _BLOCK or any(plain[outer.end :]):
+        tag, start, end, after = _element(plain, 0, len(plain))
+        if tag != 0x30 or len(plain) - after >= _BLOCK or any(plain[after:]):
             raise DecodeError(0, "not an EncryptedPayload followed by zero padding")
-        counter = read_tlv(plain, outer.content_start, outer.content_end)
-        if plain[counter.start] != 0x80 or counter.content_end == counter.content_start:
-            raise DecodeError(counter.start, "expected byteCounter [0]")
-        value = int.from_bytes(plain[counter.content_start : counter.content_end], "big")
-        payload = read_tlv(plain, counter.end, outer.content_end)
-        if plain[payload.start] != 0xA1:
-            raise DecodeError(payload.start, "expected payload [1]")
-        return value, bytes(plain[payload.content_start : payload.content_end])
+        counter_tag, counter_start, counter_end, next_at = _element(plain, start, end)
+        if counter_tag != 0x80 or counter_end == counter_start:
+            raise DecodeError(start, "expected byteCounter [0]")
+        value = int.from_bytes(plain[counter_start:counter_end], "big")
+        payload_tag, payload_start, payload_end, _ = _element(plain, next_at, end)
+        if payload_tag != 0xA1:
+            raise DecodeError(next_at, "expected payload [1]")
+        return value, bytes(plain[payload_start:payload_end])
