@@ -42,7 +42,10 @@ class TestBed:
     VNF_V4, PEER_V4 = "10.77.0.1", "10.77.0.2"
     VNF_V6, PEER_V6 = "fd00:77::1", "fd00:77::2"
 
-    def __init__(self) -> None:
+    def __init__(self, *, offloads: bool = False) -> None:
+        """``offloads=True`` keeps the veths' checksum and segmentation offloads (the kernel's
+        default): senders then hand over GSO super-frames with partial checksums."""
+        self.offloads = offloads
         suffix = secrets.token_hex(3)
         self.vnf, self.peer = f"li-vnf-{suffix}", f"li-peer-{suffix}"
 
@@ -60,11 +63,12 @@ class TestBed:
             (self.vnf, "vnf0", self.VNF_V4, self.VNF_V6),
             (self.peer, "peer0", self.PEER_V4, self.PEER_V6),
         ):
-            subprocess.run(
-                ["ip", "netns", "exec", name, "ethtool", "-K", ifname, "tx", "off", "rx", "off",
-                 "tso", "off", "gso", "off", "gro", "off"],
-                check=False, capture_output=True, timeout=30,
-            )  # fmt: skip
+            if not self.offloads:
+                subprocess.run(
+                    ["ip", "netns", "exec", name, "ethtool", "-K", ifname, "tx", "off", "rx",
+                     "off", "tso", "off", "gso", "off", "gro", "off"],
+                    check=True, capture_output=True, timeout=30,
+                )  # fmt: skip
             with IPRoute(netns=name, flags=0) as ipr:
                 index = ipr.link_lookup(ifname=ifname)[0]
                 ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")

@@ -14,7 +14,7 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.utils import wrpcap
 
-from lawful_intercept.capture import Frame, parse_frame
+from lawful_intercept.capture import Frame, complete_checksum, parse_frame, parse_ip
 from lawful_intercept.errors import DecodeError
 from lawful_intercept.handover import model as hm
 from lawful_intercept.handover.codec import decode_payload
@@ -158,3 +158,31 @@ def test_task_validation() -> None:
         InterceptTask(XID, ())
     with pytest.raises(Exception, match="two tasks with one XID"):
         POIPipeline([TASK, TASK])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    version=st.sampled_from([4, 6]),
+    tcp=st.booleans(),
+    payload=st.binary(max_size=3000),
+    garbage=st.integers(0, 0xFFFF),
+)
+def test_completed_checksums_equal_scapys(
+    version: int, tcp: bool, payload: bytes, garbage: int
+) -> None:
+    """A partial checksum (whatever the field holds) is completed to what scapy computes."""
+    l3 = (
+        IP(src="10.0.0.1", dst="192.0.2.7")
+        if version == 4
+        else IPv6(src="2001:db8::1", dst="2001:db8::7")
+    )
+    l4 = TCP(sport=1, dport=2) if tcp else UDP(sport=3, dport=4)
+    correct = bytes(l3 / l4 / payload)
+    info = parse_ip(correct)
+    assert info.transport_offset is not None
+    field = info.transport_offset + (16 if tcp else 6)
+    broken = correct[:field] + garbage.to_bytes(2, "big") + correct[field + 2 :]
+    fixed = complete_checksum(broken, info)
+    if fixed != correct:  # one's complement has two zeros; 0xFFFF and 0x0000 both verify
+        assert {fixed[field : field + 2], correct[field : field + 2]} == {b"\xff\xff", b"\x00\x00"}
+        assert tcp

@@ -7,7 +7,13 @@ from lawful_intercept.capture.afpacket import (
     RecvCapture,
     open_capture,
 )
-from lawful_intercept.capture.packets import PacketInfo, parse_frame, parse_ip
+from lawful_intercept.capture.packets import (
+    PacketInfo,
+    complete_checksum,
+    link_payload,
+    parse_frame,
+    parse_ip,
+)
 
 __all__ = [
     "CaptureStats",
@@ -15,6 +21,8 @@ __all__ = [
     "PacketInfo",
     "PacketRing",
     "RecvCapture",
+    "complete_checksum",
+    "link_payload",
     "open_capture",
     "parse_frame",
     "parse_ip",

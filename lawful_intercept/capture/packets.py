@@ -15,7 +15,7 @@ import attrs
 
 from lawful_intercept.errors import DecodeError
 
-__all__ = ["PacketInfo", "link_payload", "parse_frame", "parse_ip"]
+__all__ = ["PacketInfo", "complete_checksum", "link_payload", "parse_frame", "parse_ip"]
 
 _VLAN_TYPES = frozenset((0x8100, 0x88A8, 0x9100))
 _IPV6_EXTENSIONS = frozenset((0, 43, 60, 135, 139, 140))  # hop-by-hop, routing, dest opts, ...
@@ -38,6 +38,8 @@ class PacketInfo:
     protocol: int
     sport: int | None
     dport: int | None
+    #: where the transport header starts (None for a fragment after the first)
+    transport_offset: int | None = None
 
 
 def link_payload(frame: bytes | memoryview) -> tuple[int, int]:
@@ -116,9 +118,40 @@ def _with_ports(
     transport: int,
     first_fragment: bool,
 ) -> PacketInfo:
-    if protocol in _PORTED and first_fragment:
+    if not first_fragment:
+        return PacketInfo(at, version, src, dst, protocol, None, None)
+    if protocol in _PORTED:
         if transport + 4 > len(data):
             raise DecodeError(transport, "truncated transport header")
         sport, dport = _PORTS.unpack_from(data, transport)
-        return PacketInfo(at, version, src, dst, protocol, sport, dport)
-    return PacketInfo(at, version, src, dst, protocol, None, None)
+        return PacketInfo(at, version, src, dst, protocol, sport, dport, transport)
+    return PacketInfo(at, version, src, dst, protocol, None, None, transport)
+
+
+_CHECKSUM_AT = {6: 16, 17: 6}  # TCP, UDP
+
+
+def complete_checksum(packet: bytes, info: PacketInfo) -> bytes:
+    """The IP packet (``packet`` starts at its IP header) with its TCP or UDP checksum
+    computed (RFC 768, RFC 9293, RFC 8200 8.1), for frames a local stack left to the NIC
+    (CHECKSUM_PARTIAL). Other protocols and non-first fragments come back unchanged.
+
+    The one's-complement sum of 16-bit words is the big integer modulo 0xFFFF.
+    """
+    at = _CHECKSUM_AT.get(info.protocol)
+    if at is None or info.transport_offset is None:
+        return packet
+    start = info.transport_offset - info.ip_offset
+    segment = bytearray(packet[start:])
+    if len(segment) < at + 2:
+        return packet
+    segment[at : at + 2] = b"\0\0"
+    width = 4 if info.version == 4 else 16
+    addresses = info.src.to_bytes(width, "big") + info.dst.to_bytes(width, "big")
+    if info.version == 4:
+        pseudo = addresses + bytes((0, info.protocol)) + len(segment).to_bytes(2, "big")
+    else:
+        pseudo = addresses + len(segment).to_bytes(4, "big") + bytes((0, 0, 0, info.protocol))
+    total = int.from_bytes(pseudo + segment + b"\0" * (len(segment) & 1), "big") % 0xFFFF
+    segment[at : at + 2] = (~total & 0xFFFF or 0xFFFF).to_bytes(2, "big")
+    return packet[:start] + bytes(segment)

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from lawful_intercept.capture.afpacket import Frame
-from lawful_intercept.capture.packets import parse_frame, parse_ip
+from lawful_intercept.capture.packets import complete_checksum, parse_frame, parse_ip
 from lawful_intercept.errors import ConfigurationError, DecodeError
 from lawful_intercept.handover import model as hm
 from lawful_intercept.handover.codec import encode_payload
@@ -82,6 +82,7 @@ class POICounters:
     x2_begin: int = 0
     x2_end: int = 0
     truncated: int = 0
+    checksums_completed: int = 0
 
 
 @attrs.define
@@ -152,6 +153,9 @@ class POIPipeline:
             if frame.wire_length > len(frame.data):
                 counters.truncated += 1
             packet = frame.data[info.ip_offset :]
+            if frame.checksum_partial:
+                counters.checksums_completed += 1
+                packet = complete_checksum(packet, info)
             width = 4 if info.version == 4 else 16
             source = info.src.to_bytes(width, "big")
             destination = info.dst.to_bytes(width, "big")
