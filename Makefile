@@ -8,7 +8,7 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 APT_PKGS := swtpm swtpm-tools softhsm2 libtss2-dev tpm2-tools tshark tcpdump pkg-config \
-            libpcap0.8 iproute2 ethtool
+            libpcap0.8 iproute2 ethtool netsniff-ng
 FUZZ_SECONDS ?= 60
 
 .PHONY: demo test deps system-deps lint typecheck unit fuzz bench clean

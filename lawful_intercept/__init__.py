@@ -44,7 +44,9 @@ from lawful_intercept.keys import (
     ReleaseGate,
     SoftwareKeyStore,
 )
+from lawful_intercept.poi import InterceptTask, POIPipeline
 from lawful_intercept.store import SQLiteQueue
+from lawful_intercept.tap import TapManager, Target
 from lawful_intercept.tls import TLSConfig
 from lawful_intercept.x2x3 import *  # noqa: F403
 from lawful_intercept.x2x3 import __all__ as _x2x3_all
@@ -61,14 +63,18 @@ __all__ = [
     "IVRule",
     "IntegrityChecker",
     "IntegrityVerifier",
+    "InterceptTask",
     "KeyCustodyError",
     "KeyStore",
     "PCRPolicy",
     "PCRPolicyError",
+    "POIPipeline",
     "PayloadDecryptor",
     "PayloadEncryptor",
     "ReleaseGate",
     "SoftwareKeyStore",
+    "TapManager",
+    "Target",
     "keys",
     "PSHeader",
     "PSPDU",

@@ -34,3 +34,12 @@ def test_key_custody_readme_example_runs() -> None:
     custody = [b for b in blocks if "li.SoftwareKeyStore.create" in b]
     assert len(custody) == 1
     exec(compile(custody[0], "README.md", "exec"), {})
+
+
+def test_poi_readme_example_runs() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    (poi,) = [b for b in blocks if "li.POIPipeline" in b]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(poi, "README.md", "exec"), {})
+    assert out.getvalue().strip() == "[1, 2]"

@@ -51,9 +51,9 @@ def link_payload(frame: bytes | memoryview) -> tuple[int, int]:
     tags = 0
     while ethertype in _VLAN_TYPES:
         tags += 1
-        at += 4
-        if tags > _MAX_TAGS or at + 2 > len(frame):
+        if tags > _MAX_TAGS or at + 6 > len(frame):
             raise DecodeError(at, "VLAN tags run past the frame")
+        at += 4
         ethertype = _U16.unpack_from(frame, at)[0]
     return ethertype, at + 2
 
@@ -99,6 +99,8 @@ def parse_ip(data: bytes | memoryview, at: int = 0) -> PacketInfo:
                 if cursor + 2 > end:
                     raise DecodeError(cursor, "truncated extension header")
                 size = (data[cursor + 1] + 2) * 4 if protocol == _AH else (data[cursor + 1] + 1) * 8
+                if cursor + size > end:
+                    raise DecodeError(cursor, "IPv6 extension header runs past the packet")
                 protocol, cursor = data[cursor], cursor + size
             else:
                 break
