@@ -20,6 +20,7 @@ import socket
 import struct
 import time
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import attrs
 
@@ -43,9 +44,11 @@ _SLL_PKTTYPE = 48 + 10  # sockaddr_ll follows the 48-octet tpacket3_hdr; pkttype
 _STATS_V3 = struct.Struct("<III")  # packets, drops, freeze_q_cnt
 
 
-@attrs.frozen(slots=True)
-class Frame:
-    """One captured frame: link-layer octets and what the kernel said about them."""
+class Frame(NamedTuple):
+    """One captured frame: link-layer octets and what the kernel said about them.
+
+    A NamedTuple, not an attrs class: one is built per packet on the capture hot path.
+    """
 
     timestamp_ns: int
     data: bytes

@@ -10,8 +10,7 @@ the caller counts it and carries on.
 from __future__ import annotations
 
 import struct
-
-import attrs
+from typing import NamedTuple
 
 from lawful_intercept.errors import DecodeError
 
@@ -25,11 +24,15 @@ _MAX_TAGS = 8
 _MAX_EXTENSIONS = 16
 _U16 = struct.Struct(">H")
 _PORTS = struct.Struct(">HH")
+# IPv4: version/IHL, (skip 5), flags/fragment offset, (skip TTL), protocol, (skip 2), addresses
+_IPV4 = struct.Struct(">B5xHxB2xII")
 
 
-@attrs.frozen(slots=True)
-class PacketInfo:
-    """Where the IP packet lies in the frame, and its addresses (as ints), protocol, ports."""
+class PacketInfo(NamedTuple):
+    """Where the IP packet lies in the frame, and its addresses (as ints), protocol, ports.
+
+    A NamedTuple, not an attrs class: one is built per packet on the capture hot path.
+    """
 
     ip_offset: int
     version: int
@@ -60,6 +63,8 @@ def link_payload(frame: bytes | memoryview) -> tuple[int, int]:
 
 def parse_frame(frame: bytes | memoryview) -> PacketInfo:
     """An Ethernet frame (possibly VLAN-tagged in band)."""
+    if len(frame) >= 34 and frame[12] == 0x08 and frame[13] == 0x00:  # untagged IPv4
+        return parse_ip(frame, 14)
     ethertype, at = link_payload(frame)
     if ethertype not in (0x0800, 0x86DD):
         raise DecodeError(at - 2, f"ethertype {ethertype:#06x} is not IP")
@@ -75,59 +80,55 @@ def parse_ip(data: bytes | memoryview, at: int = 0) -> PacketInfo:
     if version == 4:
         if at + 20 > end:
             raise DecodeError(at, "truncated IPv4 header")
-        header = (data[at] & 0x0F) * 4
+        first, fragment, protocol, src, dst = _IPV4.unpack_from(data, at)
+        header = (first & 0x0F) * 4
         if header < 20 or at + header > end:
             raise DecodeError(at, "bad IPv4 header length")
-        protocol = data[at + 9]
-        src = int.from_bytes(data[at + 12 : at + 16], "big")
-        dst = int.from_bytes(data[at + 16 : at + 20], "big")
-        first_fragment = (_U16.unpack_from(data, at + 6)[0] & 0x1FFF) == 0
-        return _with_ports(data, at, 4, src, dst, protocol, at + header, first_fragment)
+        transport = at + header
+        if fragment & 0x1FFF:  # not the first fragment: no transport header
+            return PacketInfo(at, 4, src, dst, protocol, None, None)
+        if protocol in _PORTED:
+            if transport + 4 > end:
+                raise DecodeError(transport, "truncated transport header")
+            sport, dport = _PORTS.unpack_from(data, transport)
+            return PacketInfo(at, 4, src, dst, protocol, sport, dport, transport)
+        return PacketInfo(at, 4, src, dst, protocol, None, None, transport)
     if version == 6:
-        if at + 40 > end:
-            raise DecodeError(at, "truncated IPv6 header")
-        src = int.from_bytes(data[at + 8 : at + 24], "big")
-        dst = int.from_bytes(data[at + 24 : at + 40], "big")
-        protocol, cursor, first_fragment = data[at + 6], at + 40, True
-        for _ in range(_MAX_EXTENSIONS):
-            if protocol == _FRAGMENT:
-                if cursor + 8 > end:
-                    raise DecodeError(cursor, "truncated fragment header")
-                first_fragment = (_U16.unpack_from(data, cursor + 2)[0] & 0xFFF8) == 0
-                protocol, cursor = data[cursor], cursor + 8
-            elif protocol in _IPV6_EXTENSIONS or protocol == _AH:
-                if cursor + 2 > end:
-                    raise DecodeError(cursor, "truncated extension header")
-                size = (data[cursor + 1] + 2) * 4 if protocol == _AH else (data[cursor + 1] + 1) * 8
-                if cursor + size > end:
-                    raise DecodeError(cursor, "IPv6 extension header runs past the packet")
-                protocol, cursor = data[cursor], cursor + size
-            else:
-                break
-        else:
-            raise DecodeError(cursor, "too many IPv6 extension headers")
-        return _with_ports(data, at, 6, src, dst, protocol, cursor, first_fragment)
+        return _parse_ipv6(data, at, end)
     raise DecodeError(at, f"IP version {version}")
 
 
-def _with_ports(
-    data: bytes | memoryview,
-    at: int,
-    version: int,
-    src: int,
-    dst: int,
-    protocol: int,
-    transport: int,
-    first_fragment: bool,
-) -> PacketInfo:
+def _parse_ipv6(data: bytes | memoryview, at: int, end: int) -> PacketInfo:
+    if at + 40 > end:
+        raise DecodeError(at, "truncated IPv6 header")
+    src = int.from_bytes(data[at + 8 : at + 24], "big")
+    dst = int.from_bytes(data[at + 24 : at + 40], "big")
+    protocol, cursor, first_fragment = data[at + 6], at + 40, True
+    for _ in range(_MAX_EXTENSIONS):
+        if protocol == _FRAGMENT:
+            if cursor + 8 > end:
+                raise DecodeError(cursor, "truncated fragment header")
+            first_fragment = (_U16.unpack_from(data, cursor + 2)[0] & 0xFFF8) == 0
+            protocol, cursor = data[cursor], cursor + 8
+        elif protocol in _IPV6_EXTENSIONS or protocol == _AH:
+            if cursor + 2 > end:
+                raise DecodeError(cursor, "truncated extension header")
+            size = (data[cursor + 1] + 2) * 4 if protocol == _AH else (data[cursor + 1] + 1) * 8
+            if cursor + size > end:
+                raise DecodeError(cursor, "IPv6 extension header runs past the packet")
+            protocol, cursor = data[cursor], cursor + size
+        else:
+            break
+    else:
+        raise DecodeError(cursor, "too many IPv6 extension headers")
     if not first_fragment:
-        return PacketInfo(at, version, src, dst, protocol, None, None)
+        return PacketInfo(at, 6, src, dst, protocol, None, None)
     if protocol in _PORTED:
-        if transport + 4 > len(data):
-            raise DecodeError(transport, "truncated transport header")
-        sport, dport = _PORTS.unpack_from(data, transport)
-        return PacketInfo(at, version, src, dst, protocol, sport, dport, transport)
-    return PacketInfo(at, version, src, dst, protocol, None, None, transport)
+        if cursor + 4 > end:
+            raise DecodeError(cursor, "truncated transport header")
+        sport, dport = _PORTS.unpack_from(data, cursor)
+        return PacketInfo(at, 6, src, dst, protocol, sport, dport, cursor)
+    return PacketInfo(at, 6, src, dst, protocol, None, None, cursor)
 
 
 _CHECKSUM_AT = {6: 16, 17: 6}  # TCP, UDP

@@ -40,7 +40,6 @@ from lawful_intercept.x2x3.attributes import (
 )
 from lawful_intercept.x2x3.constants import PayloadFormat, PDUType
 from lawful_intercept.x2x3.pdu import X2X3PDU, encode
-from lawful_intercept.x2x3.sequence import SequenceCounters
 from lawful_intercept.x2x3.template import X3Template
 
 __all__ = ["InterceptTask", "POICounters", "POIPipeline"]
@@ -104,16 +103,22 @@ class _TaskState:
         if task.interception_point_id is not None:
             constant.append(InterceptionPointID(task.interception_point_id))
         self.constant = tuple(constant)
-        self.templates = {
-            target: X3Template(
+        self.templates = [
+            X3Template(
                 task.xid,
                 task.correlation_id,
                 constant_attributes=(MatchedTargetIdentifier(target.identifier_xml()), *constant),
             )
             for target in task.targets
-        }
-        self.activity: dict[Target, _Activity] = {}
+        ]
+        self.activity: dict[int, _Activity] = {}  # by target index
         self.idle_ns = int(task.idle_timeout * 1e9)
+        self.sequence = 0  # the task's one sequence context (XID, NFID, IPID, correlation)
+
+    def next_sequence(self) -> int:
+        value = self.sequence
+        self.sequence = (value + 1) & 0xFFFFFFFF
+        return value
 
 
 class POIPipeline:
@@ -126,17 +131,7 @@ class POIPipeline:
             raise ConfigurationError("two tasks with one XID")
         self._tasks = [_TaskState(t) for t in tasks]
         self._parse = parse_frame if ethernet else parse_ip
-        self._sequence = SequenceCounters()
         self.counters = POICounters()
-
-    def _next(self, state: _TaskState) -> int:
-        task = state.task
-        return self._sequence.next(
-            task.xid,
-            task.correlation_id,
-            network_function_id=task.network_function_id or "",
-            interception_point_id=task.interception_point_id or "",
-        )
 
     def process(self, frames: Iterable[Frame]) -> list[bytes]:
         """X2 and X3 PDUs for a batch of frames, in capture order."""
@@ -156,9 +151,10 @@ class POIPipeline:
             if frame.checksum_partial:
                 counters.checksums_completed += 1
                 packet = complete_checksum(packet, info)
-            width = 4 if info.version == 4 else 16
-            source = info.src.to_bytes(width, "big")
-            destination = info.dst.to_bytes(width, "big")
+            if info.version == 4:  # the addresses' octets, as the template takes them
+                source, destination = packet[12:16], packet[16:20]
+            else:
+                source, destination = packet[8:24], packet[24:40]
             seconds, nanoseconds = divmod(frame.timestamp_ns, 1_000_000_000)
             for state in self._tasks:
                 found = state.matcher.match(
@@ -166,8 +162,9 @@ class POIPipeline:
                 )
                 if found is None:
                     continue
+                index, direction = found
                 counters.matched += 1
-                activity = state.activity.get(found.target)
+                activity = state.activity.get(index)
                 if activity is not None and (
                     frame.timestamp_ns - activity.last_ns >= state.idle_ns
                 ):  # idle since its last packet: that period ended then
@@ -175,18 +172,19 @@ class POIPipeline:
                     counters.x2_end += 1
                     activity = None
                 if activity is None:
-                    activity = _Activity(found.target, frame.timestamp_ns, frame.timestamp_ns)
-                    state.activity[found.target] = activity
+                    target = state.task.targets[index]
+                    activity = _Activity(target, frame.timestamp_ns, frame.timestamp_ns)
+                    state.activity[index] = activity
                     out.append(self._x2(state, activity, hm.IRIType.BEGIN, frame.timestamp_ns))
                     counters.x2_begin += 1
                 activity.last_ns = frame.timestamp_ns
-                if found.direction == FROM_TARGET:
+                if direction == FROM_TARGET:
                     activity.from_target += len(packet)
                 else:
                     activity.to_target += len(packet)
-                pdu = state.templates[found.target].encode(
-                    found.direction, self._next(state), seconds, nanoseconds, source,
-                    destination, info.sport, info.dport, info.protocol, packet,
+                pdu = state.templates[index].encode(
+                    direction, state.next_sequence(), seconds, nanoseconds, source, destination,
+                    info.sport, info.dport, info.protocol, packet,
                 )  # fmt: skip
                 counters.x3 += 1
                 counters.x3_octets += len(pdu)
@@ -197,9 +195,9 @@ class POIPipeline:
         """IRI-End for every activity period idle for its task's timeout."""
         out = []
         for state in self._tasks:
-            for target, activity in list(state.activity.items()):
+            for index, activity in list(state.activity.items()):
                 if now_ns - activity.last_ns >= state.idle_ns:
-                    del state.activity[target]
+                    del state.activity[index]
                     out.append(self._x2(state, activity, hm.IRIType.END, now_ns))
                     self.counters.x2_end += 1
         return out
@@ -244,7 +242,7 @@ class POIPipeline:
                 xid=state.task.xid,
                 correlation_id=state.task.correlation_id,
                 attributes=(
-                    SequenceNumber(self._next(state)),
+                    SequenceNumber(state.next_sequence()),
                     Timestamp(seconds, nanoseconds),
                     MatchedTargetIdentifier(target.identifier_xml()),
                     *state.constant,

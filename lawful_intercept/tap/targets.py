@@ -15,7 +15,7 @@ import attrs
 
 from lawful_intercept.errors import ConfigurationError
 
-__all__ = ["FROM_TARGET", "TO_TARGET", "Match", "Target", "TargetMatcher"]
+__all__ = ["FROM_TARGET", "TO_TARGET", "Target", "TargetMatcher"]
 
 #: TS 103 221-2 payload directions used by the POI
 TO_TARGET, FROM_TARGET = 2, 3
@@ -102,14 +102,6 @@ class Target:
         return f"<{kind}>{net}</{kind}>"
 
 
-@attrs.frozen
-class Match:
-    """A packet's match: which target, and the direction relative to it."""
-
-    target: Target
-    direction: int
-
-
 class TargetMatcher:
     """Exact match of parsed packets against a task's targets (address, protocol, port)."""
 
@@ -117,22 +109,22 @@ class TargetMatcher:
         self.targets: Sequence[Target] = tuple(targets)
         if not self.targets:
             raise ConfigurationError("a task needs at least one target")
-        # (version, network int, mask int, protocol, port, target) for a tight loop
+        # (version, network int, mask int, protocol, port) for a tight loop
         self._rules = [
             (t.version, int(t.network.network_address), int(t.network.netmask), t.protocol,
-             t.port, t)
+             t.port)
             for t in self.targets
         ]  # fmt: skip
 
     def match(
         self, version: int, src: int, dst: int, protocol: int, sport: int | None, dport: int | None
-    ) -> Match | None:
-        """The first target the packet is from or to; ``None`` if none. Addresses as ints."""
-        for rule_version, base, mask, rule_protocol, port, target in self._rules:
-            if rule_version != version or (rule_protocol is not None and rule_protocol != protocol):
-                continue
-            if src & mask == base and (port is None or sport == port):
-                return Match(target, FROM_TARGET)
-            if dst & mask == base and (port is None or dport == port):
-                return Match(target, TO_TARGET)
+    ) -> tuple[int, int] | None:
+        """(index of the first target the packet is from or to, direction), or None.
+        Addresses as ints; a target matching the source wins (fromTarget)."""
+        for index, (rule_version, base, mask, rule_protocol, port) in enumerate(self._rules):
+            if rule_version == version and (rule_protocol is None or rule_protocol == protocol):
+                if src & mask == base and (port is None or sport == port):
+                    return index, FROM_TARGET
+                if dst & mask == base and (port is None or dport == port):
+                    return index, TO_TARGET
         return None
