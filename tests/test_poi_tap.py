@@ -122,7 +122,7 @@ def test_recv_fallback_sees_the_same(bed: TestBed) -> None:
         frames = fallback.read_batch(0.5)
         assert len(frames) == 20
         assert fallback.stats().drops == 0
-    assert taps.sweep() == 2  # the IPv4 priority on both hooks
+    assert taps.sweep() == 4  # the IPv4 and the 802.1Q priorities, on both hooks
     assert taps.installed() == set()
 
 
@@ -147,7 +147,7 @@ def test_sweep_after_sigkill_leaves_no_tap(bed: TestBed) -> None:
             child.kill()
     taps = TapManager(bed.vnf)
     assert taps.installed() == {("vnf0", 7)}  # the back door a crash would leave
-    assert taps.sweep() == 2
+    assert taps.sweep() == 4  # IPv4 and 802.1Q priorities, both hooks
     assert taps.installed() == set()
     with bed.socket("vnf", socket.AF_INET, socket.SOCK_DGRAM) as probe:
         assert probe  # the namespace is intact
@@ -216,3 +216,40 @@ def test_gso_super_frames_and_partial_checksums_from_a_real_sender() -> None:
                 start = (segment.seq - first_sequence) % 2**32
                 covered.update(range(start, start + len(body)))
         assert covered == set(range(len(data)))  # every byte sent is in the X3 stream
+
+
+def test_vlan_tagged_frames_on_a_trunk_are_tapped(bed: TestBed) -> None:
+    """802.1Q frames reach tc with their tag held beside the packet (protocol 802.1Q); the
+    capture reports the tag, and the X3 carries the IP packet without it."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Dot1Q, Ether
+
+    def mac(namespace: str, device: str) -> str:
+        shown = subprocess.run(
+            ["ip", "-n", namespace, "-o", "link", "show", device],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        return shown.split("link/ether ")[1].split()[0]
+
+    taps = TapManager(bed.vnf)
+    mirror, capture = taps.capture_pair(0)
+    taps.install(4, "vnf0", [Target.parse("10.88.0.2"), Target.parse("fd00:88::2")], mirror)
+    l2 = Ether(src=mac(bed.peer, "peer0"), dst=mac(bed.vnf, "vnf0")) / Dot1Q(vlan=7)
+    sent = [
+        bytes(l2 / IP(src="10.88.0.2", dst="10.88.0.1") / UDP(sport=1, dport=2) / b"v4"),
+        bytes(l2 / IPv6(src="fd00:88::2", dst="fd00:88::1") / UDP(sport=1, dport=2) / b"v6"),
+        bytes(l2 / IP(src="10.88.0.3", dst="10.88.0.1") / UDP(sport=1, dport=2) / b"no"),
+    ]
+    with contextlib_closing(PacketRing(capture, netns=bed.vnf)) as ring:
+        with bed.socket("peer", socket.AF_PACKET, socket.SOCK_RAW) as raw:
+            raw.bind(("peer0", 0))
+            for frame in sent:
+                raw.send(frame)
+        time.sleep(0.2)
+        frames = ring.read_batch(0.5)
+    assert [f.vlan_tci for f in frames] == [7, 7]
+    task = InterceptTask(uuid.uuid4(), (Target.parse("10.88.0.2"), Target.parse("fd00:88::2")))
+    x3 = [decode(p) for p in POIPipeline([task]).process(frames)]
+    payloads = [p.payload for p in x3 if p.pdu_type == PDUType.X3]
+    assert payloads == [sent[0][18:], sent[1][18:]]  # the IP packets, tag and header gone

@@ -66,13 +66,18 @@ class Target:
     def version(self) -> int:
         return self.network.version
 
-    def u32_keys(self, side: str) -> list[str]:
+    def u32_keys(self, side: str, *, vlan: bool = False) -> list[str]:
         """u32 selector keys (``value/mask+offset``, offsets from the IP header) matching this
-        target as the packet's source (``side='src'``) or destination (``'dst'``)."""
+        target as the packet's source (``side='src'``) or destination (``'dst'``).
+
+        ``vlan``: for 802.1Q frames. The kernel keeps their tag beside the packet, and tc then
+        classifies them as protocol 802.1Q with the IP header where it always is; one
+        priority serves both IP versions, so the version nibble is matched too.
+        """
         net = self.network
         mask = int(net.netmask)
         base = int(net.network_address)
-        keys = []
+        keys = [f"0x{net.version << 28:08x}/0xf0000000+0"] if vlan else []
         if net.version == 4:
             offset = 12 if side == "src" else 16
             keys.append(f"0x{base:08x}/0x{mask:08x}+{offset}")
@@ -80,14 +85,14 @@ class Target:
                 keys.append(f"0x{self.protocol << 16:08x}/0x00ff0000+8")
         else:
             offset = 8 if side == "src" else 24
+            address_keys = []
             for word in range(4):
                 shift = 96 - 32 * word
                 word_mask = (mask >> shift) & 0xFFFFFFFF
                 if word_mask:
                     value = (base >> shift) & 0xFFFFFFFF
-                    keys.append(f"0x{value:08x}/0x{word_mask:08x}+{offset + 4 * word}")
-            if not keys:  # ::/0
-                keys.append("0x00000000/0x00000000+0")
+                    address_keys.append(f"0x{value:08x}/0x{word_mask:08x}+{offset + 4 * word}")
+            keys += address_keys or ["0x00000000/0x00000000+0"]  # ::/0
             if self.protocol is not None:  # next header, when there is no extension header
                 keys.append(f"0x{self.protocol << 8:08x}/0x0000ff00+4")
         return keys

@@ -1,7 +1,8 @@
 """Taps with tc and pyroute2: clsact + u32 + mirred egress mirror, recognisable and removable.
 
 Every filter the library installs carries the classid ``0x4C49:tag`` ("LI", then the task's
-14-bit tap tag) and sits at its own priority (IPv4 at ``49152 + 2*tag``, IPv6 at the next),
+tap tag) and sits at its own priority (IPv4 at ``49152 + 3*tag``, IPv6 at the next, 802.1Q
+tagged frames at the one after),
 so a task's filters are removed by priority, and a sweep finds every filter of ours by its
 classid — after a crash too. A tap must never outlive its task.
 
@@ -35,9 +36,9 @@ log = logging.getLogger(__name__)
 
 OWNER_MAJOR = 0x4C49  # "LI"
 PRIO_BASE = 49152
-MAX_TAG = (65535 - PRIO_BASE) // 2  # 8191
+MAX_TAG = (65535 - PRIO_BASE) // 3  # 5461: three priorities per tag
 INGRESS, EGRESS = 0xFFFFFFF2, 0xFFFFFFF3  # clsact hooks
-ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86DD
+ETH_P_IP, ETH_P_IPV6, ETH_P_8021Q = 0x0800, 0x86DD, 0x8100
 MIRROR_PREFIX, CAPTURE_PREFIX = "li-m", "li-c"
 _EEXIST, _ENOENT, _EINVAL = 17, 2, 22
 
@@ -141,15 +142,14 @@ class TapManager:
                  "ifindex": mirror_index}
             ]  # fmt: skip
             for target in targets:
-                protocol = ETH_P_IP if target.version == 4 else ETH_P_IPV6
-                prio = PRIO_BASE + 2 * tag + (target.version == 6)
-                for hook in (INGRESS, EGRESS):
-                    for side in ("src", "dst"):
-                        ipr.tc(
-                            "add-filter", "u32", index, parent=hook, prio=prio,
-                            protocol=protocol, target=(OWNER_MAJOR << 16) | tag,
-                            keys=target.u32_keys(side), action=action,
-                        )  # fmt: skip
+                for protocol, prio, vlan in _priorities(tag, target.version):
+                    for hook in (INGRESS, EGRESS):
+                        for side in ("src", "dst"):
+                            ipr.tc(
+                                "add-filter", "u32", index, parent=hook, prio=prio,
+                                protocol=protocol, target=(OWNER_MAJOR << 16) | tag,
+                                keys=target.u32_keys(side, vlan=vlan), action=action,
+                            )  # fmt: skip
         log.info("tap %d installed on %s (%d target(s))", tag, interface, len(targets))
 
     def remove(self, tag: int, interface: str) -> int:
@@ -159,8 +159,9 @@ class TapManager:
             found = ipr.link_lookup(ifname=interface)
             if not found:
                 return 0
-            for prio, protocol in ((PRIO_BASE + 2 * tag, ETH_P_IP),
-                                   (PRIO_BASE + 2 * tag + 1, ETH_P_IPV6)):  # fmt: skip
+            slots = {(prio, protocol) for version in (4, 6)
+                     for protocol, prio, _ in _priorities(tag, version)}  # fmt: skip
+            for prio, protocol in sorted(slots):
                 for hook in (INGRESS, EGRESS):
                     removed += self._delete(ipr, found[0], hook, prio, protocol)
         return removed
@@ -242,6 +243,17 @@ class TapManager:
         if removed:
             log.warning("swept %d tap filter priorities left by an earlier run", removed)
         return removed
+
+
+def _priorities(tag: int, version: int) -> list[tuple[int, int, bool]]:
+    """(protocol, priority, VLAN-tagged) of a tag's filters for one IP version: untagged
+    IPv4 at ``49152 + 3*tag``, IPv6 at +1, and 802.1Q-tagged frames of either at +2 (a
+    trunk: tc sees them as protocol 802.1Q, their tag held beside the packet)."""
+    base = PRIO_BASE + 3 * tag
+    return [
+        (ETH_P_IP if version == 4 else ETH_P_IPV6, base + (version == 6), False),
+        (ETH_P_8021Q, base + 2, True),
+    ]
 
 
 def _action_counts(options: Any) -> tuple[int, int]:
