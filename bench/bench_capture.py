@@ -149,7 +149,7 @@ def main() -> None:
         def scapy_sniff(stop: threading.Event) -> int:
             from scapy.sendrecv import AsyncSniffer
 
-            from lawful_intercept.devnet import in_namespace
+            from lawful_intercept.netns import in_namespace
 
             counted = [0]
             with in_namespace(bed.vnf):

@@ -12,27 +12,14 @@ import contextlib
 import secrets
 import socket
 import subprocess
-from collections.abc import Iterator
 from types import TracebackType
 from typing import Self
 
-__all__ = ["TestBed", "in_namespace"]
+from lawful_intercept.netns import in_namespace
+
+__all__ = ["TestBed"]
 
 _NODAD = 0x02  # IFA_F_NODAD: an IPv6 address usable at once
-
-
-@contextlib.contextmanager
-def in_namespace(name: str) -> Iterator[None]:
-    """Run the body with this thread in namespace ``name`` (sockets made there stay there)."""
-    import pyroute2
-    from pyroute2 import netns
-
-    pyroute2.config.disable_mp_signal = True
-    netns.pushns(name)
-    try:
-        yield
-    finally:
-        netns.popns()
 
 
 class TestBed:

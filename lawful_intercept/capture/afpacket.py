@@ -19,12 +19,12 @@ import select
 import socket
 import struct
 import time
-from collections.abc import Iterator
 from typing import NamedTuple
 
 import attrs
 
 from lawful_intercept.errors import ConfigurationError
+from lawful_intercept.netns import in_namespace
 
 __all__ = ["CaptureStats", "Frame", "PacketRing", "RecvCapture", "open_capture"]
 
@@ -65,26 +65,10 @@ class CaptureStats:
     drops: int
 
 
-@contextlib.contextmanager
-def _namespace(netns: str | None) -> Iterator[None]:
-    if netns is None:
-        yield
-        return
-    import pyroute2
-    from pyroute2 import netns as ns
-
-    pyroute2.config.disable_mp_signal = True
-    ns.pushns(netns)
-    try:
-        yield
-    finally:
-        ns.popns()
-
-
 def _packet_socket(netns: str | None) -> socket.socket:
     """An AF_PACKET socket in ``netns`` that receives nothing until :func:`_bind`."""
     try:
-        with _namespace(netns):
+        with in_namespace(netns):
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     except OSError as exc:
         raise ConfigurationError(f"cannot open AF_PACKET in namespace {netns!r}: {exc}") from exc

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from lawful_intercept.errors import ConfigurationError
+from lawful_intercept.netns import in_namespace
 from lawful_intercept.tap.targets import Target
 
 __all__ = [
@@ -88,7 +89,7 @@ class TapManager:
 
     def capture_pair(self, number: int = 0) -> tuple[str, str]:
         """Create (or reuse) the mirror/capture veth pair ``li-m<N>``/``li-c<N>``: up, IPv6
-        off, offloads off. Returns (mirror interface, capture interface)."""
+        off. Returns (mirror interface, capture interface)."""
         mirror, capture = f"{MIRROR_PREFIX}{number}", f"{CAPTURE_PREFIX}{number}"
         with self._ipr() as ipr:
             if not ipr.link_lookup(ifname=mirror):
@@ -100,23 +101,10 @@ class TapManager:
 
     def _quiet(self, name: str) -> None:
         """No IPv6 (no router or neighbour solicitations) on a capture pair interface."""
-        with self._in_namespace():
+        with in_namespace(self.netns):
             path = f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6"
             with contextlib.suppress(FileNotFoundError), open(path, "w") as knob:
                 knob.write("1")
-
-    @contextlib.contextmanager
-    def _in_namespace(self) -> Iterator[None]:
-        if self.netns is None:
-            yield
-            return
-        from pyroute2 import netns
-
-        netns.pushns(self.netns)
-        try:
-            yield
-        finally:
-            netns.popns()
 
     # -- taps --------------------------------------------------------------------------------
 
