@@ -65,16 +65,19 @@ class CaptureStats:
     drops: int
 
 
-def _packet_socket(netns: str | None) -> socket.socket:
-    """An AF_PACKET socket in ``netns`` that receives nothing until :func:`_bind`."""
+def _packet_socket(netns: str | None) -> tuple[socket.socket, bool]:
+    """An AF_PACKET socket in ``netns`` that receives nothing until :func:`_bind`, and
+    whether the kernel drops outgoing frames for it (Linux >= 4.20)."""
     try:
         with in_namespace(netns):
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     except OSError as exc:
         raise ConfigurationError(f"cannot open AF_PACKET in namespace {netns!r}: {exc}") from exc
-    with contextlib.suppress(OSError):  # Linux >= 4.20
+    try:
         sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-    return sock
+    except OSError:
+        return sock, False
+    return sock, True
 
 
 def _bind(sock: socket.socket, interface: str) -> None:
@@ -101,7 +104,7 @@ class PacketRing:
     ) -> None:
         if block_size % mmap.PAGESIZE or block_size < 1 << 16 or block_count < 2:
             raise ConfigurationError("block size: a multiple of the page size, >= 64 KiB")
-        self._sock = _packet_socket(netns)
+        self._sock, self._ignored = _packet_socket(netns)
         frame_size = 1 << 11
         try:
             self._sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
@@ -118,7 +121,6 @@ class PacketRing:
             self._sock.close()
             raise ConfigurationError(f"cannot set up a TPACKET_V3 ring: {exc}") from exc
         _bind(self._sock, interface)
-        self._view = memoryview(self._ring)
         self._block_size, self._block_count = block_size, block_count
         self._next = 0
         self._poll = select.poll()
@@ -130,7 +132,8 @@ class PacketRing:
     def read_batch(self, timeout: float = 0.1) -> list[Frame]:
         """Frames of every retired block, oldest first; waits up to ``timeout`` for one."""
         frames: list[Frame] = []
-        ring, view, unpack = self._ring, self._view, _PACKET_HEADER.unpack_from
+        append, make = frames.append, tuple.__new__  # a Frame without its Python __new__
+        ring, unpack, outgoing_ignored = self._ring, _PACKET_HEADER.unpack_from, self._ignored
         if not self._ready():
             self._poll.poll(int(timeout * 1000))
         while self._ready():
@@ -139,14 +142,17 @@ class PacketRing:
             at = base + offset
             for _ in range(count):
                 nxt, sec, nsec, snap, length, status, mac, _net, _hash, tci = unpack(ring, at)
-                if ring[at + _SLL_PKTTYPE] != PACKET_OUTGOING:
-                    frames.append(
-                        Frame(
-                            sec * 1_000_000_000 + nsec,
-                            bytes(view[at + mac : at + mac + snap]),
-                            length,
-                            tci & 0xFFFF if status & TP_STATUS_VLAN_VALID else None,
-                            bool(status & TP_STATUS_CSUMNOTREADY),
+                if outgoing_ignored or ring[at + _SLL_PKTTYPE] != PACKET_OUTGOING:
+                    append(
+                        make(
+                            Frame,
+                            (
+                                sec * 1_000_000_000 + nsec,
+                                ring[at + mac : at + mac + snap],  # a copy: the block goes back
+                                length,
+                                tci & 0xFFFF if status & TP_STATUS_VLAN_VALID else None,
+                                status & TP_STATUS_CSUMNOTREADY != 0,
+                            ),
                         )
                     )
                 at += nxt
@@ -166,7 +172,6 @@ class PacketRing:
 
     def close(self) -> None:
         self._poll.unregister(self._sock.fileno())
-        self._view.release()
         self._ring.close()
         self._sock.close()
 
@@ -177,7 +182,7 @@ class RecvCapture:
     def __init__(
         self, interface: str, *, netns: str | None = None, buffer_octets: int = 64 << 20
     ) -> None:
-        self._sock = _packet_socket(netns)
+        self._sock, _ = _packet_socket(netns)
         with contextlib.suppress(OSError):
             self._sock.setsockopt(socket.SOL_SOCKET, 33, buffer_octets)  # SO_RCVBUFFORCE
         _bind(self._sock, interface)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
@@ -136,60 +136,79 @@ class POIPipeline:
     def process(self, frames: Iterable[Frame]) -> list[bytes]:
         """X2 and X3 PDUs for a batch of frames, in capture order."""
         out: list[bytes] = []
-        counters = self.counters
-        parse = self._parse
+        emit = out.append
+        parse, tasks = self._parse, self._tasks
+        seen = not_ip = truncated = completed = matched = x3 = x3_octets = 0
         for frame in frames:
-            counters.frames += 1
+            timestamp, data, wire_length, _, partial = frame
+            seen += 1
             try:
-                info = parse(frame.data)
+                info = parse(data)
             except DecodeError:
-                counters.not_ip += 1
+                not_ip += 1
                 continue
-            if frame.wire_length > len(frame.data):
-                counters.truncated += 1
-            packet = frame.data[info.ip_offset :]
-            if frame.checksum_partial:
-                counters.checksums_completed += 1
+            ip_offset, version, src, dst, protocol, sport, dport, _ = info
+            if wire_length > len(data):
+                truncated += 1
+            packet = data[ip_offset:]
+            if partial:
+                completed += 1
                 packet = complete_checksum(packet, info)
-            if info.version == 4:  # the addresses' octets, as the template takes them
+            if version == 4:  # the addresses' octets, as the template takes them
                 source, destination = packet[12:16], packet[16:20]
             else:
                 source, destination = packet[8:24], packet[24:40]
-            seconds, nanoseconds = divmod(frame.timestamp_ns, 1_000_000_000)
-            for state in self._tasks:
-                found = state.matcher.match(
-                    info.version, info.src, info.dst, info.protocol, info.sport, info.dport
-                )
+            seconds, nanoseconds = divmod(timestamp, 1_000_000_000)
+            for state in tasks:
+                found = state.matcher.match(version, src, dst, protocol, sport, dport)
                 if found is None:
                     continue
                 index, direction = found
-                counters.matched += 1
+                matched += 1
                 activity = state.activity.get(index)
-                if activity is not None and (
-                    frame.timestamp_ns - activity.last_ns >= state.idle_ns
-                ):  # idle since its last packet: that period ended then
-                    out.append(self._x2(state, activity, hm.IRIType.END, frame.timestamp_ns))
-                    counters.x2_end += 1
-                    activity = None
-                if activity is None:
-                    target = state.task.targets[index]
-                    activity = _Activity(target, frame.timestamp_ns, frame.timestamp_ns)
-                    state.activity[index] = activity
-                    out.append(self._x2(state, activity, hm.IRIType.BEGIN, frame.timestamp_ns))
-                    counters.x2_begin += 1
-                activity.last_ns = frame.timestamp_ns
+                if activity is None or timestamp - activity.last_ns >= state.idle_ns:
+                    activity = self._new_period(state, index, activity, timestamp, emit)
+                activity.last_ns = timestamp
                 if direction == FROM_TARGET:
                     activity.from_target += len(packet)
                 else:
                     activity.to_target += len(packet)
+                sequence = state.sequence
+                state.sequence = (sequence + 1) & 0xFFFFFFFF
                 pdu = state.templates[index].encode(
-                    direction, state.next_sequence(), seconds, nanoseconds, source, destination,
-                    info.sport, info.dport, info.protocol, packet,
+                    direction, sequence, seconds, nanoseconds, source, destination, sport, dport,
+                    protocol, packet,
                 )  # fmt: skip
-                counters.x3 += 1
-                counters.x3_octets += len(pdu)
-                out.append(pdu)
+                x3 += 1
+                x3_octets += len(pdu)
+                emit(pdu)
+        counters = self.counters
+        counters.frames += seen
+        counters.not_ip += not_ip
+        counters.truncated += truncated
+        counters.checksums_completed += completed
+        counters.matched += matched
+        counters.x3 += x3
+        counters.x3_octets += x3_octets
         return out
+
+    def _new_period(
+        self,
+        state: _TaskState,
+        index: int,
+        idle: _Activity | None,
+        timestamp: int,
+        emit: Callable[[bytes], None],
+    ) -> _Activity:
+        """End an idle period (if any) and begin a new one at ``timestamp``: X2 PDUs."""
+        if idle is not None:  # silent since its last packet: that period ended
+            emit(self._x2(state, idle, hm.IRIType.END, timestamp))
+            self.counters.x2_end += 1
+        activity = _Activity(state.task.targets[index], timestamp, timestamp)
+        state.activity[index] = activity
+        emit(self._x2(state, activity, hm.IRIType.BEGIN, timestamp))
+        self.counters.x2_begin += 1
+        return activity
 
     def poll(self, now_ns: int) -> list[bytes]:
         """IRI-End for every activity period idle for its task's timeout."""
