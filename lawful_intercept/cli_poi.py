@@ -97,8 +97,8 @@ async def _run(args: argparse.Namespace, task: InterceptTask, err: TextIO) -> in
         def report(status: POIStatus) -> None:
             if not args.quiet:
                 print(
-                    f"li poi: {_summary(status.counters)}  captured {status.captured}  "
-                    f"dropped {status.dropped}",
+                    f"li poi: {_summary(status.counters)}  mirrored {status.mirrored}  "
+                    f"captured {status.captured}  dropped {status.dropped}",
                     file=err, flush=True,
                 )  # fmt: skip
 

@@ -98,6 +98,10 @@ def test_live_poi_sends_to_the_mf_and_removes_its_taps_on_sigterm(
                 if sum(kind == PDUType.X3 for kind, _ in received) >= 50:
                     break
                 await asyncio.sleep(0.1)
+            progress = b""
+            while b"X3 50 " not in progress:  # a progress line a second
+                progress = await asyncio.wait_for(process.stderr.readline(), 10)
+            assert b"mirrored 50  captured 50  dropped 0" in progress
         finally:
             process.send_signal(signal.SIGTERM)
             assert process.stderr is not None

@@ -104,7 +104,11 @@ def test_exactly_the_target_packets_are_mirrored_and_emitted(bed: TestBed) -> No
     assert sum(expected.values()) == 80  # 2 families x 20 round trips x 2 directions
     assert x3 == expected  # count and octets equal, both directions, IPv4 and IPv6
     counters = taps.counters(1)
-    assert counters.packets >= 80
+    assert counters.packets == 80  # the mirror actions copied exactly the target's packets
+    per_filter = taps.filter_counters(1)
+    assert {f.interface for f in per_filter} == {"vnf0"}
+    assert len(per_filter) == 2 * 2 * 2 * 2  # families x (plain, 802.1Q) x hooks x sides
+    assert sum(f.packets for f in per_filter) == counters.packets
     taps.remove(1, "vnf0")
     assert taps.installed() == set()
     with contextlib_closing(PacketRing(capture, netns=bed.vnf, block_size=1 << 16)) as ring:

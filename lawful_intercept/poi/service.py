@@ -36,6 +36,8 @@ class POIStatus:
     captured: int
     dropped: int
     elapsed: float
+    #: packets the tap's mirror actions copied (kernel counters), when read
+    mirrored: int | None = None
 
 
 class POIService:
@@ -87,7 +89,8 @@ class POIService:
                     await self.send(pdu)
                 if self.report is not None and time.monotonic() - last_report >= self.report_every:
                     self._count(capture.stats())
-                    self.report(self._status(started))
+                    mirrored = await asyncio.to_thread(self._mirrored)
+                    self.report(attrs.evolve(self._status(started), mirrored=mirrored))
                     last_report = time.monotonic()
         finally:
             await asyncio.to_thread(self._uninstall)
@@ -103,6 +106,9 @@ class POIService:
     def _install(self, mirror: str) -> None:
         for tag, task in enumerate(self.tasks, start=1):
             self.taps.install(tag, self.interface, task.targets, mirror)
+
+    def _mirrored(self) -> int:
+        return sum(self.taps.counters(tag).packets for tag in range(1, len(self.tasks) + 1))
 
     def _uninstall(self) -> None:
         for tag in range(1, len(self.tasks) + 1):

@@ -27,6 +27,7 @@ from lawful_intercept.tap.targets import Target
 
 __all__ = [
     "CAPTURE_PREFIX",
+    "FilterCounters",
     "MIRROR_PREFIX",
     "OWNER_MAJOR",
     "TapCounters",
@@ -42,6 +43,18 @@ INGRESS, EGRESS = 0xFFFFFFF2, 0xFFFFFFF3  # clsact hooks
 ETH_P_IP, ETH_P_IPV6, ETH_P_8021Q = 0x0800, 0x86DD, 0x8100
 MIRROR_PREFIX, CAPTURE_PREFIX = "li-m", "li-c"
 _EEXIST, _ENOENT, _EINVAL = 17, 2, 22
+
+
+@attrs.frozen
+class FilterCounters:
+    """One installed filter of a tap and what its mirror action has copied."""
+
+    interface: str
+    priority: int
+    protocol: int
+    handle: int
+    packets: int
+    octets: int
 
 
 @attrs.frozen
@@ -196,17 +209,26 @@ class TapManager:
             names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
             return {(names[index], tag) for index, _, _, tag, _ in self._ours(ipr)}
 
-    def counters(self, tag: int) -> TapCounters:
-        """Mirror action counters of the tag's filters, summed over interfaces and hooks.
-        Octets are as tc counts them: at ingress without the link-layer header."""
-        packets = octets = 0
+    def filter_counters(self, tag: int) -> list[FilterCounters]:
+        """Each of the tag's filters with its mirror action's packet and octet counts."""
+        found = []
         with self._ipr() as ipr:
-            for _, _, _, entry_tag, entry in self._ours(ipr):
+            names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+            for index, prio, protocol, entry_tag, entry in self._ours(ipr):
                 if entry_tag == tag:
-                    got = _action_counts(entry.get_attr("TCA_OPTIONS"))
-                    packets += got[0]
-                    octets += got[1]
-        return TapCounters(packets, octets)
+                    packets, octets = _action_counts(entry.get_attr("TCA_OPTIONS"))
+                    found.append(
+                        FilterCounters(
+                            names[index], prio, protocol, entry["handle"], packets, octets
+                        )
+                    )
+        return found
+
+    def counters(self, tag: int) -> TapCounters:
+        """The tag's mirror counters summed over its filters (interfaces, hooks, families).
+        Octets are as tc counts them: at ingress without the link-layer header."""
+        filters = self.filter_counters(tag)
+        return TapCounters(sum(f.packets for f in filters), sum(f.octets for f in filters))
 
     def sweep(self, keep: set[tuple[str, int]] | None = None) -> int:
         """Remove every filter of ours (but ``keep``'s) and every capture pair: run at start-up,
