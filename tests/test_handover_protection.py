@@ -297,3 +297,14 @@ def test_byte_counter_encodings_at_the_edges(start: int, pycrate_li: Any) -> Non
     assert plain.startswith(inner.to_ber())  # pycrate re-encodes the same (minimal) octets
     with pytest.raises(EncodeError):
         encryptor.encrypt(clear, sequence_number=2**32)
+
+
+def test_byte_counter_out_of_range_is_refused() -> None:
+    """Found by fuzz/fuzz_encryption.py: a decrypted byteCounter above 2^64-1 was accepted,
+    and re-encrypting the result failed."""
+    crash = base64.b64decode(
+        "MH+hQYAHBAACAgUBK4EETEn/////AAAAAE4CRQD/AIEBA4QBFIURMjAyNzAxMTUwODAwMDAuNVqnC4AEAElrA4HS"
+        "B6EgojqkOIABBIEw3Iji+J0SGHYVOW51Zx5h34husWqDq4Fx3XDa3iFTq2laoPW8xCdUIfOAbYwCshYCggED"
+    )
+    with pytest.raises(IntegrityError):
+        PayloadDecryptor(bytes(range(32)), EncryptionProfile()).decrypt(crash)

@@ -319,7 +319,9 @@ class PayloadDecryptor:
         counter_tag, counter_start, counter_end, next_at = _element(plain, start, end)
         if counter_tag != 0x80 or counter_end == counter_start:
             raise DecodeError(start, "expected byteCounter [0]")
-        value = int.from_bytes(plain[counter_start:counter_end], "big")
+        value = int.from_bytes(plain[counter_start:counter_end], "big", signed=True)
+        if not 0 <= value <= _MAX_COUNTER:
+            raise DecodeError(counter_start, "byteCounter is not in 0..2^64-1")
         payload_tag, payload_start, payload_end, _ = _element(plain, next_at, end)
         if payload_tag != 0xA1:
             raise DecodeError(next_at, "expected payload [1]")
