@@ -166,11 +166,19 @@ class CCTemplate:
         )  # fmt: skip
         return parts, len(head) + hl
 
+    def header_octets(
+        self, sequence_number: int, communication_identity_number: int | None, timestamp_ns: int
+    ) -> bytes:
+        """The encoded pSHeader [1] element alone: for PDUs whose Payload is encoded
+        elsewhere (an MF putting a POI's X2 Payload under its header)."""
+        parts, _ = self._header(sequence_number, communication_identity_number, timestamp_ns)
+        return b"".join(parts)
+
     def _encode(
-        self, sequence: int, cin: int | None, timestamp_ns: int, chain: bytes, body: bytes
+        self, sequence: int, cin: int | None, timestamp: int, chain: bytes, body: bytes
     ) -> bytes:
         """The PS-PDU with this header, then ``chain`` (payload down to ``body``), then ``body``."""
-        header, header_len = self._header(sequence, cin, timestamp_ns)
+        header, header_len = self._header(sequence, cin, timestamp)
         total = header_len + len(chain) + len(body)
         return b"".join((b"\x30", _length(total), *header, chain, body))
 

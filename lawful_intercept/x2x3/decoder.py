@@ -120,7 +120,7 @@ class X2X3View:
     Raises DecodeError with the byte offset of the first problem found.
     """
 
-    __slots__ = ("_header", "_seq_at", "_ts_at", "data")
+    __slots__ = ("_header", "_seq_at", "_texts", "_ts_at", "data")
 
     def __init__(self, data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
         header_length, payload_length = check_header(data, limits)
@@ -144,6 +144,7 @@ class X2X3View:
         self._header: _Header = HEADER.unpack_from(data, 0)
         self._seq_at = layout.seq_at
         self._ts_at = layout.ts_at
+        self._texts = layout.texts
 
     # header fields (clause 5.1)
     @property
@@ -197,6 +198,14 @@ class X2X3View:
             return None
         seconds, nanoseconds = _TS.unpack_from(self.data, self._ts_at)
         return int(seconds * NANOSECONDS_PER_SECOND + nanoseconds)
+
+    def text_attribute(self, attribute_type: int) -> bytes | None:
+        """The UTF-8 octets of the first text attribute of this type (e.g. 17, the Matched
+        Target Identifier; already validated), or None: no typed objects are built."""
+        for type_, start, length in self._texts:
+            if type_ == attribute_type:
+                return bytes(self.data[start : start + length])
+        return None
 
     @property
     def payload(self) -> memoryview:

@@ -1,0 +1,322 @@
+"""The MF's mediation core (sans-IO): X2/X3 PDUs in, HI2/HI3 PS-PDUs per LEA out.
+
+XID -> task binding (LIID, operator and network element identifiers, country codes) -> one or
+more LEAs. Per LEA and LIID there are two delivery streams, HI2 (IRI) and HI3 (CC), each with
+its own sequence numbers, starting at 0, without gaps, covering every PDU the stream carries
+(IntegrityCheck PDUs included). A stream applies its LEA's EncryptionContainer and
+IntegrityCheck settings.
+
+Communication Identity Numbers (CIN), the rules chosen: one CIN per (task, target) activity
+period. The POI's X2 IRI-Begin opens a period and takes the LIID's next CIN (1, 2, ...,
+wrapping past 2^32-1 to 1); X3 PDUs of that target (by their Matched Target Identifier) carry
+it; the IRI-End carries it and closes the period. An X3 without an open period opens one.
+
+Supported input: X3 with payload format IPv4 or IPv6 packet (-> iPCC, TS 102 232-3) and X2
+with format 17, a TS 102 232-1 Payload (put under the PSHeader as it is, after a check that it
+decodes). Anything else is counted and refused, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+
+import attrs
+
+from lawful_intercept.errors import ConfigurationError, DecodeError
+from lawful_intercept.handover import model as m
+from lawful_intercept.handover.ber import encode_length
+from lawful_intercept.handover.codec import decode_payload, encode
+from lawful_intercept.handover.encryption import EncryptionProfile, PayloadEncryptor
+from lawful_intercept.handover.integrity import IntegrityChecker
+from lawful_intercept.handover.template import CCTemplate
+from lawful_intercept.x2x3.constants import PayloadFormat, PDUType
+from lawful_intercept.x2x3.decoder import X2X3View
+
+__all__ = ["HIPDU", "Handover", "LEAConfig", "Mediator", "MediatorCounters", "TaskBinding"]
+
+_MATCHED_TARGET = 17
+_DIRECTIONS = {2: m.PayloadDirection.TO_TARGET, 3: m.PayloadDirection.FROM_TARGET}
+
+
+class Handover(enum.Enum):
+    """The handover interface a PS-PDU goes to."""
+
+    HI2 = "HI2"
+    HI3 = "HI3"
+
+
+@attrs.frozen
+class LEAConfig:
+    """One LEA's delivery settings (protection; the address lives with the delivery layer)."""
+
+    name: str
+    encryption: EncryptionProfile | None = None
+    integrity_every: int | None = None  # PDUs per IntegrityCheck; None: no checks
+    integrity_interval: float = 10.0
+    hash_algorithm: m.HashAlgorithm = m.HashAlgorithm.SHA_256
+    sign_every: int = 0  # every n-th check signed by the MF's key; 0: hashes only
+
+
+@attrs.frozen
+class TaskBinding:
+    """What the MF knows of a task: its LIID, header identifiers, and the LEAs it serves."""
+
+    xid: uuid.UUID
+    liid: bytes
+    leas: tuple[str, ...] = attrs.field(converter=tuple)
+    operator_id: bytes = b"OPERATOR"
+    network_element_id: bytes | None = None
+    authorization_country_code: str | None = None
+    delivery_country_code: str | None = None
+
+
+@attrs.frozen
+class HIPDU:
+    """One PS-PDU to deliver: to which LEA, on which interface, with which sequence number."""
+
+    lea: str
+    liid: bytes
+    handover: Handover
+    sequence: int
+    octets: bytes
+
+
+@attrs.define
+class MediatorCounters:
+    """What the mediator has taken in and put out."""
+
+    x2: int = 0
+    x3: int = 0
+    unknown_xid: int = 0
+    unsupported: int = 0
+    hi2: int = 0
+    hi3: int = 0
+    integrity_checks: int = 0
+
+
+class _Stream:
+    """One (LEA, LIID, HI2|HI3) delivery stream: sequence numbers and protection."""
+
+    def __init__(
+        self,
+        lea: LEAConfig,
+        liid: bytes,
+        handover: Handover,
+        key: bytes | bytearray | None,
+        signer: Callable[[bytes], bytes] | None,
+        now: float,
+    ) -> None:
+        self.lea, self.liid, self.handover = lea, liid, handover
+        self.sequence = 0
+        self.encryptor = (
+            PayloadEncryptor(key, lea.encryption, now=now)
+            if lea.encryption is not None and key is not None
+            else None
+        )
+        if lea.encryption is not None and key is None:
+            raise ConfigurationError(f"LEA {lea.name} encrypts: a data key is needed")
+        self.checker = (
+            IntegrityChecker(
+                m.DataType.IRI if handover is Handover.HI2 else m.DataType.CC,
+                hash_algorithm=lea.hash_algorithm,
+                hash_every=lea.integrity_every,
+                hash_interval=lea.integrity_interval,
+                signer=signer if lea.sign_every else None,
+                sign_every=max(lea.sign_every, 1),
+            )
+            if lea.integrity_every
+            else None
+        )
+
+    def take(self) -> int:
+        value = self.sequence
+        self.sequence = (value + 1) & 0xFFFFFFFF
+        return value
+
+
+@attrs.define
+class _Period:
+    cin: int
+
+
+class _Task:
+    def __init__(self, binding: TaskBinding) -> None:
+        self.binding = binding
+        self.template = CCTemplate(
+            lawful_interception_identifier=binding.liid,
+            network_identifier=m.NetworkIdentifier(binding.operator_id, binding.network_element_id),
+            authorization_country_code=binding.authorization_country_code,
+            delivery_country_code=binding.delivery_country_code,
+        )
+        self.periods: dict[bytes, _Period] = {}  # by Matched Target Identifier octets
+        self.next_cin = 1
+        self.streams: list[tuple[_Stream, _Stream]] = []  # (HI2, HI3) per LEA
+
+    def cin_for(self, target: bytes, begin: bool) -> int:
+        period = self.periods.get(target)
+        if period is None or begin:
+            period = _Period(self.next_cin)
+            self.next_cin = self.next_cin % 0xFFFFFFFF + 1
+            self.periods[target] = period
+        return period.cin
+
+
+class Mediator:
+    """X2/X3 in, PS-PDUs for every LEA of the task out."""
+
+    def __init__(
+        self,
+        bindings: Iterable[TaskBinding],
+        leas: Iterable[LEAConfig],
+        *,
+        keys: Mapping[str, bytes | bytearray] | None = None,
+        signer: Callable[[bytes], bytes] | None = None,
+        now: float,
+    ) -> None:
+        """``keys``: the HI encryption key per LEA name (from a DataKeyRing) for LEAs that
+        encrypt; ``signer``: the KeyStore's ``sign_digest`` for signed integrity checks."""
+        by_name = {lea.name: lea for lea in leas}
+        keys = keys or {}
+        self._tasks: dict[bytes, _Task] = {}
+        for binding in bindings:
+            task = _Task(binding)
+            for name in binding.leas:
+                lea = by_name.get(name)
+                if lea is None:
+                    raise ConfigurationError(f"task {binding.xid} names an unknown LEA {name!r}")
+                key = keys.get(name)
+                task.streams.append(
+                    (
+                        _Stream(lea, binding.liid, Handover.HI2, key, signer, now),
+                        _Stream(lea, binding.liid, Handover.HI3, key, signer, now),
+                    )
+                )
+            self._tasks[binding.xid.bytes] = task
+        self.counters = MediatorCounters()
+
+    def on_pdu(self, view: X2X3View, now: float) -> list[HIPDU]:
+        """The PS-PDUs for one X2/X3 PDU (none for an unknown XID or an unsupported format)."""
+        task = self._tasks.get(view.xid_bytes)
+        if task is None:
+            self.counters.unknown_xid += 1
+            return []
+        timestamp = view.timestamp_ns
+        if timestamp is None:
+            timestamp = int(now * 1e9)
+        target = view.text_attribute(_MATCHED_TARGET) or b""
+        kind, fmt = view.pdu_type, view.payload_format
+        if kind == PDUType.X3 and fmt in (PayloadFormat.IPV4_PACKET, PayloadFormat.IPV6_PACKET):
+            self.counters.x3 += 1
+            return self._cc(task, view, target, timestamp, now)
+        if kind == PDUType.X2 and fmt == PayloadFormat.PS_PDU_PAYLOAD:
+            self.counters.x2 += 1
+            return self._iri(task, bytes(view.payload), target, timestamp, now)
+        self.counters.unsupported += 1
+        return []
+
+    def _cc(
+        self, task: _Task, view: X2X3View, target: bytes, timestamp: int, now: float
+    ) -> list[HIPDU]:
+        cin = task.cin_for(target, begin=False)
+        direction = _DIRECTIONS.get(view.payload_direction, m.PayloadDirection.INDETERMINATE)
+        packet = bytes(view.payload)
+        out: list[HIPDU] = []
+        for _, stream in task.streams:
+            sequence = stream.take()
+            if stream.encryptor is not None:
+                octets = task.template.encode_encrypted(
+                    stream.encryptor, sequence, cin, timestamp, direction, packet
+                )
+            else:
+                octets = task.template.encode(sequence, cin, timestamp, direction, packet)
+            out.append(HIPDU(stream.lea.name, task.binding.liid, Handover.HI3, sequence, octets))
+            self._check(task, stream, sequence, octets, timestamp, now, out)
+        self.counters.hi3 += len(task.streams)
+        return out
+
+    def _iri(
+        self, task: _Task, payload: bytes, target: bytes, timestamp: int, now: float
+    ) -> list[HIPDU]:
+        try:
+            decoded = decode_payload(payload)
+        except DecodeError:
+            self.counters.unsupported += 1
+            return []
+        types = (
+            {item.iri_type for item in decoded.items}
+            if isinstance(decoded, m.IRIPayloadSequence)
+            else set()
+        )
+        cin = task.cin_for(target, begin=m.IRIType.BEGIN in types)
+        if m.IRIType.END in types:
+            task.periods.pop(target, None)
+        out: list[HIPDU] = []
+        for stream, _ in task.streams:
+            sequence = stream.take()
+            header = task.template.header_octets(sequence, cin, timestamp)
+            if stream.encryptor is not None:
+                clear_size = _tlv_size(len(header) + _tlv_size(len(payload)))
+                octets = stream.encryptor.encrypt_payload(
+                    header, (payload,), len(payload), sequence, clear_size
+                )
+            else:
+                octets = _pspdu(header, payload)
+            out.append(HIPDU(stream.lea.name, task.binding.liid, Handover.HI2, sequence, octets))
+            self._check(task, stream, sequence, octets, timestamp, now, out)
+        self.counters.hi2 += len(task.streams)
+        return out
+
+    def _check(
+        self,
+        task: _Task,
+        stream: _Stream,
+        sequence: int,
+        octets: bytes,
+        timestamp: int,
+        now: float,
+        out: list[HIPDU],
+    ) -> None:
+        if stream.checker is None:
+            return
+        check = stream.checker.add(sequence, octets, now)
+        if check is not None:
+            out.append(self._check_pdu(task, stream, check, timestamp))
+
+    def _check_pdu(
+        self, task: _Task, stream: _Stream, check: m.IntegrityCheck, timestamp: int
+    ) -> HIPDU:
+        """An IntegrityCheck TRI PS-PDU on the stream it covers: in clear (the LEMF must read
+        it to verify what it received), without a CIN (it covers several communications)."""
+        sequence = stream.take()
+        header = task.template.header(sequence, None, timestamp)
+        self.counters.integrity_checks += 1
+        return HIPDU(
+            stream.lea.name, task.binding.liid, stream.handover, sequence,
+            encode(m.PSPDU(header, check)),
+        )  # fmt: skip
+
+    def poll(self, now: float) -> list[HIPDU]:
+        """IntegrityChecks whose interval has run out."""
+        out: list[HIPDU] = []
+        for task in self._tasks.values():
+            for pair in task.streams:
+                for stream in pair:
+                    if stream.checker is None:
+                        continue
+                    check = stream.checker.poll(now)
+                    if check is not None:
+                        out.append(self._check_pdu(task, stream, check, int(now * 1e9)))
+        return out
+
+
+def _tlv_size(content: int) -> int:
+    """Octets of a TLV with a one-octet tag and ``content`` octets of content."""
+    return 1 + (1 if content < 0x80 else 1 + (content.bit_length() + 7) // 8) + content
+
+
+def _pspdu(header: bytes, payload: bytes) -> bytes:
+    """PS-PDU ::= SEQUENCE { pSHeader, payload [2] } from the encoded header and Payload."""
+    body = header + b"\xa2" + encode_length(len(payload)) + payload
+    return b"\x30" + encode_length(len(body)) + body

@@ -1,0 +1,176 @@
+"""The MF's mediation core: POI output through the Mediator to two LEAs, one protected."""
+
+from __future__ import annotations
+
+import collections
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Ether
+
+from lawful_intercept.capture import Frame
+from lawful_intercept.handover import codec
+from lawful_intercept.handover import model as m
+from lawful_intercept.handover.encryption import EncryptionProfile, PayloadDecryptor
+from lawful_intercept.handover.integrity import IntegrityVerifier
+from lawful_intercept.keys import SoftwareKeyStore
+from lawful_intercept.mediation import Handover, LEAConfig, Mediator, TaskBinding
+from lawful_intercept.poi import InterceptTask, POIPipeline
+from lawful_intercept.tap import Target
+from lawful_intercept.x2x3 import X2X3View, encode, keepalive
+
+MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
+XID = uuid.UUID("8b1c2f0e-2d4c-4e55-9a57-2f0c9b8e6a11")
+T0 = 1_800_000_000 * 10**9
+S = 10**9
+V4, V6 = "10.0.0.1", "2001:db8::1"
+
+
+def _poi_output() -> tuple[list[bytes], list[bytes]]:
+    """X2/X3 octets for two targets with an idle gap on the IPv4 one; and the IP packets."""
+    pipeline = POIPipeline(
+        [InterceptTask(XID, (Target.parse(V4), Target.parse(V6)), idle_timeout=5.0)]
+    )
+    eth = Ether(src=MAC_A, dst=MAC_B)
+    plan = [
+        (0, eth / IP(src=V4, dst="192.0.2.1") / UDP() / b"a"),
+        (1, eth / IP(src="192.0.2.1", dst=V4) / UDP() / b"b"),
+        (2, eth / IPv6(src=V6, dst="2001:db8:9::1") / UDP() / b"c"),
+        (3, eth / IP(src=V4, dst="192.0.2.1") / UDP() / b"d"),
+        (6, eth / IPv6(src="2001:db8:9::1", dst=V6) / UDP() / b"f"),
+        (20, eth / IP(src=V4, dst="192.0.2.1") / UDP() / (b"e" * 1400)),  # after 17 s idle
+    ]
+    out: list[bytes] = []
+    packets: list[bytes] = []
+    for second, frame in plan:
+        raw = bytes(frame)
+        packets.append(raw[14:])
+        out += pipeline.process([Frame(T0 + second * S, raw, len(raw))])
+    out += pipeline.finish(T0 + 30 * S)
+    return out, packets
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    with SoftwareKeyStore.create(tmp_path / "k.json", "pass phrase") as keys:
+        yield keys
+
+
+def _mediate(store: Any, key: bytes) -> tuple[Mediator, list[Any]]:
+    leas = [
+        LEAConfig("LEA-A", integrity_every=3),
+        LEAConfig("LEA-B", encryption=EncryptionProfile(), integrity_every=2, sign_every=2),
+    ]
+    binding = TaskBinding(XID, b"LIID-77", ("LEA-A", "LEA-B"), b"OP1", b"MF1", "GB", "GB")
+    mediator = Mediator([binding], leas, keys={"LEA-B": key}, signer=store.sign_digest, now=T0 / S)
+    pdus, _ = _poi_output()
+    out = []
+    for octets in pdus:
+        out += mediator.on_pdu(X2X3View(octets), now=T0 / S)
+    return mediator, out
+
+
+def test_streams_have_gap_free_sequences_and_the_right_content(store: Any) -> None:
+    key = os.urandom(32)
+    mediator, out = _mediate(store, key)
+    _, packets = _poi_output()
+    streams: dict[tuple[str, Handover], list[Any]] = collections.defaultdict(list)
+    for pdu in out:
+        streams[(pdu.lea, pdu.handover)].append(pdu)
+    for stream in streams.values():
+        assert [p.sequence for p in stream] == list(range(len(stream)))  # from 0, no gaps
+    clear = [codec.decode(p.octets) for p in streams[("LEA-A", Handover.HI3)]]
+    cc = [p for p in clear if isinstance(p.payload, m.CCPayloadSequence)]
+    assert [p.payload.items[0].contents.packets for p in cc] == packets  # type: ignore[union-attr]
+    assert all(p.header.lawful_interception_identifier == b"LIID-77" for p in clear)
+    cins = [p.header.communication_identifier.communication_identity_number for p in cc]
+    assert cins[0] == cins[1] == cins[3]  # one IPv4 period
+    assert cins[2] == cins[4] != cins[0]  # the IPv6 target has its own
+    assert cins[5] not in (cins[0], cins[2])  # a new IPv4 period after the idle gap
+    iri = [codec.decode(p.octets) for p in streams[("LEA-A", Handover.HI2)]]
+    events = [
+        (
+            p.payload.items[0].iri_type,
+            p.header.communication_identifier.communication_identity_number,
+        )
+        for p in iri
+        if isinstance(p.payload, m.IRIPayloadSequence)
+    ]
+    assert events[:2] == [(m.IRIType.BEGIN, cins[0]), (m.IRIType.BEGIN, cins[2])]
+    assert (m.IRIType.END, cins[0]) in events and (m.IRIType.BEGIN, cins[5]) in events
+    assert mediator.counters.hi3 == 2 * len(packets)
+
+
+def test_encrypted_lea_decrypts_to_the_clear_lea_content(store: Any) -> None:
+    key = os.urandom(32)
+    _, out = _mediate(store, key)
+    by_lea: dict[str, list[Any]] = collections.defaultdict(list)
+    for pdu in out:
+        by_lea[pdu.lea].append(pdu)
+
+    def payloads(pdus: list[Any]) -> list[Any]:
+        return [p.payload for p in pdus if not isinstance(p.payload, m.IntegrityCheck)]
+
+    decryptors = {h: PayloadDecryptor(key, EncryptionProfile()) for h in Handover}
+    opened = []
+    for pdu in by_lea["LEA-B"]:
+        decoded = codec.decode(pdu.octets)
+        if isinstance(decoded.payload, m.IntegrityCheck):
+            continue
+        result = decryptors[pdu.handover].decrypt(pdu.octets)
+        assert result.counter_gap in (None, 0)
+        opened.append(codec.decode(result.pdu))
+    clear = [codec.decode(p.octets) for p in by_lea["LEA-A"]]
+    assert payloads(opened) == payloads(clear)
+
+
+def test_integrity_checks_verify_hashes_and_signatures(store: Any) -> None:
+    _, out = _mediate(store, os.urandom(32))
+    verifiers = {
+        (lea, h): IntegrityVerifier(store.public_key())
+        for lea in ("LEA-A", "LEA-B")
+        for h in Handover
+    }
+    checks = collections.Counter()
+    for pdu in out:
+        payload = codec.decode(pdu.octets).payload
+        verifier = verifiers[(pdu.lea, pdu.handover)]
+        if isinstance(payload, m.IntegrityCheck):
+            verifier.verify(payload)
+            checks[(pdu.lea, payload.check_type)] += 1
+        else:
+            verifier.add(pdu.sequence, pdu.octets)
+    assert checks[("LEA-A", m.CheckType.HASH)] >= 2
+    assert (
+        checks[("LEA-B", m.CheckType.SIGNATURE)] >= 1 and checks[("LEA-B", m.CheckType.HASH)] >= 1
+    )
+
+
+def test_pycrate_decodes_hi2_and_hi3_as_built(store: Any, pycrate_li: Any) -> None:
+    _, out = _mediate(store, os.urandom(32))
+    kinds = set()
+    for pdu in out:
+        independent = pycrate_li.PS_PDU
+        independent.from_ber(pdu.octets)
+        assert independent.to_ber() == pdu.octets
+        kinds.add(independent.get_val()["payload"][0])
+    assert kinds == {"cCPayloadSequence", "iRIPayloadSequence", "tRIPayload", "encryptionContainer"}
+
+
+def test_unknown_xid_and_unsupported_formats_are_counted(store: Any) -> None:
+    mediator = Mediator([TaskBinding(XID, b"L", ("A",))], [LEAConfig("A")], now=0.0)
+    assert mediator.on_pdu(X2X3View(encode(keepalive(1))), now=0.0) == []
+    assert mediator.counters.unknown_xid == 1
+    with pytest.raises(Exception, match="unknown LEA"):
+        Mediator([TaskBinding(XID, b"L", ("B",))], [LEAConfig("A")], now=0.0)
+    with pytest.raises(Exception, match="data key"):
+        Mediator(
+            [TaskBinding(XID, b"L", ("A",))],
+            [LEAConfig("A", encryption=EncryptionProfile())],
+            now=0.0,
+        )
