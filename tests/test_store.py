@@ -116,3 +116,26 @@ def test_key_must_be_a_32_octet_bytearray(tmp_path: Path, bad: bytes) -> None:
     with pytest.raises(li.ConfigurationError):
         li.SQLiteQueue(tmp_path / "q.db", bad)  # type: ignore[arg-type]
     assert not os.path.exists(tmp_path / "q.db")
+
+
+def test_queue_key_wrapped_by_an_hsm(tmp_path: Path, hsm_token: dict[str, str]) -> None:
+    """The data key lives in the file wrapped by the token's KEK; another token cannot open it."""
+    from lawful_intercept.errors import IntegrityError
+    from lawful_intercept.keys import PKCS11KeyStore, SoftwareKeyStore
+
+    path = tmp_path / "hi-queue.db"
+    with PKCS11KeyStore(**hsm_token) as hsm:
+        hsm.initialise()
+        queue = li.SQLiteQueue.with_keystore(path, hsm, label=b"LEA-A")
+        key = bytes(queue._key)
+        queue.put([b"pdu-1", b"pdu-2"])
+        queue.close()
+        again = li.SQLiteQueue.with_keystore(path, hsm, label=b"LEA-A")
+        assert [record for _, record in again.peek(10)] == [b"pdu-1", b"pdu-2"]
+        again.close()
+    assert key not in path.read_bytes()
+    with (
+        SoftwareKeyStore.create(tmp_path / "other.json", "pass phrase") as other,
+        pytest.raises(IntegrityError),
+    ):
+        li.SQLiteQueue.with_keystore(path, other, label=b"LEA-A")

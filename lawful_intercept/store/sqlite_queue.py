@@ -12,6 +12,7 @@ What the file shows a reader without the key: record count, sizes and order; nev
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import struct
@@ -21,6 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lawful_intercept.errors import ConfigurationError, IntegrityError, QueueFullError
+from lawful_intercept.keys.base import KeyStore, zeroise
 
 __all__ = ["SQLiteQueue"]
 
@@ -28,6 +30,7 @@ _NONCE = 12
 _POSITION = struct.Struct(">Q")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (position INTEGER PRIMARY KEY, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS wrapped_key (id INTEGER PRIMARY KEY CHECK (id = 1), wrapped BLOB);
 """
 
 
@@ -61,6 +64,34 @@ class SQLiteQueue:
         ).fetchone()
         self._count, self._octets, last = int(row[0]), int(row[1]), int(row[2])
         self._next = last + 1
+
+    @classmethod
+    def with_keystore(
+        cls,
+        path: str | Path,
+        store: KeyStore,
+        *,
+        label: bytes = b"lawful_intercept.queue",
+        max_records: int = 1_000_000,
+        max_octets: int = 1 << 30,
+    ) -> SQLiteQueue:
+        """Open (or create) a queue whose data key lives in the file wrapped by ``store``'s
+        KEK (HSM or TPM): the infrastructure domain that copies the file gets ciphertext and a
+        key it cannot unwrap. A new file gets a fresh random key."""
+        target = Path(path)
+        with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as db:
+            db.executescript(_SCHEMA)
+            os.chmod(target, 0o600)
+            row = db.execute("SELECT wrapped FROM wrapped_key WHERE id = 1").fetchone()
+            if row is None:
+                fresh = bytearray(os.urandom(32))
+                try:
+                    db.execute("INSERT INTO wrapped_key VALUES (1, ?)", (store.wrap(fresh),))
+                finally:
+                    zeroise(fresh)
+                row = db.execute("SELECT wrapped FROM wrapped_key WHERE id = 1").fetchone()
+        key = store.unwrap(bytes(row[0]))
+        return cls(target, key, label=label, max_records=max_records, max_octets=max_octets)
 
     def __len__(self) -> int:
         return self._count
@@ -134,5 +165,4 @@ class SQLiteQueue:
         if self._aead is not None:
             self._aead = None
             self._db.close()
-            for index in range(len(self._key)):
-                self._key[index] = 0
+            zeroise(self._key)
