@@ -44,6 +44,7 @@ from lawful_intercept.keys import (
     ReleaseGate,
     SoftwareKeyStore,
 )
+from lawful_intercept.mediation import HIPDU, Handover, LEAConfig, Mediator, TaskBinding
 from lawful_intercept.poi import InterceptTask, POIPipeline
 from lawful_intercept.store import SQLiteQueue
 from lawful_intercept.tap import TapManager, Target
@@ -60,12 +61,16 @@ __all__ = [
     "CCTemplate",
     "DataKeyRing",
     "EncryptionProfile",
+    "HIPDU",
+    "Handover",
     "IVRule",
     "IntegrityChecker",
     "IntegrityVerifier",
     "InterceptTask",
     "KeyCustodyError",
     "KeyStore",
+    "LEAConfig",
+    "Mediator",
     "PCRPolicy",
     "PCRPolicyError",
     "POIPipeline",
@@ -74,6 +79,7 @@ __all__ = [
     "ReleaseGate",
     "SoftwareKeyStore",
     "TapManager",
+    "TaskBinding",
     "Target",
     "keys",
     "PSHeader",
