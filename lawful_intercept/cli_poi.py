@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import signal
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -23,6 +23,8 @@ from lawful_intercept.poi.service import POIStatus
 from lawful_intercept.tap.targets import Target
 
 __all__ = ["add_poi_parser", "cmd_poi"]
+
+Send = Callable[[bytes], Awaitable[None]]
 
 
 def add_poi_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -114,7 +116,7 @@ async def _run(args: argparse.Namespace, task: InterceptTask, err: TextIO) -> in
 
 
 @contextlib.asynccontextmanager
-async def _sink(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+async def _sink(args: argparse.Namespace) -> AsyncIterator[Send]:
     """A coroutine function taking PDU octets: to a file, or to the MF over TLS."""
     if args.output:
         out: BinaryIO = open(args.output, "wb")  # noqa: SIM115 - closed below
@@ -136,7 +138,7 @@ async def _sink(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     tls = TLSConfig(args.cert, args.key, args.ca).client_context()
     sender = X2X3Sender(host.strip("[]"), int(port), tls)
     await sender.start()
-    send: Callable[[bytes], Awaitable[None]] = sender.send
+    send: Send = sender.send
     try:
         yield send
         await sender.flush(timeout=30)
