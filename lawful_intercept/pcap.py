@@ -56,6 +56,17 @@ class CaptureRecord:
     data: bytes
 
 
+def pcap_header(linktype: int = LINKTYPE_RAW, snaplen: int = 262_144) -> bytes:
+    """A little-endian, nanosecond-resolution pcap file header (magic a1b23c4d)."""
+    return struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, snaplen, linktype)
+
+
+def pcap_record(timestamp_ns: int, packet: bytes) -> bytes:
+    """One record for :func:`pcap_header`'s file: header (time in ns) and the whole packet."""
+    seconds, nanoseconds = divmod(timestamp_ns, 1_000_000_000)
+    return struct.pack("<IIII", seconds, nanoseconds, len(packet), len(packet)) + packet
+
+
 def is_capture(head: bytes) -> bool:
     """True when ``head`` starts like a pcap or pcapng file."""
     return head[:4] in _PCAP_MAGICS or head[:4] == _PCAPNG_SHB

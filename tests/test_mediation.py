@@ -174,3 +174,72 @@ def test_unknown_xid_and_unsupported_formats_are_counted(store: Any) -> None:
             [LEAConfig("A", encryption=EncryptionProfile())],
             now=0.0,
         )
+
+
+def _connections(out: list[Any]) -> dict[tuple[str, Handover], list[bytes]]:
+    streams: dict[tuple[str, Handover], list[bytes]] = collections.defaultdict(list)
+    for pdu in out:
+        streams[(pdu.lea, pdu.handover)].append(pdu.octets)
+    return streams
+
+
+def test_reference_lemf_gets_the_packets_verifies_and_writes_a_pcap(
+    store: Any, tmp_path: Path
+) -> None:
+    from lawful_intercept.lemf import CCPacket, IntegrityResult, IRIRecord, LEMFReceiver
+    from lawful_intercept.pcap import pcap_header, pcap_record, read_capture
+
+    key = os.urandom(32)
+    mediator, out = _mediate(store, key)
+    _, packets = _poi_output()
+    streams = _connections(out)
+    for lea in ("LEA-A", "LEA-B"):
+        encrypted = lea == "LEA-B"
+        hi3 = LEMFReceiver(
+            key=key if encrypted else None,
+            profile=EncryptionProfile() if encrypted else None,
+            verification_key=store.public_key(),
+        )
+        stream = b"".join(streams[(lea, Handover.HI3)])
+        events = []
+        for start in range(0, len(stream), 777):  # any chunking
+            events += hi3.feed(stream[start : start + 777])
+        got = [e for e in events if isinstance(e, CCPacket)]
+        assert [e.packet for e in got] == packets
+        checks = [e for e in events if isinstance(e, IntegrityResult)]
+        assert checks and all(c.reason is None for c in checks)
+        assert {type(e) for e in events} <= {CCPacket, IntegrityResult}  # no gap, no duplicate
+        pcap = tmp_path / f"{lea}.pcap"
+        pcap.write_bytes(
+            pcap_header() + b"".join(pcap_record(e.timestamp_ns, e.packet) for e in got)
+        )
+        assert [r.data for r in read_capture(pcap.read_bytes())] == packets
+        hi2 = LEMFReceiver(
+            key=key if encrypted else None,
+            profile=EncryptionProfile() if encrypted else None,
+            verification_key=store.public_key(),
+        )
+        iri = [
+            e for e in hi2.feed(b"".join(streams[(lea, Handover.HI2)])) if isinstance(e, IRIRecord)
+        ]
+        assert len(iri) == mediator.counters.x2 == 6  # 3 begins, 3 ends
+        assert all("iRIPayloadSequence" in r.record["payload"] for r in iri)
+
+
+def test_reference_lemf_reports_gaps_duplicates_and_tampering(store: Any) -> None:
+    from lawful_intercept.lemf import Duplicate, Gap, IntegrityResult, LEMFReceiver
+
+    _, out = _mediate(store, os.urandom(32))
+    stream = _connections(out)[("LEA-A", Handover.HI3)]
+    dropped = stream[:1] + stream[2:]  # PDU 1 lost
+    events = LEMFReceiver(verification_key=store.public_key()).feed(b"".join(dropped + stream[3:4]))
+    gaps = [e for e in events if isinstance(e, Gap)]
+    assert gaps == [Gap(b"LIID-77", "HI3", 1, 2)]
+    assert any(isinstance(e, Duplicate) and e.sequence == 3 for e in events)
+    failed = [e for e in events if isinstance(e, IntegrityResult) and e.reason]
+    assert failed and "missing" in (failed[0].reason or "")
+    tampered = list(stream)
+    tampered[0] = tampered[0][:-1] + bytes([tampered[0][-1] ^ 0x01])
+    events = LEMFReceiver().feed(b"".join(tampered))
+    failed = [e for e in events if isinstance(e, IntegrityResult) and e.reason]
+    assert failed and "altered" in (failed[0].reason or "")

@@ -1,0 +1,38 @@
+"""atheris harness: the reference LEMF's receiving core over an arbitrary delivery stream.
+
+Anything an MF (or an attacker on the path) sends must yield events, or DecodeError, or
+IntegrityError — never another exception; a decryption key is set so encrypted PDUs are
+opened too.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    from lawful_intercept.errors import DecodeError, IntegrityError
+    from lawful_intercept.handover.encryption import EncryptionProfile
+    from lawful_intercept.lemf import LEMFReceiver
+
+
+def test_one_input(data: bytes) -> None:
+    if not data:
+        return
+    step = data[0] % 31 + 1
+    receiver = LEMFReceiver(key=bytes(range(32)), profile=EncryptionProfile())
+    try:
+        for start in range(1, len(data), step):
+            receiver.feed(data[start : start + step])
+    except (DecodeError, IntegrityError):
+        pass
+
+
+def main() -> None:
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
