@@ -313,7 +313,7 @@ class Mediator:
 
 def _tlv_size(content: int) -> int:
     """Octets of a TLV with a one-octet tag and ``content`` octets of content."""
-    return 1 + (1 if content < 0x80 else 1 + (content.bit_length() + 7) // 8) + content
+    return 1 + len(encode_length(content)) + content
 
 
 def _pspdu(header: bytes, payload: bytes) -> bytes:
