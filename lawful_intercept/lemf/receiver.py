@@ -69,7 +69,8 @@ class Gap:
 
 @attrs.frozen
 class Duplicate:
-    """A sequence number at or below one already seen (repeated or out of order)."""
+    """A sequence number already received (a resend after a reconnect): its content is
+    dropped, not reported twice."""
 
     liid: bytes
     stream: str
@@ -94,6 +95,9 @@ class KeepAlive:
     liid: bytes
     sequence: int
 
+
+#: Missing sequence numbers remembered per stream, so a late PDU is told from a repeat.
+MAX_REMEMBERED_MISSING = 65536
 
 Event = CCPacket | IRIRecord | Gap | Duplicate | IntegrityResult | KeepAlive
 
@@ -126,6 +130,7 @@ class LEMFReceiver:
         self._reader = PSPDUStreamReader(max_pdu_length)
         self._decryptors: dict[bytes, PayloadDecryptor] = {}
         self._next: dict[tuple[bytes, str], int] = {}
+        self._missing: dict[tuple[bytes, str], set[int]] = {}  # gaps a late PDU may fill
         self._verifiers: dict[tuple[bytes, str], IntegrityVerifier] = {}
         self.pdus = 0
 
@@ -158,6 +163,8 @@ class LEMFReceiver:
         if stream is None:
             return []
         events: list[Event] = list(self._sequence(liid, stream, sequence))
+        if events and isinstance(events[-1], Duplicate):
+            return events
         verifier = self._verifiers.get((liid, stream))
         if verifier is None:
             verifier = self._verifiers[(liid, stream)] = IntegrityVerifier(self._verification_key)
@@ -181,13 +188,21 @@ class LEMFReceiver:
         return events
 
     def _sequence(self, liid: bytes, stream: str, sequence: int) -> Iterable[Event]:
-        expected = self._next.get((liid, stream), 0)
+        key = (liid, stream)
+        expected = self._next.get(key, 0)
         if sequence < expected:
-            yield Duplicate(liid, stream, sequence)
+            missing = self._missing.get(key)
+            if missing and sequence in missing:  # late, not repeated: take it
+                missing.discard(sequence)
+            else:
+                yield Duplicate(liid, stream, sequence)
             return
         if sequence > expected:
             yield Gap(liid, stream, expected, sequence)
-        self._next[(liid, stream)] = sequence + 1
+            missing = self._missing.setdefault(key, set())
+            if len(missing) + sequence - expected <= MAX_REMEMBERED_MISSING:
+                missing.update(range(expected, sequence))
+        self._next[key] = sequence + 1
 
     def _cc(self, liid: bytes, pdu: m.PSPDU, items: Iterable[m.CCPayload]) -> list[Event]:
         header = pdu.header

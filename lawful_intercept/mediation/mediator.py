@@ -19,6 +19,7 @@ decodes). Anything else is counted and refused, never silently dropped.
 from __future__ import annotations
 
 import enum
+import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 
@@ -174,9 +175,11 @@ class Mediator:
         keys: Mapping[str, bytes | bytearray] | None = None,
         signer: Callable[[bytes], bytes] | None = None,
         now: float,
+        state: bytes | None = None,
     ) -> None:
         """``keys``: the HI encryption key per LEA name (from a DataKeyRing) for LEAs that
-        encrypt; ``signer``: the KeyStore's ``sign_digest`` for signed integrity checks."""
+        encrypt; ``signer``: the KeyStore's ``sign_digest`` for signed integrity checks;
+        ``state``: a :meth:`snapshot` to resume sequence numbers and CINs after a restart."""
         by_name = {lea.name: lea for lea in leas}
         keys = keys or {}
         self._tasks: dict[bytes, _Task] = {}
@@ -195,6 +198,33 @@ class Mediator:
                 )
             self._tasks[binding.xid.bytes] = task
         self.counters = MediatorCounters()
+        if state is not None:
+            self._restore(state)
+
+    def snapshot(self) -> bytes:
+        """Each stream's next sequence number and each task's next CIN, to commit with the
+        PDUs they account for. Open activity periods are not kept: after a restart the next
+        PDU of a target opens a new one (a new CIN)."""
+        streams: dict[str, int] = {}
+        cins: dict[str, int] = {}
+        for task in self._tasks.values():
+            cins[task.binding.liid.hex()] = task.next_cin
+            for pair in task.streams:
+                for stream in pair:
+                    streams[_stream_key(stream)] = stream.sequence
+        return json.dumps({"streams": streams, "cins": cins}, sort_keys=True).encode()
+
+    def _restore(self, state: bytes) -> None:
+        try:
+            saved = json.loads(state)
+            streams, cins = saved["streams"], saved["cins"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(f"mediator state does not parse: {exc}") from None
+        for task in self._tasks.values():
+            task.next_cin = int(cins.get(task.binding.liid.hex(), task.next_cin))
+            for pair in task.streams:
+                for stream in pair:
+                    stream.sequence = int(streams.get(_stream_key(stream), 0))
 
     def on_pdu(self, view: X2X3View, now: float) -> list[HIPDU]:
         """The PS-PDUs for one X2/X3 PDU (none for an unknown XID or an unsupported format)."""
@@ -309,6 +339,10 @@ class Mediator:
                     if check is not None:
                         out.append(self._check_pdu(task, stream, check, int(now * 1e9)))
         return out
+
+
+def _stream_key(stream: _Stream) -> str:
+    return f"{stream.lea.name}/{stream.liid.hex()}/{stream.handover.value}"
 
 
 def _tlv_size(content: int) -> int:

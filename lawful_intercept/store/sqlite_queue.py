@@ -7,7 +7,13 @@ with synchronous=FULL: a record is on disk once :meth:`SQLiteQueue.put` returns,
 kill -9 of the process. The queue is bounded in records and octets; past either bound
 ``put`` raises QueueFullError and stores nothing.
 
-What the file shows a reader without the key: record count, sizes and order; never content.
+Records go to named channels (the MF keeps one per LEA in one file, so a PDU fanned out to
+several LEAs is stored for all of them in one transaction, or for none); each channel is its
+own FIFO. A caller's state blob (the MF's sequence numbers) can be committed in the same
+transaction as the records it accounts for, sealed like them.
+
+What the file shows a reader without the key: record count, sizes, channel names and order;
+never content.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import contextlib
 import os
 import sqlite3
 import struct
+from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -29,9 +36,13 @@ __all__ = ["SQLiteQueue"]
 _NONCE = 12
 _POSITION = struct.Struct(">Q")
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (position INTEGER PRIMARY KEY, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    position INTEGER PRIMARY KEY, channel TEXT NOT NULL, sealed BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS records_by_channel ON records (channel, position);
 CREATE TABLE IF NOT EXISTS wrapped_key (id INTEGER PRIMARY KEY CHECK (id = 1), wrapped BLOB);
+CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), sealed BLOB NOT NULL);
 """
+_STATE_POSITION = 1 << 63
 
 
 class SQLiteQueue:
@@ -58,12 +69,16 @@ class SQLiteQueue:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         os.chmod(self.path, 0o600)
-        row = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(sealed)), 0), COALESCE(MAX(position), -1)"
-            " FROM records"
-        ).fetchone()
-        self._count, self._octets, last = int(row[0]), int(row[1]), int(row[2])
-        self._next = last + 1
+        self._counts: dict[str, int] = {}
+        self._octets = 0
+        for channel, count, octets in self._db.execute(
+            "SELECT channel, COUNT(*), SUM(LENGTH(sealed)) FROM records GROUP BY channel"
+        ):
+            self._counts[str(channel)] = int(count)
+            self._octets += int(octets)
+        self._count = sum(self._counts.values())
+        last = self._db.execute("SELECT COALESCE(MAX(position), -1) FROM records").fetchone()[0]
+        self._next = int(last) + 1
 
     @classmethod
     def with_keystore(
@@ -97,6 +112,15 @@ class SQLiteQueue:
         return self._count
 
     @property
+    def last_position(self) -> int:
+        """The newest position ever stored (-1 for a new queue)."""
+        return self._next - 1
+
+    def count(self, channel: str = "") -> int:
+        """Records waiting in ``channel``."""
+        return self._counts.get(channel, 0)
+
+    @property
     def octets(self) -> int:
         """Octets stored (sealed records, including nonces and tags)."""
         return self._octets
@@ -106,59 +130,96 @@ class SQLiteQueue:
             raise ConfigurationError("the queue is closed")
         return self._aead
 
-    def _aad(self, position: int) -> bytes:
-        return self.label + _POSITION.pack(position)
+    def _aad(self, channel: str, position: int) -> bytes:
+        return self.label + channel.encode() + b"\0" + _POSITION.pack(position)
 
-    def put(self, records: list[bytes]) -> None:
-        """Append records atomically (all or none); QueueFullError past the bounds."""
-        cipher = self._cipher()
+    def _seal(self, channel: str, position: int, record: bytes) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return nonce + self._cipher().encrypt(nonce, record, self._aad(channel, position))
+
+    def _open(self, channel: str, position: int, sealed: bytes) -> bytes:
+        try:
+            return self._cipher().decrypt(
+                sealed[:_NONCE], sealed[_NONCE:], self._aad(channel, position)
+            )
+        except InvalidTag:
+            raise IntegrityError(
+                f"queue record {position} fails authentication (tampered or wrong key)"
+            ) from None
+
+    def put(self, records: list[bytes], *, channel: str = "", state: bytes | None = None) -> int:
+        """Append records to ``channel`` atomically (all or none); QueueFullError past the
+        bounds. ``state``, when given, replaces the stored state blob in the same commit.
+        Returns the first record's position (the others follow it)."""
+        return self.put_channels({channel: records}, state=state)[channel]
+
+    def put_channels(
+        self, batches: Mapping[str, list[bytes]], *, state: bytes | None = None
+    ) -> dict[str, int]:
+        """Append to several channels (and replace the state blob) in one commit. Returns
+        each channel's first position; a channel's records get consecutive positions."""
+        firsts: dict[str, int] = {}
         rows = []
         added = 0
-        for offset, record in enumerate(records):
-            position = self._next + offset
-            nonce = os.urandom(_NONCE)
-            sealed = nonce + cipher.encrypt(nonce, record, self._aad(position))
-            rows.append((position, sealed))
-            added += len(sealed)
+        position = self._next
+        for channel, records in batches.items():
+            firsts[channel] = position
+            for record in records:
+                sealed = self._seal(channel, position, record)
+                rows.append((position, channel, sealed))
+                added += len(sealed)
+                position += 1
         if self._count + len(rows) > self.max_records or self._octets + added > self.max_octets:
             raise QueueFullError(
                 f"spill store full ({self._count} records, {self._octets} octets stored)"
             )
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT INTO records VALUES (?, ?)", rows)
-        self._next += len(rows)
+            self._db.executemany("INSERT INTO records VALUES (?, ?, ?)", rows)
+            if state is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO state VALUES (1, ?)",
+                    (self._seal("", _STATE_POSITION, state),),
+                )
+        self._next = position
         self._count += len(rows)
         self._octets += added
+        for channel, records in batches.items():
+            self._counts[channel] = self._counts.get(channel, 0) + len(records)
+        return firsts
 
-    def peek(self, limit: int) -> list[tuple[int, bytes]]:
-        """The oldest ``limit`` records, decrypted, with their positions. Not removed."""
-        cipher = self._cipher()
-        out = []
-        for position, sealed in self._db.execute(
-            "SELECT position, sealed FROM records ORDER BY position LIMIT ?", (limit,)
-        ):
-            try:
-                plain = cipher.decrypt(sealed[:_NONCE], sealed[_NONCE:], self._aad(position))
-            except InvalidTag:
-                raise IntegrityError(
-                    f"queue record {position} fails authentication (tampered or wrong key)"
-                ) from None
-            out.append((int(position), plain))
-        return out
+    def state(self) -> bytes | None:
+        """The state blob last committed with :meth:`put` (None if never)."""
+        row = self._db.execute("SELECT sealed FROM state WHERE id = 1").fetchone()
+        return None if row is None else self._open("", _STATE_POSITION, bytes(row[0]))
 
-    def remove_through(self, position: int) -> None:
-        """Remove every record up to and including ``position``."""
+    def peek(self, limit: int, *, channel: str = "", after: int = -1) -> list[tuple[int, bytes]]:
+        """The oldest ``limit`` records of ``channel`` past position ``after``, decrypted,
+        with their positions. Not removed."""
+        return [
+            (int(position), self._open(channel, int(position), bytes(sealed)))
+            for position, sealed in self._db.execute(
+                "SELECT position, sealed FROM records WHERE channel = ? AND position > ?"
+                " ORDER BY position LIMIT ?",
+                (channel, after, limit),
+            )
+        ]
+
+    def remove_through(self, position: int, *, channel: str = "") -> None:
+        """Remove every record of ``channel`` up to and including ``position``."""
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             row = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(LENGTH(sealed)), 0) FROM records"
-                " WHERE position <= ?",
-                (position,),
+                " WHERE channel = ? AND position <= ?",
+                (channel, position),
             ).fetchone()
-            self._db.execute("DELETE FROM records WHERE position <= ?", (position,))
+            self._db.execute(
+                "DELETE FROM records WHERE channel = ? AND position <= ?", (channel, position)
+            )
         self._count -= int(row[0])
         self._octets -= int(row[1])
+        self._counts[channel] = self._counts.get(channel, 0) - int(row[0])
 
     def close(self) -> None:
         """Close the database and zeroise the caller's key bytearray."""

@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
+from lawful_intercept.aio import close_writer, first_failure
 from lawful_intercept.errors import (
     ConfigurationError,
     DecodeError,
@@ -88,7 +89,7 @@ class Peer:
     common_name: str
 
 
-def _peer(writer: asyncio.StreamWriter) -> Peer:
+def peer_of(writer: asyncio.StreamWriter) -> Peer:
     address = writer.get_extra_info("peername")
     cert = writer.get_extra_info("peercert") or {}
     cn = ""
@@ -98,12 +99,6 @@ def _peer(writer: asyncio.StreamWriter) -> Peer:
                 cn = value
     host = f"{address[0]}:{address[1]}" if address else "?"
     return Peer(host, cn)
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(writer.wait_closed(), 2)
 
 
 class X2X3Sender:
@@ -213,7 +208,7 @@ class X2X3Sender:
             log.info("X2/X3 connected to %s:%s", self.host, self.port)
             session = X2X3Session(loop.time(), self.timers, self.limits)
             try:
-                await _first_failure(
+                await first_failure(
                     self._pump_out(session, writer), self._pump_in(session, reader, writer)
                 )
             except (OSError, ssl.SSLError, TransportError, DecodeError) as exc:
@@ -227,7 +222,7 @@ class X2X3Sender:
                 self._connected.clear()
                 self.keepalives_sent += session.keepalives_sent
                 self.keepalives_acknowledged += session.keepalives_acknowledged
-                await _close(writer)
+                await close_writer(writer)
             await asyncio.sleep(self.backoff.delay(0))
 
     async def _pump_out(self, session: X2X3Session, writer: asyncio.StreamWriter) -> None:
@@ -283,19 +278,6 @@ class X2X3Sender:
                 writer.write(out)
 
 
-async def _first_failure(*coroutines: Awaitable[None]) -> None:
-    """Run the coroutines until one ends; cancel the others; re-raise its exception."""
-    tasks = [asyncio.ensure_future(c) for c in coroutines]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for task in done:
-        task.result()
-
-
 PDUHandler = Callable[[X2X3View, Peer], Awaitable[None] | None]
 
 
@@ -344,7 +326,7 @@ class X2X3Receiver:
         task = asyncio.current_task()
         assert task is not None
         self._connections[task] = writer
-        peer = _peer(writer)
+        peer = peer_of(writer)
         self.connections_accepted += 1
         log.info("X2/X3 connection from %s (%s)", peer.address, peer.common_name)
         loop = asyncio.get_running_loop()
@@ -384,4 +366,4 @@ class X2X3Receiver:
             log.warning("X2/X3 connection from %s failed: %s", peer.address, exc)
         finally:
             self._connections.pop(task, None)
-            await _close(writer)
+            await close_writer(writer)
