@@ -16,7 +16,8 @@ Guarantees and policy (TS 102 232-1 is silent on the MF's storage):
 - Full queue: above ``high_water`` (a fraction of the queue's bounds) the MF stops reading
   from the POIs (TCP back-pressure; a POI then queues, spills or refuses per its own policy).
   A PDU that waits longer than ``refuse_after`` seconds is refused before it is mediated (no
-  sequence number is spent, so no gap follows), counted, and raises a logged CRITICAL alarm.
+  sequence number is spent, so no gap follows), counted, and raises a logged CRITICAL alarm;
+  later PDUs are refused at once until there is room again.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class MFService:
         self._wake = asyncio.Event()
         self.accepted = 0
         self.refused = 0
+        self._refusing = False  # full for refuse_after already: refuse without waiting
 
     @property
     def port(self) -> int:
@@ -150,13 +152,14 @@ class MFService:
 
     def _full(self) -> bool:
         store = self.store
-        margin = self._batched + self.commit_records * max(1, len(self.clients)) * 2
+        margin = self._batched + 4 * len(self.clients)  # one X2/X3 PDU's worth, and more
         return (len(store) + margin) > store.max_records * self.high_water or (
             store.octets > store.max_octets * self.high_water
         )
 
     async def _on_pdu(self, view: X2X3View, peer: Peer) -> None:
-        if self._full() and not await self._wait_for_room():
+        if self._full() and (self._refusing or not await self._wait_for_room()):
+            self._refusing = True
             self.refused += 1
             if self.refused == 1 or self.refused % 1000 == 0:
                 log.critical(
@@ -164,6 +167,7 @@ class MFService:
                     self.refuse_after, self.refused,
                 )  # fmt: skip
             return
+        self._refusing = False
         now = time.time()
         self._add(self.mediator.on_pdu(view, now))
         self.accepted += 1

@@ -1,0 +1,405 @@
+"""HI delivery: the sans-IO sessions, and POI -> MF -> LEMF over mutual TLS on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+import threading
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from delivery_helpers import XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
+
+from lawful_intercept.delivery import (
+    DeliverySession,
+    DeliveryTimers,
+    LEMFSession,
+    Negotiated,
+    PDUData,
+    Released,
+)
+from lawful_intercept.delivery.client import Destination
+from lawful_intercept.errors import ConfigurationError, LinkDeadError, TransportError
+from lawful_intercept.handover import codec
+from lawful_intercept.handover import model as m
+from lawful_intercept.handover.encryption import EncryptionProfile
+from lawful_intercept.handover.template import CCTemplate
+from lawful_intercept.keys import SoftwareKeyStore
+from lawful_intercept.lemf import LEMFReceiver
+from lawful_intercept.lemf.server import LEMFServer
+from lawful_intercept.mediation import LEAConfig, TaskBinding
+from lawful_intercept.mediation.service import MFService
+from lawful_intercept.store import SQLiteQueue
+from lawful_intercept.x2x3.session import Timers
+from lawful_intercept.x2x3.transport import Backoff, X2X3Sender
+
+TIMERS = DeliveryTimers(keepalive_interval=0.2, dead_after=1.0, ack_every=64, ack_interval=0.02)
+
+
+_CC = CCTemplate(lawful_interception_identifier=b"LIID-1", network_identifier=m.NetworkIdentifier(b"OP"))
+
+
+def _data(n: int) -> bytes:
+    return _CC.encode(n, 1, 0, m.PayloadDirection.TO_TARGET, udp_packet(n))
+
+
+def _relay(mf: DeliverySession, lemf: LEMFSession, now: float) -> list[Any]:
+    """Carry octets both ways until quiet; the MF's events."""
+    events: list[Any] = []
+    for _ in range(10):
+        out = mf.data_to_send()
+        data = lemf.receive_data(out) if out else []
+        back = lemf.data_to_send()
+        events += data
+        if back:
+            events += mf.receive_data(back, now)
+        if not out and not back:
+            break
+    return events
+
+
+# --- sans-IO ------------------------------------------------------------------------------
+
+
+def test_acknowledgement_is_negotiated_and_releases_what_was_sent_before_the_request() -> None:
+    mf = DeliverySession(0.0, operator_id=b"OP", timers=TIMERS)
+    lemf = LEMFSession()
+    assert not mf.ready and mf.initial_events() == []
+    with pytest.raises(TransportError):
+        mf.send(0, _data(0), 0.0)  # no data before optionComplete
+    assert _relay(mf, lemf, 0.01) == [Negotiated(True)]
+    assert mf.ready and lemf.acknowledgement
+    for n in range(5):
+        mf.send(n, _data(n), 0.02)
+    assert mf.next_deadline() == pytest.approx(0.04)  # ack_interval after the first PDU
+    mf.handle_timer(0.01)
+    events = _relay(mf, lemf, 0.03)
+    assert [e for e in events if isinstance(e, PDUData)] == [PDUData(_data(n)) for n in range(5)]
+    assert not any(isinstance(e, Released) for e in events)  # not asked yet
+    mf.handle_timer(0.05)  # the request goes out after the 5 PDUs
+    mf.send(5, _data(5), 0.05)  # sent after the request: not covered by its response
+    assert [e for e in _relay(mf, lemf, 0.06) if isinstance(e, Released)] == [Released(4)]
+    for n in range(6, 70):  # with 5, 64 unmarked PDUs: ack_every forces a request at 68
+        mf.send(n, _data(n), 0.07)
+    assert [e for e in _relay(mf, lemf, 0.07) if isinstance(e, Released)] == [Released(68)]
+    assert lemf.acknowledgements_sent == 2
+
+
+def test_declined_acknowledgement_releases_by_answered_keepalive() -> None:
+    mf = DeliverySession(0.0, operator_id=b"OP", timers=TIMERS)
+    lemf = LEMFSession(accept_acknowledgement=False)
+    assert _relay(mf, lemf, 0.0) == [Negotiated(False)]
+    mf.send(0, _data(0), 0.0)
+    mf.send(1, _data(1), 0.0)
+    assert [e for e in _relay(mf, lemf, 0.0) if isinstance(e, Released)] == []
+    mf.handle_timer(mf.next_deadline())  # a keep-alive covering both
+    assert [e for e in _relay(mf, lemf, 0.3) if isinstance(e, Released)] == [Released(1)]
+    assert lemf.keepalives_answered == 1
+    # not asking at all: ready at once, same rule
+    plain = DeliverySession(0.0, operator_id=b"OP", acknowledgement=False, timers=TIMERS)
+    assert plain.initial_events() == [Negotiated(False)] and plain.data_to_send() == b""
+
+
+def test_silent_lemf_is_a_dead_link_and_no_answer_to_negotiation_times_out() -> None:
+    mf = DeliverySession(0.0, operator_id=b"OP", timers=TIMERS)
+    with pytest.raises(LinkDeadError, match="negotiation"):
+        mf.handle_timer(TIMERS.negotiation_timeout)
+    mf = DeliverySession(0.0, operator_id=b"OP", acknowledgement=False, timers=TIMERS)
+    mf.handle_timer(0.2)  # idle: keep-alive
+    assert b"" != mf.data_to_send()
+    mf.handle_timer(0.9)
+    with pytest.raises(LinkDeadError):
+        mf.handle_timer(1.2)
+
+
+def test_protocol_violations_are_typed_errors() -> None:
+    mf = DeliverySession(0.0, operator_id=b"OP", acknowledgement=False, timers=TIMERS)
+    with pytest.raises(TransportError, match="data PDU"):
+        mf.receive_data(_data(0), 0.0)
+    header = m.PSHeader(
+        lawful_interception_identifier=b"-",
+        communication_identifier=m.CommunicationIdentifier(m.NetworkIdentifier(b"OP")),
+        sequence_number=0,
+    )
+    response = m.PSPDU(header, m.NullTRI("pDUAcknowledgementResponse"))
+    with pytest.raises(TransportError, match="without negotiated"):
+        mf.receive_data(codec.encode(response), 0.0)
+
+
+def test_session_pdus_decode_with_pycrate(pycrate_li: Any) -> None:
+    mf = DeliverySession(0.0, operator_id=b"OP", timers=TIMERS)
+    lemf = LEMFSession()
+    request = mf.data_to_send()
+    lemf.receive_data(request)
+    answer = lemf.data_to_send()
+    pdu = pycrate_li.PS_PDU
+    pdu.from_ber(request)
+    assert pdu.get_val()["payload"][1] == ("optionRequest", {"requestedOptions": [("pDUAcknowledgement", 0)]})
+    pdu.from_ber(answer)
+    assert pdu.get_val()["payload"][1][0] == "optionResponse"
+    assert pdu.get_val()["payload"][1][1]["acceptedOptions"] == [("pDUAcknowledgement", 0)]
+
+
+# --- asyncio, mutual TLS on loopback ---------------------------------------------------------
+
+
+def run(coro: Coroutine[Any, Any, Any], timeout: float = 120) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+class Rig:
+    """A POI sender, an MF service and a LEMF server, wired over TLS on loopback."""
+
+    def __init__(self, tmp: Path, *, acknowledgement: bool = True, encrypted: bool = True) -> None:
+        self.tmp = tmp
+        self.pki = delivery_pki(tmp)
+        self.keys = SoftwareKeyStore.create(tmp / "mf-keys.json", "demo pass phrase")
+        self.hi_key = bytearray(os.urandom(32))
+        self.acknowledgement = acknowledgement
+        self.lea = LEAConfig(
+            "LEA-A",
+            encryption=EncryptionProfile() if encrypted else None,
+            integrity_every=100,
+            sign_every=5,
+        )
+        self.lemf: LEMFServer | None = None
+        self.lemf_port = 0
+
+    async def start_lemf(self) -> LEMFServer:
+        receiver = LEMFReceiver(
+            key=self.hi_key if self.lea.encryption else None,
+            profile=self.lea.encryption,
+            verification_key=self.keys.public_key(),
+        )
+        if self.lemf is not None:  # a restart keeps the LEMF's sequence state
+            receiver = self.lemf.receiver
+        self.pcap = (self.tmp / "cc.pcap").open("ab" if self.lemf else "wb")
+        self.iri = (self.tmp / "iri.jsonl").open("a")
+        server = LEMFServer(
+            self.pki["lemf"].server_context(), receiver, port=self.lemf_port,
+            pcap=None if self.lemf else self.pcap, iri=self.iri,
+        )  # fmt: skip
+        if self.lemf is not None:
+            server.pcap = self.pcap  # appending: no second file header
+            server.counters = self.lemf.counters
+        await server.start()
+        self.lemf_port = server.port
+        self.lemf = server
+        return server
+
+    async def stop_lemf(self) -> None:
+        assert self.lemf is not None
+        await self.lemf.close()
+        self.pcap.close()
+        self.iri.close()
+
+    def mf(self, *, tls: ssl.SSLContext | None = None, **options: Any) -> MFService:
+        store = SQLiteQueue.with_keystore(self.tmp / "mf-queue.db", self.keys, **options)
+        return MFService(
+            x2x3_tls=self.pki["mf"].server_context(),
+            bindings=[TaskBinding(XID, b"LIID-42", ("LEA-A",), b"OP1", b"MF1", "GB", "GB")],
+            leas=[self.lea],
+            destinations={
+                "LEA-A": Destination(
+                    "127.0.0.1", self.lemf_port, tls or self.pki["mf_client"].client_context(),
+                    server_hostname="lemf", acknowledgement=self.acknowledgement, timers=TIMERS,
+                )  # fmt: skip
+            },
+            store=store,
+            keys={"LEA-A": self.hi_key},
+            signer=self.keys.sign_digest,
+        )
+
+    def poi(self, port: int) -> X2X3Sender:
+        return X2X3Sender(
+            "127.0.0.1", port, self.pki["poi"].client_context(), server_hostname="mf",
+            timers=Timers(0.5, 2.0), backoff=Backoff(initial=0.05, maximum=0.2),
+        )  # fmt: skip
+
+
+async def _send_all(poi: X2X3Sender, pdus: list[bytes], per_second: float | None = None) -> None:
+    for n, pdu in enumerate(pdus):
+        await poi.send(pdu)
+        if per_second and n % 50 == 49:
+            await asyncio.sleep(50 / per_second)
+    await poi.flush(60)
+
+
+@pytest.mark.parametrize("acknowledgement", [True, False])
+def test_poi_to_lemf_delivers_exactly_the_target_packets(tmp_path: Path, acknowledgement: bool) -> None:
+    packets = [udp_packet(n, to_target=n % 3 == 0) for n in range(3000)]
+
+    async def scenario() -> None:
+        rig = Rig(tmp_path, acknowledgement=acknowledgement)
+        lemf = await rig.start_lemf()
+        mf = rig.mf()
+        await mf.start()
+        poi = rig.poi(mf.port)
+        await poi.start()
+        await _send_all(poi, x2x3_for(packets))
+        await asyncio.sleep(0.2)
+        await mf.drained(30)
+        status = mf.status()
+        await poi.close()
+        await mf.close()
+        await rig.stop_lemf()
+        assert status.accepted == 3002 and status.queued == 0 and status.refused == 0
+        assert mf.clients["LEA-A"].acknowledgement is acknowledgement
+        c = lemf.counters
+        assert (c.cc_packets, c.iri_records, c.gaps, c.duplicates) == (3000, 2, 0, 0)
+        assert c.integrity_verified >= 30 and c.integrity_failed == 0 and c.undecryptable == 0
+        assert (c.acknowledgements > 0) is acknowledgement
+
+    run(scenario())
+    assert pcap_packets(tmp_path / "cc.pcap") == packets
+
+
+def test_lemf_down_for_30_s_under_load_loses_nothing_and_leaves_no_gap(tmp_path: Path) -> None:
+    """Traffic keeps coming at ~400 PDUs/s; the LEMF goes away for 30 s and comes back."""
+    packets = [udp_packet(n) for n in range(16000)]
+
+    async def scenario() -> None:
+        rig = Rig(tmp_path)
+        await rig.start_lemf()
+        mf = rig.mf()
+        await mf.start()
+        poi = rig.poi(mf.port)
+        await poi.start()
+        sending = asyncio.ensure_future(_send_all(poi, x2x3_for(packets), per_second=400))
+        await asyncio.sleep(2)
+        await rig.stop_lemf()
+        await asyncio.sleep(30)
+        backlog = mf.status().pending["LEA-A"]
+        await rig.start_lemf()
+        await sending
+        await mf.drained(60)
+        await poi.close()
+        await mf.close()
+        await rig.stop_lemf()
+        assert backlog > 10000  # it really queued while the LEMF was away
+        assert rig.lemf is not None
+        c = rig.lemf.counters
+        assert (c.cc_packets, c.gaps, c.integrity_failed) == (16000, 0, 0)
+
+    run(scenario(), timeout=180)
+    assert pcap_packets(tmp_path / "cc.pcap") == packets
+
+
+def test_slow_lemf_keeps_the_mf_memory_bounded(tmp_path: Path) -> None:
+    """A LEMF (in its own thread and event loop) that reads slowly: the MF keeps the backlog
+    in its durable queue; what it holds in memory stays within the window."""
+    packets = [udp_packet(n, size=1400) for n in range(20000)]
+    rig = Rig(tmp_path, encrypted=False)
+    ready = threading.Event()
+    stop: asyncio.Event | None = None
+    lemf_loop: asyncio.AbstractEventLoop | None = None
+
+    async def lemf_main() -> None:
+        nonlocal stop, lemf_loop
+        stop, lemf_loop = asyncio.Event(), asyncio.get_running_loop()
+        lemf = await rig.start_lemf()
+        original = lemf._take
+
+        def slow(octets: bytes) -> None:
+            original(octets)
+            if lemf.counters.pdus % 200 == 0:
+                time.sleep(0.05)  # ~4000 PDUs/s at most
+
+        lemf._take = slow  # type: ignore[method-assign]
+        ready.set()
+        await stop.wait()
+        await rig.stop_lemf()
+
+    thread = threading.Thread(target=asyncio.run, args=(lemf_main(),))
+    thread.start()
+    assert ready.wait(10)
+    windows = []
+
+    async def scenario() -> None:
+        mf = rig.mf()
+        await mf.start()
+        poi = rig.poi(mf.port)
+        await poi.start()
+        sending = asyncio.ensure_future(_send_all(poi, x2x3_for(packets)))
+        client = mf.clients["LEA-A"]
+        while not sending.done():
+            windows.append((client.pending, len(client._recent)))
+            await asyncio.sleep(0.05)
+        await mf.drained(60)
+        await poi.close()
+        await mf.close()
+
+    try:
+        run(scenario())
+    finally:
+        assert lemf_loop is not None and stop is not None
+        lemf_loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+    assert max(p for p, _ in windows) > 5000  # the LEMF fell behind: the queue held it
+    assert max(w for _, w in windows) <= 8192  # memory: the bounded window only
+    assert rig.lemf is not None
+    assert rig.lemf.counters.cc_packets == 20000 and rig.lemf.counters.gaps == 0
+
+
+def test_full_queue_pushes_back_then_refuses_with_an_alarm(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    packets = [udp_packet(n) for n in range(3000)]
+
+    async def scenario() -> None:
+        rig = Rig(tmp_path)
+        mf = rig.mf(max_records=2500)  # the LEMF never comes: the queue fills
+        mf.refuse_after = 1.0
+        await mf.start()
+        poi = rig.poi(mf.port)
+        await poi.start()
+        await _send_all(poi, x2x3_for(packets))
+        await asyncio.sleep(1.5)
+        status = mf.status()
+        await poi.close()
+        await mf.close()
+        assert status.refused > 0 and status.accepted + status.refused == status.x2x3_received
+        assert status.accepted > 2000 and status.queued <= 2500
+        # what was accepted is all there, numbered without gaps, for the next run
+        queue = SQLiteQueue.with_keystore(tmp_path / "mf-queue.db", rig.keys)
+        records = [codec.decode(r) for _, r in queue.peek(10**6, channel="LEA-A")]
+        hi3 = [r.header.sequence_number for r in records
+               if not isinstance(r.payload, m.NullTRI | m.IntegrityCheck)
+               and r.header.communication_identifier.communication_identity_number is not None
+               and isinstance(r.payload, m.EncryptionContainer)]  # fmt: skip
+        assert hi3 == sorted(hi3)
+
+    with caplog.at_level(logging.CRITICAL):
+        run(scenario())
+    assert "ALARM: MF queue full" in caplog.text
+
+
+def test_delivery_needs_tls_unless_the_lea_allows_plain_tcp() -> None:
+    with pytest.raises(ConfigurationError):
+        Destination("127.0.0.1", 1, None)
+    assert Destination("127.0.0.1", 1, None, allow_plain_tcp=True).tls is None
+
+
+def test_lemf_refuses_an_mf_certified_by_another_ca(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        rig = Rig(tmp_path)
+        lemf = await rig.start_lemf()
+        mf = rig.mf(tls=rig.pki["rogue_mf"].client_context())
+        await mf.start()
+        poi = rig.poi(mf.port)
+        await poi.start()
+        await _send_all(poi, x2x3_for([udp_packet(1)]))
+        await asyncio.sleep(1.0)
+        status = mf.status()
+        await poi.close()
+        await mf.close()
+        await rig.stop_lemf()
+        assert lemf.counters.pdus == 0 and status.pending["LEA-A"] > 0
+        assert not status.connected["LEA-A"]
+
+    run(scenario())
