@@ -51,7 +51,7 @@ class DevCA:
         self.path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
 
     def issue(self, cn: str, *, server: bool) -> tuple[Path, Path]:
-        """Issue a leaf for ``cn`` (server: SAN cn, localhost and 127.0.0.1); return cert, key paths."""
+        """Issue a leaf for ``cn`` (servers: SAN cn, localhost, 127.0.0.1); return cert, key."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         builder = (

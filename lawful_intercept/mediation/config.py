@@ -1,0 +1,156 @@
+"""The MF's configuration file (JSON): listener, TLS, key store, queue, LEAs, tasks.
+
+Relative paths are taken from the file's directory. Secrets are not in the file: the key
+store's PIN or passphrase comes from the environment (``LI_HSM_PIN``,
+``LI_KEYSTORE_PASSPHRASE``); each LEA's HI encryption key is a file holding it *wrapped by
+the key store's KEK* (``li mf keygen`` makes it, and the LEMF's clear copy, which goes to
+the LEA out of band)::
+
+    {"listen": "127.0.0.1:9443",
+     "tls": {"cert": "mf.pem", "key": "mf.key", "ca": "ca.pem"},
+     "operator_id": "OPERATOR",
+     "keystore": {"backend": "software", "file": "mf-keys.json"},
+     "queue": {"path": "mf-queue.db", "max_records": 1000000, "max_octets": 1073741824},
+     "leas": [{"name": "LEA-A", "lemf": "127.0.0.1:9444", "server_hostname": "lemf",
+               "tls": {"cert": "mf-client.pem", "key": "mf-client.key", "ca": "ca.pem"},
+               "acknowledgement": true, "encryption": "aES-256-CBC",
+               "hi_key_file": "lea-a.hikey", "integrity_every": 1000, "sign_every": 10}],
+     "tasks": [{"xid": "…uuid…", "liid": "LIID-1", "leas": ["LEA-A"],
+                "network_element_id": "MF1", "country": "GB"}]}
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from lawful_intercept.errors import ConfigurationError
+from lawful_intercept.handover import model as m
+from lawful_intercept.handover.encryption import EncryptionProfile
+from lawful_intercept.keys.base import KeyStore
+from lawful_intercept.mediation.mediator import LEAConfig, TaskBinding
+from lawful_intercept.tls import TLSConfig
+
+__all__ = ["LEAEntry", "MFConfig", "load_mf_config", "open_keystore", "parse_address"]
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigurationError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+@attrs.frozen
+class LEAEntry:
+    """One LEA: protection settings and where its LEMF is."""
+
+    config: LEAConfig
+    lemf: tuple[str, int]
+    tls: TLSConfig | None
+    server_hostname: str | None
+    acknowledgement: bool
+    hi_key_file: Path | None
+
+
+@attrs.frozen
+class MFConfig:
+    listen: tuple[str, int]
+    tls: TLSConfig
+    operator_id: bytes
+    keystore: dict[str, Any]
+    queue_path: Path
+    max_records: int
+    max_octets: int
+    leas: tuple[LEAEntry, ...]
+    tasks: tuple[TaskBinding, ...]
+
+
+def _tls(value: dict[str, str], base: Path) -> TLSConfig:
+    try:
+        return TLSConfig(base / value["cert"], base / value["key"], base / value["ca"])
+    except (KeyError, TypeError):
+        raise ConfigurationError("a tls entry needs cert, key and ca") from None
+
+
+def _lea(value: dict[str, Any], base: Path) -> LEAEntry:
+    encryption = value.get("encryption")
+    profile = EncryptionProfile(m.EncryptionType(encryption)) if encryption else None
+    key_file = value.get("hi_key_file")
+    if profile is not None and not key_file:
+        raise ConfigurationError(f"LEA {value.get('name')}: encryption needs hi_key_file")
+    tls = value.get("tls")
+    if tls is None and not value.get("allow_plain_tcp"):
+        raise ConfigurationError(f"LEA {value.get('name')}: tls, or allow_plain_tcp: true")
+    return LEAEntry(
+        LEAConfig(
+            str(value["name"]),
+            encryption=profile,
+            integrity_every=value.get("integrity_every"),
+            integrity_interval=float(value.get("integrity_interval", 10.0)),
+            sign_every=int(value.get("sign_every", 0)),
+        ),
+        parse_address(str(value["lemf"])),
+        _tls(tls, base) if tls else None,
+        value.get("server_hostname"),
+        bool(value.get("acknowledgement", True)),
+        base / key_file if key_file else None,
+    )
+
+
+def _task(value: dict[str, Any]) -> TaskBinding:
+    country = value.get("country")
+    element = value.get("network_element_id")
+    return TaskBinding(
+        uuid.UUID(str(value["xid"])),
+        str(value["liid"]).encode(),
+        tuple(value["leas"]),
+        network_element_id=element.encode() if element else None,
+        authorization_country_code=country,
+        delivery_country_code=country,
+    )
+
+
+def load_mf_config(path: str | Path) -> MFConfig:
+    """Read and check an MF configuration file."""
+    source = Path(path)
+    base = source.parent
+    try:
+        raw = json.loads(source.read_text())
+        queue = raw.get("queue", {})
+        return MFConfig(
+            listen=parse_address(str(raw.get("listen", "127.0.0.1:9443"))),
+            tls=_tls(raw["tls"], base),
+            operator_id=str(raw.get("operator_id", "OPERATOR")).encode(),
+            keystore=dict(raw["keystore"]),
+            queue_path=base / queue.get("path", "mf-queue.db"),
+            max_records=int(queue.get("max_records", 1_000_000)),
+            max_octets=int(queue.get("max_octets", 1 << 30)),
+            leas=tuple(_lea(v, base) for v in raw["leas"]),
+            tasks=tuple(_task(v) for v in raw["tasks"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"MF configuration {source}: {exc!r}") from None
+
+
+def open_keystore(entry: dict[str, Any], base: Path) -> KeyStore:
+    """The key store a configuration names: pkcs11 (token settings from the entry or the
+    environment), tpm (state_dir, tcti) or software (file; passphrase from the environment)."""
+    backend = entry.get("backend")
+    if backend == "pkcs11":
+        from lawful_intercept.keys.pkcs11 import PKCS11KeyStore
+
+        return PKCS11KeyStore(module=entry.get("module"), token=entry.get("token"))
+    if backend == "tpm":
+        from lawful_intercept.keys.tpm import TPMKeyStore
+
+        return TPMKeyStore(base / entry["state_dir"], tcti=entry.get("tcti"))
+    if backend == "software":
+        from lawful_intercept.keys.software import SoftwareKeyStore
+
+        return SoftwareKeyStore.open(base / entry["file"])
+    raise ConfigurationError(f"unknown key store backend {backend!r}")
