@@ -41,7 +41,9 @@ from lawful_intercept.x2x3.transport import Backoff, X2X3Sender
 TIMERS = DeliveryTimers(keepalive_interval=0.2, dead_after=1.0, ack_every=64, ack_interval=0.02)
 
 
-_CC = CCTemplate(lawful_interception_identifier=b"LIID-1", network_identifier=m.NetworkIdentifier(b"OP"))
+_CC = CCTemplate(
+    lawful_interception_identifier=b"LIID-1", network_identifier=m.NetworkIdentifier(b"OP")
+)
 
 
 def _data(n: int) -> bytes:
@@ -139,7 +141,10 @@ def test_session_pdus_decode_with_pycrate(pycrate_li: Any) -> None:
     answer = lemf.data_to_send()
     pdu = pycrate_li.PS_PDU
     pdu.from_ber(request)
-    assert pdu.get_val()["payload"][1] == ("optionRequest", {"requestedOptions": [("pDUAcknowledgement", 0)]})
+    assert pdu.get_val()["payload"][1] == (
+        "optionRequest",
+        {"requestedOptions": [("pDUAcknowledgement", 0)]},
+    )
     pdu.from_ber(answer)
     assert pdu.get_val()["payload"][1][0] == "optionResponse"
     assert pdu.get_val()["payload"][1][1]["acceptedOptions"] == [("pDUAcknowledgement", 0)]
@@ -206,8 +211,12 @@ class Rig:
             leas=[self.lea],
             destinations={
                 "LEA-A": Destination(
-                    "127.0.0.1", self.lemf_port, tls or self.pki["mf_client"].client_context(),
-                    server_hostname="lemf", acknowledgement=self.acknowledgement, timers=TIMERS,
+                    "127.0.0.1",
+                    self.lemf_port,
+                    tls or self.pki["mf_client"].client_context(),
+                    server_hostname="lemf",
+                    acknowledgement=self.acknowledgement,
+                    timers=TIMERS,
                 )  # fmt: skip
             },
             store=store,
@@ -231,7 +240,9 @@ async def _send_all(poi: X2X3Sender, pdus: list[bytes], per_second: float | None
 
 
 @pytest.mark.parametrize("acknowledgement", [True, False])
-def test_poi_to_lemf_delivers_exactly_the_target_packets(tmp_path: Path, acknowledgement: bool) -> None:
+def test_poi_to_lemf_delivers_exactly_the_target_packets(
+    tmp_path: Path, acknowledgement: bool
+) -> None:
     packets = [udp_packet(n, to_target=n % 3 == 0) for n in range(3000)]
 
     async def scenario() -> None:

@@ -1,0 +1,202 @@
+"""`li mf` as a process: kill -9 and restart lose nothing; a malformed POI is cut off alone;
+`li lemf` as a process writes the pcap the target's traffic makes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from delivery_helpers import XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
+from test_delivery import run
+
+from lawful_intercept.handover.encryption import EncryptionProfile
+from lawful_intercept.keys import SoftwareKeyStore
+from lawful_intercept.lemf import LEMFReceiver
+from lawful_intercept.lemf.server import LEMFServer
+from lawful_intercept.x2x3.session import Timers
+from lawful_intercept.x2x3.transport import Backoff, X2X3Sender
+
+LI = [sys.executable, "-m", "lawful_intercept.cli"]
+PASSPHRASE = "test pass phrase"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class MFProcess:
+    """An `li mf run` process made from a configuration the test writes."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.pki = delivery_pki(tmp)
+        self.env = {**os.environ, "LI_KEYSTORE_PASSPHRASE": PASSPHRASE}
+        SoftwareKeyStore.create(tmp / "mf-keys.json", PASSPHRASE).close()
+        self.port, self.lemf_port = _free_port(), _free_port()
+        pki = self.pki
+
+        def tls(name: str) -> dict[str, str]:
+            c = pki[name]
+            return {"cert": str(c.certificate), "key": str(c.private_key), "ca": str(c.ca_bundle)}
+
+        config = {
+            "listen": f"127.0.0.1:{self.port}",
+            "tls": tls("mf"),
+            "keystore": {"backend": "software", "file": "mf-keys.json"},
+            "queue": {"path": "mf-queue.db"},
+            "leas": [
+                {
+                    "name": "LEA-A",
+                    "lemf": f"127.0.0.1:{self.lemf_port}",
+                    "server_hostname": "lemf",
+                    "tls": tls("mf_client"),
+                    "encryption": "aES-256-CBC",
+                    "hi_key_file": "lea-a.hikey",
+                    "integrity_every": 200,
+                    "sign_every": 5,
+                }  # fmt: skip
+            ],
+            "tasks": [{"xid": str(XID), "liid": "LIID-9", "leas": ["LEA-A"], "country": "GB"}],
+        }
+        self.config = tmp / "mf.json"
+        self.config.write_text(json.dumps(config))
+        subprocess.run(
+            [*LI, "mf", "keygen", "--config", str(self.config), "--lea", "LEA-A",
+             "--lemf-key", str(tmp / "lemf-hi.key"), "--lemf-verify-key", str(tmp / "mf-sign.pem")],
+            env=self.env, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [*LI, "mf", "run", "--config", str(self.config), "--quiet",
+             "--status-file", str(self.tmp / "status.json")],
+            env=self.env, stderr=open(self.tmp / "mf.log", "ab"),  # noqa: SIM115
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise AssertionError("li mf did not start: " + (self.tmp / "mf.log").read_text())
+
+    def status(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.tmp / "status.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+        (self.tmp / "status.json").unlink(missing_ok=True)
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(30)
+
+    def lemf(self) -> LEMFServer:
+        from cryptography.hazmat.primitives import serialization
+
+        verify = serialization.load_pem_public_key((self.tmp / "mf-sign.pem").read_bytes())
+        receiver = LEMFReceiver(
+            key=(self.tmp / "lemf-hi.key").read_bytes(), profile=EncryptionProfile(),
+            verification_key=verify,  # type: ignore[arg-type]
+        )  # fmt: skip
+        self.pcap = (self.tmp / "cc.pcap").open("wb")
+        return LEMFServer(
+            self.pki["lemf"].server_context(), receiver, port=self.lemf_port, pcap=self.pcap
+        )
+
+    def poi(self) -> X2X3Sender:
+        return X2X3Sender(
+            "127.0.0.1", self.port, self.pki["poi"].client_context(), server_hostname="mf",
+            timers=Timers(0.5, 2.0), backoff=Backoff(initial=0.05, maximum=0.2),
+        )  # fmt: skip
+
+
+async def _until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def test_kill9_of_the_mf_and_restarts_lose_nothing(tmp_path: Path) -> None:
+    mf = MFProcess(tmp_path)
+    packets = [udp_packet(n) for n in range(5000)]
+    pdus = x2x3_for(packets)
+
+    async def scenario() -> None:
+        mf.start()
+        poi = mf.poi()
+        await poi.start()
+        for pdu in pdus:  # the LEMF is not there yet: everything queues
+            await poi.send(pdu)
+        await poi.flush(60)
+        await _until(lambda: mf.status().get("accepted") == len(pdus), 60, "MF to accept all")
+        mf.kill9()
+        mf.start()  # the queue and the numbering come back from disk
+        lemf = mf.lemf()
+        await lemf.start()
+        await _until(lambda: lemf.counters.cc_packets > 1000, 60, "delivery to start")
+        mf.kill9()  # again, in the middle of delivery
+        mf.start()
+        await _until(lambda: lemf.counters.cc_packets >= 5000, 60, "the whole backlog")
+        await asyncio.sleep(0.5)
+        assert mf.stop() == 0
+        await poi.close()
+        await lemf.close()
+        mf.pcap.close()
+        c = lemf.counters
+        assert (c.cc_packets, c.iri_records, c.gaps, c.integrity_failed) == (5000, 2, 0, 0)
+        assert c.integrity_verified > 0 and c.connections >= 2
+
+    run(scenario(), timeout=240)
+    assert pcap_packets(tmp_path / "cc.pcap") == packets
+
+
+def test_a_malformed_poi_is_cut_off_while_another_carries_on(tmp_path: Path) -> None:
+    mf = MFProcess(tmp_path)
+    packets = [udp_packet(n) for n in range(500)]
+
+    async def scenario() -> None:
+        lemf = mf.lemf()
+        await lemf.start()
+        mf.start()
+        good = mf.poi()
+        await good.start()
+        bad_reader, bad = await asyncio.open_connection(
+            "127.0.0.1", mf.port, ssl=mf.pki["poi"].client_context(), server_hostname="mf"
+        )
+        bad.write(b"\x00\x02\x00\x02" + b"\xff" * 60)  # a header length of 0xffffffff...
+        await bad.drain()
+        assert await asyncio.wait_for(bad_reader.read(), 10) == b""  # disconnected
+        for pdu in x2x3_for(packets):
+            await good.send(pdu)
+        await good.flush(30)
+        await _until(lambda: lemf.counters.cc_packets >= 500, 60, "the good POI's traffic")
+        assert mf.stop() == 0
+        await good.close()
+        await lemf.close()
+        mf.pcap.close()
+
+    run(scenario())
+    assert pcap_packets(tmp_path / "cc.pcap") == packets
+    log = (tmp_path / "mf.log").read_text()
+    assert "malformed X2/X3 stream" in log
+    assert "LIID-9" not in log and "10.0.0.1" not in log  # no target or LIID in the log
