@@ -113,7 +113,7 @@ def test_silent_lemf_is_a_dead_link_and_no_answer_to_negotiation_times_out() -> 
         mf.handle_timer(TIMERS.negotiation_timeout)
     mf = DeliverySession(0.0, operator_id=b"OP", acknowledgement=False, timers=TIMERS)
     mf.handle_timer(0.2)  # idle: keep-alive
-    assert b"" != mf.data_to_send()
+    assert mf.data_to_send() != b""
     mf.handle_timer(0.9)
     with pytest.raises(LinkDeadError):
         mf.handle_timer(1.2)
@@ -217,7 +217,7 @@ class Rig:
                     server_hostname="lemf",
                     acknowledgement=self.acknowledgement,
                     timers=TIMERS,
-                )  # fmt: skip
+                )
             },
             store=store,
             keys={"LEA-A": self.hi_key},

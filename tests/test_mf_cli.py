@@ -64,7 +64,7 @@ class MFProcess:
                     "hi_key_file": "lea-a.hikey",
                     "integrity_every": 200,
                     "sign_every": 5,
-                }  # fmt: skip
+                }
             ],
             "tasks": [{"xid": str(XID), "liid": "LIID-9", "leas": ["LEA-A"], "country": "GB"}],
         }
