@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 60
 .PHONY: demo test deps system-deps lint typecheck unit fuzz bench clean
 
 demo: deps
-	$(BIN)/python examples/x2x3_demo.py
+	$(BIN)/python examples/demo.py
 
 test: deps lint typecheck unit fuzz
 

@@ -2,11 +2,12 @@
 
 X2/X3 (ETSI TS 103 221-2) codec and transport; HI2/HI3 PS-PDUs (ETSI TS 102 232-1/-3, in
 ``lawful_intercept.handover``) with EncryptionContainer and IntegrityCheck; key custody in
-``lawful_intercept.keys`` (PKCS#11, TPM 2.0, software; attestation). The point of
-interception, mediation and X1 provisioning follow (see the README).
+``lawful_intercept.keys`` (PKCS#11, TPM 2.0, software; attestation); the point of
+interception; the MF (mediation, durable queue, delivery) and the reference LEMF.
 """
 
 from lawful_intercept import handover, keys
+from lawful_intercept.delivery import DeliverySession, DeliveryTimers, Destination, LEMFSession
 from lawful_intercept.errors import (
     AttestationError,
     ConfigurationError,
@@ -44,8 +45,17 @@ from lawful_intercept.keys import (
     ReleaseGate,
     SoftwareKeyStore,
 )
-from lawful_intercept.mediation import HIPDU, Handover, LEAConfig, Mediator, TaskBinding
-from lawful_intercept.poi import InterceptTask, POIPipeline
+from lawful_intercept.lemf import LEMFReceiver, LEMFServer
+from lawful_intercept.mediation import (
+    HIPDU,
+    Handover,
+    LEAConfig,
+    Mediator,
+    MFService,
+    MFStatus,
+    TaskBinding,
+)
+from lawful_intercept.poi import InterceptTask, POICounters, POIPipeline
 from lawful_intercept.store import SQLiteQueue
 from lawful_intercept.tap import TapManager, Target
 from lawful_intercept.tls import TLSConfig
@@ -60,6 +70,9 @@ __all__ = [
     "AttestationVerifier",
     "CCTemplate",
     "DataKeyRing",
+    "DeliverySession",
+    "DeliveryTimers",
+    "Destination",
     "EncryptionProfile",
     "HIPDU",
     "Handover",
@@ -70,9 +83,15 @@ __all__ = [
     "KeyCustodyError",
     "KeyStore",
     "LEAConfig",
+    "LEMFReceiver",
+    "LEMFServer",
+    "LEMFSession",
+    "MFService",
+    "MFStatus",
     "Mediator",
     "PCRPolicy",
     "PCRPolicyError",
+    "POICounters",
     "POIPipeline",
     "PayloadDecryptor",
     "PayloadEncryptor",

@@ -38,9 +38,18 @@ class TestBed:
 
     def start(self) -> Self:
         import pyroute2
-        from pyroute2 import IPRoute, netns
 
         pyroute2.config.disable_mp_signal = True
+        try:
+            self._build()
+        except BaseException:
+            self.close()  # never leave half a test bed behind
+            raise
+        return self
+
+    def _build(self) -> None:
+        from pyroute2 import IPRoute, netns
+
         netns.create(self.vnf)
         netns.create(self.peer)
         with IPRoute(netns=self.vnf, flags=0) as ipr:
@@ -62,7 +71,6 @@ class TestBed:
                 ipr.addr("add", index=index, address=v4, prefixlen=24)
                 ipr.addr("add", index=index, address=v6, prefixlen=64, flags=_NODAD)
                 ipr.link("set", index=index, state="up")
-        return self
 
     def socket(self, where: str, family: int, kind: int, proto: int = 0) -> socket.socket:
         """A socket in the ``vnf`` or ``peer`` namespace."""

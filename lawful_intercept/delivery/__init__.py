@@ -1,5 +1,6 @@
 """HI2/HI3 delivery to the LEMF: session state machines and their asyncio adapters."""
 
+from lawful_intercept.delivery.client import DeliveryClient, Destination
 from lawful_intercept.delivery.session import (
     DeliverySession,
     DeliveryTimers,
@@ -11,8 +12,10 @@ from lawful_intercept.delivery.session import (
 )
 
 __all__ = [
+    "DeliveryClient",
     "DeliverySession",
     "DeliveryTimers",
+    "Destination",
     "LEMFSession",
     "Negotiated",
     "PDUData",

@@ -1,4 +1,4 @@
-"""The reference LEMF: receiving core (sans-IO) for HI2/HI3 delivery connections."""
+"""The reference LEMF: receiving core (sans-IO) and its TLS server."""
 
 from lawful_intercept.lemf.receiver import (
     CCPacket,
@@ -9,6 +9,7 @@ from lawful_intercept.lemf.receiver import (
     KeepAlive,
     LEMFReceiver,
 )
+from lawful_intercept.lemf.server import LEMFCounters, LEMFServer
 
 __all__ = [
     "CCPacket",
@@ -17,5 +18,7 @@ __all__ = [
     "IRIRecord",
     "IntegrityResult",
     "KeepAlive",
+    "LEMFCounters",
     "LEMFReceiver",
+    "LEMFServer",
 ]

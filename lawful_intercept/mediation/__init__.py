@@ -1,4 +1,4 @@
-"""Mediation: X2/X3 from POIs to HI2/HI3 PS-PDUs per LEA (sans-IO core)."""
+"""Mediation: X2/X3 from POIs to HI2/HI3 PS-PDUs per LEA (sans-IO core, asyncio service)."""
 
 from lawful_intercept.mediation.mediator import (
     HIPDU,
@@ -8,5 +8,15 @@ from lawful_intercept.mediation.mediator import (
     MediatorCounters,
     TaskBinding,
 )
+from lawful_intercept.mediation.service import MFService, MFStatus
 
-__all__ = ["HIPDU", "Handover", "LEAConfig", "Mediator", "MediatorCounters", "TaskBinding"]
+__all__ = [
+    "HIPDU",
+    "Handover",
+    "LEAConfig",
+    "MFService",
+    "MFStatus",
+    "Mediator",
+    "MediatorCounters",
+    "TaskBinding",
+]

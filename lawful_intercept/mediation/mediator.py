@@ -327,15 +327,16 @@ class Mediator:
             encode(m.PSPDU(header, check)),
         )  # fmt: skip
 
-    def poll(self, now: float) -> list[HIPDU]:
-        """IntegrityChecks whose interval has run out."""
+    def poll(self, now: float, *, flush: bool = False) -> list[HIPDU]:
+        """IntegrityChecks whose interval has run out; with ``flush``, a check for every
+        stream with PDUs not yet covered (before a planned stop)."""
         out: list[HIPDU] = []
         for task in self._tasks.values():
             for pair in task.streams:
                 for stream in pair:
                     if stream.checker is None:
                         continue
-                    check = stream.checker.poll(now)
+                    check = stream.checker.flush() if flush else stream.checker.poll(now)
                     if check is not None:
                         out.append(self._check_pdu(task, stream, check, int(now * 1e9)))
         return out

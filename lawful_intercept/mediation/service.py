@@ -133,8 +133,17 @@ class MFService:
         for client in self.clients.values():
             await client.close()
 
-    async def drained(self, timeout: float | None = None) -> None:
-        """Wait until everything accepted has been delivered and released."""
+    async def drained(self, timeout: float | None = None, *, received: int | None = None) -> None:
+        """Wait until ``received`` X2/X3 PDUs (if given) have arrived and everything accepted
+        has been delivered and released; a final IntegrityCheck covers every stream's last
+        PDUs first."""
+
+        async def arrived() -> None:
+            while received is not None and self.accepted + self.refused < received:
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(arrived(), timeout)
+        self._add(self.mediator.poll(time.time(), flush=True))
         self._commit()
         await asyncio.gather(*(c.drained(timeout) for c in self.clients.values()))
 

@@ -1,0 +1,46 @@
+"""Part of the demo: a mediation function (what an operator's MF integration starts from).
+
+``start_mf`` receives X2/X3 from POIs over mutual TLS, mediates each task to its LEA (LIID,
+CIN, gap-free sequence numbers), encrypts HI2/HI3 with the LEA's data key and adds signed
+integrity checks, queues everything in an encrypted SQLite file whose key is wrapped by the
+key store's KEK (an HSM here), and delivers to the LEMF with PDU acknowledgement.
+``li mf run --config`` is the same from a JSON file.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import lawful_intercept as li
+from lawful_intercept.handover.encryption import EncryptionProfile
+
+
+async def start_mf(
+    *,
+    keys: li.KeyStore,
+    hi_key: bytearray,
+    x2x3_tls: li.TLSConfig,
+    delivery_tls: li.TLSConfig,
+    lemf_port: int,
+    xid: uuid.UUID,
+    queue_path: Path,
+) -> li.MFService:
+    lea = li.LEAConfig(
+        "LEA-DEMO", encryption=EncryptionProfile(), integrity_every=100, sign_every=5
+    )
+    task = li.TaskBinding(xid, b"LIID-DEMO-1", ("LEA-DEMO",), b"OPERATOR", b"MF-1", "GB", "GB")
+    destination = li.Destination(
+        "127.0.0.1", lemf_port, delivery_tls.client_context(), server_hostname="lemf"
+    )
+    service = li.MFService(
+        x2x3_tls=x2x3_tls.server_context(),
+        bindings=[task],
+        leas=[lea],
+        destinations={"LEA-DEMO": destination},
+        store=li.SQLiteQueue.with_keystore(queue_path, keys),
+        keys={"LEA-DEMO": hi_key},
+        signer=keys.sign_digest,
+    )
+    await service.start()
+    return service
