@@ -63,7 +63,26 @@ def _ps_pdus() -> list[bytes]:
     from lawful_intercept.handover.encryption import EncryptionProfile, PayloadEncryptor
 
     sealed = PayloadEncryptor(bytes(range(32)), EncryptionProfile(), now=1.8e9).encrypt(cc)
-    return [b"\x07" + cc + keepalive, b"\x00" + cc, sealed, *_tpm_structures()]
+    return [
+        b"\x07" + cc + keepalive, b"\x00" + cc, sealed, *_session_pdus(), *_tpm_structures()
+    ]  # fmt: skip
+
+
+def _session_pdus() -> list[bytes]:
+    """Delivery session traffic: optionRequest, then the LEMF's answers to it, a keep-alive
+    and an acknowledgement request."""
+    from lawful_intercept.delivery import DeliverySession, LEMFSession
+
+    mf = DeliverySession(0.0, operator_id=b"OP")
+    lemf = LEMFSession()
+    request = mf.data_to_send()
+    lemf.receive_data(request)
+    answer = lemf.data_to_send()
+    mf.receive_data(answer, 0.0)
+    mf.send(0, b"", 0.0)
+    mf.handle_timer(1.0)
+    mf.handle_timer(20.0)
+    return [b"\x81" + request + mf.data_to_send(), b"\x01" + answer]
 
 
 def _tpm_structures() -> list[bytes]:
