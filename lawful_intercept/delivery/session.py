@@ -39,6 +39,7 @@ import attrs
 
 from lawful_intercept.errors import DecodeError, LinkDeadError, TransportError
 from lawful_intercept.handover import model as m
+from lawful_intercept.handover.ccreader import payload_choice
 from lawful_intercept.handover.codec import decode, encode
 from lawful_intercept.handover.reader import PSPDUStreamReader, summary
 
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 _ACK = (m.Option.PDU_ACKNOWLEDGEMENT,)
+_TRI_PAYLOAD = 2  # Payload CHOICE tag number
 
 
 @attrs.frozen
@@ -110,7 +112,8 @@ def _session_header(liid: bytes, operator: bytes, sequence: int, now: float) -> 
 def _control(octets: bytes) -> m.PSPDU | None:
     """The decoded PDU when it is session control (a TRIPayload other than an
     IntegrityCheck or padding), else None; DecodeError when it does not parse."""
-    if summary(octets).payload_kind != "tRIPayload":
+    kind = payload_choice(octets)
+    if kind != _TRI_PAYLOAD and (kind >= 0 or summary(octets).payload_kind != "tRIPayload"):
         return None
     pdu = decode(octets)
     if isinstance(pdu.payload, m.NullTRI | m.OptionRequest | m.OptionResponse):

@@ -19,11 +19,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from lawful_intercept.errors import IntegrityError
 from lawful_intercept.handover import model as m
+from lawful_intercept.handover.ccreader import IPCCView, payload_choice, read_ipcc
 from lawful_intercept.handover.codec import decode
 from lawful_intercept.handover.encryption import EncryptionProfile, PayloadDecryptor
 from lawful_intercept.handover.integrity import IntegrityVerifier
 from lawful_intercept.handover.jsonform import pspdu_to_json
-from lawful_intercept.handover.reader import PSPDUStreamReader
+from lawful_intercept.handover.reader import PAYLOAD_KINDS, PSPDUStreamReader, summary
 
 __all__ = [
     "CCPacket",
@@ -96,6 +97,9 @@ class KeepAlive:
     sequence: int
 
 
+_ENCRYPTION_CONTAINER = 4  # Payload CHOICE tag number
+_KIND_NUMBERS = {name: number for number, name in PAYLOAD_KINDS.items()}
+
 #: Missing sequence numbers remembered per stream, so a late PDU is told from a repeat.
 MAX_REMEMBERED_MISSING = 65536
 
@@ -144,17 +148,43 @@ class LEMFReceiver:
     def on_pdu(self, octets: bytes) -> list[Event]:
         """Events for one PS-PDU as received."""
         self.pdus += 1
-        pdu = decode(octets)
-        liid = pdu.header.lawful_interception_identifier
         received = clear = octets
-        if isinstance(pdu.payload, m.EncryptionContainer):
+        kind = payload_choice(octets)
+        if kind < 0:  # indefinite lengths: the general accessor
+            kind = _KIND_NUMBERS.get(summary(octets).payload_kind, -1)
+        if kind == _ENCRYPTION_CONTAINER:
+            liid = summary(octets).lawful_interception_identifier
             if self._key is None or self._profile is None:
                 raise IntegrityError("an encrypted PDU arrived, but no decryption key is set")
             decryptor = self._decryptors.get(liid)
             if decryptor is None:
                 decryptor = self._decryptors[liid] = PayloadDecryptor(self._key, self._profile)
             clear = decryptor.decrypt(octets).pdu
-            pdu = decode(clear)
+        view = read_ipcc(clear)
+        if view is not None:  # the per-packet path: no typed model built
+            return self._ipcc(view, received)
+        return self._full(decode(clear), received, clear)
+
+    def _ipcc(self, view: IPCCView, received: bytes) -> list[Event]:
+        events: list[Event] = list(self._sequence(view.liid, "HI3", view.sequence))
+        if events and isinstance(events[-1], Duplicate):
+            return events
+        self._verifier(view.liid, "HI3").add(view.sequence, received)
+        for direction, packet in view.items:
+            events.append(
+                CCPacket(view.liid, view.cin, view.sequence, view.timestamp_ns, direction, packet)
+            )
+        return events
+
+    def _verifier(self, liid: bytes, stream: str) -> IntegrityVerifier:
+        verifier = self._verifiers.get((liid, stream))
+        if verifier is None:
+            verifier = self._verifiers[(liid, stream)] = IntegrityVerifier(self._verification_key)
+        return verifier
+
+    def _full(self, pdu: m.PSPDU, received: bytes, clear: bytes) -> list[Event]:
+        """Any PDU, through the full decoder."""
+        liid = pdu.header.lawful_interception_identifier
         payload = pdu.payload
         sequence = pdu.header.sequence_number
         if isinstance(payload, m.NullTRI) and payload.choice == "keep-alive":
@@ -165,9 +195,7 @@ class LEMFReceiver:
         events: list[Event] = list(self._sequence(liid, stream, sequence))
         if events and isinstance(events[-1], Duplicate):
             return events
-        verifier = self._verifiers.get((liid, stream))
-        if verifier is None:
-            verifier = self._verifiers[(liid, stream)] = IntegrityVerifier(self._verification_key)
+        verifier = self._verifier(liid, stream)
         if isinstance(payload, m.IntegrityCheck):
             try:
                 verifier.verify(payload)
@@ -206,8 +234,11 @@ class LEMFReceiver:
 
     def _cc(self, liid: bytes, pdu: m.PSPDU, items: Iterable[m.CCPayload]) -> list[Event]:
         header = pdu.header
-        stamp = header.time_stamp
-        timestamp = int(stamp.timestamp()) * 10**9 + stamp.microsecond * 1000 if stamp else 0
+        stamp, micro = header.time_stamp, header.micro_second_time_stamp
+        if micro is not None:  # the finer of the two, as the fast path reads it
+            timestamp = micro.seconds * 10**9 + micro.micro_seconds * 1000
+        else:
+            timestamp = int(stamp.timestamp()) * 10**9 + stamp.microsecond * 1000 if stamp else 0
         cin = header.communication_identifier.communication_identity_number
         out: list[Event] = []
         for item in items:

@@ -1,0 +1,186 @@
+"""POI -> MF -> LEMF throughput: 1500-byte packets, with and without HI protection.
+
+Three processes on this machine's two cores, as they would be deployed: the POI (this
+process: X2/X3 PDUs made by the POI pipeline beforehand, then sent over mutual TLS), the MF
+(an MFService: mediation, a durable SQLite queue with group commits, delivery with PDU
+acknowledgement over mutual TLS) and the LEMF (an LEMFServer: decrypt, verify, pcap). A run
+is timed from the first X2/X3 octet sent to the LEMF holding the last CC packet; it must end
+with every packet there and no sequence gap. Baseline in the same run: the same X2/X3 stream
+over the same TLS into a sink that only counts octets (the transport's ceiling).
+
+Target (issue 6): at least 50,000 packets/s with encryption and integrity on, no loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+
+from delivery_helpers import XID, delivery_pki, udp_packet, x2x3_for  # noqa: E402
+
+PACKETS = 60_000
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+
+
+def _lemf(pki: Any, key: bytes | None, port_out: Any, done: Any, expected: int) -> None:
+    from lawful_intercept.handover.encryption import EncryptionProfile
+    from lawful_intercept.lemf import LEMFReceiver, LEMFServer
+
+    async def main() -> None:
+        receiver = LEMFReceiver(key=key, profile=EncryptionProfile() if key else None)
+        with open(os.devnull, "wb") as pcap:
+            server = LEMFServer(pki["lemf"].server_context(), receiver, pcap=pcap)
+            await server.start()
+            port_out.put(server.port)
+            port_out.put(os.getpid())
+            while server.counters.cc_packets < expected:
+                await asyncio.sleep(0.005)
+            done.put((time.time(), server.counters.cc_packets, server.counters.gaps))
+            await asyncio.sleep(0.5)
+            await server.close()
+
+    asyncio.run(main())
+
+
+def _mf(pki: Any, key: bytes | None, lemf_port: int, port_out: Any, workdir: str) -> None:
+    from lawful_intercept.delivery import Destination
+    from lawful_intercept.handover.encryption import EncryptionProfile
+    from lawful_intercept.keys import SoftwareKeyStore
+    from lawful_intercept.mediation import LEAConfig, MFService, TaskBinding
+    from lawful_intercept.store import SQLiteQueue
+
+    async def main() -> None:
+        keys = SoftwareKeyStore.create(Path(workdir) / "keys.json", "bench passphrase")
+        lea = LEAConfig(
+            "LEA", encryption=EncryptionProfile() if key else None,
+            integrity_every=1000 if key else None, sign_every=10,
+        )  # fmt: skip
+        service = MFService(
+            x2x3_tls=pki["mf"].server_context(),
+            bindings=[TaskBinding(XID, b"LIID-BENCH", ("LEA",))],
+            leas=[lea],
+            destinations={
+                "LEA": Destination("127.0.0.1", lemf_port, pki["mf_client"].client_context())
+            },
+            store=SQLiteQueue.with_keystore(Path(workdir) / "queue.db", keys),
+            keys={"LEA": bytearray(key)} if key else None,
+            signer=keys.sign_digest,
+        )
+        await service.start()
+        port_out.put(service.port)
+        port_out.put(os.getpid())
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def _sink(pki: Any, port_out: Any, done: Any, expected_octets: int) -> None:
+    async def main() -> None:
+        got = 0
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal got
+            while got < expected_octets:
+                data = await reader.read(1 << 16)
+                if not data:
+                    break
+                got += len(data)
+            done.put((time.time(), got, 0))
+
+        server = await asyncio.start_server(
+            handle, "127.0.0.1", 0, ssl=pki["mf"].server_context()
+        )
+        port_out.put(server.sockets[0].getsockname()[1])
+        await asyncio.sleep(3600)
+
+    asyncio.run(main())
+
+
+async def _send(pki: Any, port: int, pdus: list[bytes]) -> float:
+    from lawful_intercept.x2x3.transport import X2X3Sender
+
+    sender = X2X3Sender(
+        "127.0.0.1", port, pki["poi"].client_context(), server_hostname="mf", queue_size=50_000
+    )
+    await sender.start()
+    await sender.wait_connected(10)
+    started = time.time()
+    for pdu in pdus:
+        await sender.send(pdu)
+    await sender.flush(120)
+    await asyncio.sleep(0.1)
+    await sender.close()
+    return started
+
+
+def run_once(kind: str, pki: Any, pdus: list[bytes], workdir: str) -> tuple[float, int, int]:
+    ctx = mp.get_context("fork")
+    ports, done = ctx.Queue(), ctx.Queue()
+    key = os.urandom(32) if kind == "protected" else None
+    children = []
+    if kind == "baseline":
+        children.append(ctx.Process(target=_sink, args=(pki, ports, done, sum(map(len, pdus)))))
+        children[-1].start()
+        target = ports.get(timeout=30)
+    else:
+        children.append(ctx.Process(target=_lemf, args=(pki, key, ports, done, PACKETS)))
+        children[-1].start()
+        lemf_port = ports.get(timeout=30)
+        lemf_pid = ports.get(timeout=30)
+        children.append(ctx.Process(target=_mf, args=(pki, key, lemf_port, ports, workdir)))
+        children[-1].start()
+        target = ports.get(timeout=30)
+        mf_pid = ports.get(timeout=30)
+        if os.environ.get("BENCH_PROFILE") == kind:  # a developer's aid: py-spy both
+            import subprocess
+
+            for name, pid in (("mf", mf_pid), ("lemf", lemf_pid)):
+                subprocess.Popen(["py-spy", "record", "-p", str(pid), "-d", "8", "-f", "raw",
+                                  "-o", f"/tmp/{name}-{kind}.txt"])  # fmt: skip
+    try:
+        started = asyncio.run(_send(pki, target, pdus))
+        finished, count, gaps = done.get(timeout=600)
+    finally:
+        for child in children:
+            child.kill()
+            child.join()
+    return PACKETS / (finished - started), count, gaps
+
+
+def main() -> None:
+    packets = [udp_packet(n, size=1500) for n in range(PACKETS)]
+    pdus = x2x3_for(packets)
+    results: dict[str, list[float]] = {"baseline": [], "plain": [], "protected": []}
+    lost = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        pki = delivery_pki(Path(scratch))
+        for repeat in range(REPEATS):
+            for kind in results:
+                workdir = Path(scratch) / f"{kind}-{repeat}"
+                workdir.mkdir()
+                rate, count, gaps = run_once(kind, pki, pdus, str(workdir))
+                if kind != "baseline" and (count != PACKETS or gaps):
+                    lost += 1
+                results[kind].append(rate)
+    base = statistics.median(results["baseline"])
+    print(f"POI -> MF -> LEMF, {PACKETS} packets of 1500 octets; median of {REPEATS}")
+    print(f"  baseline X2/X3 over TLS into a counting sink   {base:>10,.0f} packets/s")
+    for kind, label in (("plain", "no protection"), ("protected", "aES-256-CBC + integrity")):
+        value = statistics.median(results[kind])
+        print(f"  through MF to LEMF, {label:<27} {value:>10,.0f} packets/s  "
+              f"{value / base:5.2f}x baseline  (runs: "
+              f"{', '.join(f'{r:,.0f}' for r in results[kind])})")  # fmt: skip
+    print(f"  runs with loss or gaps: {lost}")
+
+
+if __name__ == "__main__":
+    main()
