@@ -25,18 +25,25 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from delivery_helpers import XID, delivery_pki, udp_packet, x2x3_for  # noqa: E402
+from delivery_helpers import XID, delivery_pki, udp_packet, x2x3_for
 
 PACKETS = 60_000
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 
 
-def _lemf(pki: Any, key: bytes | None, port_out: Any, done: Any, expected: int) -> None:
+def _lemf(
+    pki: Any, key: bytes | None, verify: bytes, port_out: Any, done: Any, expected: int
+) -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     from lawful_intercept.handover.encryption import EncryptionProfile
     from lawful_intercept.lemf import LEMFReceiver, LEMFServer
 
     async def main() -> None:
-        receiver = LEMFReceiver(key=key, profile=EncryptionProfile() if key else None)
+        receiver = LEMFReceiver(
+            key=key, profile=EncryptionProfile() if key else None,
+            verification_key=load_pem_public_key(verify),  # type: ignore[arg-type]
+        )  # fmt: skip
         with open(os.devnull, "wb") as pcap:
             server = LEMFServer(pki["lemf"].server_context(), receiver, pcap=pcap)
             await server.start()
@@ -44,7 +51,8 @@ def _lemf(pki: Any, key: bytes | None, port_out: Any, done: Any, expected: int) 
             port_out.put(os.getpid())
             while server.counters.cc_packets < expected:
                 await asyncio.sleep(0.005)
-            done.put((time.time(), server.counters.cc_packets, server.counters.gaps))
+            c = server.counters
+            done.put((time.time(), c.cc_packets, c.gaps + c.integrity_failed))
             await asyncio.sleep(0.5)
             await server.close()
 
@@ -59,7 +67,7 @@ def _mf(pki: Any, key: bytes | None, lemf_port: int, port_out: Any, workdir: str
     from lawful_intercept.store import SQLiteQueue
 
     async def main() -> None:
-        keys = SoftwareKeyStore.create(Path(workdir) / "keys.json", "bench passphrase")
+        keys = SoftwareKeyStore.open(Path(workdir).parent / "keys.json", "bench passphrase")
         lea = LEAConfig(
             "LEA", encryption=EncryptionProfile() if key else None,
             integrity_every=1000 if key else None, sign_every=10,
@@ -96,9 +104,7 @@ def _sink(pki: Any, port_out: Any, done: Any, expected_octets: int) -> None:
                 got += len(data)
             done.put((time.time(), got, 0))
 
-        server = await asyncio.start_server(
-            handle, "127.0.0.1", 0, ssl=pki["mf"].server_context()
-        )
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=pki["mf"].server_context())
         port_out.put(server.sockets[0].getsockname()[1])
         await asyncio.sleep(3600)
 
@@ -132,7 +138,8 @@ def run_once(kind: str, pki: Any, pdus: list[bytes], workdir: str) -> tuple[floa
         children[-1].start()
         target = ports.get(timeout=30)
     else:
-        children.append(ctx.Process(target=_lemf, args=(pki, key, ports, done, PACKETS)))
+        verify = (Path(workdir).parent / "mf-sign.pem").read_bytes()
+        children.append(ctx.Process(target=_lemf, args=(pki, key, verify, ports, done, PACKETS)))
         children[-1].start()
         lemf_port = ports.get(timeout=30)
         lemf_pid = ports.get(timeout=30)
@@ -163,6 +170,16 @@ def main() -> None:
     lost = 0
     with tempfile.TemporaryDirectory() as scratch:
         pki = delivery_pki(Path(scratch))
+        from cryptography.hazmat.primitives import serialization
+
+        from lawful_intercept.keys import SoftwareKeyStore
+
+        with SoftwareKeyStore.create(Path(scratch) / "keys.json", "bench passphrase") as keys:
+            (Path(scratch) / "mf-sign.pem").write_bytes(
+                keys.public_key().public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            )
         for repeat in range(REPEATS):
             for kind in results:
                 workdir = Path(scratch) / f"{kind}-{repeat}"
