@@ -31,7 +31,7 @@ def test_handover_readme_example_runs() -> None:
 
 def test_key_custody_readme_example_runs() -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    custody = [b for b in blocks if "li.SoftwareKeyStore.create" in b]
+    custody = [b for b in blocks if "li.SoftwareKeyStore.create" in b and "MFService" not in b]
     assert len(custody) == 1
     exec(compile(custody[0], "README.md", "exec"), {})
 
@@ -43,3 +43,12 @@ def test_poi_readme_example_runs() -> None:
     with contextlib.redirect_stdout(out):
         exec(compile(poi, "README.md", "exec"), {})
     assert out.getvalue().strip() == "[1, 2]"
+
+
+def test_mf_and_lemf_readme_example_runs() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    (example,) = [b for b in blocks if "li.MFService(" in b]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(example, "README.md", "exec"), {"__name__": "readme"})
+    assert out.getvalue().strip() == "100 0 0"
