@@ -65,27 +65,67 @@ def test_nothing_readable_on_disk(tmp_path: Path) -> None:
     queue.close()
 
 
-def test_wrong_key_and_moved_records_fail_authentication(tmp_path: Path) -> None:
+def test_wrong_key_and_moved_or_cut_rows_fail_authentication(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
     queue = li.SQLiteQueue(path, key())
     queue.put([b"first", b"second"])
+    queue.put([b"third"])
+    queue.put([b"x"], channel="other channel")
     queue.close()
     other = li.SQLiteQueue(path, bytearray(32))
-    with pytest.raises(li.IntegrityError, match="record 0"):
+    with pytest.raises(li.IntegrityError, match="row at 0"):
         other.peek(1)
     other.close()
-    with sqlite3.connect(path) as db:  # swap the two sealed records
+    with sqlite3.connect(path) as db:  # swap the sealed rows
         rows = db.execute("SELECT position, sealed FROM records ORDER BY position").fetchall()
         db.execute("UPDATE records SET sealed = ? WHERE position = 0", (rows[1][1],))
-        db.execute("UPDATE records SET sealed = ? WHERE position = 1", (rows[0][1],))
+        db.execute("UPDATE records SET sealed = ? WHERE position = 2", (rows[0][1],))
     swapped = li.SQLiteQueue(path, key())
     with pytest.raises(li.IntegrityError):
         swapped.peek(2)
     swapped.close()
+    with sqlite3.connect(path) as db:  # restore, then claim fewer records in the first row
+        db.execute("UPDATE records SET sealed = ? WHERE position = 0", (rows[0][1],))
+        db.execute("UPDATE records SET sealed = ? WHERE position = 2", (rows[1][1],))
+        db.execute("UPDATE records SET count = 1 WHERE position = 0")
+    cut = li.SQLiteQueue(path, key())
+    with pytest.raises(li.IntegrityError):
+        cut.peek(3)
+    cut.close()
+    with sqlite3.connect(path) as db:  # restore; move a row to another channel
+        db.execute("UPDATE records SET count = 2 WHERE position = 0")
+        db.execute("UPDATE records SET channel = 'other channel' WHERE position = 2")
+    moved = li.SQLiteQueue(path, key())
+    assert [r for _, r in moved.peek(5)] == [b"first", b"second"]
+    with pytest.raises(li.IntegrityError):
+        moved.peek(5, channel="other channel")
+    moved.close()
     relabelled = li.SQLiteQueue(tmp_path / "q.db", key(), label=b"another queue")
     with pytest.raises(li.IntegrityError):
         relabelled.peek(1)
     relabelled.close()
+
+
+def test_channels_release_part_of_a_row_and_count_across_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    queue = li.SQLiteQueue(path, key())
+    first = queue.put_channels({"A": [b"a0", b"a1", b"a2"], "B": [b"b0"]}, state=b"s1")
+    assert first == {"A": 0, "B": 3}
+    queue.put([b"a3", b"a4"], channel="A", state=b"s2")
+    queue.remove_through(1, channel="A")  # half of A's first row
+    assert (queue.count("A"), queue.count("B"), len(queue)) == (3, 1, 4)
+    assert queue.peek(10, channel="A") == [(2, b"a2"), (4, b"a3"), (5, b"a4")]
+    assert queue.peek(1, channel="A", after=2) == [(4, b"a3")]
+    queue.close()
+    again = li.SQLiteQueue(path, key())  # the partial release survives a restart
+    assert (again.count("A"), again.count("B"), len(again), again.state()) == (3, 1, 4, b"s2")
+    assert [p for p, _ in again.peek(10, channel="A")] == [2, 4, 5]
+    again.remove_through(5, channel="A")
+    again.remove_through(3, channel="B")
+    assert len(again) == 0 and again.octets == 0
+    assert again.put([b"next"], channel="A") == 6  # positions never go back
+    again.close()
+    assert li.SQLiteQueue(path, key()).last_position == 6
 
 
 def test_bounds_refuse_whole_batches(tmp_path: Path) -> None:

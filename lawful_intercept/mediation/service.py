@@ -104,6 +104,9 @@ class MFService:
         self._batch_started: float | None = None
         self._committer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._commit_lock = asyncio.Lock()  # one commit at a time, in batch order
+        self._in_flight = 0
+        self._inputs = 0  # X2/X3 PDUs whose output is in the current batch
         self.accepted = 0
         self.refused = 0
         self._refusing = False  # full for refuse_after already: refuse without waiting
@@ -129,7 +132,7 @@ class MFService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
             self._committer = None
-        self._commit()
+        await self._commit()
         for client in self.clients.values():
             await client.close()
 
@@ -139,12 +142,12 @@ class MFService:
         PDUs first."""
 
         async def arrived() -> None:
-            while received is not None and self.accepted + self.refused < received:
+            while received is not None and self.accepted + self._inputs + self.refused < received:
                 await asyncio.sleep(0.02)
 
         await asyncio.wait_for(arrived(), timeout)
         self._add(self.mediator.poll(time.time(), flush=True))
-        self._commit()
+        await self._commit()
         await asyncio.gather(*(c.drained(timeout) for c in self.clients.values()))
 
     def status(self) -> MFStatus:
@@ -161,7 +164,8 @@ class MFService:
 
     def _full(self) -> bool:
         store = self.store
-        margin = self._batched + 4 * len(self.clients)  # one X2/X3 PDU's worth, and more
+        # what is batched or being committed, and one X2/X3 PDU's worth more
+        margin = self._batched + self._in_flight + 4 * len(self.clients)
         return (len(store) + margin) > store.max_records * self.high_water or (
             store.octets > store.max_octets * self.high_water
         )
@@ -179,13 +183,15 @@ class MFService:
         self._refusing = False
         now = time.time()
         self._add(self.mediator.on_pdu(view, now))
-        self.accepted += 1
+        self._inputs += 1  # accepted once its batch is committed
         if self._batched >= self.commit_records:
-            self._commit()
+            self._wake.set()
+            if self._batched >= 4 * self.commit_records:  # commits are behind: wait for one
+                await self._commit()
 
     async def _wait_for_room(self) -> bool:
         """Back-pressure: hold this POI's connection until there is room or time is up."""
-        self._commit()
+        await self._commit()
         deadline = time.monotonic() + self.refuse_after
         while self._full():
             if time.monotonic() >= deadline:
@@ -203,16 +209,27 @@ class MFService:
             self._batch_started = time.monotonic()
             self._wake.set()
 
-    def _commit(self) -> None:
-        if not self._batched:
-            return
-        batches = {name: records for name, records in self._batch.items() if records}
-        firsts = self.store.put_channels(batches, state=self.mediator.snapshot())
-        for name, records in batches.items():
-            self.clients[name].offer(firsts[name], records)
-        self._batch = {name: [] for name in self.clients}
-        self._batched = 0
-        self._batch_started = None
+    async def _commit(self) -> None:
+        """Commit the batch (in a worker thread: the loop keeps receiving and mediating),
+        then offer it to the delivery clients. Batches commit one at a time, in order."""
+        async with self._commit_lock:
+            inputs, self._inputs = self._inputs, 0
+            if not self._batched:
+                self.accepted += inputs
+                return
+            batches = {name: records for name, records in self._batch.items() if records}
+            state = self.mediator.snapshot()  # accounts for exactly this batch
+            self._in_flight = self._batched
+            self._batch = {name: [] for name in self.clients}
+            self._batched = 0
+            self._batch_started = None
+            try:
+                firsts = await asyncio.to_thread(self.store.put_channels, batches, state=state)
+            finally:
+                self._in_flight = 0
+            self.accepted += inputs
+            for name, records in batches.items():
+                self.clients[name].offer(firsts[name], records)
 
     async def _commit_loop(self) -> None:
         """Group commit: a batch waits at most ``commit_interval``; integrity checks whose
@@ -226,4 +243,4 @@ class MFService:
                 await asyncio.sleep(
                     max(0.0, self._batch_started + self.commit_interval - time.monotonic())
                 )
-            self._commit()
+            await self._commit()

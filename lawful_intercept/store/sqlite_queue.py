@@ -1,19 +1,23 @@
 """A durable FIFO of octet strings in SQLite, encrypted at rest (LI temporary storage).
 
-Each record is sealed with AES-256-GCM under a data key the caller supplies (from a KeyStore
-in production); the record's position and the queue's label are the associated data, so a
-record moved, swapped or copied into another queue fails to open. SQLite runs in WAL mode
-with synchronous=FULL: a record is on disk once :meth:`SQLiteQueue.put` returns, and survives
-kill -9 of the process. The queue is bounded in records and octets; past either bound
-``put`` raises QueueFullError and stores nothing.
-
 Records go to named channels (the MF keeps one per LEA in one file, so a PDU fanned out to
 several LEAs is stored for all of them in one transaction, or for none); each channel is its
-own FIFO. A caller's state blob (the MF's sequence numbers) can be committed in the same
-transaction as the records it accounts for, sealed like them.
+own FIFO and every record has a position, increasing across the queue. One ``put`` of a
+channel's records is one row: the records, length-prefixed, sealed together with AES-256-GCM
+under a data key the caller supplies (from a KeyStore in production), with the queue's label,
+the channel and the row's first position and record count as associated data, so a row moved,
+swapped, cut or copied into another queue fails to open. Removing records deletes the rows
+they fill and remembers, in the same transaction, how far into a partly removed row the
+channel has been released. A caller's state blob (the MF's sequence numbers) can be committed
+in the same transaction as the records it accounts for, sealed like them.
 
-What the file shows a reader without the key: record count, sizes, channel names and order;
-never content.
+SQLite runs in WAL mode with synchronous=FULL: records are on disk once :meth:`put` returns
+and survive kill -9 of the process. The queue is bounded in records and octets; past either
+bound ``put`` raises QueueFullError and stores nothing. One connection, guarded by a lock:
+an MF may commit from a worker thread while its event loop removes and peeks.
+
+What the file shows a reader without the key: row and record counts, sizes, channel names and
+order; never content.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import contextlib
 import os
 import sqlite3
 import struct
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -34,11 +39,14 @@ from lawful_intercept.keys.base import KeyStore, zeroise
 __all__ = ["SQLiteQueue"]
 
 _NONCE = 12
-_POSITION = struct.Struct(">Q")
+_ROW = struct.Struct(">QI")  # first position, record count (in the associated data)
+_LENGTH = struct.Struct(">I")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
-    position INTEGER PRIMARY KEY, channel TEXT NOT NULL, sealed BLOB NOT NULL);
+    position INTEGER PRIMARY KEY, channel TEXT NOT NULL, count INTEGER NOT NULL,
+    sealed BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS records_by_channel ON records (channel, position);
+CREATE TABLE IF NOT EXISTS released (channel TEXT PRIMARY KEY, through INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS wrapped_key (id INTEGER PRIMARY KEY CHECK (id = 1), wrapped BLOB);
 CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), sealed BLOB NOT NULL);
 """
@@ -46,7 +54,7 @@ _STATE_POSITION = 1 << 63
 
 
 class SQLiteQueue:
-    """Encrypted, bounded, durable FIFO. Not shared between processes."""
+    """Encrypted, bounded, durable FIFO channels. Not shared between processes."""
 
     def __init__(
         self,
@@ -64,21 +72,35 @@ class SQLiteQueue:
         self.max_records, self.max_octets = max_records, max_octets
         self._key = key
         self._aead: AESGCM | None = AESGCM(bytes(key))
+        self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         os.chmod(self.path, 0o600)
+        self._released: dict[str, int] = {
+            str(c): int(t) for c, t in self._db.execute("SELECT channel, through FROM released")
+        }
         self._counts: dict[str, int] = {}
         self._octets = 0
         for channel, count, octets in self._db.execute(
-            "SELECT channel, COUNT(*), SUM(LENGTH(sealed)) FROM records GROUP BY channel"
+            "SELECT channel, SUM(count), SUM(LENGTH(sealed)) FROM records GROUP BY channel"
         ):
             self._counts[str(channel)] = int(count)
             self._octets += int(octets)
+        for channel, through in self._released.items():  # the released part of a row
+            row = self._db.execute(
+                "SELECT position FROM records WHERE channel = ? AND position <= ?"
+                " ORDER BY position DESC LIMIT 1",
+                (channel, through),
+            ).fetchone()
+            if row is not None:
+                self._counts[channel] -= through - int(row[0]) + 1
         self._count = sum(self._counts.values())
-        last = self._db.execute("SELECT COALESCE(MAX(position), -1) FROM records").fetchone()[0]
-        self._next = int(last) + 1
+        last = self._db.execute(
+            "SELECT COALESCE(MAX(position + count), 0) FROM records"
+        ).fetchone()[0]
+        self._next = max(int(last), max(self._released.values(), default=-1) + 1)
 
     @classmethod
     def with_keystore(
@@ -122,7 +144,7 @@ class SQLiteQueue:
 
     @property
     def octets(self) -> int:
-        """Octets stored (sealed records, including nonces and tags)."""
+        """Octets stored (sealed rows, including nonces and tags)."""
         return self._octets
 
     def _cipher(self) -> AESGCM:
@@ -130,21 +152,21 @@ class SQLiteQueue:
             raise ConfigurationError("the queue is closed")
         return self._aead
 
-    def _aad(self, channel: str, position: int) -> bytes:
-        return self.label + channel.encode() + b"\0" + _POSITION.pack(position)
+    def _aad(self, channel: str, position: int, count: int) -> bytes:
+        return self.label + channel.encode() + b"\0" + _ROW.pack(position, count)
 
-    def _seal(self, channel: str, position: int, record: bytes) -> bytes:
+    def _seal(self, channel: str, position: int, count: int, plain: bytes) -> bytes:
         nonce = os.urandom(_NONCE)
-        return nonce + self._cipher().encrypt(nonce, record, self._aad(channel, position))
+        return nonce + self._cipher().encrypt(nonce, plain, self._aad(channel, position, count))
 
-    def _open(self, channel: str, position: int, sealed: bytes) -> bytes:
+    def _open(self, channel: str, position: int, count: int, sealed: bytes) -> bytes:
         try:
             return self._cipher().decrypt(
-                sealed[:_NONCE], sealed[_NONCE:], self._aad(channel, position)
+                sealed[:_NONCE], sealed[_NONCE:], self._aad(channel, position, count)
             )
         except InvalidTag:
             raise IntegrityError(
-                f"queue record {position} fails authentication (tampered or wrong key)"
+                f"queue row at {position} fails authentication (tampered or wrong key)"
             ) from None
 
     def put(self, records: list[bytes], *, channel: str = "", state: bytes | None = None) -> int:
@@ -158,68 +180,111 @@ class SQLiteQueue:
     ) -> dict[str, int]:
         """Append to several channels (and replace the state blob) in one commit. Returns
         each channel's first position; a channel's records get consecutive positions."""
-        firsts: dict[str, int] = {}
-        rows = []
-        added = 0
-        position = self._next
-        for channel, records in batches.items():
-            firsts[channel] = position
-            for record in records:
-                sealed = self._seal(channel, position, record)
-                rows.append((position, channel, sealed))
+        with self._lock:
+            firsts: dict[str, int] = {}
+            rows = []
+            added = 0
+            position = self._next
+            pack = _LENGTH.pack
+            for channel, records in batches.items():
+                if not records:
+                    continue
+                firsts[channel] = position
+                plain = b"".join(part for r in records for part in (pack(len(r)), r))
+                sealed = self._seal(channel, position, len(records), plain)
+                rows.append((position, channel, len(records), sealed))
                 added += len(sealed)
-                position += 1
-        if self._count + len(rows) > self.max_records or self._octets + added > self.max_octets:
-            raise QueueFullError(
-                f"spill store full ({self._count} records, {self._octets} octets stored)"
-            )
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT INTO records VALUES (?, ?, ?)", rows)
-            if state is not None:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO state VALUES (1, ?)",
-                    (self._seal("", _STATE_POSITION, state),),
+                position += len(records)
+            total = position - self._next
+            if self._count + total > self.max_records or self._octets + added > self.max_octets:
+                raise QueueFullError(
+                    f"queue full ({self._count} records, {self._octets} octets stored)"
                 )
-        self._next = position
-        self._count += len(rows)
-        self._octets += added
-        for channel, records in batches.items():
-            self._counts[channel] = self._counts.get(channel, 0) + len(records)
-        return firsts
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", rows)
+                if state is not None:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO state VALUES (1, ?)",
+                        (self._seal("", _STATE_POSITION, 0, state),),
+                    )
+            self._next = position
+            self._count += total
+            self._octets += added
+            for _, channel, count, _ in rows:
+                self._counts[channel] = self._counts.get(channel, 0) + count
+            return firsts
 
     def state(self) -> bytes | None:
         """The state blob last committed with :meth:`put` (None if never)."""
-        row = self._db.execute("SELECT sealed FROM state WHERE id = 1").fetchone()
-        return None if row is None else self._open("", _STATE_POSITION, bytes(row[0]))
+        with self._lock:
+            row = self._db.execute("SELECT sealed FROM state WHERE id = 1").fetchone()
+            return None if row is None else self._open("", _STATE_POSITION, 0, bytes(row[0]))
+
+    def _records(self, channel: str, position: int, count: int, sealed: bytes) -> list[bytes]:
+        plain = self._open(channel, position, count, sealed)
+        out = []
+        at = 0
+        for _ in range(count):
+            (size,) = _LENGTH.unpack_from(plain, at)
+            out.append(plain[at + 4 : at + 4 + size])
+            at += 4 + size
+        return out
 
     def peek(self, limit: int, *, channel: str = "", after: int = -1) -> list[tuple[int, bytes]]:
         """The oldest ``limit`` records of ``channel`` past position ``after``, decrypted,
         with their positions. Not removed."""
-        return [
-            (int(position), self._open(channel, int(position), bytes(sealed)))
-            for position, sealed in self._db.execute(
-                "SELECT position, sealed FROM records WHERE channel = ? AND position > ?"
-                " ORDER BY position LIMIT ?",
-                (channel, after, limit),
+        after = max(after, self._released.get(channel, -1))
+        out: list[tuple[int, bytes]] = []
+        with self._lock:
+            first = self._db.execute(  # the row holding ``after + 1``, if any
+                "SELECT position FROM records WHERE channel = ? AND position <= ?"
+                " ORDER BY position DESC LIMIT 1",
+                (channel, after + 1),
+            ).fetchone()
+            start = int(first[0]) if first is not None else after + 1
+            rows = self._db.execute(
+                "SELECT position, count, sealed FROM records WHERE channel = ? AND position >= ?"
+                " ORDER BY position",
+                (channel, start),
             )
-        ]
+            for position, count, sealed in rows:
+                records = self._records(channel, int(position), int(count), bytes(sealed))
+                for index, record in enumerate(records):
+                    if position + index > after:
+                        out.append((int(position) + index, record))
+                if len(out) >= limit:
+                    break
+        return out[:limit]
 
     def remove_through(self, position: int, *, channel: str = "") -> None:
         """Remove every record of ``channel`` up to and including ``position``."""
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            row = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(sealed)), 0) FROM records"
-                " WHERE channel = ? AND position <= ?",
+        with self._lock:
+            released = self._released.get(channel, -1)
+            if position <= released:
+                return
+            rows = self._db.execute(
+                "SELECT position, count, LENGTH(sealed) FROM records"
+                " WHERE channel = ? AND position <= ? ORDER BY position",
                 (channel, position),
-            ).fetchone()
-            self._db.execute(
-                "DELETE FROM records WHERE channel = ? AND position <= ?", (channel, position)
-            )
-        self._count -= int(row[0])
-        self._octets -= int(row[1])
-        self._counts[channel] = self._counts.get(channel, 0) - int(row[0])
+            ).fetchall()
+            whole = [(p, c, n) for p, c, n in rows if p + c - 1 <= position]
+            removed = sum(min(p + c - 1, position) - max(p, released + 1) + 1 for p, c, _ in rows
+                          if p + c - 1 > released)  # fmt: skip
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                if whole:
+                    self._db.execute(
+                        "DELETE FROM records WHERE channel = ? AND position <= ?",
+                        (channel, whole[-1][0]),
+                    )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO released VALUES (?, ?)", (channel, position)
+                )
+            self._released[channel] = position
+            self._count -= removed
+            self._counts[channel] = self._counts.get(channel, 0) - removed
+            self._octets -= sum(n for _, _, n in whole)
 
     def close(self) -> None:
         """Close the database and zeroise the caller's key bytearray."""
