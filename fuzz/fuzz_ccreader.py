@@ -1,4 +1,4 @@
-"""atheris harness: the LEMF's fast iPCC reader and payload accessor on arbitrary octets.
+"""atheris harness: the LEMF's fast iPCC reader and accessors on arbitrary octets.
 
 Each must return (a view, None, or a tag number) or raise DecodeError — nothing else.
 """
@@ -12,11 +12,11 @@ import atheris
 
 with atheris.instrument_imports():
     from lawful_intercept.errors import DecodeError
-    from lawful_intercept.handover.ccreader import payload_choice, read_ipcc
+    from lawful_intercept.handover.ccreader import header_liid, payload_choice, read_ipcc
 
 
 def test_one_input(data: bytes) -> None:
-    for reader in (read_ipcc, payload_choice):
+    for reader in (read_ipcc, payload_choice, header_liid):
         with contextlib.suppress(DecodeError):
             reader(data)
 

@@ -11,7 +11,7 @@ from test_handover_template import sizes, templates
 from lawful_intercept.errors import DecodeError
 from lawful_intercept.handover import codec
 from lawful_intercept.handover import model as m
-from lawful_intercept.handover.ccreader import payload_choice, read_ipcc
+from lawful_intercept.handover.ccreader import header_liid, payload_choice, read_ipcc
 from lawful_intercept.handover.reader import PAYLOAD_KINDS, summary
 from lawful_intercept.handover.template import CCTemplate
 
@@ -60,6 +60,7 @@ def test_fast_reader_equals_the_full_decoder_on_template_pdus(
 def test_any_pspdu_is_read_the_same_or_left_to_the_full_decoder(pdu: m.PSPDU) -> None:
     octets = codec.encode(pdu)
     assert PAYLOAD_KINDS[payload_choice(octets)] == summary(octets).payload_kind
+    assert header_liid(octets) == pdu.header.lawful_interception_identifier
     view = read_ipcc(octets)
     if view is None:
         return
@@ -73,7 +74,7 @@ def test_any_pspdu_is_read_the_same_or_left_to_the_full_decoder(pdu: m.PSPDU) ->
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=300))
 def test_arbitrary_octets_give_a_view_none_or_decode_error(data: bytes) -> None:
-    for reader in (read_ipcc, payload_choice):
+    for reader in (read_ipcc, payload_choice, header_liid):
         try:
             reader(data)
         except DecodeError as exc:

@@ -43,6 +43,7 @@ __all__ = ["DeliveryClient", "Destination"]
 
 log = logging.getLogger(__name__)
 BATCH = 512
+STORE_BATCH = 4096  # reading back from the store: whole rows, so take more at a time
 READ_SIZE = 1 << 16
 
 
@@ -186,7 +187,7 @@ class DeliveryClient:
         while recent and recent[0][0] <= after:
             recent.popleft()
         if after < self._complete_after:
-            return self.store.peek(BATCH, channel=self.name, after=after)
+            return self.store.peek(STORE_BATCH, channel=self.name, after=after)
         batch = [recent.popleft() for _ in range(min(BATCH, len(recent)))]
         if batch:
             self._popped_through = batch[-1][0]

@@ -18,8 +18,9 @@ import attrs
 from lawful_intercept.errors import DecodeError
 from lawful_intercept.handover import model as m
 from lawful_intercept.handover.ber import CONTEXT, UNIVERSAL, read_header
+from lawful_intercept.handover.reader import summary
 
-__all__ = ["IPCCView", "read_ipcc", "payload_choice"]
+__all__ = ["IPCCView", "header_liid", "payload_choice", "read_ipcc"]
 
 _DIRECTIONS = tuple(m.PayloadDirection)
 
@@ -205,3 +206,21 @@ def payload_choice(data: bytes) -> int:
         return read_header(data, payload_at, payload_end)[2]
     except _NotFastPathError:
         return -1
+
+
+def header_liid(data: bytes) -> bytes:
+    """The lawfulInterceptionIdentifier of a PS-PDU, read without walking the rest; the
+    general accessor (:func:`reader.summary`) for indefinite lengths."""
+    try:
+        _c, _k, _n, at, end = _child(data, 0, len(data))
+        c, _k, n, pos, header_end = _child(data, at, end)
+        if (c, n) != (CONTEXT, 1):
+            raise DecodeError(at, "a PS-PDU holds pSHeader [1] then payload [2]")
+        while pos < header_end:
+            c, _k, n, field_at, field_end = _child(data, pos, header_end)
+            if (c, n) == (CONTEXT, 1):
+                return data[field_at:field_end]
+            pos = field_end
+        raise DecodeError(at, "pSHeader lacks its LIID")
+    except _NotFastPathError:
+        return summary(data).lawful_interception_identifier

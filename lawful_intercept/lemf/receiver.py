@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from lawful_intercept.errors import IntegrityError
 from lawful_intercept.handover import model as m
-from lawful_intercept.handover.ccreader import IPCCView, payload_choice, read_ipcc
+from lawful_intercept.handover.ccreader import IPCCView, header_liid, payload_choice, read_ipcc
 from lawful_intercept.handover.codec import decode
 from lawful_intercept.handover.encryption import EncryptionProfile, PayloadDecryptor
 from lawful_intercept.handover.integrity import IntegrityVerifier
@@ -153,7 +153,7 @@ class LEMFReceiver:
         if kind < 0:  # indefinite lengths: the general accessor
             kind = _KIND_NUMBERS.get(summary(octets).payload_kind, -1)
         if kind == _ENCRYPTION_CONTAINER:
-            liid = summary(octets).lawful_interception_identifier
+            liid = header_liid(octets)
             if self._key is None or self._profile is None:
                 raise IntegrityError("an encrypted PDU arrived, but no decryption key is set")
             decryptor = self._decryptors.get(liid)

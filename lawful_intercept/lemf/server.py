@@ -23,6 +23,7 @@ import attrs
 from lawful_intercept.aio import close_writer
 from lawful_intercept.delivery.session import LEMFSession
 from lawful_intercept.errors import ConfigurationError, DecodeError, IntegrityError
+from lawful_intercept.handover.asn1 import compiled
 from lawful_intercept.lemf.receiver import (
     CCPacket,
     Duplicate,
@@ -88,7 +89,10 @@ class LEMFServer:
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
-        """Listen; :attr:`port` is then the bound port."""
+        """Compile the ASN.1 specifications IRI and session PDUs need (not on the first
+        PDU's time), then listen; :attr:`port` is then the bound port."""
+        await asyncio.to_thread(compiled, "ber")
+        await asyncio.to_thread(compiled, "jer")
         self._server = await asyncio.start_server(
             self._handle, self.host, self.port, ssl=self.tls,
             ssl_handshake_timeout=10 if self.tls else None,
