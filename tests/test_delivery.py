@@ -81,7 +81,7 @@ def test_acknowledgement_is_negotiated_and_releases_what_was_sent_before_the_req
     assert mf.next_deadline() == pytest.approx(0.04)  # ack_interval after the first PDU
     mf.handle_timer(0.01)
     events = _relay(mf, lemf, 0.03)
-    assert [e for e in events if isinstance(e, PDUData)] == [PDUData(_data(n)) for n in range(5)]
+    assert [e for e in events if isinstance(e, PDUData)] == [PDUData(_data(n), 1) for n in range(5)]
     assert not any(isinstance(e, Released) for e in events)  # not asked yet
     mf.handle_timer(0.05)  # the request goes out after the 5 PDUs
     mf.send(5, _data(5), 0.05)  # sent after the request: not covered by its response
@@ -316,8 +316,8 @@ def test_slow_lemf_keeps_the_mf_memory_bounded(tmp_path: Path) -> None:
         lemf = await rig.start_lemf()
         original = lemf._take
 
-        def slow(octets: bytes) -> None:
-            original(octets)
+        def slow(octets: bytes, kind: int) -> None:
+            original(octets, kind)
             if lemf.counters.pdus % 200 == 0:
                 time.sleep(0.05)  # ~4000 PDUs/s at most
 

@@ -41,7 +41,7 @@ from lawful_intercept.errors import DecodeError, LinkDeadError, TransportError
 from lawful_intercept.handover import model as m
 from lawful_intercept.handover.ccreader import payload_choice
 from lawful_intercept.handover.codec import decode, encode
-from lawful_intercept.handover.reader import PSPDUStreamReader, summary
+from lawful_intercept.handover.reader import PSPDUStreamReader
 
 __all__ = [
     "DeliverySession",
@@ -95,9 +95,11 @@ class Released:
 
 @attrs.frozen
 class PDUData:
-    """LEMF side: a data PS-PDU (CC, IRI, IntegrityCheck, anything not session control)."""
+    """LEMF side: a data PS-PDU (CC, IRI, IntegrityCheck, anything not session control) and
+    its Payload CHOICE tag number."""
 
     octets: bytes
+    kind: int = -1
 
 
 def _session_header(liid: bytes, operator: bytes, sequence: int, now: float) -> m.PSHeader:
@@ -109,11 +111,10 @@ def _session_header(liid: bytes, operator: bytes, sequence: int, now: float) -> 
     )
 
 
-def _control(octets: bytes) -> m.PSPDU | None:
+def _control(octets: bytes, kind: int) -> m.PSPDU | None:
     """The decoded PDU when it is session control (a TRIPayload other than an
     IntegrityCheck or padding), else None; DecodeError when it does not parse."""
-    kind = payload_choice(octets)
-    if kind != _TRI_PAYLOAD and (kind >= 0 or summary(octets).payload_kind != "tRIPayload"):
+    if kind != _TRI_PAYLOAD:
         return None
     pdu = decode(octets)
     if isinstance(pdu.payload, m.NullTRI | m.OptionRequest | m.OptionResponse):
@@ -205,7 +206,7 @@ class DeliverySession:
         events: list[Negotiated | Released] = []
         for octets in self._reader.feed(data):
             self._last_received = now
-            pdu = _control(octets)
+            pdu = _control(octets, payload_choice(octets))
             if pdu is None:
                 raise TransportError("the LEMF sent a data PDU on a delivery connection")
             payload = pdu.payload
@@ -304,9 +305,10 @@ class LEMFSession:
         """Data PDUs in order; session control answered. DecodeError on a malformed stream."""
         events: list[PDUData] = []
         for octets in self._reader.feed(data):
-            pdu = _control(octets)
+            kind = payload_choice(octets)
+            pdu = _control(octets, kind)
             if pdu is None:
-                events.append(PDUData(octets))
+                events.append(PDUData(octets, kind))
                 continue
             payload, header = pdu.payload, pdu.header
             if isinstance(payload, m.OptionRequest):

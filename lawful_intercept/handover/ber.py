@@ -154,6 +154,30 @@ def _indefinite(
         cursor = child.end
 
 
+def element(data: bytes | bytearray | memoryview, at: int, end: int) -> tuple[int, int, int, int]:
+    """(first identifier octet, content start, content end, element end) of the element at
+    ``at``, which must end by ``end``. Inline for one-octet tags with definite lengths of up
+    to four length octets (the hot paths' case); otherwise the general reader (indefinite
+    lengths, high tag numbers; DecodeError with the offset on bad input)."""
+    if at + 2 <= end:
+        first = data[at]
+        if first & 0x1F != 0x1F:
+            length = data[at + 1]
+            if length < 0x80:
+                start = at + 2
+                stop = start + length
+                if stop <= end:
+                    return first, start, stop, stop
+            elif 0 < length & 0x7F <= 4:
+                start = at + 2 + (length & 0x7F)
+                if start <= end:
+                    stop = start + int.from_bytes(data[at + 2 : start], "big")
+                    if stop <= end:
+                        return first, start, stop, stop
+    found = read_tlv(data, at, end)
+    return data[at], found.content_start, found.content_end, found.end
+
+
 def element_end(data: bytes | bytearray | memoryview, pos: int, limit: int) -> int:
     """Offset just past the element at ``pos``; TruncatedError if it runs past ``limit``.
 

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from lawful_intercept.errors import DecodeError, EncodeError, IntegrityError
 from lawful_intercept.handover import model as m
-from lawful_intercept.handover.ber import encode_integer, encode_length, read_tlv
+from lawful_intercept.handover.ber import element, encode_integer, encode_length
 
 __all__ = ["DecryptedPDU", "EncryptionProfile", "IVRule", "PayloadDecryptor", "PayloadEncryptor"]
 
@@ -71,38 +71,11 @@ def _iv(rule: IVRule, sequence_number: int) -> int:
     return sequence_number * _REPEAT_4 if rule is IVRule.SEQUENCE_REPEATED else 0
 
 
-def _content(pdu: bytes | bytearray, at: int) -> tuple[int, int]:
-    """(content start, end) of a definite-length element whose length has 1-4 octets."""
-    first = pdu[at + 1]
-    if first < 0x80:
-        return at + 2, at + 2 + first
-    size = first & 0x7F
-    if not 0 < size <= 4:
-        raise ValueError
-    start = at + 2 + size
-    return start, start + int.from_bytes(pdu[at + 2 : start], "big")
-
-
-def _element(data: bytes | bytearray, at: int, end: int) -> tuple[int, int, int, int]:
-    """(first identifier octet, content start, content end, element end) of the element at
-    ``at``, which must end by ``end``: inline for one-octet tags and definite lengths, else the
-    general BER reader (indefinite lengths; DecodeError with the offset on bad input)."""
-    try:
-        if data[at] & 0x1F != 0x1F:
-            start, stop = _content(data, at)
-            if stop <= end:
-                return data[at], start, stop, stop
-    except (ValueError, IndexError):
-        pass
-    element = read_tlv(data, at, end)
-    return data[at], element.content_start, element.content_end, element.end
-
-
 def _children(data: bytes | bytearray, start: int, end: int) -> dict[int, tuple[int, int]]:
     """Content bounds of the elements in [start, end), by first identifier octet."""
     found = {}
     while start < end:
-        tag, content_start, content_end, start = _element(data, start, end)
+        tag, content_start, content_end, start = element(data, start, end)
         found[tag] = (content_start, content_end)
     return found
 
@@ -110,13 +83,13 @@ def _children(data: bytes | bytearray, start: int, end: int) -> dict[int, tuple[
 def _split(pdu: bytes) -> tuple[int, int, int, int]:
     """(header start, header end, payload content start, payload content end) of a PS-PDU."""
     limit = len(pdu)
-    tag, start, content_end, end = _element(pdu, 0, limit)
+    tag, start, content_end, end = element(pdu, 0, limit)
     if tag != 0x30 or end != limit:
         raise DecodeError(0, "not a single PS-PDU SEQUENCE")
-    header_tag, _, _, header_end = _element(pdu, start, content_end)
+    header_tag, _, _, header_end = element(pdu, start, content_end)
     if header_tag != 0xA1:
         raise DecodeError(start, "expected pSHeader [1]")
-    payload_tag, payload_start, payload_content_end, payload_end = _element(
+    payload_tag, payload_start, payload_content_end, payload_end = element(
         pdu, header_end, content_end
     )
     if payload_tag != 0xA2 or payload_end != content_end:
@@ -125,9 +98,9 @@ def _split(pdu: bytes) -> tuple[int, int, int, int]:
 
 
 def _sequence_number(pdu: bytes, start: int, end: int) -> int:
-    _, at, content_end, _ = _element(pdu, start, end)
+    _, at, content_end, _ = element(pdu, start, end)
     while at < content_end:  # up to the sequenceNumber only
-        tag, field_start, field_end, next_at = _element(pdu, at, content_end)
+        tag, field_start, field_end, next_at = element(pdu, at, content_end)
         if tag == 0x84:
             value = int.from_bytes(pdu[field_start:field_end], "big", signed=True)
             if not 0 <= value <= 0xFFFFFFFF:
@@ -263,6 +236,8 @@ class DecryptedPDU:
     #: byteCounter minus the expected value: 0 in order; > 0 octets of PDUs missing;
     #: < 0 repeated or reordered; None for the first PDU seen.
     counter_gap: int | None
+    #: the clear Payload CHOICE alternative (what :attr:`pdu`'s payload [2] holds)
+    payload: bytes = b""
 
 
 class PayloadDecryptor:
@@ -275,11 +250,12 @@ class PayloadDecryptor:
         self._chain = _Chain(key, decrypt=True)
         self._expected: int | None = None
 
-    def decrypt(self, pdu: bytes) -> DecryptedPDU:
+    def decrypt(self, pdu: bytes, *, sequence_number: int | None = None) -> DecryptedPDU:
         """Decrypt; DecodeError if it is not an EncryptionContainer PDU, IntegrityError if it
-        does not decrypt to an EncryptedPayload (wrong key, wrong IV rule, tampering)."""
+        does not decrypt to an EncryptedPayload (wrong key, wrong IV rule, tampering).
+        ``sequence_number``: the header's, when the caller has read it already."""
         h_start, h_end, p_start, p_end = _split(pdu)
-        tag, container_start, container_end, after = _element(pdu, p_start, p_end)
+        tag, container_start, container_end, after = element(pdu, p_start, p_end)
         if tag != 0xA4 or after != p_end:
             raise DecodeError(p_start, "payload is not an encryptionContainer")
         fields = _children(pdu, container_start, container_end)
@@ -294,7 +270,11 @@ class PayloadDecryptor:
             raise DecodeError(sealed[0], "encryptedPayload is not a whole number of AES blocks")
         sequence = 0
         if self.profile.iv_rule is IVRule.SEQUENCE_REPEATED:
-            sequence = _sequence_number(pdu, h_start, h_end)
+            sequence = (
+                sequence_number
+                if sequence_number is not None
+                else _sequence_number(pdu, h_start, h_end)
+            )
         plain = self._chain.decrypt(_iv(self.profile.iv_rule, sequence), cipher_text)
         try:
             counter, inner = self._parse(plain)
@@ -309,20 +289,20 @@ class PayloadDecryptor:
         clear = b"\x30" + encode_length(len(body)) + body
         gap = None if self._expected is None else counter - self._expected
         self._expected = counter + len(clear)
-        return DecryptedPDU(clear, counter, gap)
+        return DecryptedPDU(clear, counter, gap, inner)
 
     @staticmethod
     def _parse(plain: bytearray) -> tuple[int, bytes]:
-        tag, start, end, after = _element(plain, 0, len(plain))
+        tag, start, end, after = element(plain, 0, len(plain))
         if tag != 0x30 or len(plain) - after >= _BLOCK or any(plain[after:]):
             raise DecodeError(0, "not an EncryptedPayload followed by zero padding")
-        counter_tag, counter_start, counter_end, next_at = _element(plain, start, end)
+        counter_tag, counter_start, counter_end, next_at = element(plain, start, end)
         if counter_tag != 0x80 or counter_end == counter_start:
             raise DecodeError(start, "expected byteCounter [0]")
         value = int.from_bytes(plain[counter_start:counter_end], "big", signed=True)
         if not 0 <= value <= _MAX_COUNTER:
             raise DecodeError(counter_start, "byteCounter is not in 0..2^64-1")
-        payload_tag, payload_start, payload_end, _ = _element(plain, next_at, end)
+        payload_tag, payload_start, payload_end, _ = element(plain, next_at, end)
         if payload_tag != 0xA1:
             raise DecodeError(next_at, "expected payload [1]")
         return value, bytes(plain[payload_start:payload_end])

@@ -19,12 +19,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from lawful_intercept.errors import IntegrityError
 from lawful_intercept.handover import model as m
-from lawful_intercept.handover.ccreader import IPCCView, header_liid, payload_choice, read_ipcc
+from lawful_intercept.handover.ccreader import (
+    IPCCView,
+    payload_choice,
+    read_cc_items,
+    read_header_fields,
+    read_ipcc,
+)
 from lawful_intercept.handover.codec import decode
 from lawful_intercept.handover.encryption import EncryptionProfile, PayloadDecryptor
 from lawful_intercept.handover.integrity import IntegrityVerifier
 from lawful_intercept.handover.jsonform import pspdu_to_json
-from lawful_intercept.handover.reader import PAYLOAD_KINDS, PSPDUStreamReader, summary
+from lawful_intercept.handover.reader import PSPDUStreamReader
 
 __all__ = [
     "CCPacket",
@@ -97,8 +103,7 @@ class KeepAlive:
     sequence: int
 
 
-_ENCRYPTION_CONTAINER = 4  # Payload CHOICE tag number
-_KIND_NUMBERS = {name: number for number, name in PAYLOAD_KINDS.items()}
+_CC_PAYLOAD_SEQUENCE, _ENCRYPTION_CONTAINER = 1, 4  # Payload CHOICE tag numbers
 
 #: Missing sequence numbers remembered per stream, so a late PDU is told from a repeat.
 MAX_REMEMBERED_MISSING = 65536
@@ -145,25 +150,29 @@ class LEMFReceiver:
             events += self.on_pdu(octets)
         return events
 
-    def on_pdu(self, octets: bytes) -> list[Event]:
-        """Events for one PS-PDU as received."""
+    def on_pdu(self, octets: bytes, kind: int | None = None) -> list[Event]:
+        """Events for one PS-PDU as received; ``kind``: its Payload CHOICE tag number, when
+        the caller has read it (:class:`~lawful_intercept.delivery.PDUData` carries it)."""
         self.pdus += 1
-        received = clear = octets
-        kind = payload_choice(octets)
-        if kind < 0:  # indefinite lengths: the general accessor
-            kind = _KIND_NUMBERS.get(summary(octets).payload_kind, -1)
+        if kind is None:
+            kind = payload_choice(octets)
         if kind == _ENCRYPTION_CONTAINER:
-            liid = header_liid(octets)
+            # the header from the PDU as received, the payload from its decryption
+            liid, cin, sequence, stamp = read_header_fields(octets)
             if self._key is None or self._profile is None:
                 raise IntegrityError("an encrypted PDU arrived, but no decryption key is set")
             decryptor = self._decryptors.get(liid)
             if decryptor is None:
                 decryptor = self._decryptors[liid] = PayloadDecryptor(self._key, self._profile)
-            clear = decryptor.decrypt(octets).pdu
-        view = read_ipcc(clear)
-        if view is not None:  # the per-packet path: no typed model built
-            return self._ipcc(view, received)
-        return self._full(decode(clear), received, clear)
+            decrypted = decryptor.decrypt(octets, sequence_number=sequence)
+            items = read_cc_items(decrypted.payload)
+            if items is not None:  # the per-packet path: no typed model built
+                return self._ipcc(IPCCView(liid, cin, sequence, stamp, items), octets)
+            return self._full(decode(decrypted.pdu), octets, decrypted.pdu)
+        view = read_ipcc(octets) if kind == _CC_PAYLOAD_SEQUENCE else None
+        if view is not None:
+            return self._ipcc(view, octets)
+        return self._full(decode(octets), octets, octets)
 
     def _ipcc(self, view: IPCCView, received: bytes) -> list[Event]:
         events: list[Event] = list(self._sequence(view.liid, "HI3", view.sequence))

@@ -129,7 +129,7 @@ class LEMFServer:
                 if not data:
                     return
                 for item in session.receive_data(data):
-                    self._take(item.octets)
+                    self._take(item.octets, item.kind)
                 if session.answer_pending:
                     self._flush()
                     writer.write(session.data_to_send())
@@ -146,10 +146,10 @@ class LEMFServer:
             self._flush()
             await close_writer(writer)
 
-    def _take(self, octets: bytes) -> None:
+    def _take(self, octets: bytes, kind: int) -> None:
         self.counters.pdus += 1
         try:
-            events = self.receiver.on_pdu(octets)
+            events = self.receiver.on_pdu(octets, kind)
         except IntegrityError as exc:
             self.counters.undecryptable += 1
             log.error("a PDU failed to decrypt: %s", exc)

@@ -74,6 +74,9 @@ class SQLiteQueue:
         self._aead: AESGCM | None = AESGCM(bytes(key))
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # large pages: a row is a whole batch (about 1.6 MB for 1024 CC PDUs); 64 KiB pages
+        # halve the cost of writing and freeing it (effective for a new file only)
+        self._db.execute("PRAGMA page_size=65536")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
