@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -153,14 +154,31 @@ def run_once(kind: str, pki: Any, pdus: list[bytes], workdir: str) -> tuple[floa
             for name, pid in (("mf", mf_pid), ("lemf", lemf_pid)):
                 subprocess.Popen(["py-spy", "record", "-p", str(pid), "-d", "8", "-f", "raw",
                                   "-o", f"/tmp/{name}-{kind}.txt"])  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    ready = {child.pid: _cpu_seconds(child.pid) for child in children}  # started, listening
     try:
         started = asyncio.run(_send(pki, target, pdus))
         finished, count, gaps = done.get(timeout=600)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = {"POI": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
+        for name, child in zip(("LEMF", "MF") if kind != "baseline" else ("sink",), children,
+                               strict=True):  # fmt: skip
+            cpu[name] = _cpu_seconds(child.pid) - ready[child.pid]
     finally:
         for child in children:
             child.kill()
             child.join()
+    CPU[kind].append({name: seconds / PACKETS * 1e6 for name, seconds in cpu.items()})
     return PACKETS / (finished - started), count, gaps
+
+
+CPU: dict[str, list[dict[str, float]]] = {"baseline": [], "plain": [], "protected": []}
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User and system CPU time of a process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -197,6 +215,10 @@ def main() -> None:
               f"{value / base:5.2f}x baseline  (runs: "
               f"{', '.join(f'{r:,.0f}' for r in results[kind])})")  # fmt: skip
     print(f"  runs with loss or gaps: {lost}")
+    for kind in ("plain", "protected"):
+        shares = {name: statistics.median(run[name] for run in CPU[kind]) for name in CPU[kind][0]}
+        text = ", ".join(f"{name} {value:.1f}" for name, value in shares.items())
+        print(f"  CPU per packet ({kind}), microseconds: {text}")
 
 
 if __name__ == "__main__":

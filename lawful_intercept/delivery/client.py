@@ -181,13 +181,16 @@ class DeliveryClient:
                 await close_writer(writer)
             await asyncio.sleep(self.backoff.delay(0))
 
-    def _next_batch(self, after: int) -> list[tuple[int, bytes]]:
-        """Records past position ``after``: from memory when it is complete there."""
+    async def _next_batch(self, after: int) -> list[tuple[int, bytes]]:
+        """Records past position ``after``: from memory when it is complete there, else from
+        the store (in a worker thread: the store may be busy committing)."""
         recent = self._recent
         while recent and recent[0][0] <= after:
             recent.popleft()
         if after < self._complete_after:
-            return self.store.peek(STORE_BATCH, channel=self.name, after=after)
+            return await asyncio.to_thread(
+                self.store.peek, STORE_BATCH, channel=self.name, after=after
+            )
         batch = [recent.popleft() for _ in range(min(BATCH, len(recent)))]
         if batch:
             self._popped_through = batch[-1][0]
@@ -204,7 +207,7 @@ class DeliveryClient:
         self._complete_after = max(self._complete_after, self._popped_through)
         cursor = -1
         while True:
-            batch = self._next_batch(cursor)
+            batch = await self._next_batch(cursor)
             if not batch:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -235,7 +238,7 @@ class DeliveryClient:
                 if isinstance(event, Negotiated):
                     ready.set()
                 elif isinstance(event, Released):
-                    before = self.store.count(self.name)
-                    self.store.remove_through(event.token, channel=self.name)
-                    self.released += before - self.store.count(self.name)
+                    self.released += await asyncio.to_thread(
+                        self.store.remove_through, event.token, channel=self.name
+                    )
             self._wake.set()  # the session may have answers to send

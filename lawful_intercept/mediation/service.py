@@ -33,6 +33,7 @@ import attrs
 
 from lawful_intercept.delivery.client import DeliveryClient, Destination
 from lawful_intercept.errors import ConfigurationError
+from lawful_intercept.handover.asn1 import compiled
 from lawful_intercept.mediation.mediator import HIPDU, LEAConfig, Mediator, TaskBinding
 from lawful_intercept.store import SQLiteQueue
 from lawful_intercept.x2x3.decoder import X2X3View
@@ -116,7 +117,9 @@ class MFService:
         return self.receiver.port
 
     async def start(self) -> None:
-        """Start the delivery clients, the committer, then listen for POIs."""
+        """Compile the PS-PDU codec (integrity checks use it; not on the first check's time),
+        start the delivery clients and the committer, then listen for POIs."""
+        await asyncio.to_thread(compiled, "ber")
         for client in self.clients.values():
             await client.start()
         self._committer = asyncio.get_running_loop().create_task(self._commit_loop())

@@ -260,20 +260,24 @@ class SQLiteQueue:
                     break
         return out[:limit]
 
-    def remove_through(self, position: int, *, channel: str = "") -> None:
-        """Remove every record of ``channel`` up to and including ``position``."""
+    def remove_through(self, position: int, *, channel: str = "") -> int:
+        """Remove every record of ``channel`` up to and including ``position``; returns how
+        many records that removed."""
         with self._lock:
             released = self._released.get(channel, -1)
             if position <= released:
-                return
+                return 0
             rows = self._db.execute(
                 "SELECT position, count, LENGTH(sealed) FROM records"
                 " WHERE channel = ? AND position <= ? ORDER BY position",
                 (channel, position),
             ).fetchall()
             whole = [(p, c, n) for p, c, n in rows if p + c - 1 <= position]
-            removed = sum(min(p + c - 1, position) - max(p, released + 1) + 1 for p, c, _ in rows
-                          if p + c - 1 > released)  # fmt: skip
+            removed: int = sum(
+                min(p + c - 1, position) - max(p, released + 1) + 1
+                for p, c, _ in rows
+                if p + c - 1 > released
+            )
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 if whole:
@@ -288,6 +292,7 @@ class SQLiteQueue:
             self._count -= removed
             self._counts[channel] = self._counts.get(channel, 0) - removed
             self._octets -= sum(n for _, _, n in whole)
+            return removed
 
     def close(self) -> None:
         """Close the database and zeroise the caller's key bytearray."""
