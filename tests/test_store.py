@@ -167,7 +167,7 @@ def test_queue_key_wrapped_by_an_hsm(tmp_path: Path, hsm_token: dict[str, str]) 
     with PKCS11KeyStore(**hsm_token) as hsm:
         hsm.initialise()
         queue = li.SQLiteQueue.with_keystore(path, hsm, label=b"LEA-A")
-        key = bytes(queue._key)
+        key = bytes(queue._sealer._key)
         queue.put([b"pdu-1", b"pdu-2"])
         queue.close()
         again = li.SQLiteQueue.with_keystore(path, hsm, label=b"LEA-A")

@@ -22,7 +22,6 @@ order; never content.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import struct
@@ -30,11 +29,9 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from lawful_intercept.errors import ConfigurationError, IntegrityError, QueueFullError
-from lawful_intercept.keys.base import KeyStore, zeroise
+from lawful_intercept.errors import QueueFullError
+from lawful_intercept.keys.base import KeyStore
+from lawful_intercept.store.sealing import Sealer, stored_data_key
 
 __all__ = ["SQLiteQueue"]
 
@@ -47,7 +44,6 @@ CREATE TABLE IF NOT EXISTS records (
     sealed BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS records_by_channel ON records (channel, position);
 CREATE TABLE IF NOT EXISTS released (channel TEXT PRIMARY KEY, through INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS wrapped_key (id INTEGER PRIMARY KEY CHECK (id = 1), wrapped BLOB);
 CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), sealed BLOB NOT NULL);
 """
 _STATE_POSITION = 1 << 63
@@ -65,13 +61,10 @@ class SQLiteQueue:
         max_records: int = 1_000_000,
         max_octets: int = 1 << 30,
     ) -> None:
-        if not isinstance(key, bytearray) or len(key) != 32:
-            raise ConfigurationError("the queue key must be a 32-octet bytearray (AES-256)")
+        self._sealer = Sealer(key, "queue")
         self.path = Path(path)
         self.label = label
         self.max_records, self.max_octets = max_records, max_octets
-        self._key = key
-        self._aead: AESGCM | None = AESGCM(bytes(key))
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         # large pages: a row is a whole batch (about 1.6 MB for 1024 CC PDUs); 64 KiB pages
@@ -119,18 +112,7 @@ class SQLiteQueue:
         KEK (HSM or TPM): the infrastructure domain that copies the file gets ciphertext and a
         key it cannot unwrap. A new file gets a fresh random key."""
         target = Path(path)
-        with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as db:
-            db.executescript(_SCHEMA)
-            os.chmod(target, 0o600)
-            row = db.execute("SELECT wrapped FROM wrapped_key WHERE id = 1").fetchone()
-            if row is None:
-                fresh = bytearray(os.urandom(32))
-                try:
-                    db.execute("INSERT INTO wrapped_key VALUES (1, ?)", (store.wrap(fresh),))
-                finally:
-                    zeroise(fresh)
-                row = db.execute("SELECT wrapped FROM wrapped_key WHERE id = 1").fetchone()
-        key = store.unwrap(bytes(row[0]))
+        key = stored_data_key(target, store)
         return cls(target, key, label=label, max_records=max_records, max_octets=max_octets)
 
     def __len__(self) -> int:
@@ -150,27 +132,14 @@ class SQLiteQueue:
         """Octets stored (sealed rows, including nonces and tags)."""
         return self._octets
 
-    def _cipher(self) -> AESGCM:
-        if self._aead is None:
-            raise ConfigurationError("the queue is closed")
-        return self._aead
-
     def _aad(self, channel: str, position: int, count: int) -> bytes:
         return self.label + channel.encode() + b"\0" + _ROW.pack(position, count)
 
     def _seal(self, channel: str, position: int, count: int, plain: bytes) -> bytes:
-        nonce = os.urandom(_NONCE)
-        return nonce + self._cipher().encrypt(nonce, plain, self._aad(channel, position, count))
+        return self._sealer.seal(plain, self._aad(channel, position, count))
 
     def _open(self, channel: str, position: int, count: int, sealed: bytes) -> bytes:
-        try:
-            return self._cipher().decrypt(
-                sealed[:_NONCE], sealed[_NONCE:], self._aad(channel, position, count)
-            )
-        except InvalidTag:
-            raise IntegrityError(
-                f"queue row at {position} fails authentication (tampered or wrong key)"
-            ) from None
+        return self._sealer.open(sealed, self._aad(channel, position, count), f"row at {position}")
 
     def put(self, records: list[bytes], *, channel: str = "", state: bytes | None = None) -> int:
         """Append records to ``channel`` atomically (all or none); QueueFullError past the
@@ -296,7 +265,6 @@ class SQLiteQueue:
 
     def close(self) -> None:
         """Close the database and zeroise the caller's key bytearray."""
-        if self._aead is not None:
-            self._aead = None
+        if not self._sealer.closed:
+            self._sealer.close()
             self._db.close()
-            zeroise(self._key)

@@ -1,0 +1,84 @@
+"""Sealing at rest, shared by the stores: AES-256-GCM with associated data, and a data key
+kept in the store's own SQLite file wrapped by a KeyStore's KEK (HSM or TPM).
+
+A copy of such a file (the infrastructure domain can take one) is ciphertext and a key only
+that KEK unwraps; rows moved between places fail to open because the place is in the
+associated data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from lawful_intercept.errors import ConfigurationError, IntegrityError
+from lawful_intercept.keys.base import KeyStore, zeroise
+
+__all__ = ["Sealer", "stored_data_key"]
+
+NONCE = 12
+_KEY_TABLE = (
+    "CREATE TABLE IF NOT EXISTS wrapped_key (id INTEGER PRIMARY KEY CHECK (id = 1), wrapped BLOB)"
+)
+
+
+def stored_data_key(path: str | Path, store: KeyStore) -> bytearray:
+    """The data key of the SQLite file at ``path``, unwrapped by ``store``; a new file (or one
+    without a key) gets a fresh random key, stored wrapped. The file is made mode 0600."""
+    target = Path(path)
+    with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as db:
+        db.execute(_KEY_TABLE)
+        os.chmod(target, 0o600)
+        row = db.execute("SELECT wrapped FROM wrapped_key WHERE id = 1").fetchone()
+        if row is None:
+            fresh = bytearray(os.urandom(32))
+            try:
+                db.execute("INSERT INTO wrapped_key VALUES (1, ?)", (store.wrap(fresh),))
+            finally:
+                zeroise(fresh)
+            row = db.execute("SELECT wrapped FROM wrapped_key WHERE id = 1").fetchone()
+    return store.unwrap(bytes(row[0]))
+
+
+class Sealer:
+    """AES-256-GCM sealing under one data key (a 32-octet bytearray the caller owns)."""
+
+    def __init__(self, key: bytearray, what: str = "store") -> None:
+        if not isinstance(key, bytearray) or len(key) != 32:
+            raise ConfigurationError(f"the {what} key must be a 32-octet bytearray (AES-256)")
+        self._key = key
+        self._what = what
+        self._aead: AESGCM | None = AESGCM(bytes(key))
+
+    def _cipher(self) -> AESGCM:
+        if self._aead is None:
+            raise ConfigurationError(f"the {self._what} is closed")
+        return self._aead
+
+    def seal(self, plain: bytes, aad: bytes) -> bytes:
+        nonce = os.urandom(NONCE)
+        return nonce + self._cipher().encrypt(nonce, plain, aad)
+
+    def open(self, sealed: bytes, aad: bytes, where: str) -> bytes:
+        """The plain text; IntegrityError naming ``where`` if it fails authentication."""
+        try:
+            return self._cipher().decrypt(sealed[:NONCE], sealed[NONCE:], aad)
+        except InvalidTag:
+            raise IntegrityError(
+                f"{self._what} {where} fails authentication (tampered or wrong key)"
+            ) from None
+
+    def close(self) -> None:
+        """Forget the cipher and zeroise the caller's key bytearray."""
+        if self._aead is not None:
+            self._aead = None
+            zeroise(self._key)
+
+    @property
+    def closed(self) -> bool:
+        return self._aead is None
