@@ -81,3 +81,12 @@ class PCRPolicyError(KeyCustodyError):
 class AttestationError(KeyCustodyError):
     """A quote or credential failed verification: bad signature, stale or replayed nonce,
     PCR values outside the policy, or an attestation key not bound to a known TPM."""
+
+
+class X1Error(LawfulInterceptError):
+    """An X1 request refused with a TS 103 221-1 clause 6.7 error code: raised by an element
+    that cannot apply a request, and by the ADMF client for an ErrorResponse."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(f"X1 error {code}: {description}")
+        self.code, self.description = code, description

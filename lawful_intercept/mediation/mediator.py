@@ -60,13 +60,17 @@ class LEAConfig:
     sign_every: int = 0  # every n-th check signed by the MF's key; 0: hashes only
 
 
+def _names(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
 @attrs.frozen
 class TaskBinding:
     """What the MF knows of a task: its LIID, header identifiers, and the LEAs it serves."""
 
     xid: uuid.UUID
     liid: bytes
-    leas: tuple[str, ...] = attrs.field(converter=tuple)
+    leas: tuple[str, ...] = attrs.field(converter=_names)
     operator_id: bytes = b"OPERATOR"
     network_element_id: bytes | None = None
     authorization_country_code: str | None = None
@@ -180,51 +184,73 @@ class Mediator:
         """``keys``: the HI encryption key per LEA name (from a DataKeyRing) for LEAs that
         encrypt; ``signer``: the KeyStore's ``sign_digest`` for signed integrity checks;
         ``state``: a :meth:`snapshot` to resume sequence numbers and CINs after a restart."""
-        by_name = {lea.name: lea for lea in leas}
-        keys = keys or {}
+        self._leas = {lea.name: lea for lea in leas}
+        self._keys: dict[str, bytes | bytearray] = dict(keys or {})
+        self._signer = signer
         self._tasks: dict[bytes, _Task] = {}
-        for binding in bindings:
-            task = _Task(binding)
-            for name in binding.leas:
-                lea = by_name.get(name)
-                if lea is None:
-                    raise ConfigurationError(f"task {binding.xid} names an unknown LEA {name!r}")
-                key = keys.get(name)
-                task.streams.append(
-                    (
-                        _Stream(lea, binding.liid, Handover.HI2, key, signer, now),
-                        _Stream(lea, binding.liid, Handover.HI3, key, signer, now),
-                    )
-                )
-            self._tasks[binding.xid.bytes] = task
+        # numbering of streams and CINs not (or no longer) bound: kept for when they return
+        self._saved_streams: dict[str, int] = {}
+        self._saved_cins: dict[str, int] = {}
         self.counters = MediatorCounters()
         if state is not None:
-            self._restore(state)
+            self._load(state)
+        for binding in bindings:
+            self.add_binding(binding, now=now)
+
+    def add_lea(self, lea: LEAConfig, key: bytes | bytearray | None = None) -> None:
+        """Make an LEA known (or change its settings for tasks bound from now on)."""
+        self._leas[lea.name] = lea
+        if key is not None:
+            self._keys[lea.name] = key
+
+    def add_binding(self, binding: TaskBinding, *, now: float) -> None:
+        """Start mediating a task (X1 ActivateTask at an MF); its streams resume their
+        numbering if the LIID was mediated for that LEA before."""
+        task = _Task(binding)
+        task.next_cin = self._saved_cins.get(binding.liid.hex(), task.next_cin)
+        for name in binding.leas:
+            lea = self._leas.get(name)
+            if lea is None:
+                raise ConfigurationError(f"task {binding.xid} names an unknown LEA {name!r}")
+            key = self._keys.get(name)
+            pair = (
+                _Stream(lea, binding.liid, Handover.HI2, key, self._signer, now),
+                _Stream(lea, binding.liid, Handover.HI3, key, self._signer, now),
+            )
+            for stream in pair:
+                stream.sequence = self._saved_streams.get(_stream_key(stream), 0)
+            task.streams.append(pair)
+        self._tasks[binding.xid.bytes] = task
+
+    def remove_binding(self, xid: uuid.UUID) -> None:
+        """Stop mediating a task (X1 DeactivateTask); its numbering is kept."""
+        task = self._tasks.pop(xid.bytes, None)
+        if task is not None:
+            self._save(task)
+
+    def _save(self, task: _Task) -> None:
+        self._saved_cins[task.binding.liid.hex()] = task.next_cin
+        for pair in task.streams:
+            for stream in pair:
+                self._saved_streams[_stream_key(stream)] = stream.sequence
 
     def snapshot(self) -> bytes:
         """Each stream's next sequence number and each task's next CIN, to commit with the
         PDUs they account for. Open activity periods are not kept: after a restart the next
         PDU of a target opens a new one (a new CIN)."""
-        streams: dict[str, int] = {}
-        cins: dict[str, int] = {}
         for task in self._tasks.values():
-            cins[task.binding.liid.hex()] = task.next_cin
-            for pair in task.streams:
-                for stream in pair:
-                    streams[_stream_key(stream)] = stream.sequence
-        return json.dumps({"streams": streams, "cins": cins}, sort_keys=True).encode()
+            self._save(task)
+        return json.dumps(
+            {"streams": self._saved_streams, "cins": self._saved_cins}, sort_keys=True
+        ).encode()
 
-    def _restore(self, state: bytes) -> None:
+    def _load(self, state: bytes) -> None:
         try:
             saved = json.loads(state)
-            streams, cins = saved["streams"], saved["cins"]
-        except (ValueError, KeyError, TypeError) as exc:
+            self._saved_streams = {str(k): int(v) for k, v in saved["streams"].items()}
+            self._saved_cins = {str(k): int(v) for k, v in saved["cins"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigurationError(f"mediator state does not parse: {exc}") from None
-        for task in self._tasks.values():
-            task.next_cin = int(cins.get(task.binding.liid.hex(), task.next_cin))
-            for pair in task.streams:
-                for stream in pair:
-                    stream.sequence = int(streams.get(_stream_key(stream), 0))
 
     def on_pdu(self, view: X2X3View, now: float) -> list[HIPDU]:
         """The PS-PDUs for one X2/X3 PDU (none for an unknown XID or an unsupported format)."""

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import ssl
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 
 import attrs
@@ -100,7 +101,8 @@ class MFService:
         )
         self.commit_records, self.commit_interval = commit_records, commit_interval
         self.high_water, self.refuse_after = high_water, refuse_after
-        self._batch: dict[str, list[bytes]] = {name: [] for name in self.clients}
+        self.operator_id = operator_id
+        self._batch: dict[str, list[bytes]] = {}
         self._batched = 0
         self._batch_started: float | None = None
         self._committer: asyncio.Task[None] | None = None
@@ -115,6 +117,38 @@ class MFService:
     @property
     def port(self) -> int:
         return self.receiver.port
+
+    async def add_lea(
+        self, lea: LEAConfig, destination: Destination, key: bytes | bytearray | None = None
+    ) -> None:
+        """Deliver to a new LEA, or change an LEA's settings and destination (X1
+        CreateDestination / ModifyDestination at an MF). A changed destination gets a new
+        client; what is queued for the LEA goes to the new address."""
+        self.mediator.add_lea(lea, key)
+        old = self.clients.get(lea.name)
+        if old is not None and old.destination == destination:
+            return
+        if old is not None:
+            await old.close()
+        client = DeliveryClient(lea.name, destination, self.store, operator_id=self.operator_id)
+        self.clients[lea.name] = client
+        if self._committer is not None:
+            await client.start()
+
+    async def remove_lea(self, name: str) -> None:
+        """Stop delivering to an LEA (X1 RemoveDestination); anything still queued for it
+        stays in the queue and goes out if the LEA is configured again."""
+        client = self.clients.pop(name, None)
+        if client is not None:
+            await client.close()
+
+    def add_task(self, binding: TaskBinding) -> None:
+        """Start mediating a task (X1 ActivateTask at an MF)."""
+        self.mediator.add_binding(binding, now=time.time())
+
+    def remove_task(self, xid: uuid.UUID) -> None:
+        """Stop mediating a task (X1 DeactivateTask at an MF)."""
+        self.mediator.remove_binding(xid)
 
     async def start(self) -> None:
         """Compile the PS-PDU codec (integrity checks use it; not on the first check's time),
@@ -206,7 +240,7 @@ class MFService:
         if not pdus:
             return
         for pdu in pdus:
-            self._batch[pdu.lea].append(pdu.octets)
+            self._batch.setdefault(pdu.lea, []).append(pdu.octets)
         self._batched += len(pdus)
         if self._batch_started is None:
             self._batch_started = time.monotonic()
@@ -223,7 +257,7 @@ class MFService:
             batches = {name: records for name, records in self._batch.items() if records}
             state = self.mediator.snapshot()  # accounts for exactly this batch
             self._in_flight = self._batched
-            self._batch = {name: [] for name in self.clients}
+            self._batch = {}
             self._batched = 0
             self._batch_started = None
             try:

@@ -133,6 +133,27 @@ class POIPipeline:
         self._parse = parse_frame if ethernet else parse_ip
         self.counters = POICounters()
 
+    @property
+    def tasks(self) -> list[InterceptTask]:
+        return [state.task for state in self._tasks]
+
+    def add_task(self, task: InterceptTask) -> None:
+        """Start matching for ``task`` (X1 ActivateTask); ConfigurationError for a known XID."""
+        if any(state.task.xid == task.xid for state in self._tasks):
+            raise ConfigurationError("two tasks with one XID")
+        self._tasks = [*self._tasks, _TaskState(task)]
+
+    def remove_task(self, xid: uuid.UUID, now_ns: int) -> list[bytes]:
+        """Stop matching for the task (X1 DeactivateTask); IRI-End for its open periods."""
+        out = []
+        for state in self._tasks:
+            if state.task.xid == xid:
+                for activity in state.activity.values():
+                    out.append(self._x2(state, activity, hm.IRIType.END, now_ns))
+                    self.counters.x2_end += 1
+        self._tasks = [state for state in self._tasks if state.task.xid != xid]
+        return out
+
     def process(self, frames: Iterable[Frame]) -> list[bytes]:
         """X2 and X3 PDUs for a batch of frames, in capture order."""
         out: list[bytes] = []

@@ -1,5 +1,7 @@
 """The POI service (asyncio): taps in, capture, pipeline, X2/X3 out; taps out on every exit.
 
+Tasks can be added and removed while it runs (X1 ActivateTask/DeactivateTask).
+
 Start-up sweeps the namespace of LI taps a crashed run left (a POI owns the LI taps of its
 namespace), creates the capture pair, installs one tap per task and opens the capture. The
 capture is read in a worker thread a batch at a time; the pipeline and the sender run on the
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
@@ -57,14 +60,48 @@ class POIService:
     ) -> None:
         """``report`` gets progress every ``report_every`` seconds; ``on_ready`` the capture
         interface once the taps are in."""
-        self.tasks = list(tasks)
         self.interface, self.netns = interface, netns
         self.send = send
         self.capture_number = capture_number
         self.report, self.report_every, self.on_ready = report, report_every, on_ready
-        self.pipeline = POIPipeline(self.tasks)
+        self.pipeline = POIPipeline(tasks)
+        self.tags = {task.xid: tag for tag, task in enumerate(tasks, start=1)}  # tap per task
         self.taps = TapManager(netns)
         self.captured = self.dropped = 0
+        self._mirror: str | None = None  # the capture pair's mirror end, while running
+        self._changes = asyncio.Lock()  # task changes one at a time
+
+    @property
+    def tasks(self) -> list[InterceptTask]:
+        return self.pipeline.tasks
+
+    async def add_task(self, task: InterceptTask) -> None:
+        """Start intercepting ``task`` (X1 ActivateTask): matching first, then its tap, so
+        no mirrored packet arrives unmatched. Applies at :meth:`run` if not running yet."""
+        async with self._changes:
+            tag = max(self.tags.values(), default=0) + 1
+            self.pipeline.add_task(task)
+            self.tags[task.xid] = tag
+            if self._mirror is None:
+                return
+            try:
+                await asyncio.to_thread(
+                    self.taps.install, tag, self.interface, task.targets, self._mirror
+                )
+            except BaseException:
+                del self.tags[task.xid]
+                self.pipeline.remove_task(task.xid, time.time_ns())
+                raise
+
+    async def remove_task(self, xid: uuid.UUID) -> None:
+        """Stop intercepting (X1 DeactivateTask): the tap goes first, then the task's open
+        activity periods end with IRI-End."""
+        async with self._changes:
+            tag = self.tags.pop(xid, None)
+            if tag is not None and self._mirror is not None:
+                await asyncio.to_thread(self.taps.remove, tag, self.interface)
+            for pdu in self.pipeline.remove_task(xid, time.time_ns()):
+                await self.send(pdu)
 
     async def run(self, stop: asyncio.Event) -> POIStatus:
         """Tap, capture and emit until ``stop``; returns the final status."""
@@ -77,7 +114,9 @@ class POIService:
         try:
             # capture first, then tap: no mirrored frame arrives before anyone reads
             capture = await asyncio.to_thread(open_capture, capture_if, netns=self.netns)
-            await asyncio.to_thread(self._install, mirror)
+            async with self._changes:
+                await asyncio.to_thread(self._install, mirror)
+                self._mirror = mirror
             if self.on_ready is not None:
                 self.on_ready(capture_if)
             last_report = time.monotonic()
@@ -93,7 +132,9 @@ class POIService:
                     self.report(attrs.evolve(self._status(started), mirrored=mirrored))
                     last_report = time.monotonic()
         finally:
-            await asyncio.to_thread(self._uninstall)
+            async with self._changes:
+                self._mirror = None
+                await asyncio.to_thread(self._uninstall)
             if capture is not None:
                 with contextlib.suppress(OSError):
                     self._count(capture.stats())
@@ -104,14 +145,14 @@ class POIService:
         return self._status(started)
 
     def _install(self, mirror: str) -> None:
-        for tag, task in enumerate(self.tasks, start=1):
-            self.taps.install(tag, self.interface, task.targets, mirror)
+        for task in self.tasks:
+            self.taps.install(self.tags[task.xid], self.interface, task.targets, mirror)
 
     def _mirrored(self) -> int:
-        return sum(self.taps.counters(tag).packets for tag in range(1, len(self.tasks) + 1))
+        return sum(self.taps.counters(tag).packets for tag in list(self.tags.values()))
 
     def _uninstall(self) -> None:
-        for tag in range(1, len(self.tasks) + 1):
+        for tag in self.tags.values():
             self.taps.remove(tag, self.interface)
         self.taps.sweep()  # and the capture pair
 
