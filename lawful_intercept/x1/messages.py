@@ -708,6 +708,16 @@ class UnsupportedRequest:
 def decode_requests(document: bytes) -> list[RequestMessage | tuple[Header, UnsupportedRequest]]:
     """The messages of an X1Request container, validated; X1SchemaError (answer with a
     top-level error) if the container is not well-formed or not valid."""
+    try:
+        return _decode_requests(document)
+    except _CONTENT_ERRORS as exc:
+        raise X1SchemaError(0, f"a value is out of range: {type(exc).__name__}") from None
+
+
+_CONTENT_ERRORS = (ValueError, KeyError, IndexError, StopIteration, TypeError)
+
+
+def _decode_requests(document: bytes) -> list[RequestMessage | tuple[Header, UnsupportedRequest]]:
     root = parse(document)
     validate(root)
     if root.tag != _X + "X1Request":
@@ -796,7 +806,15 @@ def _read_response(kind: str, fields: dict[str, list[etree._Element]]) -> Respon
 
 
 def decode_responses(document: bytes) -> list[ResponseMessage] | TopLevelError:
-    """An X1Response container's messages, or the top-level error; validated."""
+    """An X1Response container's messages, or the top-level error; validated.
+    X1SchemaError for anything else."""
+    try:
+        return _decode_responses(document)
+    except _CONTENT_ERRORS as exc:
+        raise X1SchemaError(0, f"a value is out of range: {type(exc).__name__}") from None
+
+
+def _decode_responses(document: bytes) -> list[ResponseMessage] | TopLevelError:
     root = parse(document)
     validate(root)
     if root.tag == _X + "X1TopLevelErrorResponse":

@@ -151,10 +151,8 @@ class NetworkElement:
             messages = decode_requests(document)
         except X1SchemaError:
             log.warning("X1 request refused: not well-formed or not valid (top-level error)")
-            header = Header("unknown", self.ne_id, uuid.UUID(int=0), self._clock())
-            return encode_top_level_error(header)
-        except (ValueError, KeyError, IndexError, StopIteration):
-            log.warning("X1 request refused: content out of range (top-level error)")
+            if self.audit is not None:
+                self.audit.append("unknown", "TopLevelError", "", "error 1010")
             header = Header("unknown", self.ne_id, uuid.UUID(int=0), self._clock())
             return encode_top_level_error(header)
         responses = []
