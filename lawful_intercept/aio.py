@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable
 
-__all__ = ["close_writer", "first_failure"]
+__all__ = ["cancel_and_wait", "close_writer", "first_failure", "wait_event"]
 
 
 async def close_writer(writer: asyncio.StreamWriter) -> None:
@@ -25,4 +25,25 @@ async def first_failure(*coroutines: Awaitable[None]) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     for task in done:
+        task.result()
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """Wait for ``event`` at most ``timeout`` seconds; True if it was set. A cancellation is
+    never lost, unlike ``asyncio.wait_for`` on Python 3.11 when the event is set at the
+    moment the waiter is cancelled (a close would then wait for the link timers)."""
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
+async def cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it has ended, cancelling again if it swallowed one."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=1.0)
+    with contextlib.suppress(asyncio.CancelledError, Exception):
         task.result()

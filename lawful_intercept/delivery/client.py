@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import ssl
 
 import attrs
 
-from lawful_intercept.aio import close_writer, first_failure
+from lawful_intercept.aio import cancel_and_wait, close_writer, first_failure, wait_event
 from lawful_intercept.delivery.session import (
     DeliverySession,
     DeliveryTimers,
@@ -131,9 +130,7 @@ class DeliveryClient:
     async def close(self) -> None:
         """Stop; unreleased records stay in the store for the next run."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _run(self) -> None:
@@ -210,10 +207,7 @@ class DeliveryClient:
             batch = await self._next_batch(cursor)
             if not batch:
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._wake.wait(), max(0.0, session.next_deadline() - loop.time())
-                    )
+                await wait_event(self._wake, max(0.0, session.next_deadline() - loop.time()))
             now = loop.time()
             for position, octets in batch:
                 session.send(position, octets, now)

@@ -23,7 +23,6 @@ Guarantees and policy (TS 102 232-1 is silent on the MF's storage):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 import time
@@ -32,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 
+from lawful_intercept.aio import cancel_and_wait, wait_event
 from lawful_intercept.delivery.client import DeliveryClient, Destination
 from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.handover.asn1 import compiled
@@ -165,9 +165,7 @@ class MFService:
         rest for the next run)."""
         await self.receiver.close()
         if self._committer is not None:
-            self._committer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._committer
+            await cancel_and_wait(self._committer)
             self._committer = None
         await self._commit()
         for client in self.clients.values():
@@ -273,8 +271,7 @@ class MFService:
         interval has run out are added on the way."""
         while True:
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 0.1)
+            await wait_event(self._wake, 0.1)
             self._add(self.mediator.poll(time.time()))
             if self._batch_started is not None:
                 await asyncio.sleep(

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import enum
 import inspect
 import logging
@@ -33,7 +32,7 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
-from lawful_intercept.aio import close_writer, first_failure
+from lawful_intercept.aio import cancel_and_wait, close_writer, first_failure, wait_event
 from lawful_intercept.errors import (
     ConfigurationError,
     DecodeError,
@@ -183,9 +182,7 @@ class X2X3Sender:
     async def close(self) -> None:
         """Stop sending (queued PDUs stay in :attr:`queued`) and close the connection."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _run(self) -> None:
@@ -230,10 +227,7 @@ class X2X3Sender:
         while True:
             if not self.queued:
                 self._not_empty.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._not_empty.wait(), max(0.0, session.next_deadline() - loop.time())
-                    )
+                await wait_event(self._not_empty, max(0.0, session.next_deadline() - loop.time()))
             now = loop.time()
             session.handle_timer(now)  # raises LinkDeadError
             # memory holds the oldest PDUs; the spill store (if any) the newer ones
