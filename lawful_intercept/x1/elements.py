@@ -69,8 +69,9 @@ class POIHooks:
         service.send = self.send
 
     async def send(self, pdu: bytes) -> None:
-        """Route an X2/X3 PDU to its task's destinations (the XID is at octets 12-27)."""
-        for did in self.routes.get(pdu[12:28], ()):
+        """Route an X2/X3 PDU to its task's destinations (TS 103 221-2 clause 5.1: the XID
+        is at octets 16-31)."""
+        for did in self.routes.get(pdu[16:32], ()):
             sender = self.senders.get(did)
             if sender is not None:
                 await sender.send(pdu)

@@ -1,0 +1,189 @@
+"""X1 driving real elements: an MF whose LEA and task come from an ADMF (loopback), and a POI
+whose taps come and go with its tasks (network namespaces, root)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from delivery_helpers import XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
+from test_delivery import Rig, run
+
+from lawful_intercept.audit import AuditLog
+from lawful_intercept.devnet import TestBed
+from lawful_intercept.keys import SoftwareKeyStore
+from lawful_intercept.mediation import MFService
+from lawful_intercept.poi.service import POIService
+from lawful_intercept.store import SQLiteQueue
+from lawful_intercept.tap import TapManager
+from lawful_intercept.x1 import messages as x
+from lawful_intercept.x1.admf import ADMFClient
+from lawful_intercept.x1.elements import MFHooks, POIHooks
+from lawful_intercept.x1.ne import NetworkElement
+from lawful_intercept.x1.state import X1State
+from lawful_intercept.x1.transport import X1Server
+from lawful_intercept.x2x3 import PDUType, X2X3View
+from lawful_intercept.x2x3.transport import Peer, X2X3Receiver
+
+DID = uuid.UUID("6e0d3c2b-1a09-4f8e-9d7c-6b5a49382716")
+
+
+async def _ne(tmp: Path, name: str, keys: Any, hooks: Any, tls: Any) -> tuple[X1Server, ADMFClient]:
+    element = NetworkElement(
+        name, X1State.with_keystore(tmp / f"{name}-x1.db", keys), hooks,
+        audit=AuditLog(tmp / f"{name}-audit.db", keys),
+    )  # fmt: skip
+    await element.restore()
+    server = X1Server(tls["ne"].server_context(), element.handle, admf_certificates=None)
+    await server.start()
+    client = ADMFClient("127.0.0.1", server.port, tls["admf"].client_context(),
+                        admf_id="admf-1", ne_id=name)  # fmt: skip
+    return server, client
+
+
+def _x1_pki(tmp: Path) -> dict[str, Any]:
+    from lawful_intercept.devpki import DevCA
+
+    ca = DevCA(tmp, "x1-ca")
+    return {"ne": ca.config("ne", server=True), "admf": ca.config("admf-1", server=False)}
+
+
+def test_mf_lea_and_task_provisioned_over_x1(tmp_path: Path) -> None:
+    packets = [udp_packet(n) for n in range(300)]
+    x1 = _x1_pki(tmp_path)
+
+    async def scenario() -> None:
+        rig = Rig(tmp_path, encrypted=False)
+        lemf = await rig.start_lemf()
+        mf = MFService(
+            x2x3_tls=rig.pki["mf"].server_context(), bindings=[], leas=[], destinations={},
+            store=SQLiteQueue.with_keystore(tmp_path / "mf-queue.db", rig.keys),
+        )  # fmt: skip
+        await mf.start()
+        hooks = MFHooks(mf, rig.pki["mf_client"].client_context())
+        server, admf = await _ne(tmp_path, "mf-1", rig.keys, hooks, x1)
+        await admf.create_destination(
+            x.DestinationDetails(
+                DID, x.DeliveryType.X2_AND_X3, ipaddress.ip_address("127.0.0.1"), lemf.port
+            )
+        )
+        details = x.TaskDetails(
+            XID, [x.TargetIdentifier("ipv4Address", "10.0.0.1")], x.DeliveryType.X2_AND_X3,
+            [DID], [x.MediationDetails("LIID-X1")],
+        )  # fmt: skip
+        await admf.activate_task(details)
+        poi = rig.poi(mf.port)
+        await poi.start()
+        for pdu in x2x3_for(packets):
+            await poi.send(pdu)
+        await poi.flush(30)
+        await mf.drained(30, received=len(packets) + 2)
+        assert lemf.counters.cc_packets == 300 and lemf.counters.gaps == 0
+        await admf.deactivate_task(XID)
+        for pdu in x2x3_for(packets[:10]):  # the task is gone: nothing more is mediated
+            await poi.send(pdu)
+        await poi.flush(30)
+        await asyncio.sleep(0.5)
+        assert mf.mediator.counters.unknown_xid == 12
+        assert lemf.counters.cc_packets == 300
+        with pytest.raises(Exception, match="2020"):
+            await admf.deactivate_task(XID)
+        await admf.remove_destination(DID)
+        assert str(DID) not in mf.clients
+        await poi.close()
+        await server.close()
+        await mf.close()
+        await rig.stop_lemf()
+
+    run(scenario())
+    assert pcap_packets(tmp_path / "cc.pcap") == packets
+
+
+def _exchange(bed: TestBed, count: int) -> None:
+    """UDP from the peer (the target) to the VNF and back."""
+    server = bed.socket("vnf", socket.AF_INET, socket.SOCK_DGRAM)
+    client = bed.socket("peer", socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind((bed.VNF_V4, 7100))
+    for sock in (server, client):
+        sock.settimeout(2)
+    for n in range(count):
+        client.sendto(bytes([n]) * 100, (bed.VNF_V4, 7100))
+        data, address = server.recvfrom(2048)
+        server.sendto(data, address)
+        client.recvfrom(2048)
+    server.close()
+    client.close()
+
+
+@pytest.mark.root
+def test_poi_taps_follow_x1_tasks_and_survive_a_restart(tmp_path: Path) -> None:
+    tls = delivery_pki(tmp_path)
+    x1 = _x1_pki(tmp_path)
+    keys = SoftwareKeyStore.create(tmp_path / "poi-keys.json", "poi pass phrase")
+    received: list[tuple[int, bytes]] = []  # (PDU type, XID): a view lives only in its call
+
+    def collect(view: X2X3View, peer: Peer) -> None:
+        received.append((view.pdu_type, bytes(view.xid_bytes)))
+
+    async def run_poi(bed: TestBed) -> tuple[list[set[tuple[str, int]]], int]:
+        mf = X2X3Receiver(tls["mf"].server_context(), collect)
+        await mf.start()
+        taps = TapManager(bed.vnf)
+        seen: list[set[tuple[str, int]]] = []
+        for life in range(2):  # a first run, then a restart from the stored state
+            service = POIService([], "vnf0", _discard, netns=bed.vnf)
+            stop = asyncio.Event()
+            running = asyncio.ensure_future(service.run(stop))
+            while service._mirror is None:
+                await asyncio.sleep(0.05)
+            hooks = POIHooks(service, tls["poi"].client_context(),
+                             server_hostname=lambda d: "mf")  # fmt: skip
+            server, admf = await _ne(tmp_path, "poi-1", keys, hooks, x1)
+            if life == 0:
+                await admf.create_destination(
+                    x.DestinationDetails(
+                        DID, x.DeliveryType.X2_AND_X3, ipaddress.ip_address("127.0.0.1"), mf.port
+                    )
+                )
+                with pytest.raises(Exception, match="3000"):  # a POI cannot tap an IMSI
+                    await admf.activate_task(x.TaskDetails(
+                        uuid.uuid4(), [x.TargetIdentifier("imsi", "001010123456789")],
+                        x.DeliveryType.X2_AND_X3, [DID]))  # fmt: skip
+                await admf.activate_task(x.TaskDetails(
+                    XID, [x.TargetIdentifier("ipv4Address", bed.PEER_V4)],
+                    x.DeliveryType.X2_AND_X3, [DID]))  # fmt: skip
+            seen.append(await asyncio.to_thread(taps.installed))
+            await asyncio.to_thread(_exchange, bed, 10)
+            await asyncio.sleep(0.5)
+            if life == 1:
+                await admf.deactivate_task(XID)
+                seen.append(await asyncio.to_thread(taps.installed))
+                before = len(received)
+                await asyncio.to_thread(_exchange, bed, 5)
+                await asyncio.sleep(0.3)
+                assert len(received) == before  # no tap, no X3
+            await server.close()
+            stop.set()
+            await running
+            await hooks.close()
+        await mf.close()
+        return seen, len([kind for kind, _ in received if kind == PDUType.X3])
+
+    with TestBed() as bed:
+        seen, x3 = asyncio.run(asyncio.wait_for(run_poi(bed), 120))
+        assert TapManager(bed.vnf).installed() == set()
+    assert seen[0] == {("vnf0", 1)}  # ActivateTask put the tap in
+    assert seen[1] == {("vnf0", 1)}  # the restart put it back from the stored state
+    assert seen[2] == set()  # DeactivateTask took it out
+    assert x3 == 40  # 2 runs x 10 round trips x 2 directions
+    assert {xid for _, xid in received} == {XID.bytes}
+    keys.close()
+
+
+async def _discard(pdu: bytes) -> None:
+    raise AssertionError("POIHooks routes the PDUs")
