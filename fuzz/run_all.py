@@ -46,6 +46,38 @@ def seeds() -> list[bytes]:
         json.dumps(pdu_to_json(pdu)).encode(),
         json.dumps(pdu_to_json(x.keepalive(1))).encode(),
         *_ps_pdus(),
+        *_x1_documents(),
+    ]
+
+
+def _x1_documents() -> list[bytes]:
+    """An X1Request with a task and a destination, and an X1Response with a report."""
+    import datetime
+    import ipaddress
+
+    from lawful_intercept.x1 import messages as x
+
+    header = x.Header(
+        "admf", "ne", uuid.UUID(int=1), datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    )
+    task = x.TaskDetails(
+        uuid.UUID(int=2),
+        [x.TargetIdentifier("ipv4Address", "10.0.0.1")],
+        x.DeliveryType.X2_AND_X3,
+        [uuid.UUID(int=3)],
+        [x.MediationDetails("L")],
+    )
+    destination = x.DestinationDetails(
+        uuid.UUID(int=3), x.DeliveryType.X2_AND_X3, ipaddress.ip_address("::1"), 9
+    )
+    return [
+        x.encode_requests(
+            [
+                x.RequestMessage(header, x.ActivateTask(task)),
+                x.RequestMessage(header, x.CreateDestination(destination)),
+            ]
+        ),
+        x.encode_responses([x.ResponseMessage(header, x.TaskReport(task))]),
     ]
 
 

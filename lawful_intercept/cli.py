@@ -17,6 +17,7 @@ from lawful_intercept import __version__
 from lawful_intercept.cli_keys import add_keys_parser, cmd_keys
 from lawful_intercept.cli_mf import add_mf_parsers, cmd_lemf, cmd_mf
 from lawful_intercept.cli_poi import add_poi_parser, cmd_poi
+from lawful_intercept.cli_x1 import add_x1_parsers, cmd_admf, cmd_audit
 from lawful_intercept.errors import DecodeError, EncodeError, LawfulInterceptError
 from lawful_intercept.handover.jsonform import pspdu_from_json, pspdu_to_json
 from lawful_intercept.handover.reader import PSPDUStreamReader
@@ -317,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_keys_parser(sub)
     add_poi_parser(sub)
     add_mf_parsers(sub)
+    add_x1_parsers(sub)
     return parser
 
 
@@ -327,12 +329,14 @@ def main(argv: list[str] | None = None) -> int:
         "poi": lambda a: cmd_poi(a, sys.stderr),
         "mf": lambda a: cmd_mf(a, sys.stderr),
         "lemf": lambda a: cmd_lemf(a, sys.stderr),
+        "admf": lambda a: cmd_admf(a, sys.stdout),
+        "audit": lambda a: cmd_audit(a, sys.stdout),
     }
     if args.command in services:
         try:
             return services[args.command](args)
         except LawfulInterceptError as exc:
-            action = f" {args.action}" if args.command in ("keys", "mf") else ""
+            action = f" {args.action}" if args.command in ("keys", "mf", "admf", "audit") else ""
             print(f"li {args.command}{action}: {exc}", file=sys.stderr)
             return 2
     commands: dict[str, Callable[[argparse.Namespace], None]] = {

@@ -136,6 +136,17 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await service.start()
+        x1 = None
+        if config.x1 is not None:
+            from lawful_intercept.x1.elements import MFHooks
+            from lawful_intercept.x1.runner import load_ne_config, start_ne
+
+            assert config.x1_delivery_tls is not None
+            ne_config = load_ne_config(config.x1, base)
+            hooks = MFHooks(service, config.x1_delivery_tls.client_context())
+            x1 = await start_ne(ne_config, store, hooks)
+            print(f"li mf: X1 on {ne_config.host}:{x1[1].port} as {ne_config.ne_id}, "
+                  f"{len(x1[0].tasks)} task(s) provisioned", file=err, flush=True)  # fmt: skip
         print(f"li mf: listening on {config.listen[0]}:{service.port}, "
               f"{len(config.tasks)} task(s), {len(config.leas)} LEA(s), "
               f"{len(queue)} record(s) queued from before", file=err, flush=True)  # fmt: skip
@@ -149,6 +160,9 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
                 print(f"li mf: received {status.x2x3_received}  accepted {status.accepted}  "
                       f"refused {status.refused}  queued {status.queued}  "
                       f"delivered {status.delivered}", file=err, flush=True)  # fmt: skip
+        if x1 is not None:
+            await x1[1].close()
+            x1[0].close()
         await service.close()
         queue.close()
         print("li mf: stopped; undelivered PDUs stay queued for the next run", file=err)

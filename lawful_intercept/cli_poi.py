@@ -35,7 +35,7 @@ def add_poi_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "and X3 PDUs (TS 103 221-2) to an MF over mutual TLS, or write them to --output.",
     )
     poi.add_argument(
-        "--target", action="append", required=True,
+        "--target", action="append",
         help="ADDRESS[/LEN][,proto=tcp|udp|sctp|N][,port=P]; repeat for more",
     )  # fmt: skip
     source = poi.add_mutually_exclusive_group(required=True)
@@ -49,6 +49,11 @@ def add_poi_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     sink = poi.add_mutually_exclusive_group(required=True)
     sink.add_argument("--mf", help="MF address HOST:PORT (mutual TLS)")
     sink.add_argument("--output", help="write the X2/X3 byte stream to this file")
+    sink.add_argument(
+        "--x1", metavar="CONFIG",
+        help="take tasks and destinations from an ADMF over X1 (JSON: the x1 endpoint, "
+        "keystore, x2x3_tls); --target is then not used",
+    )  # fmt: skip
     poi.add_argument("--cert", help="POI certificate (PEM)")
     poi.add_argument("--key", help="POI private key (PEM)")
     poi.add_argument("--ca", help="CA bundle that signed the MF's certificate")
@@ -64,6 +69,12 @@ def _summary(counters: POICounters) -> str:
 
 def cmd_poi(args: argparse.Namespace, err: TextIO) -> int:
     """Run ``li poi``; returns the exit status."""
+    if args.x1:
+        if not args.interface or args.target:
+            raise ConfigurationError("--x1 takes its tasks from the ADMF: give --interface only")
+        return asyncio.run(_run_x1(args, err))
+    if not args.target:
+        raise ConfigurationError("give --target (or --x1 to be provisioned by an ADMF)")
     task = InterceptTask(
         args.xid or uuid.uuid4(),
         tuple(Target.parse(t) for t in args.target),
@@ -144,3 +155,52 @@ async def _sink(args: argparse.Namespace) -> AsyncIterator[Send]:
         await sender.flush(timeout=30)
     finally:
         await sender.close()
+
+
+async def _run_x1(args: argparse.Namespace, err: TextIO) -> int:
+    """A POI provisioned over X1: no task until an ADMF activates one."""
+    import json
+
+    from lawful_intercept.mediation.config import open_keystore
+    from lawful_intercept.poi.service import POIService
+    from lawful_intercept.tls import TLSConfig
+    from lawful_intercept.x1.elements import POIHooks
+    from lawful_intercept.x1.runner import load_ne_config, start_ne
+
+    path = Path(args.x1)
+    try:
+        raw = json.loads(path.read_text())
+        x2x3 = raw["x2x3_tls"]
+        x2x3_tls = TLSConfig(path.parent / x2x3["cert"], path.parent / x2x3["key"],
+                             path.parent / x2x3["ca"])  # fmt: skip
+        keystore = raw["keystore"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"X1 configuration {path}: {exc!r}") from None
+    config = load_ne_config(raw, path.parent)
+
+    async def nowhere(pdu: bytes) -> None:
+        """Replaced by the X1 hooks' router before any task exists."""
+
+    store = open_keystore(keystore, path.parent)
+    service = POIService([], args.interface, nowhere, netns=args.netns)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    hooks = POIHooks(service, x2x3_tls.client_context())
+    running = asyncio.ensure_future(service.run(stop))
+    try:
+        element, server = await start_ne(config, store, hooks)
+        print(f"li poi: X1 on {config.host}:{server.port} as {config.ne_id}; tapping "
+              f"{args.interface}, {len(element.tasks)} task(s) provisioned", file=err,
+              flush=True)  # fmt: skip
+        await stop.wait()
+        await server.close()
+        element.close()
+    finally:
+        stop.set()
+        status = await running
+        await hooks.close()
+        store.close()
+    print(f"li poi: stopped, taps removed: {_summary(status.counters)}", file=err)
+    return 0

@@ -17,6 +17,10 @@ the LEA out of band)::
                "hi_key_file": "lea-a.hikey", "integrity_every": 1000, "sign_every": 10}],
      "tasks": [{"xid": "…uuid…", "liid": "LIID-1", "leas": ["LEA-A"],
                 "network_element_id": "MF1", "country": "GB"}]}
+
+``leas`` and ``tasks`` may be empty when an ADMF provisions them over X1: an ``x1`` section
+(see :mod:`lawful_intercept.x1.runner`) with ``delivery_tls``, the client certificate for
+the LEMFs its destinations name.
 """
 
 from __future__ import annotations
@@ -68,6 +72,9 @@ class MFConfig:
     max_octets: int
     leas: tuple[LEAEntry, ...]
     tasks: tuple[TaskBinding, ...]
+    #: the X1 endpoint (``x1.runner.load_ne_config``) and the TLS for X1-provisioned LEMFs
+    x1: dict[str, Any] | None = None
+    x1_delivery_tls: TLSConfig | None = None
 
 
 def _tls(value: dict[str, str], base: Path) -> TLSConfig:
@@ -130,8 +137,10 @@ def load_mf_config(path: str | Path) -> MFConfig:
             queue_path=base / queue.get("path", "mf-queue.db"),
             max_records=int(queue.get("max_records", 1_000_000)),
             max_octets=int(queue.get("max_octets", 1 << 30)),
-            leas=tuple(_lea(v, base) for v in raw["leas"]),
-            tasks=tuple(_task(v) for v in raw["tasks"]),
+            leas=tuple(_lea(v, base) for v in raw.get("leas", [])),
+            tasks=tuple(_task(v) for v in raw.get("tasks", [])),
+            x1=raw.get("x1"),
+            x1_delivery_tls=_tls(raw["x1"]["delivery_tls"], base) if raw.get("x1") else None,
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigurationError(f"MF configuration {source}: {exc!r}") from None

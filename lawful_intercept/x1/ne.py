@@ -138,6 +138,12 @@ class NetworkElement:
         log.info("X1 state restored: %d task(s), %d destination(s)", len(self.tasks),
                  len(self.destinations))  # fmt: skip
 
+    def close(self) -> None:
+        """Sign the audit trail's last entries and close the state."""
+        if self.audit is not None:
+            self.audit.close()
+        self.state.close()
+
     def _destinations_of(self, task: TaskDetails) -> dict[uuid.UUID, DestinationDetails]:
         return {did: self.destinations[did] for did in task.dids if did in self.destinations}
 

@@ -1,0 +1,137 @@
+"""`li mf run` provisioned by `li admf` over X1: a task's life, a restart, `li audit verify`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from delivery_helpers import XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
+from test_delivery import run
+from test_mf_cli import LI, _free_port, _until
+
+from lawful_intercept.devpki import DevCA
+from lawful_intercept.keys import SoftwareKeyStore
+from lawful_intercept.lemf import LEMFReceiver
+from lawful_intercept.lemf.server import LEMFServer
+from lawful_intercept.tls import TLSConfig
+from lawful_intercept.x1.transport import certificate_fingerprint
+from lawful_intercept.x2x3.session import Timers
+from lawful_intercept.x2x3.transport import Backoff, X2X3Sender
+
+PASSPHRASE = "x1 test pass phrase"
+DID = uuid.UUID("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")
+
+
+def _tls(config: TLSConfig) -> dict[str, str]:
+    return {"cert": str(config.certificate), "key": str(config.private_key),
+            "ca": str(config.ca_bundle)}  # fmt: skip
+
+
+def test_li_admf_provisions_li_mf_across_a_restart_and_the_audit_verifies(tmp_path: Path) -> None:
+    pki = delivery_pki(tmp_path)
+    x1ca = DevCA(tmp_path, "x1-ca")
+    ne_tls, admf_tls = x1ca.config("mf-x1", server=True), x1ca.config("admf-1", server=False)
+    admf_der = x509.load_pem_x509_certificate(admf_tls.certificate.read_bytes()).public_bytes(
+        serialization.Encoding.DER
+    )
+    with SoftwareKeyStore.create(tmp_path / "mf-keys.json", PASSPHRASE) as keys:
+        public = keys.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    (tmp_path / "mf-sign.pem").write_bytes(public)
+    port, x1_port, lemf_port = _free_port(), _free_port(), _free_port()
+    (tmp_path / "mf.json").write_text(json.dumps({
+        "listen": f"127.0.0.1:{port}", "tls": _tls(pki["mf"]),
+        "keystore": {"backend": "software", "file": "mf-keys.json"},
+        "x1": {
+            "listen": f"127.0.0.1:{x1_port}", "ne_identifier": "mf-1", "tls": _tls(ne_tls),
+            "admfs": [{"identifier": "admf-1",
+                       "certificate_sha256": certificate_fingerprint(admf_der)}],
+            "delivery_tls": _tls(pki["mf_client"]),
+        },
+    }))  # fmt: skip
+    (tmp_path / "plan.yaml").write_text(f"""
+ne: {{address: "127.0.0.1:{x1_port}", identifier: mf-1, server_hostname: mf-x1}}
+admf: {{identifier: admf-1, cert: {admf_tls.certificate}, key: {admf_tls.private_key},
+        ca: {admf_tls.ca_bundle}}}
+destinations:
+  - {{did: {DID}, address: 127.0.0.1, port: {lemf_port}, delivery_type: X2andX3,
+      friendly_name: LEA-A}}
+tasks:
+  - {{xid: {XID}, targets: [{{ipv4Address: 10.0.0.1}}], delivery_type: X2andX3,
+      dids: [{DID}], liid: LIID-ADMF}}
+""")
+    env = {**os.environ, "LI_KEYSTORE_PASSPHRASE": PASSPHRASE}
+
+    def li(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*LI, *args], env=env, capture_output=True, text=True, timeout=60)
+
+    def start_mf() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([*LI, "mf", "run", "--config", str(tmp_path / "mf.json"),
+                                    "--quiet"], env=env,
+                                   stderr=open(tmp_path / "mf.log", "ab"))  # noqa: SIM115  # fmt: skip
+        deadline = time.monotonic() + 30
+        while li("admf", "ping", str(tmp_path / "plan.yaml")).returncode != 0:
+            assert time.monotonic() < deadline, (tmp_path / "mf.log").read_text()
+            time.sleep(0.2)
+        return process
+
+    packets = [udp_packet(n) for n in range(200)]
+
+    async def send(count: int) -> None:
+        poi = X2X3Sender("127.0.0.1", port, pki["poi"].client_context(), server_hostname="mf",
+                         timers=Timers(0.5, 2.0), backoff=Backoff(0.05, maximum=0.2))  # fmt: skip
+        await poi.start()
+        for pdu in x2x3_for(packets[:count]):
+            await poi.send(pdu)
+        await poi.flush(30)
+        await poi.close()
+
+    async def scenario() -> None:
+        receiver = LEMFReceiver()
+        pcap = (tmp_path / "cc.pcap").open("wb")
+        lemf = LEMFServer(pki["lemf"].server_context(), receiver, port=lemf_port, pcap=pcap)
+        await lemf.start()
+        mf = start_mf()
+        applied = li("admf", "apply", str(tmp_path / "plan.yaml"))
+        assert applied.returncode == 0, applied.stderr
+        assert applied.stdout.splitlines() == [f"created destination {DID}",
+                                               f"activated task {XID}"]  # fmt: skip
+        await send(200)
+        await _until(lambda: lemf.counters.cc_packets >= 200, 30, "the task's packets")
+        mf.send_signal(signal.SIGKILL)  # the provisioning survives a crash
+        mf.wait(10)
+        mf = start_mf()
+        listed = li("admf", "list", str(tmp_path / "plan.yaml"))
+        assert f"task {XID} X2andX3 LIID LIID-ADMF" in listed.stdout, listed.stderr
+        assert "ipv4Address=10.0.0.1" in listed.stdout
+        deactivated = li("admf", "deactivate", str(tmp_path / "plan.yaml"), "--xid", str(XID))
+        assert deactivated.returncode == 0, deactivated.stderr
+        again = li("admf", "deactivate", str(tmp_path / "plan.yaml"), "--xid", str(XID))
+        assert again.returncode == 2 and "X1 error 2020" in again.stderr
+        mf.send_signal(signal.SIGTERM)
+        assert mf.wait(30) == 0
+        await lemf.close()
+        pcap.close()
+
+    run(scenario(), timeout=180)
+    assert pcap_packets(tmp_path / "cc.pcap") == packets
+    log = (tmp_path / "mf.log").read_text()
+    assert "10.0.0.1" not in log  # the target identifier never reaches the log
+    verify = li("audit", "verify", str(tmp_path / "x1-audit.db"), "--public-key",
+                str(tmp_path / "mf-sign.pem"))  # fmt: skip
+    assert verify.returncode == 0 and "intact" in verify.stdout, verify.stdout + verify.stderr
+    with sqlite3.connect(tmp_path / "x1-audit.db") as db:
+        db.execute("DELETE FROM entries WHERE seq = 2")
+    tampered = li("audit", "verify", str(tmp_path / "x1-audit.db"), "--public-key",
+                  str(tmp_path / "mf-sign.pem"))  # fmt: skip
+    assert tampered.returncode == 1 and "TAMPERED" in tampered.stdout
+    assert b"10.0.0.1" not in (tmp_path / "x1-state.db").read_bytes()
