@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from delivery_helpers import XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
@@ -135,3 +137,104 @@ tasks:
                   str(tmp_path / "mf-sign.pem"))  # fmt: skip
     assert tampered.returncode == 1 and "TAMPERED" in tampered.stdout
     assert b"10.0.0.1" not in (tmp_path / "x1-state.db").read_bytes()
+
+
+@pytest.mark.root
+def test_li_poi_over_x1_taps_what_li_admf_activates(tmp_path: Path) -> None:
+    from lawful_intercept.devnet import TestBed
+    from lawful_intercept.tap import TapManager
+    from lawful_intercept.x2x3 import PDUType, X2X3View
+    from lawful_intercept.x2x3.transport import Peer, X2X3Receiver
+
+    pki = delivery_pki(tmp_path)
+    x1ca = DevCA(tmp_path, "x1-ca")
+    ne_tls, admf_tls = x1ca.config("poi-x1", server=True), x1ca.config("admf-1", server=False)
+    admf_der = x509.load_pem_x509_certificate(admf_tls.certificate.read_bytes()).public_bytes(
+        serialization.Encoding.DER
+    )
+    SoftwareKeyStore.create(tmp_path / "poi-keys.json", PASSPHRASE).close()
+    x1_port = _free_port()
+    (tmp_path / "x1.json").write_text(json.dumps({
+        "listen": f"127.0.0.1:{x1_port}", "ne_identifier": "poi-1", "tls": _tls(ne_tls),
+        "admfs": [{"identifier": "admf-1",
+                   "certificate_sha256": certificate_fingerprint(admf_der)}],
+        "keystore": {"backend": "software", "file": "poi-keys.json"},
+        "x2x3_tls": _tls(pki["poi"]),
+    }))  # fmt: skip
+    env = {**os.environ, "LI_KEYSTORE_PASSPHRASE": PASSPHRASE}
+    received: list[tuple[int, bytes]] = []
+
+    def collect(view: X2X3View, peer: Peer) -> None:
+        received.append((view.pdu_type, bytes(view.xid_bytes)))
+
+    def li(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*LI, *args], env=env, capture_output=True, text=True, timeout=60)
+
+    async def main(bed: TestBed) -> None:
+        mf = X2X3Receiver(pki["mf"].server_context(), collect)
+        await mf.start()
+        (tmp_path / "plan.json").write_text(json.dumps({
+            "ne": {"address": f"127.0.0.1:{x1_port}", "identifier": "poi-1",
+                   "server_hostname": "poi-x1"},
+            "admf": {"identifier": "admf-1", **_tls(admf_tls)},
+            "destinations": [{"did": str(DID), "address": "127.0.0.1", "port": mf.port}],
+            "tasks": [{"xid": str(XID), "targets": [{"ipv4Address": bed.PEER_V4}],
+                       "dids": [str(DID)]}],
+        }))  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            *LI, "poi", "--x1", str(tmp_path / "x1.json"), "--interface", "vnf0",
+            "--netns", bed.vnf, env=env, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stderr is not None
+        try:
+            ready = b""
+            while not ready.startswith(b"li poi: X1 on"):  # after the key store's warning
+                ready = await asyncio.wait_for(process.stderr.readline(), 30)
+                assert ready, "li poi ended early"
+            assert b"0 task(s)" in ready
+            assert await asyncio.to_thread(TapManager(bed.vnf).installed) == set()
+            applied = await asyncio.to_thread(li, "admf", "apply", str(tmp_path / "plan.json"))
+            assert applied.returncode == 0, applied.stderr
+            assert await asyncio.to_thread(TapManager(bed.vnf).installed) == {("vnf0", 1)}
+            await asyncio.to_thread(_exchange_udp, bed, 10)
+            for _ in range(50):
+                if sum(kind == PDUType.X3 for kind, _ in received) >= 20:
+                    break
+                await asyncio.sleep(0.1)
+            gone = await asyncio.to_thread(
+                li, "admf", "deactivate", str(tmp_path / "plan.json"), "--xid", str(XID)
+            )
+            assert gone.returncode == 0, gone.stderr
+            assert await asyncio.to_thread(TapManager(bed.vnf).installed) == set()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            errors = (await asyncio.wait_for(process.stderr.read(), 30)).decode()
+            assert await process.wait() == 0, errors
+            await mf.close()
+        assert bed.PEER_V4 not in errors  # no target identifier in its output
+
+    with TestBed() as bed:
+        asyncio.run(asyncio.wait_for(main(bed), 120))
+    kinds = [kind for kind, _ in received]
+    assert kinds.count(PDUType.X3) == 20 and kinds[0] == PDUType.X2  # begin, then the packets
+    assert {xid for _, xid in received} == {XID.bytes}
+
+
+def _exchange_udp(bed: object, count: int) -> None:
+    import socket
+
+    from lawful_intercept.devnet import TestBed
+
+    assert isinstance(bed, TestBed)
+    server = bed.socket("vnf", socket.AF_INET, socket.SOCK_DGRAM)
+    client = bed.socket("peer", socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind((bed.VNF_V4, 7200))
+    for sock in (server, client):
+        sock.settimeout(2)
+    for n in range(count):
+        client.sendto(bytes([n]) * 64, (bed.VNF_V4, 7200))
+        data, address = server.recvfrom(2048)
+        server.sendto(data, address)
+        client.recvfrom(2048)
+    server.close()
+    client.close()
