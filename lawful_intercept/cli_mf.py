@@ -68,15 +68,17 @@ def cmd_mf(args: argparse.Namespace, err: TextIO) -> int:
     config = load_mf_config(args.config)
     base = Path(args.config).parent
     if args.action == "keygen":
-        entry = next((e for e in config.leas if e.config.name == args.lea), None)
-        if entry is None or entry.hi_key_file is None:
+        key_file = config.hi_key_files().get(args.lea)
+        if key_file is None:
             raise ConfigurationError(f"LEA {args.lea!r} is not configured with hi_key_file")
-        profile = entry.config.encryption
+        profiles = {e.config.name: e.config.encryption for e in config.leas}
+        profiles.update({did: lea.encryption for did, (lea, _) in config.x1_protection.items()})
+        profile = profiles.get(args.lea)
         size = 24 if profile and profile.encryption_type is m.EncryptionType.AES_192_CBC else 32
         key = bytearray(os.urandom(size))
         try:
             with open_keystore(config.keystore, base) as store:
-                entry.hi_key_file.write_bytes(store.wrap(key))
+                key_file.write_bytes(store.wrap(key))
                 if args.lemf_verify_key:
                     Path(args.lemf_verify_key).write_bytes(
                         store.public_key().public_bytes(
@@ -89,7 +91,7 @@ def cmd_mf(args: argparse.Namespace, err: TextIO) -> int:
                 out.write(key)
         finally:
             zeroise(key)
-        print(f"li mf keygen: {args.lea}: MF copy wrapped in {entry.hi_key_file}, LEMF copy "
+        print(f"li mf keygen: {args.lea}: MF copy wrapped in {key_file}, LEMF copy "
               f"in {args.lemf_key} (move it to the LEA out of band)", file=err)  # fmt: skip
         return 0
     return asyncio.run(_run_mf(args, config, base, err))
@@ -107,9 +109,8 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
     store = open_keystore(config.keystore, base)
     keys: dict[str, bytearray] = {}
     try:
-        for entry in config.leas:
-            if entry.hi_key_file is not None:
-                keys[entry.config.name] = store.unwrap(entry.hi_key_file.read_bytes())
+        for name, key_file in config.hi_key_files().items():
+            keys[name] = store.unwrap(key_file.read_bytes())
         queue = SQLiteQueue.with_keystore(
             config.queue_path, store, max_records=config.max_records,
             max_octets=config.max_octets,
@@ -138,12 +139,26 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
         await service.start()
         x1 = None
         if config.x1 is not None:
+            from lawful_intercept.mediation.mediator import LEAConfig
             from lawful_intercept.x1.elements import MFHooks
+            from lawful_intercept.x1.messages import DestinationDetails
             from lawful_intercept.x1.runner import load_ne_config, start_ne
 
             assert config.x1_delivery_tls is not None
             ne_config = load_ne_config(config.x1, base)
-            hooks = MFHooks(service, config.x1_delivery_tls.client_context())
+            protection = config.x1_protection
+
+            def lea_settings(
+                destination: DestinationDetails,
+            ) -> tuple[LEAConfig, bytearray | None]:
+                name = str(destination.did)
+                if name in protection:
+                    return protection[name][0], keys.get(name)
+                return LEAConfig(name, integrity_every=1000), None
+
+            hooks = MFHooks(
+                service, config.x1_delivery_tls.client_context(), lea_settings=lea_settings
+            )
             x1 = await start_ne(ne_config, store, hooks)
             print(f"li mf: X1 on {ne_config.host}:{x1[1].port} as {ne_config.ne_id}, "
                   f"{len(x1[0].tasks)} task(s) provisioned", file=err, flush=True)  # fmt: skip

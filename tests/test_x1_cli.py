@@ -58,6 +58,8 @@ def test_li_admf_provisions_li_mf_across_a_restart_and_the_audit_verifies(tmp_pa
             "admfs": [{"identifier": "admf-1",
                        "certificate_sha256": certificate_fingerprint(admf_der)}],
             "delivery_tls": _tls(pki["mf_client"]),
+            "leas": [{"did": str(DID), "encryption": "aES-256-CBC", "hi_key_file": "did.hikey",
+                      "integrity_every": 50, "sign_every": 2}],
         },
     }))  # fmt: skip
     (tmp_path / "plan.yaml").write_text(f"""
@@ -97,8 +99,21 @@ tasks:
         await poi.flush(30)
         await poi.close()
 
+    made = li("mf", "keygen", "--config", str(tmp_path / "mf.json"), "--lea", str(DID),
+              "--lemf-key", str(tmp_path / "lemf-hi.key"))  # fmt: skip
+    assert made.returncode == 0, made.stderr
+
     async def scenario() -> None:
-        receiver = LEMFReceiver()
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        from lawful_intercept.handover.encryption import EncryptionProfile
+
+        verify = serialization.load_pem_public_key(public)
+        assert isinstance(verify, ec.EllipticCurvePublicKey)
+        receiver = LEMFReceiver(
+            key=(tmp_path / "lemf-hi.key").read_bytes(), profile=EncryptionProfile(),
+            verification_key=verify,
+        )  # fmt: skip
         pcap = (tmp_path / "cc.pcap").open("wb")
         lemf = LEMFServer(pki["lemf"].server_context(), receiver, port=lemf_port, pcap=pcap)
         await lemf.start()
@@ -121,6 +136,8 @@ tasks:
         assert again.returncode == 2 and "X1 error 2020" in again.stderr
         mf.send_signal(signal.SIGTERM)
         assert mf.wait(30) == 0
+        c = lemf.counters  # the LEA's protection came from the MF's per-DID settings
+        assert c.undecryptable == 0 and c.integrity_failed == 0 and c.integrity_verified >= 4
         await lemf.close()
         pcap.close()
 

@@ -20,7 +20,9 @@ the LEA out of band)::
 
 ``leas`` and ``tasks`` may be empty when an ADMF provisions them over X1: an ``x1`` section
 (see :mod:`lawful_intercept.x1.runner`) with ``delivery_tls``, the client certificate for
-the LEMFs its destinations name.
+the LEMFs its destinations name, and ``leas``: protection per DID (``did``, ``encryption``,
+``hi_key_file``, ``integrity_every``, ``sign_every``); a DID not listed gets integrity checks
+every 1000 PDUs and no encryption.
 """
 
 from __future__ import annotations
@@ -75,6 +77,14 @@ class MFConfig:
     #: the X1 endpoint (``x1.runner.load_ne_config``) and the TLS for X1-provisioned LEMFs
     x1: dict[str, Any] | None = None
     x1_delivery_tls: TLSConfig | None = None
+    #: protection per DID for LEAs provisioned over X1 (others: integrity checks only)
+    x1_protection: dict[str, tuple[LEAConfig, Path | None]] = attrs.field(factory=dict)
+
+    def hi_key_files(self) -> dict[str, Path]:
+        """Every LEA name (or DID) with an HI key file."""
+        files = {e.config.name: e.hi_key_file for e in self.leas if e.hi_key_file}
+        files.update({did: f for did, (_, f) in self.x1_protection.items() if f is not None})
+        return files
 
 
 def _tls(value: dict[str, str], base: Path) -> TLSConfig:
@@ -84,29 +94,49 @@ def _tls(value: dict[str, str], base: Path) -> TLSConfig:
         raise ConfigurationError("a tls entry needs cert, key and ca") from None
 
 
-def _lea(value: dict[str, Any], base: Path) -> LEAEntry:
+def _protection(value: dict[str, Any], name: str, base: Path) -> tuple[LEAConfig, Path | None]:
+    """An LEA's protection settings and the file of its wrapped HI key (if it encrypts)."""
     encryption = value.get("encryption")
     profile = EncryptionProfile(m.EncryptionType(encryption)) if encryption else None
     key_file = value.get("hi_key_file")
     if profile is not None and not key_file:
-        raise ConfigurationError(f"LEA {value.get('name')}: encryption needs hi_key_file")
+        raise ConfigurationError(f"LEA {name}: encryption needs hi_key_file")
+    lea = LEAConfig(
+        name,
+        encryption=profile,
+        integrity_every=value.get("integrity_every"),
+        integrity_interval=float(value.get("integrity_interval", 10.0)),
+        sign_every=int(value.get("sign_every", 0)),
+    )
+    return lea, base / key_file if key_file else None
+
+
+def _lea(value: dict[str, Any], base: Path) -> LEAEntry:
+    lea, key_file = _protection(value, str(value["name"]), base)
     tls = value.get("tls")
     if tls is None and not value.get("allow_plain_tcp"):
-        raise ConfigurationError(f"LEA {value.get('name')}: tls, or allow_plain_tcp: true")
+        raise ConfigurationError(f"LEA {lea.name}: tls, or allow_plain_tcp: true")
     return LEAEntry(
-        LEAConfig(
-            str(value["name"]),
-            encryption=profile,
-            integrity_every=value.get("integrity_every"),
-            integrity_interval=float(value.get("integrity_interval", 10.0)),
-            sign_every=int(value.get("sign_every", 0)),
-        ),
+        lea,
         parse_address(str(value["lemf"])),
         _tls(tls, base) if tls else None,
         value.get("server_hostname"),
         bool(value.get("acknowledgement", True)),
-        base / key_file if key_file else None,
+        key_file,
     )
+
+
+def _x1_protection(
+    x1: dict[str, Any] | None, base: Path
+) -> dict[str, tuple[LEAConfig, Path | None]]:
+    """Per-DID protection for LEAs an ADMF provisions: ``x1.leas`` entries with a ``did``."""
+    if not x1:
+        return {}
+    found = {}
+    for entry in x1.get("leas", []):
+        did = str(uuid.UUID(str(entry["did"])))
+        found[did] = _protection(entry, did, base)
+    return found
 
 
 def _task(value: dict[str, Any]) -> TaskBinding:
@@ -141,6 +171,7 @@ def load_mf_config(path: str | Path) -> MFConfig:
             tasks=tuple(_task(v) for v in raw.get("tasks", [])),
             x1=raw.get("x1"),
             x1_delivery_tls=_tls(raw["x1"]["delivery_tls"], base) if raw.get("x1") else None,
+            x1_protection=_x1_protection(raw.get("x1"), base),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigurationError(f"MF configuration {source}: {exc!r}") from None
