@@ -192,9 +192,10 @@ def make_bed() -> object:
     return bed
 
 
-async def live(args: argparse.Namespace, work: Path, out: Path) -> dict[str, object]:
-    keys_owner = Keys(work, args.tpm)
-    keys = keys_owner.open()
+async def start_chain(
+    keys: li.KeyStore, work: Path, out: Path
+) -> tuple[li.DataKeyRing, dict[str, li.TLSConfig], li.LEMFServer, li.MFService]:
+    """The LEA's HI key (a data key wrapped by the KEK), the PKI, the LEMF, then the MF."""
     ring = li.DataKeyRing(keys)
     hi_key = ring.current("LEA-DEMO", time.time()).key
     tls = pki(work)
@@ -206,6 +207,13 @@ async def live(args: argparse.Namespace, work: Path, out: Path) -> dict[str, obj
     )  # fmt: skip
     say("3/7", f"LEMF on 127.0.0.1:{lemf.port}; MF on 127.0.0.1:{mf.port} (aES-256-CBC, "
                "signed integrity checks, PDU acknowledgement)")  # fmt: skip
+    return ring, tls, lemf, mf
+
+
+async def live(args: argparse.Namespace, work: Path, out: Path) -> dict[str, object]:
+    keys_owner = Keys(work, args.tpm)
+    keys = keys_owner.open()
+    ring, tls, lemf, mf = await start_chain(keys, work, out)
     # pyroute2 runs its own event loop: its calls go to a worker thread
     bed = await asyncio.to_thread(make_bed)
     try:
@@ -272,16 +280,7 @@ async def live(args: argparse.Namespace, work: Path, out: Path) -> dict[str, obj
 async def replayed(args: argparse.Namespace, work: Path, out: Path) -> dict[str, object]:
     say("1/7", "keys: software key store (no root: SoftHSM2 and swtpm are not assumed)")
     keys = li.SoftwareKeyStore.create(work / "keys.json", secrets.token_hex(16))
-    ring = li.DataKeyRing(keys)
-    hi_key = ring.current("LEA-DEMO", time.time()).key
-    tls = pki(work)
-    say("2/7", "PKI: CA, MF and LEMF server certificates, POI and MF client certificates")
-    lemf = await start_lemf(tls["lemf"], out, hi_key=bytes(hi_key), mf_public_key=keys.public_key())
-    mf = await start_mf(
-        keys=keys, hi_key=hi_key, x2x3_tls=tls["mf"], delivery_tls=tls["mf_client"],
-        lemf_port=lemf.port, xid=XID, queue_path=work / "mf-queue.db",
-    )  # fmt: skip
-    say("3/7", f"LEMF on 127.0.0.1:{lemf.port}; MF on 127.0.0.1:{mf.port}")
+    ring, tls, lemf, mf = await start_chain(keys, work, out)
     task = li.InterceptTask(XID, (li.Target.parse(TARGET_V4), li.Target.parse(TARGET_V6)))
     say("4/7", f"POI: replaying {BUNDLED.name} (not root: no taps, same pipeline)")
     x2x3 = sender(tls["poi"], mf.port)

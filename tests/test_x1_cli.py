@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from delivery_helpers import XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
 from test_delivery import run
 from test_mf_cli import LI, _free_port, _until
+from test_x1_elements import _exchange
 
 from lawful_intercept.devpki import DevCA
 from lawful_intercept.keys import SoftwareKeyStore
@@ -213,7 +214,7 @@ def test_li_poi_over_x1_taps_what_li_admf_activates(tmp_path: Path) -> None:
             applied = await asyncio.to_thread(li, "admf", "apply", str(tmp_path / "plan.json"))
             assert applied.returncode == 0, applied.stderr
             assert await asyncio.to_thread(TapManager(bed.vnf).installed) == {("vnf0", 1)}
-            await asyncio.to_thread(_exchange_udp, bed, 10)
+            await asyncio.to_thread(_exchange, bed, 10)
             for _ in range(50):
                 if sum(kind == PDUType.X3 for kind, _ in received) >= 20:
                     break
@@ -235,23 +236,3 @@ def test_li_poi_over_x1_taps_what_li_admf_activates(tmp_path: Path) -> None:
     kinds = [kind for kind, _ in received]
     assert kinds.count(PDUType.X3) == 20 and kinds[0] == PDUType.X2  # begin, then the packets
     assert {xid for _, xid in received} == {XID.bytes}
-
-
-def _exchange_udp(bed: object, count: int) -> None:
-    import socket
-
-    from lawful_intercept.devnet import TestBed
-
-    assert isinstance(bed, TestBed)
-    server = bed.socket("vnf", socket.AF_INET, socket.SOCK_DGRAM)
-    client = bed.socket("peer", socket.AF_INET, socket.SOCK_DGRAM)
-    server.bind((bed.VNF_V4, 7200))
-    for sock in (server, client):
-        sock.settimeout(2)
-    for n in range(count):
-        client.sendto(bytes([n]) * 64, (bed.VNF_V4, 7200))
-        data, address = server.recvfrom(2048)
-        server.sendto(data, address)
-        client.recvfrom(2048)
-    server.close()
-    client.close()

@@ -154,6 +154,17 @@ def _indefinite(
         cursor = child.end
 
 
+def read_unsigned(data: bytes | bytearray, start: int, end: int, bits: int, name: str) -> int:
+    """An INTEGER's content octets as an unsigned value of at most ``bits`` bits; DecodeError
+    naming ``name`` for a wrong size or a value out of range."""
+    if not 0 < end - start <= bits // 8 + 1:
+        raise DecodeError(start, f"{name} has {end - start} content octets")
+    value = int.from_bytes(data[start:end], "big", signed=True)
+    if not 0 <= value < 1 << bits:
+        raise DecodeError(start, f"{name} {value} is out of range")
+    return value
+
+
 def element(data: bytes | bytearray | memoryview, at: int, end: int) -> tuple[int, int, int, int]:
     """(first identifier octet, content start, content end, element end) of the element at
     ``at``, which must end by ``end``. Inline for one-octet tags with definite lengths of up

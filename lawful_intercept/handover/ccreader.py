@@ -18,7 +18,7 @@ import attrs
 
 from lawful_intercept.errors import DecodeError
 from lawful_intercept.handover import model as m
-from lawful_intercept.handover.ber import element
+from lawful_intercept.handover.ber import element, read_unsigned
 
 __all__ = [
     "IPCCView",
@@ -43,15 +43,6 @@ class IPCCView:
     sequence: int
     timestamp_ns: int
     items: Items
-
-
-def _unsigned(data: bytes, start: int, end: int, bits: int, name: str) -> int:
-    if not 0 < end - start <= bits // 8 + 1:
-        raise DecodeError(start, f"{name} has {end - start} content octets")
-    value = int.from_bytes(data[start:end], "big", signed=True)
-    if not 0 <= value < 1 << bits:
-        raise DecodeError(start, f"{name} {value} is out of range")
-    return value
 
 
 _clock: list[object] = [b"", 0]  # the last GeneralizedTime seconds text and its POSIX time
@@ -120,9 +111,9 @@ def read_header_fields(data: bytes) -> tuple[bytes, int | None, int, int]:
             while inner < field_end:
                 item, item_at, item_end, inner = element(data, inner, field_end)
                 if item == 0x81:
-                    cin = _unsigned(data, item_at, item_end, 32, "communicationIdentityNumber")
+                    cin = read_unsigned(data, item_at, item_end, 32, "communicationIdentityNumber")
         elif tag == 0x84:
-            sequence = _unsigned(data, at, field_end, 32, "sequenceNumber")
+            sequence = read_unsigned(data, at, field_end, 32, "sequenceNumber")
         elif tag == 0x85:
             stamp = _generalized_time(data, at, field_end)
         elif tag == 0xA7:  # microSecondTimeStamp
@@ -130,7 +121,7 @@ def read_header_fields(data: bytes) -> tuple[bytes, int | None, int, int]:
             inner = at
             while inner < field_end:
                 item, item_at, item_end, inner = element(data, inner, field_end)
-                parts[item] = _unsigned(data, item_at, item_end, 64, "microSecondTimeStamp")
+                parts[item] = read_unsigned(data, item_at, item_end, 64, "microSecondTimeStamp")
             if parts.get(0x81, 0) > 999_999:
                 raise DecodeError(at, "microSeconds above 999999")
             if 0x80 in parts and 0x81 in parts:
@@ -149,7 +140,7 @@ def _cc_payload(
     while pos < end:
         tag, at, field_end, pos = element(data, pos, end)
         if tag == 0x80:
-            code = _unsigned(data, at, field_end, 8, "payloadDirection")
+            code = read_unsigned(data, at, field_end, 8, "payloadDirection")
             if code >= len(_DIRECTIONS):
                 return None
             direction = _DIRECTIONS[code]

@@ -21,6 +21,7 @@ from lawful_intercept.handover.ber import (
     end_of,
     read_header,
     read_tlv,
+    read_unsigned,
 )
 from lawful_intercept.handover.codec import decode
 
@@ -47,15 +48,6 @@ class PSPDUSummary:
     communication_identity_number: int | None
     sequence_number: int
     payload_kind: str
-
-
-def _unsigned(data: bytes, start: int, end: int, bits: int, name: str) -> int:
-    if not 0 < end - start <= bits // 8 + 1:
-        raise DecodeError(start, f"{name} has {end - start} content octets")
-    value = int.from_bytes(data[start:end], "big", signed=True)
-    if not 0 <= value < 1 << bits:
-        raise DecodeError(start, f"{name} {value} is out of range")
-    return value
 
 
 def _contents(data: bytes, pos: int, limit: int, want: int) -> tuple[int, int, int]:
@@ -101,7 +93,7 @@ def summary(data: bytes) -> PSPDUSummary:
             if number == 1 and length is not None:
                 liid = data[at:field_end]
             elif number == 4 and length is not None:
-                sequence = _unsigned(data, at, field_end, 32, "sequenceNumber")
+                sequence = read_unsigned(data, at, field_end, 32, "sequenceNumber")
             elif number == 3:
                 inner = at
                 inner_end = field_end if length is not None else field_end - 2
@@ -109,7 +101,9 @@ def summary(data: bytes) -> PSPDUSummary:
                     c, _k, n, item_at, item_length = read_header(data, inner, inner_end)
                     item_end = element_end(data, inner, inner_end)
                     if c == CONTEXT and n == 1 and item_length is not None:
-                        cin = _unsigned(data, item_at, item_end, 32, "communicationIdentityNumber")
+                        cin = read_unsigned(
+                            data, item_at, item_end, 32, "communicationIdentityNumber"
+                        )
                     inner = item_end
         cursor = field_end
     if liid is None or sequence is None:
