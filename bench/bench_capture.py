@@ -191,7 +191,8 @@ def main() -> None:
                 _report(rate, name, *_measure(load, lambda: taps.counters(1).packets,
                                               consumers[name]))  # fmt: skip
         os.unlink(config)
-        taps.sweep()
+        taps.remove(1, "vnf0")
+        taps.sweep()  # the capture pair
 
 
 if __name__ == "__main__":

@@ -92,11 +92,16 @@ def _ps_pdus() -> list[bytes]:
     )
     cc = template.encode(7, 3, 1_800_000_000_500_000_000, m.PayloadDirection.TO_TARGET, b"E")
     keepalive = template.keepalive(8, 3, 1_800_000_000_000_000_000)
+    aggregated = template.encode_items(
+        9, 3, 1_800_000_000_000_000_000,
+        [(m.PayloadDirection.TO_TARGET, b"E", 1_800_000_000_000_001_000), (None, b"", 5)],
+    )  # fmt: skip
     from lawful_intercept.handover.encryption import EncryptionProfile, PayloadEncryptor
 
     sealed = PayloadEncryptor(bytes(range(32)), EncryptionProfile(), now=1.8e9).encrypt(cc)
     return [
-        b"\x07" + cc + keepalive, b"\x00" + cc, sealed, *_session_pdus(), *_tpm_structures()
+        b"\x07" + cc + keepalive, b"\x00" + cc, sealed, aggregated, *_session_pdus(),
+        *_tpm_structures(),
     ]  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from delivery_helpers import XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
+from delivery_helpers import T0, XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
 
 from lawful_intercept.delivery import (
     DeliverySession,
@@ -34,6 +34,7 @@ from lawful_intercept.lemf import LEMFReceiver
 from lawful_intercept.lemf.server import LEMFServer
 from lawful_intercept.mediation import LEAConfig, TaskBinding
 from lawful_intercept.mediation.service import MFService
+from lawful_intercept.pcap import read_capture
 from lawful_intercept.store import SQLiteQueue
 from lawful_intercept.x2x3.session import Timers
 from lawful_intercept.x2x3.transport import Backoff, X2X3Sender
@@ -160,7 +161,9 @@ def run(coro: Coroutine[Any, Any, Any], timeout: float = 120) -> Any:
 class Rig:
     """A POI sender, an MF service and a LEMF server, wired over TLS on loopback."""
 
-    def __init__(self, tmp: Path, *, acknowledgement: bool = True, encrypted: bool = True) -> None:
+    def __init__(
+        self, tmp: Path, *, acknowledgement: bool = True, encrypted: bool = True, aggregate: int = 1
+    ) -> None:
         self.tmp = tmp
         self.pki = delivery_pki(tmp)
         self.keys = SoftwareKeyStore.create(tmp / "mf-keys.json", "demo pass phrase")
@@ -171,6 +174,7 @@ class Rig:
             encryption=EncryptionProfile() if encrypted else None,
             integrity_every=100,
             sign_every=5,
+            aggregate=aggregate,
         )
         self.lemf: LEMFServer | None = None
         self.lemf_port = 0
@@ -239,14 +243,14 @@ async def _send_all(poi: X2X3Sender, pdus: list[bytes], per_second: float | None
     await poi.flush(60)
 
 
-@pytest.mark.parametrize("acknowledgement", [True, False])
+@pytest.mark.parametrize(("acknowledgement", "aggregate"), [(True, 1), (False, 1), (True, 16)])
 def test_poi_to_lemf_delivers_exactly_the_target_packets(
-    tmp_path: Path, acknowledgement: bool
+    tmp_path: Path, acknowledgement: bool, aggregate: int
 ) -> None:
     packets = [udp_packet(n, to_target=n % 3 == 0) for n in range(3000)]
 
     async def scenario() -> None:
-        rig = Rig(tmp_path, acknowledgement=acknowledgement)
+        rig = Rig(tmp_path, acknowledgement=acknowledgement, aggregate=aggregate)
         lemf = await rig.start_lemf()
         mf = rig.mf()
         await mf.start()
@@ -263,11 +267,17 @@ def test_poi_to_lemf_delivers_exactly_the_target_packets(
         assert mf.clients["LEA-A"].acknowledgement is acknowledgement
         c = lemf.counters
         assert (c.cc_packets, c.iri_records, c.gaps, c.duplicates) == (3000, 2, 0, 0)
-        assert c.integrity_verified >= 30 and c.integrity_failed == 0 and c.undecryptable == 0
+        assert c.integrity_verified >= 30 // aggregate
+        assert c.integrity_failed == 0 and c.undecryptable == 0
         assert (c.acknowledgements > 0) is acknowledgement
+        hi3 = mf.mediator.counters.hi3
+        assert hi3 == 3000 if aggregate == 1 else 3000 // aggregate <= hi3 < 3000 // 2
 
     run(scenario())
-    assert pcap_packets(tmp_path / "cc.pcap") == packets
+    records = list(read_capture((tmp_path / "cc.pcap").read_bytes()))
+    assert [r.data for r in records] == packets
+    # each packet keeps its capture time (the POI's: T0 + n us), aggregated or not
+    assert [r.timestamp_ns for r in records] == [T0 + n * 1000 for n in range(3000)]
 
 
 def test_lemf_down_for_30_s_under_load_loses_nothing_and_leaves_no_gap(tmp_path: Path) -> None:

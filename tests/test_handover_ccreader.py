@@ -51,7 +51,7 @@ def test_fast_reader_equals_the_full_decoder_on_template_pdus(
     assert view.cin == full.header.communication_identifier.communication_identity_number
     assert view.sequence == full.header.sequence_number
     assert view.timestamp_ns == _expected_ns(full)
-    assert view.items == ((direction, packet),)
+    assert view.items == ((direction, packet, None),)
     assert PAYLOAD_KINDS[payload_choice(octets)] == "cCPayloadSequence"
 
 
@@ -67,8 +67,12 @@ def test_any_pspdu_is_read_the_same_or_left_to_the_full_decoder(pdu: m.PSPDU) ->
     assert isinstance(pdu.payload, m.CCPayloadSequence)
     assert view.sequence == pdu.header.sequence_number
     packets = [item.contents.packets for item in pdu.payload.items]  # type: ignore[union-attr]
-    assert [p for _, p in view.items] == packets
-    assert [d for d, _ in view.items] == [i.payload_direction for i in pdu.payload.items]
+    assert [p for _, p, _ in view.items] == packets
+    assert [d for d, _, _ in view.items] == [i.payload_direction for i in pdu.payload.items]
+    stamps = [i.micro_second_time_stamp for i in pdu.payload.items]  # type: ignore[union-attr]
+    assert [s for _, _, s in view.items] == [
+        None if t is None else t.seconds * 10**9 + t.micro_seconds * 1000 for t in stamps
+    ]
 
 
 @settings(max_examples=500, deadline=None)

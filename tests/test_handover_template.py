@@ -89,3 +89,56 @@ def test_template_refuses_invalid_constants() -> None:
         CCTemplate(
             lawful_interception_identifier=b"x" * 26, network_identifier=m.NetworkIdentifier(b"OP")
         )
+
+
+items_strategy = st.lists(
+    st.tuples(
+        st.none() | st.sampled_from(list(m.PayloadDirection)),
+        st.sampled_from([0, 1, 60, 127, 128, 1500, 9000]).flatmap(
+            lambda n: st.binary(min_size=n, max_size=n)
+        ),
+        st.integers(0, 253_402_300_799 * 10**9),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    template=templates,
+    sequence=st.integers(0, 0xFFFFFFFF),
+    cin=st.none() | st.integers(0, 0xFFFFFFFF),
+    timestamp_ns=st.integers(0, 253_402_300_799 * 10**9),
+    items=items_strategy,
+)
+def test_aggregated_template_equals_the_generic_encoder_and_the_two_pass_encryption(
+    template: CCTemplate,
+    sequence: int,
+    cin: int | None,
+    timestamp_ns: int,
+    items: list[tuple[m.PayloadDirection | None, bytes, int]],
+) -> None:
+    from lawful_intercept.handover.ccreader import read_ipcc
+    from lawful_intercept.handover.encryption import EncryptionProfile, PayloadEncryptor
+
+    fast = template.encode_items(sequence, cin, timestamp_ns, items)
+    assert fast == codec.encode(template.pdu_items(sequence, cin, timestamp_ns, items))
+    view = read_ipcc(fast)
+    assert view is not None
+    assert [(d, p, s // 1000 * 1000) for d, p, s in items] == list(view.items)
+    key = bytes(range(32))
+    one_pass, two_pass = (PayloadEncryptor(key, EncryptionProfile(), byte_counter=7) for _ in "12")
+    assert template.encode_items_encrypted(
+        one_pass, sequence, cin, timestamp_ns, items
+    ) == two_pass.encrypt(fast, sequence)
+
+
+def test_aggregated_pdus_refuse_no_items_and_times_out_of_range() -> None:
+    template = CCTemplate(
+        lawful_interception_identifier=b"L", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    with pytest.raises(li.EncodeError):
+        template.encode_items(0, None, 0, [])
+    with pytest.raises(li.EncodeError):
+        template.encode_items(0, None, 0, [(None, b"x", 253_402_300_800 * 10**9)])

@@ -243,3 +243,67 @@ def test_reference_lemf_reports_gaps_duplicates_and_tampering(store: Any) -> Non
     events = LEMFReceiver().feed(b"".join(tampered))
     failed = [e for e in events if isinstance(e, IntegrityResult) and e.reason]
     assert failed and "altered" in (failed[0].reason or "")
+
+
+def test_aggregation_puts_packets_of_one_communication_in_one_pdu(
+    store: Any, pycrate_li: Any
+) -> None:
+    """Clause 6.2.3: up to ``aggregate`` packets of one CIN per HI3 PDU, each with its own
+    microSecondTimeStamp; a packet of another communication, the wait, release_held and
+    remove_binding each send what is held. The LEMF gets every packet with its capture time."""
+    from lawful_intercept.lemf import CCPacket, IntegrityResult, LEMFReceiver
+
+    key = os.urandom(32)
+    leas = [
+        LEAConfig("LEA-A", integrity_every=2, aggregate=2, aggregate_wait=0.5),
+        LEAConfig(
+            "LEA-B",
+            encryption=EncryptionProfile(),
+            integrity_every=1,
+            aggregate=3,
+            aggregate_wait=1.0,
+        ),
+    ]
+    binding = TaskBinding(XID, b"LIID-77", ("LEA-A", "LEA-B"), b"OP1", b"MF1", "GB", "GB")
+    mediator = Mediator([binding], leas, keys={"LEA-B": key}, signer=store.sign_digest, now=0.0)
+    pdus, packets = _poi_output()
+    out = []
+    for octets in pdus:
+        out += mediator.on_pdu(X2X3View(octets), now=T0 / S)
+    assert mediator.poll(T0 / S + 0.1) == []  # nothing has waited 0.5 s yet
+    waited = mediator.poll(T0 / S + 0.6)
+    assert waited and {p.lea for p in waited} == {"LEA-A"}  # LEA-B waits 1 s
+    removed = mediator.remove_binding(XID)
+    assert removed and {p.lea for p in removed} == {"LEA-B"}
+    assert mediator.release_held() == []
+    out += waited + removed
+    streams = _connections(out)
+    for lea, encrypted in (("LEA-A", False), ("LEA-B", True)):
+        octets = streams[(lea, Handover.HI3)]
+        for pdu in octets:
+            independent = pycrate_li.PS_PDU
+            independent.from_ber(pdu)
+            assert independent.to_ber() == pdu
+        receiver = LEMFReceiver(
+            key=key if encrypted else None,
+            profile=EncryptionProfile() if encrypted else None,
+            verification_key=store.public_key(),
+        )
+        events = receiver.feed(b"".join(octets))
+        got = [e for e in events if isinstance(e, CCPacket)]
+        assert [e.packet for e in got] == packets
+        assert [e.timestamp_ns for e in got] == [T0 + s * S for s in (0, 1, 2, 3, 6, 20)]
+        checks = [e for e in events if isinstance(e, IntegrityResult)]
+        assert checks and all(c.reason is None for c in checks)
+        assert {type(e) for e in events} <= {CCPacket, IntegrityResult}
+        clear = [codec.decode(p) for p in octets] if not encrypted else []
+        cc = [p for p in clear if isinstance(p.payload, m.CCPayloadSequence)]
+        if cc:  # LEA-A: packets 0+1 and 3 share the IPv4 CIN, 2 and 4 the IPv6 one
+            assert max(len(p.payload.items) for p in cc) == 2  # type: ignore[union-attr]
+            assert all(
+                len({i.micro_second_time_stamp for i in p.payload.items})  # type: ignore[union-attr]
+                == len(p.payload.items)  # type: ignore[union-attr]
+                for p in cc
+            )
+    assert mediator.counters.x3 == len(packets)
+    assert mediator.counters.hi3 < 2 * len(packets)

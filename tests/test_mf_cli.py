@@ -64,6 +64,7 @@ class MFProcess:
                     "hi_key_file": "lea-a.hikey",
                     "integrity_every": 200,
                     "sign_every": 5,
+                    "aggregate": 8,  # held packets must survive kill -9 like the rest
                 }
             ],
             "tasks": [{"xid": str(XID), "liid": "LIID-9", "leas": ["LEA-A"], "country": "GB"}],

@@ -3,7 +3,8 @@ per-packet path.
 
 :func:`read_ipcc` walks one PS-PDU's elements in place and returns what a LEMF needs to
 order, de-duplicate and write the packets — LIID, CIN, sequence number, time stamp and each
-CCPayload's direction and IP packets — without building the typed model.
+CCPayload's direction, IP packets and own microSecondTimeStamp (aggregated PDUs, clause
+6.2.3) — without building the typed model.
 :func:`read_header_fields` and :func:`read_cc_items` are its two halves, for a LEMF that has
 the header from the encrypted PDU and the Payload from its decryption. Each answers None for
 a payload outside its shape (IRI, TRI, iPTruncatedPacket, other CCContents...): the caller
@@ -30,7 +31,8 @@ __all__ = [
 ]
 
 _DIRECTIONS = tuple(m.PayloadDirection)
-Item = tuple[m.PayloadDirection | None, bytes]
+#: (direction, IP packets, the CCPayload's microSecondTimeStamp in POSIX ns or None)
+Item = tuple[m.PayloadDirection | None, bytes, int | None]
 Items = tuple[Item, ...]
 
 
@@ -92,6 +94,20 @@ def _pdu(data: bytes) -> tuple[int, int, int, int]:
     return header_at, header_end, payload_at, payload_end
 
 
+def _micro_time_stamp(data: bytes, start: int, end: int) -> int | None:
+    """MicroSecondTimeStamp's content as POSIX nanoseconds (None without both fields)."""
+    parts = {}
+    pos = start
+    while pos < end:
+        item, item_at, item_end, pos = element(data, pos, end)
+        parts[item] = read_unsigned(data, item_at, item_end, 64, "microSecondTimeStamp")
+    if parts.get(0x81, 0) > 999_999:
+        raise DecodeError(start, "microSeconds above 999999")
+    if 0x80 in parts and 0x81 in parts:
+        return parts[0x80] * 1_000_000_000 + parts[0x81] * 1000
+    return None
+
+
 def read_header_fields(data: bytes) -> tuple[bytes, int | None, int, int]:
     """(LIID, CIN, sequence number, time stamp in POSIX ns or 0) of a PS-PDU's header; the
     microSecondTimeStamp when present, else the GeneralizedTime timeStamp."""
@@ -117,25 +133,16 @@ def read_header_fields(data: bytes) -> tuple[bytes, int | None, int, int]:
         elif tag == 0x85:
             stamp = _generalized_time(data, at, field_end)
         elif tag == 0xA7:  # microSecondTimeStamp
-            parts = {}
-            inner = at
-            while inner < field_end:
-                item, item_at, item_end, inner = element(data, inner, field_end)
-                parts[item] = read_unsigned(data, item_at, item_end, 64, "microSecondTimeStamp")
-            if parts.get(0x81, 0) > 999_999:
-                raise DecodeError(at, "microSeconds above 999999")
-            if 0x80 in parts and 0x81 in parts:
-                micro = parts[0x80] * 1_000_000_000 + parts[0x81] * 1000
+            micro = _micro_time_stamp(data, at, field_end)
     if liid is None or sequence is None:
         raise DecodeError(start, "pSHeader lacks its LIID or sequence number")
     return liid, cin, sequence, micro if micro is not None else stamp
 
 
-def _cc_payload(
-    data: bytes, start: int, end: int
-) -> tuple[m.PayloadDirection | None, bytes] | None:
+def _cc_payload(data: bytes, start: int, end: int) -> Item | None:
     direction: m.PayloadDirection | None = None
     packets: bytes | None = None
+    stamp: int | None = None
     pos = start
     while pos < end:
         tag, at, field_end, pos = element(data, pos, end)
@@ -156,13 +163,15 @@ def _cc_payload(
                     if choice != 0x80:  # iPPackets
                         return None
                     packets = data[packets_at:packets_end]
+        elif tag == 0xA3:  # microSecondTimeStamp of an aggregated payload
+            stamp = _micro_time_stamp(data, at, field_end)
     if packets is None:
         return None
-    return direction, packets
+    return direction, packets, stamp
 
 
 def read_cc_items(payload: bytes, start: int = 0, end: int | None = None) -> Items | None:
-    """The (direction, packets) of each CCPayload when the Payload alternative at
+    """The (direction, packets, time stamp) of each CCPayload when the Payload alternative at
     ``payload[start:end]`` is a ccPayloadSequence of iPCC iPPackets; else None."""
     end = len(payload) if end is None else end
     tag, at, sequence_end, after = element(payload, start, end)

@@ -179,10 +179,13 @@ class LEMFReceiver:
         if events and isinstance(events[-1], Duplicate):
             return events
         self._verifier(view.liid, "HI3").add(view.sequence, received)
-        for direction, packet in view.items:
+        for direction, packet, stamp in view.items:
             events.append(
-                CCPacket(view.liid, view.cin, view.sequence, view.timestamp_ns, direction, packet)
-            )
+                CCPacket(
+                    view.liid, view.cin, view.sequence,
+                    view.timestamp_ns if stamp is None else stamp, direction, packet,
+                )
+            )  # fmt: skip
         return events
 
     def _verifier(self, liid: bytes, stream: str) -> IntegrityVerifier:
@@ -252,10 +255,12 @@ class LEMFReceiver:
         out: list[Event] = []
         for item in items:
             contents = item.contents
+            own = item.micro_second_time_stamp  # an aggregated payload's own time
             if isinstance(contents, m.IPCC):
+                at = timestamp if own is None else own.seconds * 10**9 + own.micro_seconds * 1000
                 out.append(
                     CCPacket(
-                        liid, cin, header.sequence_number, timestamp, item.payload_direction,
+                        liid, cin, header.sequence_number, at, item.payload_direction,
                         contents.packets,
                     )
                 )  # fmt: skip

@@ -14,15 +14,20 @@ the LEA out of band)::
      "leas": [{"name": "LEA-A", "lemf": "127.0.0.1:9444", "server_hostname": "lemf",
                "tls": {"cert": "mf-client.pem", "key": "mf-client.key", "ca": "ca.pem"},
                "acknowledgement": true, "encryption": "aES-256-CBC",
-               "hi_key_file": "lea-a.hikey", "integrity_every": 1000, "sign_every": 10}],
+               "hi_key_file": "lea-a.hikey", "integrity_every": 1000, "sign_every": 10,
+               "aggregate": 16, "aggregate_wait": 0.01}],
      "tasks": [{"xid": "…uuid…", "liid": "LIID-1", "leas": ["LEA-A"],
                 "network_element_id": "MF1", "country": "GB"}]}
 
 ``leas`` and ``tasks`` may be empty when an ADMF provisions them over X1: an ``x1`` section
 (see :mod:`lawful_intercept.x1.runner`) with ``delivery_tls``, the client certificate for
 the LEMFs its destinations name, and ``leas``: protection per DID (``did``, ``encryption``,
-``hi_key_file``, ``integrity_every``, ``sign_every``); a DID not listed gets integrity checks
-every 1000 PDUs and no encryption.
+``hi_key_file``, ``integrity_every``, ``sign_every``, ``aggregate``, ``aggregate_wait``); a
+DID not listed gets integrity checks every 1000 PDUs, no encryption and no aggregation.
+
+``aggregate`` (default 1: off): up to this many CC packets of one communication in one HI3
+PDU (TS 102 232-1 clause 6.2.3), each with its own time stamp; ``aggregate_wait``: seconds the
+first of them may wait for the others.
 """
 
 from __future__ import annotations
@@ -107,6 +112,8 @@ def _protection(value: dict[str, Any], name: str, base: Path) -> tuple[LEAConfig
         integrity_every=value.get("integrity_every"),
         integrity_interval=float(value.get("integrity_interval", 10.0)),
         sign_every=int(value.get("sign_every", 0)),
+        aggregate=int(value.get("aggregate", 1)),
+        aggregate_wait=float(value.get("aggregate_wait", 0.01)),
     )
     return lea, base / key_file if key_file else None
 

@@ -14,6 +14,13 @@ it; the IRI-End carries it and closes the period. An X3 without an open period o
 Supported input: X3 with payload format IPv4 or IPv6 packet (-> iPCC, TS 102 232-3) and X2
 with format 17, a TS 102 232-1 Payload (put under the PSHeader as it is, after a check that it
 decodes). Anything else is counted and refused, never silently dropped.
+
+Aggregation (TS 102 232-1 clause 6.2.3), per LEA: with ``aggregate`` > 1 an HI3 stream holds
+CC packets of one CIN and puts up to ``aggregate`` of them in one PDU, each CCPayload with its
+own microSecondTimeStamp; a PDU goes out when it is full, before a packet of another
+communication, after ``aggregate_wait`` (:meth:`Mediator.poll`), and at
+:meth:`Mediator.release_held`. Sequence numbers are taken when a PDU goes out, so a snapshot
+never counts a held packet.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from lawful_intercept.handover.ber import encode_length
 from lawful_intercept.handover.codec import decode_payload, encode
 from lawful_intercept.handover.encryption import EncryptionProfile, PayloadEncryptor
 from lawful_intercept.handover.integrity import IntegrityChecker
-from lawful_intercept.handover.template import CCTemplate
+from lawful_intercept.handover.template import CCItem, CCTemplate
 from lawful_intercept.x2x3.constants import PayloadFormat, PDUType
 from lawful_intercept.x2x3.decoder import X2X3View
 
@@ -58,6 +65,10 @@ class LEAConfig:
     integrity_interval: float = 10.0
     hash_algorithm: m.HashAlgorithm = m.HashAlgorithm.SHA_256
     sign_every: int = 0  # every n-th check signed by the MF's key; 0: hashes only
+    #: CC packets of one communication per HI3 PDU, at most (clause 6.2.3 aggregation; 1: off)
+    aggregate: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    #: seconds the first held packet may wait for more before its PDU goes out
+    aggregate_wait: float = attrs.field(default=0.01, validator=attrs.validators.gt(0))
 
 
 def _names(items: Iterable[str]) -> tuple[str, ...]:
@@ -134,6 +145,12 @@ class _Stream:
             if lea.integrity_every
             else None
         )
+
+        # CC packets held for an aggregated PDU: one CIN, in arrival order
+        self.held: list[CCItem] = []
+        self.held_cin: int | None = None
+        self.held_since = 0.0
+        self.held_octets = 0
 
     def take(self) -> int:
         value = self.sequence
@@ -222,11 +239,17 @@ class Mediator:
             task.streams.append(pair)
         self._tasks[binding.xid.bytes] = task
 
-    def remove_binding(self, xid: uuid.UUID) -> None:
-        """Stop mediating a task (X1 DeactivateTask); its numbering is kept."""
+    def remove_binding(self, xid: uuid.UUID) -> list[HIPDU]:
+        """Stop mediating a task (X1 DeactivateTask); its numbering is kept. Returns the
+        PDUs of the packets it still held for aggregation."""
         task = self._tasks.pop(xid.bytes, None)
-        if task is not None:
-            self._save(task)
+        if task is None:
+            return []
+        out: list[HIPDU] = []
+        for _, stream in task.streams:
+            self._release(task, stream, out)
+        self._save(task)
+        return out
 
     def _save(self, task: _Task) -> None:
         self._saved_cins[task.binding.liid.hex()] = task.next_cin
@@ -280,6 +303,9 @@ class Mediator:
         packet = bytes(view.payload)
         out: list[HIPDU] = []
         for _, stream in task.streams:
+            if stream.lea.aggregate > 1:
+                self._hold(task, stream, cin, (direction, packet, timestamp), now, out)
+                continue
             sequence = stream.take()
             if stream.encryptor is not None:
                 octets = task.template.encode_encrypted(
@@ -288,8 +314,49 @@ class Mediator:
             else:
                 octets = task.template.encode(sequence, cin, timestamp, direction, packet)
             out.append(HIPDU(stream.lea.name, task.binding.liid, Handover.HI3, sequence, octets))
+            self.counters.hi3 += 1
             self._check(task, stream, sequence, octets, timestamp, now, out)
-        self.counters.hi3 += len(task.streams)
+        return out
+
+    def _hold(
+        self, task: _Task, stream: _Stream, cin: int, item: CCItem, now: float, out: list[HIPDU]
+    ) -> None:
+        """Aggregation: hold a packet; a PDU goes out when ``aggregate`` packets or
+        HOLD_OCTETS are held, or before a packet of another communication."""
+        if stream.held and stream.held_cin != cin:
+            self._release(task, stream, out)
+        if not stream.held:
+            stream.held_cin, stream.held_since = cin, now
+        stream.held.append(item)
+        stream.held_octets += len(item[1])
+        if len(stream.held) >= stream.lea.aggregate or stream.held_octets >= HOLD_OCTETS:
+            self._release(task, stream, out)
+
+    def _release(self, task: _Task, stream: _Stream, out: list[HIPDU]) -> None:
+        """One HI3 PDU for the packets ``stream`` holds (if any); the header's time is the
+        first packet's, each packet keeps its own in its CCPayload."""
+        items, stream.held, stream.held_octets = stream.held, [], 0
+        if not items:
+            return
+        sequence = stream.take()
+        cin, timestamp = stream.held_cin, items[0][2]
+        if stream.encryptor is not None:
+            octets = task.template.encode_items_encrypted(
+                stream.encryptor, sequence, cin, timestamp, items
+            )
+        else:
+            octets = task.template.encode_items(sequence, cin, timestamp, items)
+        out.append(HIPDU(stream.lea.name, task.binding.liid, Handover.HI3, sequence, octets))
+        self.counters.hi3 += 1
+        self._check(task, stream, sequence, octets, timestamp, stream.held_since, out)
+
+    def release_held(self) -> list[HIPDU]:
+        """Every packet held for aggregation out now (an MF calls it before each commit, so
+        what it commits accounts for every packet taken in)."""
+        out: list[HIPDU] = []
+        for task in self._tasks.values():
+            for _, stream in task.streams:
+                self._release(task, stream, out)
         return out
 
     def _iri(
@@ -354,10 +421,14 @@ class Mediator:
         )  # fmt: skip
 
     def poll(self, now: float, *, flush: bool = False) -> list[HIPDU]:
-        """IntegrityChecks whose interval has run out; with ``flush``, a check for every
-        stream with PDUs not yet covered (before a planned stop)."""
+        """Held packets whose ``aggregate_wait`` has run out, and IntegrityChecks whose
+        interval has; with ``flush``, every held packet and a check for every stream with
+        PDUs not yet covered (before a planned stop)."""
         out: list[HIPDU] = []
         for task in self._tasks.values():
+            for _, stream in task.streams:
+                if stream.held and (flush or now - stream.held_since >= stream.lea.aggregate_wait):
+                    self._release(task, stream, out)
             for pair in task.streams:
                 for stream in pair:
                     if stream.checker is None:
@@ -366,6 +437,10 @@ class Mediator:
                     if check is not None:
                         out.append(self._check_pdu(task, stream, check, int(now * 1e9)))
         return out
+
+
+#: octets of packets one aggregated PDU carries at most (it goes out when they reach this)
+HOLD_OCTETS = 60_000
 
 
 def _stream_key(stream: _Stream) -> str:

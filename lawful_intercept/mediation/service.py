@@ -147,8 +147,9 @@ class MFService:
         self.mediator.add_binding(binding, now=time.time())
 
     def remove_task(self, xid: uuid.UUID) -> None:
-        """Stop mediating a task (X1 DeactivateTask at an MF)."""
-        self.mediator.remove_binding(xid)
+        """Stop mediating a task (X1 DeactivateTask at an MF); packets it held for
+        aggregation go into the next commit."""
+        self._add(self.mediator.remove_binding(xid))
 
     async def start(self) -> None:
         """Compile the PS-PDU codec (integrity checks use it; not on the first check's time),
@@ -219,6 +220,9 @@ class MFService:
         now = time.time()
         self._add(self.mediator.on_pdu(view, now))
         self._inputs += 1  # accepted once its batch is committed
+        if self._batch_started is None:  # held for aggregation: commit within the interval
+            self._batch_started = time.monotonic()
+            self._wake.set()
         if self._batched >= self.commit_records:
             self._wake.set()
             if self._batched >= 4 * self.commit_records:  # commits are behind: wait for one
@@ -249,8 +253,10 @@ class MFService:
         then offer it to the delivery clients. Batches commit one at a time, in order."""
         async with self._commit_lock:
             inputs, self._inputs = self._inputs, 0
+            self._add(self.mediator.release_held())  # the batch accounts for every input
             if not self._batched:
                 self.accepted += inputs
+                self._batch_started = None
                 return
             batches = {name: records for name, records in self._batch.items() if records}
             state = self.mediator.snapshot()  # accounts for exactly this batch
