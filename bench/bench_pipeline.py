@@ -172,6 +172,7 @@ def run_once(kind: str, pki: Any, pdus: list[bytes], workdir: str) -> tuple[floa
                                   "-o", f"/tmp/{name}-{kind}.txt"])  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_SELF)
     ready = {child.pid: _cpu_seconds(child.pid) for child in children}  # started, listening
+    loops = {child.pid: _cpu_seconds(child.pid, main_thread=True) for child in children}
     try:
         started = asyncio.run(_send(pki, target, pdus))
         finished, count, gaps = done.get(timeout=600)
@@ -180,6 +181,9 @@ def run_once(kind: str, pki: Any, pdus: list[bytes], workdir: str) -> tuple[floa
         for name, child in zip(("LEMF", "MF") if kind != "baseline" else ("sink",), children,
                                strict=True):  # fmt: skip
             cpu[name] = _cpu_seconds(child.pid) - ready[child.pid]
+            if kind != "baseline":  # how much of it the event loop's thread used
+                loop = _cpu_seconds(child.pid, main_thread=True) - loops[child.pid]
+                cpu[f"{name} loop"] = loop
     finally:
         for child in children:
             child.kill()
@@ -191,9 +195,10 @@ def run_once(kind: str, pki: Any, pdus: list[bytes], workdir: str) -> tuple[floa
 CPU: dict[str, list[dict[str, float]]] = {"baseline": [], **{kind: [] for kind in KINDS}}
 
 
-def _cpu_seconds(pid: int | None) -> float:
-    """User and system CPU time of a process so far (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def _cpu_seconds(pid: int | None, *, main_thread: bool = False) -> float:
+    """User and system CPU time of a process so far (all its threads, or its main one)."""
+    stat = Path(f"/proc/{pid}/task/{pid}/stat" if main_thread else f"/proc/{pid}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
