@@ -86,7 +86,7 @@ def test_independent_decryption_with_pycrate_and_plain_cbc(
     EncryptedPayload pycrate decodes, whose payload is the clear PDU's payload."""
     key = _key(profile)
     encryptor = PayloadEncryptor(key, profile, now=NOW)
-    for sequence, clear in enumerate(_stream([1500, 40, 700], first=0x01020304), 0x01020304):
+    for sequence, clear in enumerate(_stream([1500, 40, 700, 0], first=0x01020304), 0x01020304):
         sealed = encryptor.encrypt(clear)
         pdu = pycrate_li.PS_PDU
         pdu.from_ber(sealed)

@@ -116,25 +116,26 @@ class _Chain:
     def __init__(self, key: bytes | bytearray, decrypt: bool) -> None:
         cipher = Cipher(algorithms.AES(key), modes.CBC(bytes(_BLOCK)))
         self._ctx = cipher.decryptor() if decrypt else cipher.encryptor()
-        self._last = 0  # the chain's last ciphertext block, as an int
+        self.update = self._ctx.update
+        self.last = 0  # the chain's last ciphertext block, as an int
 
     def encrypt(self, iv: int, head: bytes, body: tuple[bytes, ...], padding: bytes) -> bytes:
         """CBC of head + body pieces + padding under ``iv`` (joined once, with the first
         block XORed)."""
         if len(head) < _BLOCK:
             head, body, padding = b"".join((head, *body, padding)), (), b""
-        first = int.from_bytes(head[:_BLOCK], "big") ^ iv ^ self._last
+        first = int.from_bytes(head[:_BLOCK], "big") ^ iv ^ self.last
         out: bytes = self._ctx.update(
             b"".join((first.to_bytes(_BLOCK, "big"), head[_BLOCK:], *body, padding))
         )
-        self._last = int.from_bytes(out[-_BLOCK:], "big")
+        self.last = int.from_bytes(out[-_BLOCK:], "big")
         return out
 
     def decrypt(self, iv: int, cipher_text: bytes) -> bytearray:
         plain = bytearray(self._ctx.update(cipher_text))
-        first = int.from_bytes(plain[:_BLOCK], "big") ^ iv ^ self._last
+        first = int.from_bytes(plain[:_BLOCK], "big") ^ iv ^ self.last
         plain[:_BLOCK] = first.to_bytes(_BLOCK, "big")
-        self._last = int.from_bytes(cipher_text[-_BLOCK:], "big")
+        self.last = int.from_bytes(cipher_text[-_BLOCK:], "big")
         return plain
 
 
@@ -170,6 +171,7 @@ class PayloadEncryptor:
             else bytes((0x82, 0x01, _PAYLOAD_TYPE_NUMBER[profile.payload_type]))
         )
         self._container_fixed = len(self._container_head) + len(self._container_tail)
+        self._layouts: dict[int, _Layout] = {}
 
     def encrypt(self, pdu: bytes, sequence_number: int | None = None) -> bytes:
         """The PS-PDU with its payload replaced by an EncryptionContainer.
@@ -197,34 +199,101 @@ class PayloadEncryptor:
 
         For encoders that hold the parts already (:meth:`CCTemplate.encode_encrypted`).
         """
+        return self.encrypt_parts((header,), len(header), payload, payload_len,
+                                  sequence_number, clear_size)  # fmt: skip
+
+    def _layout(self, payload_len: int) -> _Layout:
+        """What is fixed for a payload length while the byteCounter takes eight octets: the
+        EncryptedPayload's octets around the counter, the padding, and everything between the
+        pSHeader and the cipher text (a cache: PDUs of one size repeat)."""
+        payload_length = encode_length(payload_len)
+        body_len = 10 + 1 + len(payload_length) + payload_len
+        before = b"\x30" + encode_length(body_len) + b"\x80\x08"
+        after = b"\xa1" + payload_length
+        head_len = len(before) + 8 + len(after)
+        padding = _PADDING[(head_len + payload_len) % _BLOCK]
+        sealed_len = head_len + payload_len + len(padding)
+        sealed_length = encode_length(sealed_len)
+        container_len = self._container_fixed + len(sealed_length) + sealed_len
+        container = b"\xa4" + encode_length(container_len)
+        wrapper = b"\xa2" + encode_length(len(container) + container_len)
+        outer = wrapper + container + self._container_head + sealed_length
+        # the first block holds ``before``, the counter and the start of ``after``
+        lead = _BLOCK - len(before) - 8
+        fits = len(after) >= lead
+        first = int.from_bytes(before + bytes(8) + after[:lead], "big") if fits else -1
+        layout = _Layout(
+            first, 8 * lead, after[lead:], padding, outer, len(outer) + sealed_len
+        )  # fmt: skip
+        if len(self._layouts) >= 1024:
+            self._layouts.clear()
+        self._layouts[payload_len] = layout
+        return layout
+
+    def encrypt_parts(
+        self,
+        header: tuple[bytes, ...],
+        header_len: int,
+        payload: tuple[bytes, ...],
+        payload_len: int,
+        sequence_number: int,
+        clear_size: int,
+    ) -> bytes:
+        """:meth:`encrypt_payload` with the pSHeader element in pieces (``header_len``
+        octets): the encoders' per-packet path, without joining the header first."""
         if not 0 <= sequence_number <= 0xFFFFFFFF:
             raise EncodeError("sequenceNumber out of range")
         counter = self.byte_counter
         if counter + clear_size > _MAX_COUNTER:
             raise EncodeError("byteCounter would pass 2^64 - 1: rotate the key and restart")
-        if _EIGHT_OCTETS_LOW <= counter < _EIGHT_OCTETS_HIGH:  # every unixTime << 32 to 2038
-            counter_octets = b"\x80\x08" + counter.to_bytes(8, "big")
-        else:
-            minimal = encode_integer(counter)
-            counter_octets = b"\x80" + _SHORT[len(minimal)] + minimal
+        iv = sequence_number * _REPEAT_4 if self._sequence_iv else 0
+        layout = self._layouts.get(payload_len) or self._layout(payload_len)
+        if _EIGHT_OCTETS_LOW <= counter < _EIGHT_OCTETS_HIGH and layout.first >= 0:
+            # every unixTime << 32 to 2038: the fixed layout, the counter XORed into block 1
+            chain = self._chain
+            first = layout.first ^ (counter << layout.shift) ^ iv ^ chain.last
+            sealed: bytes = chain.update(
+                b"".join((first.to_bytes(_BLOCK, "big"), layout.rest, *payload, layout.padding))
+            )
+            chain.last = int.from_bytes(sealed[-_BLOCK:], "big")
+            self.byte_counter = counter + clear_size
+            total = header_len + layout.outer_len + len(self._container_tail)
+            return b"".join(
+                (b"\x30", encode_length(total), *header, layout.outer, sealed,
+                 self._container_tail)
+            )  # fmt: skip
+        minimal = encode_integer(counter)
+        counter_octets = b"\x80" + _SHORT[len(minimal)] + minimal
         payload_length = encode_length(payload_len)
         body_len = len(counter_octets) + 1 + len(payload_length) + payload_len
         head = b"".join((b"\x30", encode_length(body_len), counter_octets, b"\xa1", payload_length))
         padding = _PADDING[(len(head) + payload_len) % _BLOCK]
-        iv = sequence_number * _REPEAT_4 if self._sequence_iv else 0
         sealed = self._chain.encrypt(iv, head, payload, padding)
         self.byte_counter = counter + clear_size
         sealed_length = encode_length(len(sealed))
         container_len = self._container_fixed + len(sealed_length) + len(sealed)
         container = b"\xa4" + encode_length(container_len)
         wrapper = b"\xa2" + encode_length(len(container) + container_len)
-        total = len(header) + len(wrapper) + len(container) + container_len
+        total = header_len + len(wrapper) + len(container) + container_len
         return b"".join(
             (
-                b"\x30", encode_length(total), header, wrapper, container,
+                b"\x30", encode_length(total), *header, wrapper, container,
                 self._container_head, sealed_length, sealed, self._container_tail,
             )
         )  # fmt: skip
+
+
+@attrs.frozen
+class _Layout:
+    """See :meth:`PayloadEncryptor._layout`; ``first`` is -1 when the head is shorter than
+    a block (the general path then)."""
+
+    first: int
+    shift: int
+    rest: bytes
+    padding: bytes
+    outer: bytes
+    outer_len: int
 
 
 @attrs.frozen

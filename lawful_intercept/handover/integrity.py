@@ -69,12 +69,14 @@ class IntegrityChecker:
     def add(self, sequence_number: int, pdu: bytes, now: float) -> m.IntegrityCheck | None:
         """Account for one sent PDU; returns a check when one is due."""
         self._hash.update(pdu)
-        self._sequence.append(sequence_number)
-        if self._started is None:
-            self._started = now
-        if len(self._sequence) >= self.hash_every:
+        covered = self._sequence
+        covered.append(sequence_number)
+        started = self._started
+        if started is None:
+            self._started = started = now
+        if len(covered) >= self.hash_every or now - started >= self.hash_interval:
             return self.flush()
-        return self.poll(now)
+        return None
 
     def poll(self, now: float) -> m.IntegrityCheck | None:
         """A check if ``hash_interval`` has passed since the first PDU not yet covered."""

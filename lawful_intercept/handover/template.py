@@ -218,8 +218,8 @@ class CCTemplate:
             sequence_number, communication_identity_number, timestamp_ns
         )
         total = header_len + 1 + len(_length(payload_len)) + payload_len
-        return encryptor.encrypt_payload(
-            b"".join(header), tuple(pieces), payload_len, sequence_number,
+        return encryptor.encrypt_parts(
+            header, header_len, tuple(pieces), payload_len, sequence_number,
             1 + len(_length(total)) + total,
         )  # fmt: skip
 
@@ -300,16 +300,18 @@ class CCTemplate:
         """:meth:`encode`, then ``encryptor.encrypt``, in one pass: the octets equal
         ``encryptor.encrypt(self.encode(...))`` without building and re-reading the clear PDU."""
         size = len(packet)
-        chain = self._cache.get((size, direction)) or self._chain(size, direction)
+        key = ("inner", size, direction)
+        inner = self._cache.get(key)
+        if inner is None:  # the chain without payload [2]'s own tag and length (cached)
+            chain = self._chain(size, direction)
+            inner = self._cache[key] = chain[2 if chain[1] < 0x80 else 2 + (chain[1] & 0x7F) :]
         header, header_len = self._header(
             sequence_number, communication_identity_number, timestamp_ns
         )
-        prefix = 2 if chain[1] < 0x80 else 2 + (chain[1] & 0x7F)  # payload [2] tag and length
-        inner = chain[prefix:]
         payload_len = len(inner) + size
-        total = header_len + len(chain) + size
-        return encryptor.encrypt_payload(
-            b"".join(header), (inner, packet), payload_len, sequence_number,
+        total = header_len + 1 + len(_length(payload_len)) + payload_len
+        return encryptor.encrypt_parts(
+            header, header_len, (inner, packet), payload_len, sequence_number,
             1 + len(_length(total)) + total,
         )  # fmt: skip
 
