@@ -40,6 +40,8 @@ KINDS = {
     "protected": ("aES-256-CBC + integrity", True, 1),
     "aggregated": (f"the same, {AGGREGATE} per PDU", True, AGGREGATE),
 }
+if os.environ.get("BENCH_ONLY"):  # a developer's aid: BENCH_ONLY=aggregated,plain
+    KINDS = {k: v for k, v in KINDS.items() if k in os.environ["BENCH_ONLY"].split(",")}
 
 
 def _lemf(
