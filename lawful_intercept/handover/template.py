@@ -121,20 +121,12 @@ class CCTemplate:
         cache = self._cache
         found = cache.get(key)
         if found is None:
-            x1 = 1 + len(_length(size)) + size  # iPPackets [0]
-            x2 = 1 + len(_length(x1)) + x1  # iPCCContents [1] (explicit: a CHOICE)
-            ipcc = 6 + x2  # iPCCObjId [0], then the contents
-            x3 = 1 + len(_length(ipcc)) + ipcc  # iPCC [2]
-            direction_octets = _DIRECTION[direction]
-            ccp = len(direction_octets) + 1 + len(_length(x3)) + x3  # cCContents [2]
+            item = self._item_chain(size, direction)
+            ccp = len(item) + size  # the CCPayload's content
             x5 = 1 + len(_length(ccp)) + ccp  # CCPayload SEQUENCE
             found = b"".join(
-                (
-                    b"\xa2", _length(1 + len(_length(x5)) + x5), b"\xa1", _length(x5),
-                    b"\x30", _length(ccp), direction_octets, b"\xa2", _length(x3),
-                    b"\xa2", _length(ipcc), b"\x80\x04", IPCC_OBJ_ID, b"\xa1", _length(x1),
-                    b"\x80", _length(size),
-                )
+                (b"\xa2", _length(1 + len(_length(x5)) + x5), b"\xa1", _length(x5),
+                 b"\x30", _length(ccp), item)
             )  # fmt: skip
             if len(cache) >= _CACHE_MAX:
                 cache.clear()
