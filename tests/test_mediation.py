@@ -307,3 +307,28 @@ def test_aggregation_puts_packets_of_one_communication_in_one_pdu(
             )
     assert mediator.counters.x3 == len(packets)
     assert mediator.counters.hi3 < 2 * len(packets)
+
+
+def test_mf_configuration_carries_aggregation_for_leas_and_x1_dids(tmp_path: Path) -> None:
+    import json
+
+    from lawful_intercept.errors import ConfigurationError
+    from lawful_intercept.mediation.config import load_mf_config
+
+    tls = {"cert": "c.pem", "key": "k.pem", "ca": "ca.pem"}
+    lea = {"name": "LEA-A", "lemf": "127.0.0.1:9", "tls": tls, "aggregate": 16,
+           "aggregate_wait": 0.02}  # fmt: skip
+    did = str(uuid.uuid4())
+    raw = {
+        "tls": tls, "keystore": {"backend": "software", "file": "k.json"}, "leas": [lea],
+        "x1": {"delivery_tls": tls, "leas": [{"did": did, "aggregate": 4}]},
+    }  # fmt: skip
+    path = tmp_path / "mf.json"
+    path.write_text(json.dumps(raw))
+    config = load_mf_config(path)
+    assert (config.leas[0].config.aggregate, config.leas[0].config.aggregate_wait) == (16, 0.02)
+    assert config.x1_protection[did][0].aggregate == 4
+    lea["aggregate"] = 0  # at least one packet per PDU
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ConfigurationError, match="aggregate"):
+        load_mf_config(path)
