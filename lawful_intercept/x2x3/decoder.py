@@ -139,7 +139,11 @@ class X2X3View:
             if _U32.unpack_from(data, at)[0] >= NANOSECONDS_PER_SECOND:
                 raise DecodeError(at, "timestamp nanoseconds out of range")
         for type_, start, length in layout.texts:
-            decode_attribute(type_, data, start, length)  # raises on bad UTF-8
+            try:  # the typed decoder's check, without building the attribute
+                str(data[start : start + length], "utf-8")
+            except UnicodeDecodeError as exc:
+                name = ATTRIBUTE_CLASSES[type_].NAME
+                raise DecodeError(start + exc.start, f"{name} is not valid UTF-8") from None
         self.data = data
         self._header: _Header = HEADER.unpack_from(data, 0)
         self._seq_at = layout.seq_at
