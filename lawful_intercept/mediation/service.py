@@ -27,7 +27,7 @@ import logging
 import ssl
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import attrs
 
@@ -206,8 +206,18 @@ class MFService:
             store.octets > store.max_octets * self.high_water
         )
 
-    async def _on_pdu(self, view: X2X3View, peer: Peer) -> None:
-        if self._full() and (self._refusing or not await self._wait_for_room()):
+    def _on_pdu(self, view: X2X3View, peer: Peer) -> Awaitable[None] | None:
+        """Mediate at once (no coroutine per PDU); when the queue is full, or commits are
+        behind, return what the receiver awaits before it reads on."""
+        if self._full():
+            return self._when_room(view)
+        self._take(view)
+        if self._batched >= 4 * self.commit_records:  # commits are behind: wait for one
+            return self._commit()
+        return None
+
+    async def _when_room(self, view: X2X3View) -> None:
+        if self._refusing or not await self._wait_for_room():
             self._refusing = True
             self.refused += 1
             if self.refused == 1 or self.refused % 1000 == 0:
@@ -216,17 +226,17 @@ class MFService:
                     self.refuse_after, self.refused,
                 )  # fmt: skip
             return
+        self._take(view)
+
+    def _take(self, view: X2X3View) -> None:
         self._refusing = False
-        now = time.time()
-        self._add(self.mediator.on_pdu(view, now))
+        self._add(self.mediator.on_pdu(view, time.time()))
         self._inputs += 1  # accepted once its batch is committed
         if self._batch_started is None:  # held for aggregation: commit within the interval
             self._batch_started = time.monotonic()
             self._wake.set()
         if self._batched >= self.commit_records:
             self._wake.set()
-            if self._batched >= 4 * self.commit_records:  # commits are behind: wait for one
-                await self._commit()
 
     async def _wait_for_room(self) -> bool:
         """Back-pressure: hold this POI's connection until there is room or time is up."""

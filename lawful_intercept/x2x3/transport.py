@@ -334,8 +334,9 @@ class X2X3Receiver:
         try:
             while True:
                 wait = max(0.0, session.next_deadline() - loop.time())
-                try:
-                    data = await asyncio.wait_for(reader.read(READ_SIZE), wait)
+                try:  # asyncio.timeout: no task per read, as wait_for would make
+                    async with asyncio.timeout(wait):
+                        data = await reader.read(READ_SIZE)
                 except TimeoutError:
                     session.handle_timer(loop.time())
                 else:
