@@ -205,8 +205,11 @@ async def start_chain(
         keys=keys, hi_key=hi_key, x2x3_tls=tls["mf"], delivery_tls=tls["mf_client"],
         lemf_port=lemf.port, xid=XID, queue_path=work / "mf-queue.db",
     )  # fmt: skip
-    say("3/7", f"LEMF on 127.0.0.1:{lemf.port}; MF on 127.0.0.1:{mf.port} (aES-256-CBC, "
-               "signed integrity checks, PDU acknowledgement)")  # fmt: skip
+    say(
+        "3/7",
+        f"LEMF on 127.0.0.1:{lemf.port}; MF on 127.0.0.1:{mf.port} (aES-256-CBC, up "
+        "to 8 packets per HI3 PDU, signed integrity checks, PDU acknowledgements)",
+    )
     return ring, tls, lemf, mf
 
 
