@@ -16,18 +16,22 @@ def pin_one_core() -> None:
         os.sched_setaffinity(0, {0})
 
 
-def rate(fn: Callable[[], object], seconds: float = 0.4) -> float:
-    """Median calls per second over REPEATS timed batches."""
+def _batch(fn: Callable[[], object], seconds: float) -> int:
+    """Calls of ``fn`` that take about ``seconds``."""
     n = 1
-    while True:  # size a batch to about `seconds`
+    while True:
         start = time.perf_counter()
         for _ in range(n):
             fn()
         took = time.perf_counter() - start
         if took > seconds / 4:
-            break
+            return max(1, int(n * seconds / took))
         n *= 4
-    per_batch = max(1, int(n * seconds / took))
+
+
+def rate(fn: Callable[[], object], seconds: float = 0.4) -> float:
+    """Median calls per second over REPEATS timed batches."""
+    per_batch = _batch(fn, seconds)
     rates = []
     for _ in range(REPEATS):
         start = time.perf_counter()
@@ -42,18 +46,7 @@ def interleaved_rates(
 ) -> dict[str, float]:
     """Median calls per second of each function, their batches taken in turn (a slow spell
     of a noisy machine then hits them all alike, so their ratios hold)."""
-    sizes = {}
-    for name, fn in fns.items():
-        n = 1
-        while True:
-            start = time.perf_counter()
-            for _ in range(n):
-                fn()
-            took = time.perf_counter() - start
-            if took > seconds / 4:
-                break
-            n *= 4
-        sizes[name] = max(1, int(n * seconds / took))
+    sizes = {name: _batch(fn, seconds) for name, fn in fns.items()}
     rates: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(REPEATS):
         for name, fn in fns.items():
