@@ -272,6 +272,11 @@ class MicroSecondTimeStamp:
         seconds, rest = divmod(ns, 1_000_000_000)
         return cls(seconds, rest // 1_000)
 
+    @property
+    def ns(self) -> int:
+        """The time as POSIX nanoseconds."""
+        return self.seconds * 1_000_000_000 + self.micro_seconds * 1_000
+
 
 @attrs.frozen(kw_only=True)
 class PSHeader:

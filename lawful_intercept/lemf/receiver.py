@@ -248,7 +248,7 @@ class LEMFReceiver:
         header = pdu.header
         stamp, micro = header.time_stamp, header.micro_second_time_stamp
         if micro is not None:  # the finer of the two, as the fast path reads it
-            timestamp = micro.seconds * 10**9 + micro.micro_seconds * 1000
+            timestamp = micro.ns
         else:
             timestamp = int(stamp.timestamp()) * 10**9 + stamp.microsecond * 1000 if stamp else 0
         cin = header.communication_identifier.communication_identity_number
@@ -257,7 +257,7 @@ class LEMFReceiver:
             contents = item.contents
             own = item.micro_second_time_stamp  # an aggregated payload's own time
             if isinstance(contents, m.IPCC):
-                at = timestamp if own is None else own.seconds * 10**9 + own.micro_seconds * 1000
+                at = timestamp if own is None else own.ns
                 out.append(
                     CCPacket(
                         liid, cin, header.sequence_number, at, item.payload_direction,
