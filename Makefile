@@ -8,7 +8,7 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 APT_PKGS := swtpm swtpm-tools softhsm2 libtss2-dev tpm2-tools tshark tcpdump pkg-config \
-            libpcap0.8 iproute2 ethtool netsniff-ng
+            libpcap0.8 iproute2 ethtool netsniff-ng gcc libssl-dev python3-dev
 FUZZ_SECONDS ?= 60
 
 .PHONY: demo test deps system-deps lint typecheck unit fuzz bench clean
@@ -29,7 +29,7 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py lawful_intercept/handover/_seal.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

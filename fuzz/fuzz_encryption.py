@@ -2,7 +2,8 @@
 
 Properties: any input either decrypts, or raises DecodeError (not an encrypted PS-PDU) or
 IntegrityError (does not decrypt to an EncryptedPayload); what decrypts re-encrypts to the
-same octets. The EncryptedPayload parser, fed the bytes as plaintext, raises DecodeError only.
+same octets, from the native sealer and the pure-Python path alike. The EncryptedPayload
+parser, fed the bytes as plaintext, raises DecodeError only.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def test_one_input(data: bytes) -> None:
     except (DecodeError, IntegrityError):
         return
     again = PayloadEncryptor(KEY, PROFILE, byte_counter=opened.byte_counter).encrypt(opened.pdu)
+    python = PayloadEncryptor(KEY, PROFILE, byte_counter=opened.byte_counter, native=False)
+    if python.encrypt(opened.pdu) != again:
+        raise AssertionError("the native sealer and the Python path differ")
     if PayloadDecryptor(KEY, PROFILE).decrypt(again).pdu != opened.pdu:
         raise AssertionError("a decrypted PDU does not survive re-encryption")
 

@@ -33,7 +33,22 @@ from lawful_intercept.errors import DecodeError, EncodeError, IntegrityError
 from lawful_intercept.handover import model as m
 from lawful_intercept.handover.ber import element, encode_integer, encode_length
 
-__all__ = ["DecryptedPDU", "EncryptionProfile", "IVRule", "PayloadDecryptor", "PayloadEncryptor"]
+try:
+    from lawful_intercept.handover._seal import Sealer as _Sealer
+except ImportError:  # built without a C compiler or OpenSSL's headers: pure Python, same octets
+    _Sealer = None  # type: ignore[assignment, misc]
+
+#: Whether PayloadEncryptor seals with the native helper (``handover._seal``, OpenSSL).
+NATIVE = _Sealer is not None
+
+__all__ = [
+    "NATIVE",
+    "DecryptedPDU",
+    "EncryptionProfile",
+    "IVRule",
+    "PayloadDecryptor",
+    "PayloadEncryptor",
+]
 
 _BLOCK = 16
 _KEY_OCTETS = {m.EncryptionType.AES_192_CBC: 24, m.EncryptionType.AES_256_CBC: 32}
@@ -149,6 +164,7 @@ class PayloadEncryptor:
         *,
         now: float | None = None,
         byte_counter: int | None = None,
+        native: bool = True,
     ) -> None:
         octets = _KEY_OCTETS[profile.encryption_type]
         if len(key) != octets:
@@ -163,6 +179,7 @@ class PayloadEncryptor:
         self.byte_counter = byte_counter
         self._chain = _Chain(key, decrypt=False)
         self._sequence_iv = profile.iv_rule is IVRule.SEQUENCE_REPEATED
+        self._sealer = _Sealer(key, self._sequence_iv) if native and _Sealer is not None else None
         # encryptionType [0], then the tag of encryptedPayload [1] (its length varies)
         self._container_head = bytes((0x80, 0x01, _TYPE_NUMBER[profile.encryption_type], 0x81))
         self._container_tail = (
@@ -202,32 +219,33 @@ class PayloadEncryptor:
         return self.encrypt_parts((header,), len(header), payload, payload_len,
                                   sequence_number, clear_size)  # fmt: skip
 
-    def _layout(self, payload_len: int) -> _Layout:
-        """What is fixed for a payload length while the byteCounter takes eight octets: the
-        EncryptedPayload's octets around the counter, the padding, and everything between the
-        pSHeader and the cipher text (a cache: PDUs of one size repeat)."""
+    def _layout(self, payload_len: int, counter_len: int) -> _Layout:
+        """What is fixed for a payload length and a byteCounter size: the EncryptedPayload's
+        octets around the counter, the padding, and everything between the pSHeader and the
+        cipher text."""
         payload_length = encode_length(payload_len)
-        body_len = 10 + 1 + len(payload_length) + payload_len
-        before = b"\x30" + encode_length(body_len) + b"\x80\x08"
+        body_len = 2 + counter_len + 1 + len(payload_length) + payload_len
+        before = b"\x30" + encode_length(body_len) + b"\x80" + _SHORT[counter_len]
         after = b"\xa1" + payload_length
-        head_len = len(before) + 8 + len(after)
-        padding = _PADDING[(head_len + payload_len) % _BLOCK]
-        sealed_len = head_len + payload_len + len(padding)
+        padding = _PADDING[(len(before) + counter_len + len(after) + payload_len) % _BLOCK]
+        sealed_len = len(before) + counter_len + len(after) + payload_len + len(padding)
         sealed_length = encode_length(sealed_len)
         container_len = self._container_fixed + len(sealed_length) + sealed_len
         container = b"\xa4" + encode_length(container_len)
         wrapper = b"\xa2" + encode_length(len(container) + container_len)
         outer = wrapper + container + self._container_head + sealed_length
-        # the first block holds ``before``, the counter and the start of ``after``
-        lead = _BLOCK - len(before) - 8
-        fits = len(after) >= lead
-        first = int.from_bytes(before + bytes(8) + after[:lead], "big") if fits else -1
-        layout = _Layout(
-            first, 8 * lead, after[lead:], padding, outer, len(outer) + sealed_len
+        tail = self._container_tail
+        return _Layout(
+            before, after, padding, outer, len(outer) + sealed_len + len(tail),
+            (before, counter_len, after, len(padding), outer, tail),
         )  # fmt: skip
+
+    def _cached_layout(self, payload_len: int) -> _Layout:
+        """:meth:`_layout` for an eight-octet byteCounter (every ``unixTime << 32`` to 2038),
+        kept: PDUs of one size repeat."""
         if len(self._layouts) >= 1024:
             self._layouts.clear()
-        self._layouts[payload_len] = layout
+        layout = self._layouts[payload_len] = self._layout(payload_len, 8)
         return layout
 
     def encrypt_parts(
@@ -246,54 +264,37 @@ class PayloadEncryptor:
         counter = self.byte_counter
         if counter + clear_size > _MAX_COUNTER:
             raise EncodeError("byteCounter would pass 2^64 - 1: rotate the key and restart")
-        iv = sequence_number * _REPEAT_4 if self._sequence_iv else 0
-        layout = self._layouts.get(payload_len) or self._layout(payload_len)
-        if _EIGHT_OCTETS_LOW <= counter < _EIGHT_OCTETS_HIGH and layout.first >= 0:
-            # every unixTime << 32 to 2038: the fixed layout, the counter XORed into block 1
-            chain = self._chain
-            first = layout.first ^ (counter << layout.shift) ^ iv ^ chain.last
-            sealed: bytes = chain.update(
-                b"".join((first.to_bytes(_BLOCK, "big"), layout.rest, *payload, layout.padding))
-            )
-            chain.last = int.from_bytes(sealed[-_BLOCK:], "big")
-            self.byte_counter = counter + clear_size
-            total = header_len + layout.outer_len + len(self._container_tail)
-            return b"".join(
-                (b"\x30", encode_length(total), *header, layout.outer, sealed,
-                 self._container_tail)
-            )  # fmt: skip
-        minimal = encode_integer(counter)
-        counter_octets = b"\x80" + _SHORT[len(minimal)] + minimal
-        payload_length = encode_length(payload_len)
-        body_len = len(counter_octets) + 1 + len(payload_length) + payload_len
-        head = b"".join((b"\x30", encode_length(body_len), counter_octets, b"\xa1", payload_length))
-        padding = _PADDING[(len(head) + payload_len) % _BLOCK]
-        sealed = self._chain.encrypt(iv, head, payload, padding)
+        if _EIGHT_OCTETS_LOW <= counter < _EIGHT_OCTETS_HIGH:
+            layout = self._layouts.get(payload_len) or self._cached_layout(payload_len)
+        else:
+            layout = self._layout(payload_len, len(encode_integer(counter)))
         self.byte_counter = counter + clear_size
-        sealed_length = encode_length(len(sealed))
-        container_len = self._container_fixed + len(sealed_length) + len(sealed)
-        container = b"\xa4" + encode_length(container_len)
-        wrapper = b"\xa2" + encode_length(len(container) + container_len)
-        total = header_len + len(wrapper) + len(container) + container_len
+        if self._sealer is not None:
+            return self._sealer.seal(sequence_number, counter, header, layout.sealing, payload)
+        iv = sequence_number * _REPEAT_4 if self._sequence_iv else 0
+        counter_octets = counter.to_bytes(layout.sealing[1], "big")
+        sealed = self._chain.encrypt(
+            iv, layout.before + counter_octets + layout.after, payload, layout.padding
+        )
+        total = header_len + layout.outer_tail_len
         return b"".join(
-            (
-                b"\x30", encode_length(total), *header, wrapper, container,
-                self._container_head, sealed_length, sealed, self._container_tail,
-            )
-        )  # fmt: skip
+            (b"\x30", encode_length(total), *header, layout.outer, sealed, self._container_tail)
+        )
 
 
 @attrs.frozen
 class _Layout:
-    """See :meth:`PayloadEncryptor._layout`; ``first`` is -1 when the head is shorter than
-    a block (the general path then)."""
+    """See :meth:`PayloadEncryptor._layout`. The clear EncryptedPayload is ``before``, the
+    byteCounter's octets, ``after``, the Payload's octets, then ``padding``; ``outer`` runs
+    from payload [2] to encryptedPayload's length octets; ``outer_tail_len`` counts the
+    octets after the pSHeader; ``sealing`` is the same for the native Sealer (its doc)."""
 
-    first: int
-    shift: int
-    rest: bytes
+    before: bytes
+    after: bytes
     padding: bytes
     outer: bytes
-    outer_len: int
+    outer_tail_len: int
+    sealing: tuple[bytes, int, bytes, int, bytes, bytes]
 
 
 @attrs.frozen
