@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from test_handover_template import sizes, templates
 
 from lawful_intercept.errors import DecodeError
-from lawful_intercept.handover import codec
+from lawful_intercept.handover import ccreader, codec
 from lawful_intercept.handover import model as m
 from lawful_intercept.handover.ccreader import header_liid, payload_choice, read_ipcc
 from lawful_intercept.handover.reader import PAYLOAD_KINDS, summary
@@ -93,3 +93,44 @@ def test_truncated_pdu_names_its_offset() -> None:
     with pytest.raises(DecodeError) as raised:
         read_ipcc(octets[:-5])
     assert 0 < raised.value.offset <= len(octets)
+
+
+def _outcome(octets: bytes) -> object:
+    try:
+        return read_ipcc(octets)
+    except DecodeError as exc:
+        return ("DecodeError", exc.offset)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    template=templates,
+    items=st.lists(
+        st.tuples(
+            st.none() | st.sampled_from(list(m.PayloadDirection)),
+            st.sampled_from([0, 1, 100, 1500]),
+            st.integers(0, 2**40) | st.integers(0, 253_402_300_799 * 10**9),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=3),
+)
+def test_the_shape_cache_never_changes_what_is_read(
+    template: CCTemplate,
+    items: list[tuple[m.PayloadDirection | None, int, int]],
+    flips: list[tuple[int, int]],
+) -> None:
+    """CCPayloads of a shape seen before skip the walk to their packets: for any octets (here
+    aggregated PDUs, then the same with octets changed) that gives what a cold walk gives,
+    errors and their offsets included."""
+    cc = [(d, bytes([size % 251]) * size, stamp) for d, size, stamp in items]
+    octets = bytearray(template.encode_items(5, 9, items[0][2], cc))
+    warm = read_ipcc(bytes(octets))  # leaves these shapes in the cache
+    assert warm is not None
+    assert warm.items == tuple((d, p, (s // 1000) * 1000) for d, p, s in cc)
+    for position, value in flips:
+        octets[position % len(octets)] = value
+    cached = _outcome(bytes(octets))
+    ccreader._SHAPES.clear()
+    assert _outcome(bytes(octets)) == cached

@@ -96,6 +96,25 @@ def _pdu(data: bytes) -> tuple[int, int, int, int]:
 
 def _micro_time_stamp(data: bytes, start: int, end: int) -> int | None:
     """MicroSecondTimeStamp's content as POSIX nanoseconds (None without both fields)."""
+    # the usual octets, "80 n <seconds> 81 m <microSeconds>" with short non-negative values,
+    # read in place; anything else takes the element walk below (same result, same errors)
+    if end - start >= 6 and data[start] == 0x80:
+        size = data[start + 1]
+        middle = start + 2 + size
+        if 0 < size <= 8 and middle + 3 <= end and data[middle] == 0x81:
+            micro_size = data[middle + 1]
+            if (
+                0 < micro_size <= 8
+                and middle + 2 + micro_size == end
+                and data[start + 2] < 0x80
+                and data[middle + 2] < 0x80
+            ):
+                micro = int.from_bytes(data[middle + 2 : end], "big")
+                if micro > 999_999:
+                    raise DecodeError(start, "microSeconds above 999999")
+                return int.from_bytes(data[start + 2 : middle], "big") * 1_000_000_000 + (
+                    micro * 1000
+                )
     parts = {}
     pos = start
     while pos < end:
@@ -139,11 +158,43 @@ def read_header_fields(data: bytes) -> tuple[bytes, int | None, int, int]:
     return liid, cin, sequence, micro if micro is not None else stamp
 
 
+#: CCPayload shapes seen, by (content length, first three octets): the octets from the
+#: CCPayload's content to its IP packets, the direction they give, the packets' size. The
+#: same octets read the same, so a CCPayload that starts with them needs no walk up to its
+#: packets (what follows them is walked as ever). Bounded: cleared when full.
+_SHAPES: dict[tuple[int, bytes], tuple[bytes, m.PayloadDirection | None, int]] = {}
+_MAX_SHAPES = 256
+
+
 def _cc_payload(data: bytes, start: int, end: int) -> Item | None:
-    direction: m.PayloadDirection | None = None
-    packets: bytes | None = None
+    key = (end - start, data[start : start + 3])
+    shape = _SHAPES.get(key)
+    if shape is not None and data.startswith(shape[0], start):
+        prefix, direction, size = shape
+        at = start + len(prefix)
+        stop = at + size
+        rest = end - stop
+        if rest == 0:
+            return direction, data[at:stop], None
+        if 2 < rest < 0x82 and data[stop] == 0xA3 and data[stop + 1] == rest - 2:
+            # the usual tail, an aggregated payload's microSecondTimeStamp and nothing else
+            return direction, data[at:stop], _micro_time_stamp(data, stop + 2, end)
+        return _cc_fields(data, stop, end, direction, data[at:stop], None)
+    return _cc_fields(data, start, end, None, None, key)
+
+
+def _cc_fields(
+    data: bytes,
+    pos: int,
+    end: int,
+    direction: m.PayloadDirection | None,
+    packets: bytes | None,
+    shape_key: tuple[int, bytes] | None,
+) -> Item | None:
+    """Walk a CCPayload's fields from ``pos``; with ``shape_key``, remember the shape when
+    only payloadDirection precedes a cCContents whose iPPackets end it."""
+    start = pos
     stamp: int | None = None
-    pos = start
     while pos < end:
         tag, at, field_end, pos = element(data, pos, end)
         if tag == 0x80:
@@ -163,8 +214,15 @@ def _cc_payload(data: bytes, start: int, end: int) -> Item | None:
                     if choice != 0x80:  # iPPackets
                         return None
                     packets = data[packets_at:packets_end]
+                    if shape_key is not None and packets_end == field_end and stamp is None:
+                        if len(_SHAPES) >= _MAX_SHAPES:
+                            _SHAPES.clear()
+                        _SHAPES[shape_key] = (data[start:packets_at], direction, len(packets))
+            shape_key = None
         elif tag == 0xA3:  # microSecondTimeStamp of an aggregated payload
             stamp = _micro_time_stamp(data, at, field_end)
+        else:
+            shape_key = None
     if packets is None:
         return None
     return direction, packets, stamp
