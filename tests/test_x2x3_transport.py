@@ -383,3 +383,11 @@ def test_spilled_pdus_outlive_the_sender(pki: dict[str, TLSConfig], tmp_path: An
 def test_spill_policy_needs_a_store(pki: dict[str, TLSConfig]) -> None:
     with pytest.raises(li.ConfigurationError):
         X2X3Sender("127.0.0.1", 1, pki["poi"].client_context(), policy=QueuePolicy.SPILL)
+
+
+def test_a_receiver_takes_exactly_one_kind_of_handler() -> None:
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    with pytest.raises(ValueError, match="on_pdu"):
+        X2X3Receiver(tls, None)
+    with pytest.raises(ValueError, match="on_pdus"):
+        X2X3Receiver(tls, lambda view, peer: None, on_pdus=lambda views, peer: None)

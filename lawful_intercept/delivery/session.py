@@ -138,7 +138,7 @@ class DeliverySession:
         self.timers = timers
         self._liid, self._operator = connection_liid, operator_id
         self._reader = PSPDUStreamReader(max_pdu_length)
-        self._out = bytearray()
+        self._out: list[bytes] = []  # joined once per data_to_send
         self._sequence = 0
         self._last_sent = self._last_received = now
         self._started = now
@@ -168,14 +168,14 @@ class DeliverySession:
     def _control(self, payload: m.TRIPayload, now: float) -> None:
         header = _session_header(self._liid, self._operator, self._sequence, now)
         self._sequence = (self._sequence + 1) & 0xFFFFFFFF
-        self._out += encode(m.PSPDU(header, payload))
+        self._out.append(encode(m.PSPDU(header, payload)))
         self._last_sent = now
 
     def send(self, token: int, octets: bytes, now: float) -> None:
         """Queue one data PS-PDU; ``token`` (increasing) comes back in a Released event."""
         if not self.ready:
             raise TransportError("data before the option negotiation finished")
-        self._out += octets
+        self._out.append(octets)
         self._last_sent = now
         self._last_token = token
         self.pdus_sent += 1
@@ -196,7 +196,7 @@ class DeliverySession:
         self._unmarked_since, self._unmarked = None, 0
 
     def data_to_send(self) -> bytes:
-        out = bytes(self._out)
+        out = b"".join(self._out)
         self._out.clear()
         return out
 
@@ -223,7 +223,7 @@ class DeliverySession:
 
     def _on_null(self, choice: str, header: m.PSHeader, now: float) -> list[Released]:
         if choice == "keep-alive":  # the LEMF checks on us: answer with its header
-            self._out += encode(m.PSPDU(header, m.NullTRI("keep-aliveResponse")))
+            self._out.append(encode(m.PSPDU(header, m.NullTRI("keep-aliveResponse"))))
             return []
         want_ack = choice == "pDUAcknowledgementResponse"
         if choice not in ("keep-aliveResponse", "pDUAcknowledgementResponse"):

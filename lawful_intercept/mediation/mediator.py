@@ -46,6 +46,10 @@ __all__ = ["HIPDU", "Handover", "LEAConfig", "Mediator", "MediatorCounters", "Ta
 
 _MATCHED_TARGET = 17
 _DIRECTIONS = {2: m.PayloadDirection.TO_TARGET, 3: m.PayloadDirection.FROM_TARGET}
+# plain ints for the per-PDU tests (an enum member's look-up costs more than the test)
+_X2, _X3 = int(PDUType.X2), int(PDUType.X3)
+_PACKET_FORMATS = frozenset((int(PayloadFormat.IPV4_PACKET), int(PayloadFormat.IPV6_PACKET)))
+_PS_PDU_PAYLOAD = int(PayloadFormat.PS_PDU_PAYLOAD)
 
 
 class Handover(enum.Enum):
@@ -286,10 +290,10 @@ class Mediator:
             timestamp = int(now * 1e9)
         target = view.text_attribute(_MATCHED_TARGET) or b""
         kind, fmt = view.pdu_type, view.payload_format
-        if kind == PDUType.X3 and fmt in (PayloadFormat.IPV4_PACKET, PayloadFormat.IPV6_PACKET):
+        if kind == _X3 and fmt in _PACKET_FORMATS:
             self.counters.x3 += 1
             return self._cc(task, view, target, timestamp, now)
-        if kind == PDUType.X2 and fmt == PayloadFormat.PS_PDU_PAYLOAD:
+        if kind == _X2 and fmt == _PS_PDU_PAYLOAD:
             self.counters.x2 += 1
             return self._iri(task, bytes(view.payload), target, timestamp, now)
         self.counters.unsupported += 1

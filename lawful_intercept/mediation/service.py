@@ -97,7 +97,7 @@ class MFService:
             for lea in leas
         }
         self.receiver = X2X3Receiver(
-            x2x3_tls, self._on_pdu, host=host, port=port, timers=x2x3_timers
+            x2x3_tls, None, on_pdus=self._on_pdus, host=host, port=port, timers=x2x3_timers
         )
         self.commit_records, self.commit_interval = commit_records, commit_interval
         self.high_water, self.refuse_after = high_water, refuse_after
@@ -198,40 +198,57 @@ class MFService:
             streams_rejected=self.receiver.streams_rejected,
         )
 
-    def _full(self) -> bool:
+    def _full(self, views: int) -> bool:
         store = self.store
-        # what is batched or being committed, and one X2/X3 PDU's worth more
-        margin = self._batched + self._in_flight + 4 * len(self.clients)
+        # what is batched or being committed, and what ``views`` X2/X3 PDUs may add
+        margin = self._batched + self._in_flight + 4 * len(self.clients) * views
         return (len(store) + margin) > store.max_records * self.high_water or (
             store.octets > store.max_octets * self.high_water
         )
 
-    def _on_pdu(self, view: X2X3View, peer: Peer) -> Awaitable[None] | None:
-        """Mediate at once (no coroutine per PDU); when the queue is full, or commits are
-        behind, return what the receiver awaits before it reads on."""
-        if self._full():
-            return self._when_room(view)
-        self._take(view)
+    def _on_pdus(self, views: list[X2X3View], peer: Peer) -> Awaitable[None] | None:
+        """Mediate the X2/X3 PDUs of one read at once (no coroutine per PDU); near a full
+        queue one by one, as far as there is room. Returns what the receiver awaits before
+        it reads on when some must wait for room, or commits are behind."""
+        if self._full(len(views)):
+            rest = self._take_while_room(views)
+            if rest:
+                return self._when_room(rest)
+        else:
+            self._take(views)
         if self._batched >= 4 * self.commit_records:  # commits are behind: wait for one
             return self._commit()
         return None
 
-    async def _when_room(self, view: X2X3View) -> None:
-        if self._refusing or not await self._wait_for_room():
-            self._refusing = True
-            self.refused += 1
-            if self.refused == 1 or self.refused % 1000 == 0:
-                log.critical(
-                    "ALARM: MF queue full for %.0f s: X2/X3 PDUs refused (%d so far)",
-                    self.refuse_after, self.refused,
-                )  # fmt: skip
-            return
-        self._take(view)
+    def _take_while_room(self, views: list[X2X3View]) -> list[X2X3View]:
+        """Take PDUs one at a time while the queue has room; the rest."""
+        for at, view in enumerate(views):
+            if self._full(1):
+                return views[at:]
+            self._take([view])
+        return []
 
-    def _take(self, view: X2X3View) -> None:
+    async def _when_room(self, views: list[X2X3View]) -> None:
+        while views:
+            if self._refusing or not await self._wait_for_room():
+                self._refusing = True
+                before = self.refused
+                self.refused += len(views)
+                if before == 0 or before // 1000 != self.refused // 1000:
+                    log.critical(
+                        "ALARM: MF queue full for %.0f s: X2/X3 PDUs refused (%d so far)",
+                        self.refuse_after, self.refused,
+                    )  # fmt: skip
+                return
+            views = self._take_while_room(views)
+
+    def _take(self, views: list[X2X3View]) -> None:
         self._refusing = False
-        self._add(self.mediator.on_pdu(view, time.time()))
-        self._inputs += 1  # accepted once its batch is committed
+        now = time.time()
+        on_pdu, add = self.mediator.on_pdu, self._add
+        for view in views:
+            add(on_pdu(view, now))
+        self._inputs += len(views)  # accepted once their batch is committed
         if self._batch_started is None:  # held for aggregation: commit within the interval
             self._batch_started = time.monotonic()
             self._wake.set()
@@ -242,7 +259,7 @@ class MFService:
         """Back-pressure: hold this POI's connection until there is room or time is up."""
         await self._commit()
         deadline = time.monotonic() + self.refuse_after
-        while self._full():
+        while self._full(1):
             if time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(0.05)

@@ -32,6 +32,9 @@ __all__ = [
     "X2X3Session",
 ]
 
+# plain ints for the per-PDU tests (an enum member's look-up costs more than the test)
+_KEEPALIVE, _KEEPALIVE_ACK = int(PDUType.KEEPALIVE), int(PDUType.KEEPALIVE_ACK)
+
 
 @attrs.frozen
 class Timers:
@@ -113,11 +116,11 @@ class X2X3Session:
         for view in self._reader.feed_views(data):
             self._last_received = now
             kind = view.pdu_type
-            if kind == PDUType.KEEPALIVE:
+            if kind == _KEEPALIVE:
                 sequence = view.sequence_number or 0
                 self.send(encode(keepalive_ack(sequence, view.version)), now)
                 events.append(KeepaliveReceived(sequence))
-            elif kind == PDUType.KEEPALIVE_ACK:
+            elif kind == _KEEPALIVE_ACK:
                 sequence = view.sequence_number or 0
                 sent = self._outstanding.pop(sequence, None)
                 if sent is not None:
