@@ -17,9 +17,11 @@ The IV is a profile choice (:class:`IVRule`), agreed with the LEA:
 - ``ZERO``: an all-zero IV; each PDU's first plaintext block still differs, because it holds
   the strictly increasing byteCounter.
 
-Fast path: one long-lived CBC context per key. CBC with IV ``v`` equals continuing a chain whose
-last ciphertext block is ``c`` on a first block XORed with ``v ^ c``, so no cipher object is
-built per PDU.
+Fast path: one long-lived CBC context per key, no cipher object built per PDU. The native
+helper ``handover._seal`` (C, OpenSSL; :data:`NATIVE` says whether it is built) sets each PDU's
+IV on that context and writes the whole encrypted PDU in one call. Without it, pure Python:
+CBC with IV ``v`` equals continuing a chain whose last ciphertext block is ``c`` on a first
+block XORed with ``v ^ c``. Both give the same octets.
 """
 
 from __future__ import annotations
@@ -155,7 +157,8 @@ class _Chain:
 
 
 class PayloadEncryptor:
-    """Encrypts the payload of each PS-PDU of one delivery stream, in order."""
+    """Encrypts the payload of each PS-PDU of one delivery stream, in order. ``native``:
+    seal with the native helper when it is built (the default); False forces pure Python."""
 
     def __init__(
         self,
@@ -268,18 +271,21 @@ class PayloadEncryptor:
             layout = self._layouts.get(payload_len) or self._cached_layout(payload_len)
         else:
             layout = self._layout(payload_len, len(encode_integer(counter)))
-        self.byte_counter = counter + clear_size
         if self._sealer is not None:
-            return self._sealer.seal(sequence_number, counter, header, layout.sealing, payload)
-        iv = sequence_number * _REPEAT_4 if self._sequence_iv else 0
-        counter_octets = counter.to_bytes(layout.sealing[1], "big")
-        sealed = self._chain.encrypt(
-            iv, layout.before + counter_octets + layout.after, payload, layout.padding
-        )
-        total = header_len + layout.outer_tail_len
-        return b"".join(
-            (b"\x30", encode_length(total), *header, layout.outer, sealed, self._container_tail)
-        )
+            pdu = self._sealer.seal(sequence_number, counter, header, layout.sealing, payload)
+        else:
+            iv = sequence_number * _REPEAT_4 if self._sequence_iv else 0
+            counter_octets = counter.to_bytes(layout.sealing[1], "big")
+            sealed = self._chain.encrypt(
+                iv, layout.before + counter_octets + layout.after, payload, layout.padding
+            )
+            total = header_len + layout.outer_tail_len
+            pdu = b"".join(
+                (b"\x30", encode_length(total), *header, layout.outer, sealed,
+                 self._container_tail)
+            )  # fmt: skip
+        self.byte_counter = counter + clear_size  # only for a PDU made
+        return pdu
 
 
 @attrs.frozen
