@@ -379,3 +379,13 @@ def test_the_native_sealer_refuses_bad_arguments() -> None:
         sealer.seal(7, 2**60, ("text",), layout, ())
     with pytest.raises(OverflowError):
         sealer.seal(-1, 2**60, (b"",), layout, ())
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_a_pdu_not_made_leaves_the_byte_counter_alone(native: bool) -> None:
+    encryptor = PayloadEncryptor(bytes(32), EncryptionProfile(), byte_counter=2**60, native=native)
+    with pytest.raises(TypeError):
+        encryptor.encrypt_parts(("not octets",), 10, (b"x",), 1, 1, 20)  # type: ignore[arg-type]
+    assert encryptor.byte_counter == 2**60
+    encryptor.encrypt_parts((b"header",), 6, (b"x",), 1, 1, 20)
+    assert encryptor.byte_counter == 2**60 + 20
