@@ -170,8 +170,8 @@ def run_once(kind: str, pki: Any, pdus: list[bytes], workdir: str) -> tuple[floa
 
             spy = str(Path(sys.executable).with_name("py-spy"))
             for name, pid in (("mf", mf_pid), ("lemf", lemf_pid)):
-                subprocess.Popen([spy, "record", "-p", str(pid), "-d", "8", "-r", "500", "-f", "raw",
-                                  "-o", f"/tmp/{name}-{kind}.txt"])  # fmt: skip
+                subprocess.Popen([spy, "record", "-p", str(pid), "-d", "8", "-r", "500",
+                                  "-f", "raw", "-o", f"/tmp/{name}-{kind}.txt"])  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_SELF)
     ready = {child.pid: _cpu_seconds(child.pid) for child in children}  # started, listening
     loops = {child.pid: _cpu_seconds(child.pid, main_thread=True) for child in children}
