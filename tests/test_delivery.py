@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import ssl
+import statistics
 import threading
 import time
 from collections.abc import Coroutine
@@ -365,6 +367,41 @@ def test_slow_lemf_keeps_the_mf_memory_bounded(tmp_path: Path) -> None:
     assert max(w for _, w in windows) <= 8192  # memory: the bounded window only
     assert rig.lemf is not None
     assert rig.lemf.counters.cc_packets == 20000 and rig.lemf.counters.gaps == 0
+
+
+def test_a_steady_stream_is_committed_within_the_commit_interval(tmp_path: Path) -> None:
+    """Group commit under continuous input: a batch waits for ``commit_interval`` after the
+    commit before it, not for the commit loop's idle poll (a lost wake-up once made commits
+    ~0.1 s apart whenever PDUs arrived during a commit). Commits here take 20 ms."""
+    packets = [udp_packet(n) for n in range(3000)]
+    commits: list[float] = []
+
+    async def scenario() -> None:
+        rig = Rig(tmp_path, encrypted=False)
+        await rig.start_lemf()
+        mf = rig.mf()
+        put = mf.store.put_channels
+
+        def timed(batches: Any, *, state: bytes | None = None) -> dict[str, int]:
+            commits.append(time.monotonic())
+            time.sleep(0.02)  # a slow disk: PDUs keep arriving while it commits
+            return put(batches, state=state)
+
+        mf.store.put_channels = timed  # type: ignore[method-assign]
+        await mf.start()
+        poi = rig.poi(mf.port)
+        await poi.start()
+        await _send_all(poi, x2x3_for(packets), per_second=2000)  # ~1.5 s of traffic
+        await mf.drained(30)
+        await poi.close()
+        await mf.close()
+        await rig.stop_lemf()
+        assert rig.lemf is not None and rig.lemf.counters.cc_packets == 3000
+
+    run(scenario())
+    gaps = [b - a for a, b in itertools.pairwise(commits)]
+    assert len(gaps) > 20
+    assert statistics.median(gaps) < 0.06  # 20 ms commit + 5 ms interval (lost wake-up: 0.12)
 
 
 def test_full_queue_pushes_back_then_refuses_with_an_alarm(

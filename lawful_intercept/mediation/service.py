@@ -303,8 +303,9 @@ class MFService:
         """Group commit: a batch waits at most ``commit_interval``; integrity checks whose
         interval has run out are added on the way."""
         while True:
-            self._wake.clear()
-            await wait_event(self._wake, 0.1)
+            if self._batch_started is None:  # nothing waits: sleep until something does
+                self._wake.clear()
+                await wait_event(self._wake, 0.1)
             self._add(self.mediator.poll(time.time()))
             if self._batch_started is not None:
                 await asyncio.sleep(
