@@ -29,7 +29,8 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-$(VENV)/.installed: pyproject.toml setup.py lawful_intercept/handover/_seal.c
+$(VENV)/.installed: pyproject.toml setup.py lawful_intercept/handover/_seal.c \
+                   lawful_intercept/handover/_ccitems.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

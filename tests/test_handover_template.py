@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import lawful_intercept as li
 from lawful_intercept.handover import codec
 from lawful_intercept.handover import model as m
-from lawful_intercept.handover.template import CCTemplate
+from lawful_intercept.handover.template import NATIVE_ITEMS, CCTemplate
 
 country = st.none() | st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2)
 templates = st.builds(
@@ -142,3 +142,53 @@ def test_aggregated_pdus_refuse_no_items_and_times_out_of_range() -> None:
         template.encode_items(0, None, 0, [])
     with pytest.raises(li.EncodeError):
         template.encode_items(0, None, 0, [(None, b"x", 253_402_300_800 * 10**9)])
+
+
+def test_the_native_items_encoder_is_built() -> None:
+    """``make`` builds handover._ccitems (gcc, python3-dev); without it aggregation would
+    quietly take the slower pure-Python path, so the suite insists on it."""
+    assert NATIVE_ITEMS, "handover._ccitems was not built: install gcc and python3-dev, reinstall"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    items=st.lists(
+        st.tuples(
+            st.none() | st.sampled_from(list(m.PayloadDirection)),
+            st.sampled_from([0, 1, 127, 128, 255, 256, 1500, 65535, 65536]).flatmap(
+                lambda n: st.binary(min_size=n, max_size=n)
+            ),
+            st.sampled_from([0, 999, 10**9 - 1, 2**31, 2**63 - 1, 2**64 - 1])
+            | st.integers(0, 2**64 - 1),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_the_native_items_encoder_writes_the_python_octets(
+    items: list[tuple[m.PayloadDirection | None, bytes, int]],
+) -> None:
+    template = CCTemplate(
+        lawful_interception_identifier=b"L", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    native, native_length = template._items(items)
+    assert len(native) == 1  # the native helper took them
+    python, python_length = template._items_python(items)
+    assert native[0] == b"".join(python) and native_length == python_length
+
+
+def test_items_the_native_encoder_refuses_take_the_python_path() -> None:
+    template = CCTemplate(
+        lawful_interception_identifier=b"L", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    late = 2**64 + 123_456_789  # year 2554: past the native encoder's 64-bit time
+    for items in (
+        [(None, bytearray(b"abc"), 5)],  # packets as a bytearray
+        [(m.PayloadDirection.TO_TARGET, b"x", late)],
+        [[None, b"x", 1]],  # an item as a list
+    ):
+        pieces, length = template._items(items)  # type: ignore[arg-type]
+        python, python_length = template._items_python(items)  # type: ignore[arg-type]
+        assert b"".join(pieces) == b"".join(python) and length == python_length
+    with pytest.raises(li.EncodeError):
+        template._items([(None, b"x", -1)])

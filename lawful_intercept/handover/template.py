@@ -29,7 +29,15 @@ from lawful_intercept.handover.codec import IPCC_OBJ_ID, format_time
 if TYPE_CHECKING:
     from lawful_intercept.handover.encryption import PayloadEncryptor
 
-__all__ = ["CCItem", "CCTemplate"]
+try:  # the native cCPayloadSequence encoder (setup.py builds it; same octets, faster)
+    from lawful_intercept.handover._ccitems import encode as _native_items
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _native_items = None  # type: ignore[assignment]
+
+__all__ = ["CCItem", "CCTemplate", "NATIVE_ITEMS"]
+
+#: Whether aggregated items are encoded by the native helper (``handover._ccitems``).
+NATIVE_ITEMS = _native_items is not None
 
 #: One packet of an aggregated PDU: (direction, IP packet octets, capture time in POSIX ns).
 CCItem = tuple["m.PayloadDirection | None", bytes, int]
@@ -49,6 +57,7 @@ _KEEPALIVE = b"\xa2\x04\xa2\x02\x83\x00"  # payload [2] / tRIPayload [2] / keep-
 _CACHE_MAX = 4096  # encoded CIN blocks and length chains kept per template
 _YEAR_10000_NS = 253_402_300_800 * 1_000_000_000  # GeneralizedTime has four year digits
 _QUALIFIER = {q: bytes((i,)) for i, q in enumerate(m.TimeStampQualifier)}
+_DIRECTIONS = tuple(m.PayloadDirection)  # payloadDirection i is _DIRECTIONS[i]
 
 
 def _uint(tag: bytes, value: int) -> bytes:
@@ -156,7 +165,19 @@ class CCTemplate:
 
     def _items(self, items: Sequence[CCItem]) -> tuple[list[bytes], int]:
         """The Payload alternative cCPayloadSequence [1] for ``items`` as pieces to join, and
-        its length: each CCPayload with direction, iPCC and microSecondTimeStamp [3]."""
+        its length: each CCPayload with direction, iPCC and microSecondTimeStamp [3]. The
+        native helper writes the usual items; what it refuses takes :meth:`_items_python`,
+        which defines the octets and the errors."""
+        if _native_items is not None:
+            try:
+                block = _native_items(items, _DIRECTIONS)
+            except (TypeError, ValueError, OverflowError):
+                pass
+            else:
+                return [block], len(block)
+        return self._items_python(items)
+
+    def _items_python(self, items: Sequence[CCItem]) -> tuple[list[bytes], int]:
         if not items:
             raise EncodeError("an aggregated PDU needs at least one packet")
         pieces: list[bytes] = [b"\xa1", b""]
