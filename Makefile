@@ -1,7 +1,7 @@
 # The two commands a newcomer needs on a fresh Debian 12 machine, as root:
 #   make demo   - installs what is needed, then runs the main job (the demo)
-#   make test   - installs what is needed, then runs lint, type checks, tests and fuzzers
-#                 (each fuzz harness for FUZZ_SECONDS, default 60)
+#   make test   - installs what is needed, then runs lint, type checks, tests, the native
+#                 helpers under ASan/UBSan, and fuzzers (each harness for FUZZ_SECONDS, 60)
 # Both are idempotent: a second run installs nothing new.
 
 PY      ?= python3
@@ -10,13 +10,14 @@ BIN     := $(VENV)/bin
 APT_PKGS := swtpm swtpm-tools softhsm2 libtss2-dev tpm2-tools tshark tcpdump pkg-config \
             libpcap0.8 iproute2 ethtool netsniff-ng gcc libssl-dev python3-dev
 FUZZ_SECONDS ?= 60
+SANITIZE_SECONDS ?= 20
 
-.PHONY: demo test deps system-deps lint typecheck unit fuzz bench clean
+.PHONY: demo test deps system-deps lint typecheck unit sanitize fuzz bench clean
 
 demo: deps
 	$(BIN)/python examples/demo.py
 
-test: deps lint typecheck unit fuzz
+test: deps lint typecheck unit sanitize fuzz
 
 deps: system-deps $(VENV)/.installed
 
@@ -30,7 +31,7 @@ system-deps:
 	fi
 
 $(VENV)/.installed: pyproject.toml setup.py lawful_intercept/handover/_seal.c \
-                   lawful_intercept/handover/_ccitems.c
+                   lawful_intercept/handover/_ccitems.c lawful_intercept/x2x3/_viewcheck.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
@@ -45,6 +46,9 @@ typecheck:
 
 unit:
 	$(BIN)/python -m pytest
+
+sanitize:
+	tools/sanitize.sh $(SANITIZE_SECONDS)
 
 fuzz:
 	$(BIN)/python fuzz/run_all.py --seconds $(FUZZ_SECONDS)

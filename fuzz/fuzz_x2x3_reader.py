@@ -1,7 +1,9 @@
 """atheris harness: the X2/X3 stream reader (TS 103 221-2) on arbitrary chunked input.
 
 Property: every input either yields PDUs that re-encode to exactly the octets consumed, or
-raises DecodeError with an offset inside the stream. Any other exception is a finding.
+raises DecodeError with an offset inside the stream. Any other exception is a finding. The
+native view checks (``x2x3._viewcheck``, C) and the Python path agree on the input read as
+one PDU: the same fields, or the same error.
 """
 
 from __future__ import annotations
@@ -13,13 +15,24 @@ import atheris
 with atheris.instrument_imports():
     from lawful_intercept.errors import DecodeError
     from lawful_intercept.x2x3 import Limits, X2X3StreamReader, encode
+    from lawful_intercept.x2x3.decoder import X2X3View
 
 LIMITS = Limits(max_header_length=4096, max_payload_length=1 << 16)
+
+
+def _fields(data: bytes, native: bool) -> object:
+    try:
+        view = X2X3View(data, LIMITS, native=native)
+    except DecodeError as exc:
+        return (exc.offset, str(exc))
+    return (view._header, view._seq_at, view._ts_at, view._texts)
 
 
 def test_one_input(data: bytes) -> None:
     if not data:
         return
+    if _fields(data[1:], True) != _fields(data[1:], False):
+        raise AssertionError("the native and Python view checks disagree")
     step = data[0] % 17 + 1
     stream = data[1:]
     reader = X2X3StreamReader(LIMITS)

@@ -13,6 +13,8 @@ from strategies import attribute_of, attributes, pdus
 
 import lawful_intercept as li
 import lawful_intercept.x2x3 as x
+from lawful_intercept.x2x3.decoder import NATIVE_VIEW, X2X3View, _native_fields
+from lawful_intercept.x2x3.pdu import DEFAULT_LIMITS as DEFAULT
 
 XID = uuid.UUID("8b1c2f0e-2d4c-4e55-9a57-2f0c9b8e6a11")
 
@@ -253,3 +255,60 @@ def test_x3_template_refuses_mixed_families_and_out_of_range_fields() -> None:
         template.encode(2, 1, 0, 0, b"\x01" * 4, b"\x01" * 16, 1, 2, 6, b"")
     with pytest.raises(li.EncodeError):
         template.encode(2, 1 << 32, 0, 0, b"\x01" * 4, b"\x01" * 4, 1, 2, 6, b"")
+
+
+def _view_fields(wire: bytes, *, native: bool) -> tuple[object, ...] | str:
+    """What a view of ``wire`` holds (or the error it raises), by one path."""
+    try:
+        view = X2X3View(wire, native=native)
+    except li.DecodeError as exc:
+        return f"{exc.offset}: {exc}"
+    return (view._header, view._seq_at, view._ts_at, view._texts)
+
+
+def test_the_native_view_checks_are_built() -> None:
+    """``make`` builds x2x3._viewcheck (gcc, python3-dev); without it the MF would quietly
+    check X2/X3 in pure Python, so the suite insists on it."""
+    assert NATIVE_VIEW, "x2x3._viewcheck was not built: install gcc and python3-dev, reinstall"
+
+
+@given(pdus, st.data())
+@settings(max_examples=400)
+def test_native_and_python_views_agree_on_any_mutation(pdu: x.X2X3PDU, data: st.DataObject) -> None:
+    """The native checks pass exactly what the Python path passes, with the same fields; a
+    PDU the encoder made is always passed natively (the fast path is taken)."""
+    wire = bytearray(x.encode(pdu))
+    assert _native_fields is not None
+    assert _native_fields(bytes(wire), DEFAULT.versions, DEFAULT.max_header_length,
+                          DEFAULT.max_payload_length) is not None  # fmt: skip
+    for _ in range(data.draw(st.integers(0, 4))):
+        wire[data.draw(st.integers(0, len(wire) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(wire)))
+    for candidate in (bytes(wire), bytes(wire[:cut])):
+        assert _view_fields(candidate, native=True) == _view_fields(candidate, native=False)
+
+
+@pytest.mark.parametrize(
+    "attrs_",
+    [
+        b"\x00\x11\x00\x02\xc3\x28",  # bad UTF-8 in a matched target
+        b"\x00\x11\x00\x03\xed\xa0\x80",  # a UTF-16 surrogate: strict UTF-8 refuses it
+        b"\x00\x11\x00\x04\xf4\x90\x80\x80",  # past U+10FFFF
+        b"\x00\x09\x00\x08\x00\x00\x00\x01\x3b\x9a\xca\x00",  # nanoseconds = 10^9
+        b"\x00\x08\x00\x04\x00\x00\x00\x01\x00\x09\x00\x08\x00\x00\x00\x01\x3b\x9a\xc9\xff"
+        b"\x00\x09\x00\x08\x00\x00\x00\x02\xff\xff\xff\xff",  # a second, bad timestamp
+        b"\x00\x08\x00\x03\x00\x00\x01",  # a fixed-length attribute of the wrong length
+        b"\x00\x05\x00",  # a truncated type and length
+        b"\x00\x05\x00\x09abc",  # an overrun
+        b"\x00\x11\x00\x02\xc3\xa9" * 70,  # more text attributes than the native path keeps
+    ],
+)
+def test_native_and_python_views_agree_on_edge_cases(attrs_: bytes) -> None:
+    wire = _x3(attrs_, b"\x45")
+    assert _view_fields(wire, native=True) == _view_fields(wire, native=False)
+    bad_version = b"\x00\x09" + wire[2:]
+    assert _view_fields(bad_version, native=True) == _view_fields(bad_version, native=False)
+    tight = x.Limits(max_header_length=40, max_payload_length=0)
+    assert X2X3View(_x3(b"")).header_length == 40
+    with pytest.raises(li.DecodeError):
+        X2X3View(_x3(b"", b"\x45"), tight)

@@ -5,6 +5,10 @@ checks — header lengths and limits, every attribute's bounds and fixed length,
 attributes, the timestamp's nanoseconds — but creates no attribute objects. The header fields,
 sequence number, timestamp and payload are then read straight from the buffer; ``to_pdu()``
 gives the fully typed :class:`~lawful_intercept.x2x3.pdu.X2X3PDU` when needed.
+
+The checks run in the native helper ``x2x3._viewcheck`` (C) when it is built: it passes a
+PDU only when every check holds and leaves everything else to the Python path below, which
+alone decides errors and their offsets. :data:`NATIVE_VIEW` says whether it is built.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from lawful_intercept.x2x3.pdu import (
     xid_from_bytes,
 )
 
-__all__ = ["X2X3View", "decode"]
+__all__ = ["NATIVE_VIEW", "X2X3View", "decode"]
 
 _TL = struct.Struct(">HH")
 _U32 = struct.Struct(">I")
@@ -45,6 +49,18 @@ _FIXED: dict[int, int] = {
 SEQUENCE_NUMBER = AttributeType.SEQUENCE_NUMBER.value
 TIMESTAMP = AttributeType.TIMESTAMP.value
 _TEXT = frozenset(t for t, c in ATTRIBUTE_CLASSES.items() if issubclass(c, TextAttribute))
+
+try:  # the native checks (setup.py builds them; the Python path below defines the errors)
+    from lawful_intercept.x2x3._viewcheck import Checker
+
+    _native_fields = Checker(
+        fixed=_FIXED, texts=_TEXT, sequence_type=SEQUENCE_NUMBER, timestamp_type=TIMESTAMP
+    ).fields
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _native_fields = None  # type: ignore[assignment]
+
+#: Whether X2X3View's checks run in the native helper (``x2x3._viewcheck``).
+NATIVE_VIEW = _native_fields is not None
 
 
 _Header = tuple[int, int, int, int, int, int, bytes, int]
@@ -121,8 +137,23 @@ class X2X3View:
     """
 
     __slots__ = ("_header", "_seq_at", "_texts", "_ts_at", "data")
+    _header: _Header
+    _seq_at: int
+    _ts_at: int
+    _texts: tuple[tuple[int, int, int], ...]
+    data: bytes
 
-    def __init__(self, data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, data: bytes, limits: Limits = DEFAULT_LIMITS, *, native: bool = True
+    ) -> None:
+        if native and _native_fields is not None:
+            found = _native_fields(
+                data, limits.versions, limits.max_header_length, limits.max_payload_length
+            )
+            if found is not None:
+                self.data = data
+                self._header, self._seq_at, self._ts_at, self._texts = found
+                return
         header_length, payload_length = check_header(data, limits)
         if len(data) != header_length + payload_length:
             total = header_length + payload_length
@@ -145,7 +176,7 @@ class X2X3View:
                 name = ATTRIBUTE_CLASSES[type_].NAME
                 raise DecodeError(start + exc.start, f"{name} is not valid UTF-8") from None
         self.data = data
-        self._header: _Header = HEADER.unpack_from(data, 0)
+        self._header = HEADER.unpack_from(data, 0)
         self._seq_at = layout.seq_at
         self._ts_at = layout.ts_at
         self._texts = layout.texts

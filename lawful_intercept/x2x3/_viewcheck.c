@@ -1,0 +1,260 @@
+/* The checks of an X2/X3 PDU's view in one call (ETSI TS 103 221-2 clause 5): the fast path
+ * of x2x3.decoder.X2X3View.
+ *
+ * Checker.fields(data, versions, max_header_length, max_payload_length) checks what the
+ * view's Python path checks - the fixed header (version, lengths, limits, total size), every
+ * conditional attribute's bounds and fixed length, every Timestamp's nanoseconds, the UTF-8
+ * of every text attribute (with CPython's own strict decoder) - and returns the view's fields:
+ *
+ *     ((version, type, header length, payload length, format, direction, xid, correlation),
+ *      first Sequence Number's value offset or -1, first Timestamp's offset or -1,
+ *      ((text attribute type, value offset, value length), ...))
+ *
+ * It returns None for any PDU it does not pass, good or bad: the Python path then decides,
+ * and raises the DecodeError with its offset. So this file never has to agree with Python on
+ * errors, only never to pass what Python refuses; the tests and a fuzz harness compare them.
+ * Every read is bounded by the length of the bytes object (received octets: untrusted).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+#define HEADER_LENGTH 40
+#define TYPES 65536
+#define NANOSECONDS 1000000000UL
+
+typedef struct {
+    PyObject_HEAD
+    unsigned char fixed[TYPES]; /* attribute type -> required value length + 1 (0: any) */
+    unsigned char text[TYPES];  /* attribute type -> 1 for a UTF-8 text attribute */
+    long sequence_type, timestamp_type;
+} Checker;
+
+static uint32_t
+u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static unsigned
+u16(const unsigned char *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+
+static int
+Checker_init(Checker *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"fixed", "texts", "sequence_type", "timestamp_type", NULL};
+    PyObject *fixed, *texts, *key, *value, *iterator, *item;
+    Py_ssize_t pos = 0;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!Oll", kwlist, &PyDict_Type, &fixed, &texts,
+                                     &self->sequence_type, &self->timestamp_type))
+        return -1;
+    memset(self->fixed, 0, sizeof self->fixed);
+    memset(self->text, 0, sizeof self->text);
+    while (PyDict_Next(fixed, &pos, &key, &value)) {
+        long type = PyLong_AsLong(key), length = PyLong_AsLong(value);
+        if (PyErr_Occurred())
+            return -1;
+        if (type < 0 || type >= TYPES || length < 0 || length > 254) {
+            PyErr_SetString(PyExc_ValueError, "fixed: attribute type -> length (0..254)");
+            return -1;
+        }
+        self->fixed[type] = (unsigned char)(length + 1);
+    }
+    iterator = PyObject_GetIter(texts);
+    if (iterator == NULL)
+        return -1;
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        long type = PyLong_AsLong(item);
+        Py_DECREF(item);
+        if (type < 0 || type >= TYPES) {
+            Py_DECREF(iterator);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "texts: attribute types");
+            return -1;
+        }
+        self->text[type] = 1;
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred())
+        return -1;
+    if (self->sequence_type < 0 || self->sequence_type >= TYPES || self->timestamp_type < 0
+        || self->timestamp_type >= TYPES) {
+        PyErr_SetString(PyExc_ValueError, "attribute types are 0..65535");
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 if every text value decodes as strict UTF-8, 0 if one does not, -1 on another error. */
+static int
+utf8_ok(const unsigned char *p, Py_ssize_t length)
+{
+    Py_ssize_t i;
+    PyObject *text;
+    for (i = 0; i < length && p[i] < 0x80; i++)
+        ;
+    if (i == length)
+        return 1; /* ASCII */
+    text = PyUnicode_DecodeUTF8((const char *)p, length, "strict");
+    if (text != NULL) {
+        Py_DECREF(text);
+        return 1;
+    }
+    if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+
+PyDoc_STRVAR(fields_doc,
+"fields(data, versions, max_header_length, max_payload_length) -> tuple | None\n\n"
+"The checked view fields of the X2/X3 PDU that fills the bytes data, or None when the Python\n"
+"path must decide (see the C source's doc).");
+
+static PyObject *
+Checker_fields(Checker *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    const unsigned char *p;
+    Py_ssize_t size, pos, end, ntexts = 0, i;
+    unsigned long header_length, payload_length, max_header, max_payload;
+    unsigned version;
+    long seq_at = -1, ts_at = -1;
+    int contained;
+    PyObject *version_object, *texts, *header, *result;
+    /* (type, offset, length) of the text attributes; a header of 65535 octets holds at most
+       16383 attributes, each of 4 octets or more */
+    Py_ssize_t found[3 * 64];
+
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "fields() takes 4 arguments");
+        return NULL;
+    }
+    if (!PyBytes_Check(args[0]) || !PyAnySet_Check(args[1]))
+        Py_RETURN_NONE;
+    max_header = PyLong_AsUnsignedLong(args[2]);
+    max_payload = PyLong_AsUnsignedLong(args[3]);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    p = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    size = PyBytes_GET_SIZE(args[0]);
+    if (size < HEADER_LENGTH)
+        Py_RETURN_NONE;
+    version = u16(p);
+    header_length = u32(p + 4);
+    payload_length = u32(p + 8);
+    if (header_length < HEADER_LENGTH || header_length > max_header || payload_length > max_payload
+        || (unsigned long long)size != (unsigned long long)header_length + payload_length)
+        Py_RETURN_NONE;
+    version_object = PyLong_FromUnsignedLong(version);
+    if (version_object == NULL)
+        return NULL;
+    contained = PySet_Contains(args[1], version_object);
+    Py_DECREF(version_object);
+    if (contained < 0)
+        return NULL;
+    if (!contained)
+        Py_RETURN_NONE;
+    end = (Py_ssize_t)header_length; /* <= size, checked above */
+    for (pos = HEADER_LENGTH; pos < end;) {
+        unsigned type, length;
+        Py_ssize_t start;
+        if (end - pos < 4)
+            Py_RETURN_NONE;
+        type = u16(p + pos);
+        length = u16(p + pos + 2);
+        start = pos + 4;
+        if ((Py_ssize_t)length > end - start)
+            Py_RETURN_NONE;
+        if (self->fixed[type] && self->fixed[type] != length + 1)
+            Py_RETURN_NONE;
+        if ((long)type == self->sequence_type && seq_at < 0)
+            seq_at = (long)start;
+        else if ((long)type == self->timestamp_type) {
+            if (length != 8 || u32(p + start + 4) >= NANOSECONDS)
+                Py_RETURN_NONE;
+            if (ts_at < 0)
+                ts_at = (long)start;
+        }
+        else if (self->text[type]) {
+            int ok = utf8_ok(p + start, (Py_ssize_t)length);
+            if (ok < 0)
+                return NULL;
+            if (!ok || ntexts == 64)
+                Py_RETURN_NONE; /* the Python path: an error, or more texts than kept here */
+            found[3 * ntexts] = (Py_ssize_t)type;
+            found[3 * ntexts + 1] = start;
+            found[3 * ntexts + 2] = (Py_ssize_t)length;
+            ntexts++;
+        }
+        pos = start + (Py_ssize_t)length;
+    }
+    texts = PyTuple_New(ntexts);
+    if (texts == NULL)
+        return NULL;
+    for (i = 0; i < ntexts; i++) {
+        PyObject *text = Py_BuildValue("(nnn)", found[3 * i], found[3 * i + 1], found[3 * i + 2]);
+        if (text == NULL) {
+            Py_DECREF(texts);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(texts, i, text);
+    }
+    header = Py_BuildValue(
+        "(IIkkIIy#K)", version, u16(p + 2), header_length, payload_length, u16(p + 12),
+        u16(p + 14), (const char *)p + 16, (Py_ssize_t)16,
+        (unsigned long long)u32(p + 32) << 32 | u32(p + 36));
+    if (header == NULL) {
+        Py_DECREF(texts);
+        return NULL;
+    }
+    result = Py_BuildValue("(NllN)", header, seq_at, ts_at, texts);
+    return result;
+}
+
+static PyMethodDef Checker_methods[] = {
+    {"fields", (PyCFunction)(void (*)(void))Checker_fields, METH_FASTCALL, fields_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject CheckerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "lawful_intercept.x2x3._viewcheck.Checker",
+    .tp_doc = PyDoc_STR("X2/X3 view checks with the attribute rules given at construction."),
+    .tp_basicsize = sizeof(Checker),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Checker_init,
+    .tp_methods = Checker_methods,
+};
+
+static struct PyModuleDef viewcheck_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "lawful_intercept.x2x3._viewcheck",
+    .m_doc = PyDoc_STR("Native X2/X3 view checks (see x2x3.decoder)."),
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC
+PyInit__viewcheck(void)
+{
+    PyObject *module;
+    if (PyType_Ready(&CheckerType) < 0)
+        return NULL;
+    module = PyModule_Create(&viewcheck_module);
+    if (module == NULL)
+        return NULL;
+    Py_INCREF(&CheckerType);
+    if (PyModule_AddObject(module, "Checker", (PyObject *)&CheckerType) < 0) {
+        Py_DECREF(&CheckerType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
