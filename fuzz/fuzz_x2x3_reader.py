@@ -25,7 +25,7 @@ def _fields(data: bytes, native: bool) -> object:
         view = X2X3View(data, LIMITS, native=native)
     except DecodeError as exc:
         return (exc.offset, str(exc))
-    return (view._header, view._seq_at, view._ts_at, view._texts)
+    return (view._header, view._seq_at, view._texts, view._timestamp)
 
 
 def test_one_input(data: bytes) -> None:

@@ -263,7 +263,7 @@ def _view_fields(wire: bytes, *, native: bool) -> tuple[object, ...] | str:
         view = X2X3View(wire, native=native)
     except li.DecodeError as exc:
         return f"{exc.offset}: {exc}"
-    return (view._header, view._seq_at, view._ts_at, view._texts)
+    return (view._header, view._seq_at, view._texts, view._timestamp)
 
 
 def test_the_native_view_checks_are_built() -> None:

@@ -46,6 +46,7 @@ __all__ = ["HIPDU", "Handover", "LEAConfig", "Mediator", "MediatorCounters", "Ta
 
 _MATCHED_TARGET = 17
 _DIRECTIONS = {2: m.PayloadDirection.TO_TARGET, 3: m.PayloadDirection.FROM_TARGET}
+_INDETERMINATE = m.PayloadDirection.INDETERMINATE
 # plain ints for the per-PDU tests (an enum member's look-up costs more than the test)
 _X2, _X3 = int(PDUType.X2), int(PDUType.X3)
 _PACKET_FORMATS = frozenset((int(PayloadFormat.IPV4_PACKET), int(PayloadFormat.IPV6_PACKET)))
@@ -151,6 +152,7 @@ class _Stream:
         )
 
         # CC packets held for an aggregated PDU: one CIN, in arrival order
+        self.aggregate = lea.aggregate
         self.held: list[CCItem] = []
         self.held_cin: int | None = None
         self.held_since = 0.0
@@ -281,7 +283,8 @@ class Mediator:
 
     def on_pdu(self, view: X2X3View, now: float) -> list[HIPDU]:
         """The PS-PDUs for one X2/X3 PDU (none for an unknown XID or an unsupported format)."""
-        task = self._tasks.get(view.xid_bytes)
+        _, kind, _, _, fmt, direction, xid, _ = view.header
+        task = self._tasks.get(xid)
         if task is None:
             self.counters.unknown_xid += 1
             return []
@@ -289,27 +292,25 @@ class Mediator:
         if timestamp is None:
             timestamp = int(now * 1e9)
         target = view.text_attribute(_MATCHED_TARGET) or b""
-        kind, fmt = view.pdu_type, view.payload_format
         if kind == _X3 and fmt in _PACKET_FORMATS:
             self.counters.x3 += 1
-            return self._cc(task, view, target, timestamp, now)
+            item = (_DIRECTIONS.get(direction, _INDETERMINATE), view.payload_octets, timestamp)
+            return self._cc(task, item, target, now)
         if kind == _X2 and fmt == _PS_PDU_PAYLOAD:
             self.counters.x2 += 1
-            return self._iri(task, bytes(view.payload), target, timestamp, now)
+            return self._iri(task, view.payload_octets, target, timestamp, now)
         self.counters.unsupported += 1
         return []
 
-    def _cc(
-        self, task: _Task, view: X2X3View, target: bytes, timestamp: int, now: float
-    ) -> list[HIPDU]:
-        cin = task.cin_for(target, begin=False)
-        direction = _DIRECTIONS.get(view.payload_direction, m.PayloadDirection.INDETERMINATE)
-        packet = bytes(view.payload)
+    def _cc(self, task: _Task, item: CCItem, target: bytes, now: float) -> list[HIPDU]:
+        period = task.periods.get(target)
+        cin = period.cin if period is not None else task.cin_for(target, begin=False)
         out: list[HIPDU] = []
         for _, stream in task.streams:
-            if stream.lea.aggregate > 1:
-                self._hold(task, stream, cin, (direction, packet, timestamp), now, out)
+            if stream.aggregate > 1:
+                self._hold(task, stream, cin, item, now, out)
                 continue
+            direction, packet, timestamp = item
             sequence = stream.take()
             if stream.encryptor is not None:
                 octets = task.template.encode_encrypted(
@@ -327,13 +328,15 @@ class Mediator:
     ) -> None:
         """Aggregation: hold a packet; a PDU goes out when ``aggregate`` packets or
         HOLD_OCTETS are held, or before a packet of another communication."""
-        if stream.held and stream.held_cin != cin:
+        held = stream.held
+        if held and stream.held_cin != cin:
             self._release(task, stream, out)
-        if not stream.held:
+            held = stream.held
+        if not held:
             stream.held_cin, stream.held_since = cin, now
-        stream.held.append(item)
+        held.append(item)
         stream.held_octets += len(item[1])
-        if len(stream.held) >= stream.lea.aggregate or stream.held_octets >= HOLD_OCTETS:
+        if len(held) >= stream.aggregate or stream.held_octets >= HOLD_OCTETS:
             self._release(task, stream, out)
 
     def _release(self, task: _Task, stream: _Stream, out: list[HIPDU]) -> None:

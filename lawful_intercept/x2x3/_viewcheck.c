@@ -7,8 +7,9 @@
  * of every text attribute (with CPython's own strict decoder) - and returns the view's fields:
  *
  *     ((version, type, header length, payload length, format, direction, xid, correlation),
- *      first Sequence Number's value offset or -1, first Timestamp's offset or -1,
- *      ((text attribute type, value offset, value length), ...))
+ *      first Sequence Number's value offset or -1,
+ *      ((text attribute type, value offset, value length), ...),
+ *      first Timestamp in POSIX nanoseconds or None)
  *
  * It returns None for any PDU it does not pass, good or bad: the Python path then decides,
  * and raises the DecodeError with its offset. So this file never has to agree with Python on
@@ -21,7 +22,7 @@
 
 #define HEADER_LENGTH 40
 #define TYPES 65536
-#define NANOSECONDS 1000000000UL
+#define NANOSECONDS 1000000000ULL
 
 typedef struct {
     PyObject_HEAD
@@ -125,7 +126,7 @@ Checker_fields(Checker *self, PyObject *const *args, Py_ssize_t nargs)
     unsigned version;
     long seq_at = -1, ts_at = -1;
     int contained;
-    PyObject *version_object, *texts, *header, *result;
+    PyObject *version_object, *texts, *header, *stamp, *result;
     /* (type, offset, length) of the text attributes; a header of 65535 octets holds at most
        16383 attributes, each of 4 octets or more */
     Py_ssize_t found[3 * 64];
@@ -214,7 +215,20 @@ Checker_fields(Checker *self, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(texts);
         return NULL;
     }
-    result = Py_BuildValue("(NllN)", header, seq_at, ts_at, texts);
+    if (ts_at < 0) {
+        Py_INCREF(Py_None);
+        stamp = Py_None;
+    }
+    else {
+        stamp = PyLong_FromUnsignedLongLong((unsigned long long)u32(p + ts_at) * NANOSECONDS
+                                            + u32(p + ts_at + 4));
+        if (stamp == NULL) {
+            Py_DECREF(header);
+            Py_DECREF(texts);
+            return NULL;
+        }
+    }
+    result = Py_BuildValue("(NlNN)", header, seq_at, texts, stamp);
     return result;
 }
 

@@ -14,8 +14,8 @@ class Checker:
         tuple[
             tuple[int, int, int, int, int, int, bytes, int],
             int,
-            int,
             tuple[tuple[int, int, int], ...],
+            int | None,
         ]
         | None
     ):

@@ -136,11 +136,11 @@ class X2X3View:
     Raises DecodeError with the byte offset of the first problem found.
     """
 
-    __slots__ = ("_header", "_seq_at", "_texts", "_ts_at", "data")
+    __slots__ = ("_header", "_seq_at", "_texts", "_timestamp", "data")
     _header: _Header
     _seq_at: int
-    _ts_at: int
     _texts: tuple[tuple[int, int, int], ...]
+    _timestamp: int | None
     data: bytes
 
     def __init__(
@@ -152,7 +152,7 @@ class X2X3View:
             )
             if found is not None:
                 self.data = data
-                self._header, self._seq_at, self._ts_at, self._texts = found
+                self._header, self._seq_at, self._texts, self._timestamp = found
                 return
         header_length, payload_length = check_header(data, limits)
         if len(data) != header_length + payload_length:
@@ -178,10 +178,20 @@ class X2X3View:
         self.data = data
         self._header = HEADER.unpack_from(data, 0)
         self._seq_at = layout.seq_at
-        self._ts_at = layout.ts_at
         self._texts = layout.texts
+        self._timestamp = None
+        if layout.ts_at >= 0:
+            seconds, nanoseconds = _TS.unpack_from(data, layout.ts_at)
+            self._timestamp = int(seconds * NANOSECONDS_PER_SECOND + nanoseconds)
 
     # header fields (clause 5.1)
+    @property
+    def header(self) -> tuple[int, int, int, int, int, int, bytes, int]:
+        """The fixed header's fields in wire order: version, PDU type, header length, payload
+        length, payload format, payload direction, XID octets, correlation ID (one tuple: the
+        MF's per-PDU path reads several at once)."""
+        return self._header
+
     @property
     def version(self) -> int:
         return self._header[0]
@@ -229,10 +239,7 @@ class X2X3View:
     @property
     def timestamp_ns(self) -> int | None:
         """The first Timestamp attribute as nanoseconds since the POSIX epoch, or None."""
-        if self._ts_at < 0:
-            return None
-        seconds, nanoseconds = _TS.unpack_from(self.data, self._ts_at)
-        return int(seconds * NANOSECONDS_PER_SECOND + nanoseconds)
+        return self._timestamp
 
     def text_attribute(self, attribute_type: int) -> bytes | None:
         """The UTF-8 octets of the first text attribute of this type (e.g. 17, the Matched
@@ -246,6 +253,11 @@ class X2X3View:
     def payload(self) -> memoryview:
         """The payload, without copying."""
         return memoryview(self.data)[self._header[2] :]
+
+    @property
+    def payload_octets(self) -> bytes:
+        """The payload as bytes (one copy; cheaper than ``bytes(view.payload)``)."""
+        return self.data[self._header[2] :]
 
     def attributes(self) -> tuple[Attribute, ...]:
         """Decode every attribute to its typed form (already validated)."""

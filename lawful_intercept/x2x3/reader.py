@@ -30,16 +30,14 @@ class X2X3StreamReader(StreamFramer):
     def feed_views(self, data: bytes | bytearray | memoryview) -> list[X2X3View]:
         """Add ``data``; return a validated view of each PDU completed by it."""
         self._raise_if_failed()
-        if self._buffer:  # complete the held PDU first
-            self._buffer += data
-            source: bytes | bytearray | memoryview = self._buffer
-        else:  # nothing held: parse the caller's chunk in place, keep only its tail
-            source = data
         out: list[X2X3View] = []
         start = 0
-        view = memoryview(source)
+        view = memoryview(data)
         size = len(view)
         try:
+            if self._buffer:  # complete the held PDU from the head of ``data`` first
+                start = self._complete_held(view, out)
+            # then parse the caller's chunk in place; keep only its tail
             while size - start >= self._needed:
                 if self._needed == HEADER_LENGTH:  # a new PDU: check its header first
                     header_length, payload_length = check_header(view, self.limits, start)
@@ -47,17 +45,41 @@ class X2X3StreamReader(StreamFramer):
                     if size - start < self._needed:
                         break
                 end = start + self._needed
-                out.append(X2X3View(bytes(view[start:end]), self.limits))
+                # bytes slice straight to bytes (one copy, no memoryview object)
+                pdu = data[start:end] if isinstance(data, bytes) else bytes(view[start:end])
+                out.append(X2X3View(pdu, self.limits))
                 self._consumed += self._needed
                 self._needed = HEADER_LENGTH
                 start = end
         except DecodeError as exc:
+            view.release()
             raise self._fail(exc.shifted(self._consumed)) from None
-        tail = view[start:]
-        self._buffer = bytearray(tail)  # at most one incomplete PDU
-        tail.release()
+        if start < size:
+            self._buffer += view[start:]  # at most one incomplete PDU
         view.release()
         return out
+
+    def _complete_held(self, view: memoryview, out: list[X2X3View]) -> int:
+        """Move octets from ``view`` into the held PDU until it is whole (then view it) or
+        ``view`` is used up; returns how many octets of ``view`` that took."""
+        buffer = self._buffer
+        start = 0
+        while True:
+            take = min(self._needed - len(buffer), len(view) - start)
+            buffer += view[start : start + take]
+            start += take
+            if len(buffer) < self._needed:
+                return start  # all of ``view`` went in; the PDU is still incomplete
+            if self._needed == HEADER_LENGTH:
+                header_length, payload_length = check_header(buffer, self.limits)
+                self._needed = header_length + payload_length
+                if len(buffer) < self._needed:
+                    continue
+            out.append(X2X3View(bytes(buffer), self.limits))
+            self._consumed += self._needed
+            self._needed = HEADER_LENGTH
+            buffer.clear()
+            return start
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[X2X3PDU]:
         """Add ``data``; return each PDU completed by it, fully decoded."""

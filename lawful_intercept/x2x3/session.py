@@ -113,13 +113,26 @@ class X2X3Session:
     def receive_data(self, data: bytes, now: float) -> list[SessionEvent]:
         """Feed received octets; returns events. Raises DecodeError on a malformed stream."""
         events: list[SessionEvent] = []
+        self._receive(data, now, events)
+        return events
+
+    def receive_pdus(self, data: bytes, now: float) -> list[X2X3View]:
+        """Feed received octets; returns the X2/X3 (non-keepalive) PDUs only, keepalives
+        handled as by :meth:`receive_data` (a receiver's per-read path: no event objects)."""
+        return self._receive(data, now, None)
+
+    def _receive(
+        self, data: bytes, now: float, events: list[SessionEvent] | None
+    ) -> list[X2X3View]:
+        views: list[X2X3View] = []
         for view in self._reader.feed_views(data):
             self._last_received = now
             kind = view.pdu_type
             if kind == _KEEPALIVE:
                 sequence = view.sequence_number or 0
                 self.send(encode(keepalive_ack(sequence, view.version)), now)
-                events.append(KeepaliveReceived(sequence))
+                if events is not None:
+                    events.append(KeepaliveReceived(sequence))
             elif kind == _KEEPALIVE_ACK:
                 sequence = view.sequence_number or 0
                 sent = self._outstanding.pop(sequence, None)
@@ -128,10 +141,13 @@ class X2X3Session:
                     # an ack also vouches for the keepalives sent before it
                     for older in [s for s, t in self._outstanding.items() if t <= sent]:
                         del self._outstanding[older]
-                    events.append(KeepaliveAcknowledged(sequence, now - sent))
+                    if events is not None:
+                        events.append(KeepaliveAcknowledged(sequence, now - sent))
             else:
-                events.append(PDUReceived(view))
-        return events
+                views.append(view)
+                if events is not None:
+                    events.append(PDUReceived(view))
+        return views
 
     def next_deadline(self) -> float:
         """The time at which :meth:`handle_timer` next has something to do."""

@@ -44,13 +44,7 @@ from lawful_intercept.errors import (
 from lawful_intercept.store import SQLiteQueue
 from lawful_intercept.x2x3.decoder import X2X3View
 from lawful_intercept.x2x3.pdu import DEFAULT_LIMITS, Limits
-from lawful_intercept.x2x3.session import (
-    KeepaliveAcknowledged,
-    PDUReceived,
-    SessionEvent,
-    Timers,
-    X2X3Session,
-)
+from lawful_intercept.x2x3.session import KeepaliveAcknowledged, Timers, X2X3Session
 
 __all__ = ["Backoff", "Peer", "QueuePolicy", "X2X3Receiver", "X2X3Sender"]
 
@@ -322,23 +316,21 @@ class X2X3Receiver:
                 await asyncio.wait(list(self._connections), timeout=5)
             self._server = None
 
-    async def _deliver(self, events: list[SessionEvent], peer: Peer) -> None:
+    async def _deliver(self, views: list[X2X3View], peer: Peer) -> None:
         """Hand the received PDUs to the handler, awaiting what it returns (back-pressure)."""
+        if not views:
+            return
+        self.pdus_received += len(views)
         if self.on_pdus is not None:
-            views = [event.view for event in events if isinstance(event, PDUReceived)]
-            if views:
-                self.pdus_received += len(views)
-                result = self.on_pdus(views, peer)
-                if result is not None:
-                    await result
+            result = self.on_pdus(views, peer)
+            if result is not None:
+                await result
             return
         assert self.on_pdu is not None
-        for event in events:
-            if isinstance(event, PDUReceived):
-                self.pdus_received += 1
-                result = self.on_pdu(event.view, peer)
-                if inspect.isawaitable(result):
-                    await result
+        for view in views:
+            outcome = self.on_pdu(view, peer)
+            if inspect.isawaitable(outcome):
+                await outcome
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -366,7 +358,7 @@ class X2X3Receiver:
                 else:
                     if not data:
                         return
-                    await self._deliver(session.receive_data(data, loop.time()), peer)
+                    await self._deliver(session.receive_pdus(data, loop.time()), peer)
                 out = session.data_to_send()
                 if out:
                     writer.write(out)
