@@ -94,6 +94,23 @@ def test_receiver_declares_a_silent_peer_dead_and_reports_pdus() -> None:
         mf.handle_timer(280.0)
 
 
+def test_receive_pdus_gives_the_data_pdus_and_answers_keepalives_as_receive_data_does() -> None:
+    wire = x3(1) + x.encode(x.keepalive(4)) + x3(2) + x.encode(x.keepalive_ack(0)) + x3(3)
+    by_events = X2X3Session(0.0, Timers(60, 180))
+    by_views = X2X3Session(0.0, Timers(60, 180))
+    for session in (by_events, by_views):
+        session.handle_timer(60.0)  # keepalive 0 outstanding: the ack in the wire answers it
+        session.data_to_send()
+    events = by_events.receive_data(wire, 61.0)
+    views = by_views.receive_pdus(wire, 61.0)
+    assert [v.sequence_number for v in views] == [1, 2, 3]
+    assert [e.view.data for e in events if isinstance(e, PDUReceived)] == [v.data for v in views]
+    assert KeepaliveReceived(4) in events and KeepaliveAcknowledged(0, 1.0) in events
+    assert by_views.data_to_send() == by_events.data_to_send() == x.encode(x.keepalive_ack(4))
+    assert by_views.keepalives_acknowledged == by_events.keepalives_acknowledged == 1
+    assert by_views.next_deadline() == by_events.next_deadline()
+
+
 def test_receiver_may_send_keepalives_too() -> None:
     mf = X2X3Session(0.0, Timers(60, 180), expect_traffic=True, send_keepalives=True)
     mf.handle_timer(60.0)
