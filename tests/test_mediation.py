@@ -332,3 +332,31 @@ def test_mf_configuration_carries_aggregation_for_leas_and_x1_dids(tmp_path: Pat
     path.write_text(json.dumps(raw))
     with pytest.raises(ConfigurationError, match="aggregate"):
         load_mf_config(path)
+
+
+def test_the_lemf_full_path_keeps_the_header_time_exact_near_year_9999() -> None:
+    """A PDU the fast reader leaves to the full decoder (here it holds an iPTruncatedPacket)
+    gets its packets the header's GeneralizedTime to the microsecond: a float timestamp()
+    once rounded 23:59:58.999985 in year 9999 up to the next second."""
+    import datetime
+
+    from lawful_intercept.lemf import CCPacket, LEMFReceiver
+
+    when = datetime.datetime(9999, 12, 31, 23, 59, 58, 999985, tzinfo=datetime.UTC)
+    pdu = m.PSPDU(
+        m.PSHeader(
+            lawful_interception_identifier=b"LIID-9",
+            communication_identifier=m.CommunicationIdentifier(m.NetworkIdentifier(b"OP"), 1),
+            sequence_number=0,
+            time_stamp=when,
+        ),
+        m.CCPayloadSequence(
+            [
+                m.CCPayload(contents=m.IPCC(b"\x45" * 20)),
+                m.CCPayload(contents=m.IPTruncatedCC(b"\x45" * 8, 20)),
+            ]
+        ),
+    )
+    events = LEMFReceiver().feed(codec.encode(pdu))
+    packets = [e for e in events if isinstance(e, CCPacket)]
+    assert [p.timestamp_ns for p in packets] == [253_402_300_798_999_985_000]

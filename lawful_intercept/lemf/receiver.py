@@ -11,6 +11,7 @@ offset, as the framer does.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable
 from typing import Any
 
@@ -250,7 +251,12 @@ class LEMFReceiver:
         if micro is not None:  # the finer of the two, as the fast path reads it
             timestamp = micro.ns
         else:
-            timestamp = int(stamp.timestamp()) * 10**9 + stamp.microsecond * 1000 if stamp else 0
+            # whole seconds exactly (a float timestamp() rounds .999985 up near year 9999)
+            timestamp = (
+                calendar.timegm(stamp.utctimetuple()) * 10**9 + stamp.microsecond * 1000
+                if stamp
+                else 0
+            )
         cin = header.communication_identifier.communication_identity_number
         out: list[Event] = []
         for item in items:
