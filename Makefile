@@ -31,7 +31,8 @@ system-deps:
 	fi
 
 $(VENV)/.installed: pyproject.toml setup.py lawful_intercept/handover/_seal.c \
-                   lawful_intercept/handover/_ccitems.c lawful_intercept/x2x3/_viewcheck.c
+                   lawful_intercept/handover/_ccitems.c lawful_intercept/handover/_ccread.c \
+                   lawful_intercept/x2x3/_viewcheck.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

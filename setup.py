@@ -1,8 +1,8 @@
 """Build of the optional native helpers (everything else is in pyproject.toml).
 
 ``lawful_intercept.handover._seal`` links OpenSSL's libcrypto (headers: libssl-dev);
-``lawful_intercept.handover._ccitems`` and ``lawful_intercept.x2x3._viewcheck`` need only
-Python's headers. All are optional: without
+``lawful_intercept.handover._ccitems``, ``lawful_intercept.handover._ccread`` and
+``lawful_intercept.x2x3._viewcheck`` need only Python's headers. All are optional: without
 a compiler or the headers the build goes on and the package uses its pure-Python paths (same
 octets, slower).
 """
@@ -20,6 +20,11 @@ setup(
         Extension(
             "lawful_intercept.handover._ccitems",
             ["lawful_intercept/handover/_ccitems.c"],
+            optional=True,
+        ),
+        Extension(
+            "lawful_intercept.handover._ccread",
+            ["lawful_intercept/handover/_ccread.c"],
             optional=True,
         ),
         Extension(

@@ -1,6 +1,8 @@
 """atheris harness: the LEMF's fast iPCC reader and accessors on arbitrary octets.
 
-Each must return (a view, None, or a tag number) or raise DecodeError — nothing else.
+Each must return (a view, None, or a tag number) or raise DecodeError — nothing else. The
+native cCPayloadSequence reader (``handover._ccread``, C) and the Python path read the input
+the same way: the same items, or the native one answers None.
 """
 
 from __future__ import annotations
@@ -12,13 +14,32 @@ import atheris
 
 with atheris.instrument_imports():
     from lawful_intercept.errors import DecodeError
-    from lawful_intercept.handover.ccreader import header_liid, payload_choice, read_ipcc
+    from lawful_intercept.handover.ccreader import (
+        _pdu,
+        header_liid,
+        payload_choice,
+        read_cc_items,
+        read_ipcc,
+    )
+
+
+def _items(data: bytes, start: int, end: int, native: bool) -> object:
+    try:
+        return read_cc_items(data, start, end, native=native)
+    except DecodeError as exc:
+        return (exc.offset, str(exc))
 
 
 def test_one_input(data: bytes) -> None:
     for reader in (read_ipcc, payload_choice, header_liid):
         with contextlib.suppress(DecodeError):
             reader(data)
+    try:  # a PS-PDU's Payload, else the whole input
+        _, _, start, end = _pdu(data)
+    except DecodeError:
+        start, end = 0, len(data)
+    if _items(data, start, end, True) != _items(data, start, end, False):
+        raise AssertionError("the native and Python readers disagree")
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+
 import pytest
 from handover_strategies import pspdus
 from hypothesis import given, settings
@@ -11,7 +13,14 @@ from test_handover_template import sizes, templates
 from lawful_intercept.errors import DecodeError
 from lawful_intercept.handover import ccreader, codec
 from lawful_intercept.handover import model as m
-from lawful_intercept.handover.ccreader import header_liid, payload_choice, read_ipcc
+from lawful_intercept.handover.ccreader import (
+    NATIVE_READ,
+    _native_items,
+    header_liid,
+    payload_choice,
+    read_cc_items,
+    read_ipcc,
+)
 from lawful_intercept.handover.reader import PAYLOAD_KINDS, summary
 from lawful_intercept.handover.template import CCTemplate
 
@@ -20,7 +29,9 @@ def _expected_ns(pdu: m.PSPDU) -> int:
     micro, stamp = pdu.header.micro_second_time_stamp, pdu.header.time_stamp
     if micro is not None:
         return micro.seconds * 10**9 + micro.micro_seconds * 1000
-    return int(stamp.timestamp()) * 10**9 + stamp.microsecond * 1000 if stamp else 0
+    if stamp is None:
+        return 0
+    return calendar.timegm(stamp.utctimetuple()) * 10**9 + stamp.microsecond * 1000
 
 
 @settings(max_examples=300, deadline=None)
@@ -134,3 +145,55 @@ def test_the_shape_cache_never_changes_what_is_read(
     cached = _outcome(bytes(octets))
     ccreader._SHAPES.clear()
     assert _outcome(bytes(octets)) == cached
+
+
+def _items(payload: bytes, start: int, end: int, *, native: bool) -> object:
+    try:
+        return read_cc_items(payload, start, end, native=native)
+    except DecodeError as exc:
+        return ("DecodeError", exc.offset, str(exc))
+
+
+def test_the_native_reader_is_built() -> None:
+    """``make`` builds handover._ccread (gcc, python3-dev); without it the LEMF would quietly
+    read every packet in pure Python, so the suite insists on it."""
+    assert NATIVE_READ, "handover._ccread was not built: install gcc and python3-dev, reinstall"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    template=templates,
+    items=st.lists(
+        st.tuples(
+            st.none() | st.sampled_from(list(m.PayloadDirection)),
+            st.sampled_from([0, 1, 127, 128, 1500, 70_000]),
+            st.integers(0, 2**40) | st.integers(0, 253_402_300_799 * 10**9),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=3),
+    cut=st.integers(0, 40),
+)
+def test_native_and_python_readers_agree_on_any_mutation(
+    template: CCTemplate,
+    items: list[tuple[m.PayloadDirection | None, int, int]],
+    flips: list[tuple[int, int]],
+    cut: int,
+) -> None:
+    """The native reader reads what the Python path reads, the same way; for anything else
+    it answers None and the Python path decides (errors and offsets included). Packets of the
+    encoder's shape are always read natively."""
+    cc = [(d, bytes([size % 251]) * size, stamp) for d, size, stamp in items]
+    octets = template.encode_items(5, 9, items[0][2], cc)
+    _, _, start, end = ccreader._pdu(octets)
+    if all(s < 2**34 * 10**9 for _, _, s in cc):  # the native reader's time range
+        assert _native_items is not None
+        assert _native_items(octets, start, end, ccreader._DIRECTIONS) is not None
+    mutated = bytearray(octets)
+    for position, value in flips:
+        mutated[start + position % (end - start)] = value
+    for candidate, stop in ((bytes(mutated), end), (bytes(mutated[: end - cut]), end - cut)):
+        assert _items(candidate, start, stop, native=True) == _items(
+            candidate, start, stop, native=False
+        )

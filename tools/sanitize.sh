@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The native helpers (handover._seal, handover._ccitems, x2x3._viewcheck) under
+# The native helpers (handover._seal, _ccitems, _ccread, x2x3._viewcheck) under
 # AddressSanitizer and UndefinedBehaviorSanitizer: builds sanitized copies in a scratch tree,
 # then runs the tests that compare them with the Python paths and the fuzz harnesses that
-# reach them (x2x3._viewcheck reads received octets). Any sanitizer report fails the run.
+# reach them (x2x3._viewcheck and handover._ccread read received octets). Any sanitizer
+# report fails the run.
 #   usage: tools/sanitize.sh [seconds per fuzz harness, default 30]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 cp -r lawful_intercept tests fuzz pyproject.toml "$work"/
 include=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 suffix=$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-for module in handover/_seal handover/_ccitems x2x3/_viewcheck; do
+for module in handover/_seal handover/_ccitems handover/_ccread x2x3/_viewcheck; do
   gcc -shared -fPIC -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
     -fno-sanitize-recover=undefined -I"$include" "lawful_intercept/$module.c" \
     -o "$work/lawful_intercept/$module$suffix" -lcrypto
@@ -23,16 +24,17 @@ export LD_PRELOAD ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 PYTHONPATH="$work
 cd "$work"
 "$python" - <<'PY'
 import os
-from lawful_intercept.handover import _ccitems, _seal
+from lawful_intercept.handover import _ccitems, _ccread, _seal
 from lawful_intercept.x2x3 import _viewcheck
 
-for module in (_seal, _ccitems, _viewcheck):
+for module in (_seal, _ccitems, _ccread, _viewcheck):
     assert module.__file__.startswith(os.environ["PYTHONPATH"]), module.__file__
 print("sanitized native helpers loaded")
 PY
-"$python" -m pytest -q -p no:cacheprovider tests/test_x2x3_codec.py \
-  tests/test_handover_template.py tests/test_handover_protection.py
-for harness in fuzz_x2x3_reader fuzz_encryption; do
+"$python" -m pytest -q -p no:cacheprovider --capture=sys tests/test_x2x3_codec.py \
+  tests/test_handover_template.py tests/test_handover_protection.py \
+  tests/test_handover_ccreader.py
+for harness in fuzz_x2x3_reader fuzz_encryption fuzz_ccreader; do
   "$python" "fuzz/$harness.py" -max_total_time="$seconds" -print_final_stats=1 2>&1 | tail -1
 done
 echo "sanitizers: no findings"

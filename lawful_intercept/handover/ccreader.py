@@ -9,6 +9,10 @@ CCPayload's direction, IP packets and own microSecondTimeStamp (aggregated PDUs,
 the header from the encrypted PDU and the Payload from its decryption. Each answers None for
 a payload outside its shape (IRI, TRI, iPTruncatedPacket, other CCContents...): the caller
 then uses the full decoder. Malformed octets raise DecodeError with the offset.
+
+The native helper ``handover._ccread`` (C; :data:`NATIVE_READ` says whether it is built) reads
+the usual cCPayloadSequence shape in one call; it answers None for anything else, and the
+Python path below, which alone defines errors and other shapes, reads it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,13 @@ from lawful_intercept.errors import DecodeError
 from lawful_intercept.handover import model as m
 from lawful_intercept.handover.ber import element, read_unsigned
 
+try:  # the native reader of the usual shape (setup.py builds it; same results)
+    from lawful_intercept.handover._ccread import read_items as _native_items
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _native_items = None  # type: ignore[assignment]
+
 __all__ = [
+    "NATIVE_READ",
     "IPCCView",
     "header_liid",
     "payload_choice",
@@ -31,6 +41,8 @@ __all__ = [
 ]
 
 _DIRECTIONS = tuple(m.PayloadDirection)
+#: Whether the usual cCPayloadSequence is read by the native helper (``handover._ccread``).
+NATIVE_READ = _native_items is not None
 #: (direction, IP packets, the CCPayload's microSecondTimeStamp in POSIX ns or None)
 Item = tuple[m.PayloadDirection | None, bytes, int | None]
 Items = tuple[Item, ...]
@@ -228,10 +240,16 @@ def _cc_fields(
     return direction, packets, stamp
 
 
-def read_cc_items(payload: bytes, start: int = 0, end: int | None = None) -> Items | None:
+def read_cc_items(
+    payload: bytes, start: int = 0, end: int | None = None, *, native: bool = True
+) -> Items | None:
     """The (direction, packets, time stamp) of each CCPayload when the Payload alternative at
     ``payload[start:end]`` is a ccPayloadSequence of iPCC iPPackets; else None."""
     end = len(payload) if end is None else end
+    if native and _native_items is not None:
+        found = _native_items(payload, start, end, _DIRECTIONS)
+        if found is not None:
+            return found  # type: ignore[return-value]
     tag, at, sequence_end, after = element(payload, start, end)
     if tag != 0xA1 or after != end:  # ccPayloadSequence [1]
         return None
