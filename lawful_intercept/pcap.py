@@ -61,10 +61,19 @@ def pcap_header(linktype: int = LINKTYPE_RAW, snaplen: int = 262_144) -> bytes:
     return struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, snaplen, linktype)
 
 
+_RECORD = struct.Struct("<IIII")
+
+
+def pcap_record_header(timestamp_ns: int, length: int) -> bytes:
+    """The 16-octet header of a :func:`pcap_header` file's record of a whole ``length``-octet
+    packet (time in ns): for writers that join many records at once."""
+    seconds, nanoseconds = divmod(timestamp_ns, 1_000_000_000)
+    return _RECORD.pack(seconds, nanoseconds, length, length)
+
+
 def pcap_record(timestamp_ns: int, packet: bytes) -> bytes:
     """One record for :func:`pcap_header`'s file: header (time in ns) and the whole packet."""
-    seconds, nanoseconds = divmod(timestamp_ns, 1_000_000_000)
-    return struct.pack("<IIII", seconds, nanoseconds, len(packet), len(packet)) + packet
+    return pcap_record_header(timestamp_ns, len(packet)) + packet
 
 
 def is_capture(head: bytes) -> bool:

@@ -33,7 +33,7 @@ from lawful_intercept.lemf.receiver import (
     IRIRecord,
     LEMFReceiver,
 )
-from lawful_intercept.pcap import pcap_header, pcap_record
+from lawful_intercept.pcap import pcap_header, pcap_record_header
 from lawful_intercept.x2x3.transport import peer_of
 
 __all__ = ["LEMFCounters", "LEMFServer"]
@@ -154,16 +154,22 @@ class LEMFServer:
             self.counters.undecryptable += 1
             log.error("a PDU failed to decrypt: %s", exc)
             return
+        pcap = self.pcap
+        records: list[bytes] = []  # a PDU's pcap records go out in one write
         for event in events:
-            self._record(event)
+            if type(event) is CCPacket:  # the per-packet path
+                self.counters.cc_packets += 1
+                if pcap is not None:
+                    packet = event.packet
+                    records += (pcap_record_header(event.timestamp_ns, len(packet)), packet)
+            else:
+                self._record(event)
+        if records and pcap is not None:
+            pcap.write(b"".join(records))
 
     def _record(self, event: Event) -> None:
         c = self.counters
-        if isinstance(event, CCPacket):
-            c.cc_packets += 1
-            if self.pcap is not None:
-                self.pcap.write(pcap_record(event.timestamp_ns, event.packet))
-        elif isinstance(event, IRIRecord):
+        if isinstance(event, IRIRecord):
             c.iri_records += 1
             if self.iri is not None:
                 self.iri.write(json.dumps(event.record, sort_keys=True) + "\n")
