@@ -42,6 +42,9 @@ __all__ = ["DeliveryClient", "Destination"]
 
 log = logging.getLogger(__name__)
 BATCH = 512
+#: octets one write takes from memory at most: TLS encrypts and the socket takes a write of
+#: this size while it is in cache (a multi-MB write of aggregated PDUs cost ~1.7x per octet)
+WRITE_OCTETS = 256 * 1024
 STORE_BATCH = 4096  # reading back from the store: whole rows, so take more at a time
 READ_SIZE = 1 << 16
 
@@ -188,7 +191,11 @@ class DeliveryClient:
             return await asyncio.to_thread(
                 self.store.peek, STORE_BATCH, channel=self.name, after=after
             )
-        batch = [recent.popleft() for _ in range(min(BATCH, len(recent)))]
+        batch: list[tuple[int, bytes]] = []
+        octets = 0
+        while recent and len(batch) < BATCH and octets < WRITE_OCTETS:
+            batch.append(recent.popleft())
+            octets += len(batch[-1][1])
         if batch:
             self._popped_through = batch[-1][0]
         return batch
