@@ -128,6 +128,27 @@ def test_channels_release_part_of_a_row_and_count_across_restarts(tmp_path: Path
     assert li.SQLiteQueue(path, key()).last_position == 6
 
 
+def test_a_large_batch_is_cut_into_rows_and_reads_back_whole(tmp_path: Path) -> None:
+    from lawful_intercept.store.sqlite_queue import ROW_OCTETS
+
+    path = tmp_path / "q.db"
+    queue = li.SQLiteQueue(path, key())
+    records = [bytes([n]) * 40_000 for n in range(20)]  # ~800 KB: several rows
+    big = [b"x" * (ROW_OCTETS + 1)]  # larger than a row: a row of its own
+    assert queue.put_channels({"A": records, "B": big}) == {"A": 0, "B": 20}
+    rows = sqlite3.connect(path).execute("SELECT position, count FROM records").fetchall()
+    assert len(rows) > 3 and sum(c for _, c in rows) == 21
+    assert all(n * 40_000 <= ROW_OCTETS for p, n in rows if p < 20)
+    assert queue.peek(100, channel="A") == list(enumerate(records))
+    queue.remove_through(9, channel="A")  # through the middle of the rows
+    queue.close()
+    again = li.SQLiteQueue(path, key())
+    assert again.count("A") == 10 and again.count("B") == 1
+    assert again.peek(100, channel="A") == list(enumerate(records))[10:]
+    assert again.peek(1, channel="B") == [(20, big[0])]
+    again.close()
+
+
 def test_bounds_refuse_whole_batches(tmp_path: Path) -> None:
     queue = li.SQLiteQueue(tmp_path / "q.db", key(), max_records=3)
     queue.put([b"a", b"b"])

@@ -3,7 +3,8 @@
 Records go to named channels (the MF keeps one per LEA in one file, so a PDU fanned out to
 several LEAs is stored for all of them in one transaction, or for none); each channel is its
 own FIFO and every record has a position, increasing across the queue. One ``put`` of a
-channel's records is one row: the records, length-prefixed, sealed together with AES-256-GCM
+channel's records is one row per ROW_OCTETS of them (one commit either way): the records,
+length-prefixed, sealed together with AES-256-GCM
 under a data key the caller supplies (from a KeyStore in production), with the queue's label,
 the channel and the row's first position and record count as associated data, so a row moved,
 swapped, cut or copied into another queue fails to open. Removing records deletes the rows
@@ -49,6 +50,23 @@ CREATE TABLE IF NOT EXISTS released (channel TEXT PRIMARY KEY, through INTEGER N
 CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), sealed BLOB NOT NULL);
 """
 _STATE_POSITION = 1 << 63
+#: octets of records one row holds at most (a record larger than this has a row of its own):
+#: rows of a few hundred KiB are sealed and written while in cache, and their buffers come
+#: from the heap; multi-MB rows made every commit fault fresh pages in and out
+ROW_OCTETS = 256 * 1024
+
+
+def _rows(records: list[bytes]) -> list[list[bytes]]:
+    """``records`` cut, in order, into rows of at most ROW_OCTETS (at least one record)."""
+    out: list[list[bytes]] = [[]]
+    size = 0
+    for record in records:
+        if out[-1] and size + len(record) > ROW_OCTETS:
+            out.append([])
+            size = 0
+        out[-1].append(record)
+        size += len(record)
+    return out
 
 
 class SQLiteQueue:
@@ -69,7 +87,7 @@ class SQLiteQueue:
         self.max_records, self.max_octets = max_records, max_octets
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        # large pages: a row is a whole batch (about 1.6 MB for 1024 CC PDUs); 64 KiB pages
+        # large pages: a row holds up to ROW_OCTETS of one channel's batch; 64 KiB pages
         # halve the cost of writing and freeing it (effective for a new file only)
         self._db.execute("PRAGMA page_size=65536")
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -167,11 +185,12 @@ class SQLiteQueue:
                 if not records:
                     continue
                 firsts[channel] = position
-                plain = b"".join(part for r in records for part in (pack(len(r)), r))
-                sealed = self._seal(channel, position, len(records), plain)
-                rows.append((position, channel, len(records), sealed))
-                added += len(sealed)
-                position += len(records)
+                for part in _rows(records):
+                    plain = b"".join(piece for r in part for piece in (pack(len(r)), r))
+                    sealed = self._seal(channel, position, len(part), plain)
+                    rows.append((position, channel, len(part), sealed))
+                    added += len(sealed)
+                    position += len(part)
             total = position - self._next
             if self._count + total > self.max_records or self._octets + added > self.max_octets:
                 raise QueueFullError(
