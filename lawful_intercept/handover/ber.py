@@ -24,6 +24,7 @@ __all__ = [
     "read_header",
     "read_tlv",
     "tlv",
+    "tlv_size",
 ]
 
 UNIVERSAL, APPLICATION, CONTEXT, PRIVATE = 0, 1, 2, 3
@@ -54,6 +55,11 @@ def encode_length(length: int) -> bytes:
 def tlv(identifier: bytes, content: bytes) -> bytes:
     """Identifier, minimal definite length, content."""
     return identifier + encode_length(len(content)) + content
+
+
+def tlv_size(content: int) -> int:
+    """Octets of a TLV with a one-octet identifier and ``content`` octets of content."""
+    return 1 + len(encode_length(content)) + content
 
 
 def encode_integer(value: int) -> bytes:

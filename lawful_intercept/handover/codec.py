@@ -19,7 +19,7 @@ from typing import Any
 from lawful_intercept.errors import DecodeError, EncodeError
 from lawful_intercept.handover import model as m
 from lawful_intercept.handover.asn1 import compiled
-from lawful_intercept.handover.ber import read_tlv
+from lawful_intercept.handover.ber import encode_length, read_tlv
 
 __all__ = [
     "IPCC_OBJ_ID",
@@ -29,6 +29,7 @@ __all__ = [
     "encode",
     "format_time",
     "from_asn1",
+    "join_pspdu",
     "parse_time",
     "to_asn1",
 ]
@@ -291,6 +292,13 @@ def decode_payload(data: bytes) -> m.Payload:
         return _from_payload(value)
     except (ValueError, KeyError, TypeError, EncodeError) as exc:
         raise DecodeError(0, f"Payload content refused: {exc}") from None
+
+
+def join_pspdu(header: bytes, payload: bytes) -> bytes:
+    """PS-PDU ::= SEQUENCE { pSHeader, payload [2] } (TS 102 232-1 clause 5.1) from the encoded
+    pSHeader element and the encoded Payload CHOICE alternative."""
+    body = header + b"\xa2" + encode_length(len(payload)) + payload
+    return b"\x30" + encode_length(len(body)) + body
 
 
 def encode(pdu: m.PSPDU) -> bytes:

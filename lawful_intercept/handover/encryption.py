@@ -33,7 +33,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from lawful_intercept.errors import DecodeError, EncodeError, IntegrityError
 from lawful_intercept.handover import model as m
-from lawful_intercept.handover.ber import element, encode_integer, encode_length
+from lawful_intercept.handover.ber import element, encode_integer, encode_length, tlv_size
+from lawful_intercept.handover.codec import join_pspdu
 
 try:
     from lawful_intercept.handover._seal import Sealer as _Sealer
@@ -148,12 +149,15 @@ class _Chain:
         self.last = int.from_bytes(out[-_BLOCK:], "big")
         return out
 
-    def decrypt(self, iv: int, cipher_text: bytes) -> bytearray:
-        plain = bytearray(self._ctx.update(cipher_text))
-        first = int.from_bytes(plain[:_BLOCK], "big") ^ iv ^ self.last
-        plain[:_BLOCK] = first.to_bytes(_BLOCK, "big")
+    def decrypt(self, iv: int, cipher_text: bytes | memoryview) -> memoryview:
+        """CBC decryption of whole blocks under ``iv``, into one new buffer."""
+        size = len(cipher_text)
+        out = bytearray(size + _BLOCK - 1)  # what update_into asks room for
+        self._ctx.update_into(cipher_text, out)
+        first = int.from_bytes(out[:_BLOCK], "big") ^ iv ^ self.last
+        out[:_BLOCK] = first.to_bytes(_BLOCK, "big")
         self.last = int.from_bytes(cipher_text[-_BLOCK:], "big")
-        return plain
+        return memoryview(out)[:size]
 
 
 class PayloadEncryptor:
@@ -307,13 +311,20 @@ class _Layout:
 class DecryptedPDU:
     """A decrypted PS-PDU and what its byteCounter says about the stream."""
 
-    pdu: bytes
+    #: the pSHeader element's octets, as received
+    header: bytes
     byte_counter: int
     #: byteCounter minus the expected value: 0 in order; > 0 octets of PDUs missing;
     #: < 0 repeated or reordered; None for the first PDU seen.
     counter_gap: int | None
     #: the clear Payload CHOICE alternative (what :attr:`pdu`'s payload [2] holds)
-    payload: bytes = b""
+    payload: bytes
+
+    @property
+    def pdu(self) -> bytes:
+        """The clear PS-PDU: the header, then payload [2] holding :attr:`payload` (built on
+        demand: a LEMF reading CC from :attr:`payload` never needs it)."""
+        return join_pspdu(self.header, self.payload)
 
 
 class PayloadDecryptor:
@@ -341,7 +352,7 @@ class PayloadDecryptor:
         number = int.from_bytes(pdu[kind[0] : kind[1]], "big")
         if number != _TYPE_NUMBER[self.profile.encryption_type]:
             raise DecodeError(kind[0], f"encryptionType {number} is not the agreed profile")
-        cipher_text = bytes(pdu[sealed[0] : sealed[1]])
+        cipher_text = memoryview(pdu)[sealed[0] : sealed[1]]
         if not cipher_text or len(cipher_text) % _BLOCK:
             raise DecodeError(sealed[0], "encryptedPayload is not a whole number of AES blocks")
         sequence = 0
@@ -360,15 +371,12 @@ class PayloadDecryptor:
                 "or tampered)"
             ) from None
         header = pdu[h_start:h_end]
-        payload = b"\xa2" + encode_length(len(inner)) + inner
-        body = header + payload
-        clear = b"\x30" + encode_length(len(body)) + body
         gap = None if self._expected is None else counter - self._expected
-        self._expected = counter + len(clear)
-        return DecryptedPDU(clear, counter, gap, inner)
+        self._expected = counter + tlv_size(len(header) + tlv_size(len(inner)))
+        return DecryptedPDU(header, counter, gap, inner)
 
     @staticmethod
-    def _parse(plain: bytearray) -> tuple[int, bytes]:
+    def _parse(plain: memoryview) -> tuple[int, bytes]:
         tag, start, end, after = element(plain, 0, len(plain))
         if tag != 0x30 or len(plain) - after >= _BLOCK or any(plain[after:]):
             raise DecodeError(0, "not an EncryptedPayload followed by zero padding")

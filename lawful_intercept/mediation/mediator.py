@@ -34,8 +34,8 @@ import attrs
 
 from lawful_intercept.errors import ConfigurationError, DecodeError
 from lawful_intercept.handover import model as m
-from lawful_intercept.handover.ber import encode_length
-from lawful_intercept.handover.codec import decode_payload, encode
+from lawful_intercept.handover.ber import tlv_size
+from lawful_intercept.handover.codec import decode_payload, encode, join_pspdu
 from lawful_intercept.handover.encryption import EncryptionProfile, PayloadEncryptor
 from lawful_intercept.handover.integrity import IntegrityChecker
 from lawful_intercept.handover.template import CCItem, CCTemplate
@@ -387,12 +387,12 @@ class Mediator:
             sequence = stream.take()
             header = task.template.header_octets(sequence, cin, timestamp)
             if stream.encryptor is not None:
-                clear_size = _tlv_size(len(header) + _tlv_size(len(payload)))
+                clear_size = tlv_size(len(header) + tlv_size(len(payload)))
                 octets = stream.encryptor.encrypt_payload(
                     header, (payload,), len(payload), sequence, clear_size
                 )
             else:
-                octets = _pspdu(header, payload)
+                octets = join_pspdu(header, payload)
             out.append(HIPDU(stream.lea.name, task.binding.liid, Handover.HI2, sequence, octets))
             self._check(task, stream, sequence, octets, timestamp, now, out)
         self.counters.hi2 += len(task.streams)
@@ -452,14 +452,3 @@ HOLD_OCTETS = 60_000
 
 def _stream_key(stream: _Stream) -> str:
     return f"{stream.lea.name}/{stream.liid.hex()}/{stream.handover.value}"
-
-
-def _tlv_size(content: int) -> int:
-    """Octets of a TLV with a one-octet tag and ``content`` octets of content."""
-    return 1 + len(encode_length(content)) + content
-
-
-def _pspdu(header: bytes, payload: bytes) -> bytes:
-    """PS-PDU ::= SEQUENCE { pSHeader, payload [2] } from the encoded header and Payload."""
-    body = header + b"\xa2" + encode_length(len(payload)) + payload
-    return b"\x30" + encode_length(len(body)) + body
