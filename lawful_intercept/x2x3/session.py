@@ -91,7 +91,7 @@ class X2X3Session:
         self.expect_traffic = expect_traffic
         self.send_keepalives = send_keepalives
         self._reader = X2X3StreamReader(limits)
-        self._out = bytearray()
+        self._out: list[bytes] = []  # joined once per data_to_send
         self._last_sent = now
         self._last_received = now
         self._next_keepalive = 0
@@ -101,12 +101,12 @@ class X2X3Session:
 
     def send(self, pdu_octets: bytes, now: float) -> None:
         """Queue an encoded PDU to send."""
-        self._out += pdu_octets
+        self._out.append(pdu_octets)
         self._last_sent = now
 
     def data_to_send(self) -> bytes:
         """Take the octets queued to send."""
-        out = bytes(self._out)
+        out = b"".join(self._out)
         self._out.clear()
         return out
 
