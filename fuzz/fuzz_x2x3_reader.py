@@ -3,7 +3,7 @@
 Property: every input either yields PDUs that re-encode to exactly the octets consumed, or
 raises DecodeError with an offset inside the stream. Any other exception is a finding. The
 native view checks (``x2x3._viewcheck``, C) and the Python path agree on the input read as
-one PDU: the same fields, or the same error.
+one PDU (the same fields, or the same error) and on the chunked stream.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import atheris
 
 with atheris.instrument_imports():
     from lawful_intercept.errors import DecodeError
-    from lawful_intercept.x2x3 import Limits, X2X3StreamReader, encode
+    from lawful_intercept.x2x3 import Limits, X2X3StreamReader, decode, encode
     from lawful_intercept.x2x3.decoder import X2X3View
 
 LIMITS = Limits(max_header_length=4096, max_payload_length=1 << 16)
@@ -28,6 +28,23 @@ def _fields(data: bytes, native: bool) -> object:
     return (view._header, view._seq_at, view._texts, view._timestamp)
 
 
+def _read(stream: bytes, step: int, native: bool) -> tuple[list[bytes], object]:
+    """The PDUs a reader gives for ``stream`` fed ``step`` octets at a time, and its error."""
+    reader = X2X3StreamReader(LIMITS, native=native)
+    out: list[bytes] = []
+    try:
+        for start in range(0, len(stream), step):
+            out += [v.data for v in reader.feed_views(stream[start : start + step])]
+        reader.close()
+    except DecodeError as exc:
+        if not 0 <= exc.offset <= len(stream):
+            raise AssertionError(f"offset {exc.offset} outside the stream") from None
+        if reader.buffered:
+            raise AssertionError("a failed reader still holds data") from None
+        return out, (exc.offset, str(exc))
+    return out, None
+
+
 def test_one_input(data: bytes) -> None:
     if not data:
         return
@@ -35,19 +52,10 @@ def test_one_input(data: bytes) -> None:
         raise AssertionError("the native and Python view checks disagree")
     step = data[0] % 17 + 1
     stream = data[1:]
-    reader = X2X3StreamReader(LIMITS)
-    out = []
-    try:
-        for start in range(0, len(stream), step):
-            out += reader.feed(stream[start : start + step])
-        reader.close()
-    except DecodeError as exc:
-        if not 0 <= exc.offset <= len(stream):
-            raise AssertionError(f"offset {exc.offset} outside the stream") from None
-        if reader.buffered:
-            raise AssertionError("a failed reader still holds data") from None
-        return
-    if b"".join(encode(p) for p in out) != stream:
+    out, error = _read(stream, step, True)
+    if _read(stream, step, False) != (out, error):
+        raise AssertionError("the native and Python stream readers disagree")
+    if error is None and b"".join(encode(decode(p, LIMITS)) for p in out) != stream:
         raise AssertionError("decoded PDUs do not re-encode to the input")
 
 

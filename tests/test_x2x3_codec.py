@@ -312,3 +312,33 @@ def test_native_and_python_views_agree_on_edge_cases(attrs_: bytes) -> None:
     assert X2X3View(_x3(b"")).header_length == 40
     with pytest.raises(li.DecodeError):
         X2X3View(_x3(b"", b"\x45"), tight)
+
+
+def _read_stream(stream: bytes, step: int, *, native: bool) -> object:
+    """What a reader makes of ``stream`` fed ``step`` octets at a time: the PDUs' octets and
+    fields, then the error (offset, message) if one stops it."""
+    reader = x.X2X3StreamReader(native=native)
+    out: list[object] = []
+    try:
+        for at in range(0, len(stream), step):
+            out += [
+                (v.data, v.header, v.sequence_number, v.timestamp_ns, v.text_attribute(17))
+                for v in reader.feed_views(stream[at : at + step])
+            ]
+        reader.close()
+    except li.DecodeError as exc:
+        out.append((exc.offset, str(exc)))
+    return out
+
+
+@given(st.lists(pdus, min_size=1, max_size=5), st.data())
+@settings(max_examples=300)
+def test_the_native_fast_path_reads_a_stream_as_the_python_path_does(
+    batch: list[x.X2X3PDU], data: st.DataObject
+) -> None:
+    wire = bytearray(b"".join(x.encode(p) for p in batch))
+    for _ in range(data.draw(st.integers(0, 3))):
+        wire[data.draw(st.integers(0, len(wire) - 1))] = data.draw(st.integers(0, 255))
+    stream = bytes(wire[: data.draw(st.integers(0, len(wire)))])
+    step = data.draw(st.integers(1, len(stream) + 1))
+    assert _read_stream(stream, step, native=True) == _read_stream(stream, step, native=False)

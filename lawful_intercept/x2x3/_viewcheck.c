@@ -12,7 +12,9 @@
  *      first Timestamp in POSIX nanoseconds or None)
  *
  * It returns None for any PDU it does not pass, good or bad: the Python path then decides,
- * and raises the DecodeError with its offset. So this file never has to agree with Python on
+ * and raises the DecodeError with its offset. Checker.split(...) makes the views of the whole
+ * PDUs of a received chunk in one call (the X2/X3 stream reader's fast path), stopping where
+ * a PDU is incomplete or not passed; the reader takes it from there. So this file never has to agree with Python on
  * errors, only never to pass what Python refuses; the tests and a fuzz harness compare them.
  * Every read is bounded by the length of the bytes object (received octets: untrusted).
  */
@@ -112,39 +114,21 @@ utf8_ok(const unsigned char *p, Py_ssize_t length)
     return -1;
 }
 
-PyDoc_STRVAR(fields_doc,
-"fields(data, versions, max_header_length, max_payload_length) -> tuple | None\n\n"
-"The checked view fields of the X2/X3 PDU that fills the bytes data, or None when the Python\n"
-"path must decide (see the C source's doc).");
-
+/* The view fields of the PDU that fills p[0:size), Py_None when the Python path must decide,
+ * NULL with an exception on another error (memory). */
 static PyObject *
-Checker_fields(Checker *self, PyObject *const *args, Py_ssize_t nargs)
+check(Checker *self, const unsigned char *p, Py_ssize_t size, PyObject *versions,
+      unsigned long max_header, unsigned long max_payload)
 {
-    const unsigned char *p;
-    Py_ssize_t size, pos, end, ntexts = 0, i;
-    unsigned long header_length, payload_length, max_header, max_payload;
+    Py_ssize_t pos, end, ntexts = 0, i;
+    unsigned long header_length, payload_length;
     unsigned version;
     long seq_at = -1, ts_at = -1;
     int contained;
-    PyObject *version_object, *texts, *header, *stamp, *result;
-    /* (type, offset, length) of the text attributes; a header of 65535 octets holds at most
-       16383 attributes, each of 4 octets or more */
+    PyObject *version_object, *texts, *header, *stamp;
+    /* (type, offset, length) of the text attributes, up to 64 of them */
     Py_ssize_t found[3 * 64];
 
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "fields() takes 4 arguments");
-        return NULL;
-    }
-    if (!PyBytes_Check(args[0]) || !PyAnySet_Check(args[1]))
-        Py_RETURN_NONE;
-    max_header = PyLong_AsUnsignedLong(args[2]);
-    max_payload = PyLong_AsUnsignedLong(args[3]);
-    if (PyErr_Occurred()) {
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
-    p = (const unsigned char *)PyBytes_AS_STRING(args[0]);
-    size = PyBytes_GET_SIZE(args[0]);
     if (size < HEADER_LENGTH)
         Py_RETURN_NONE;
     version = u16(p);
@@ -156,7 +140,7 @@ Checker_fields(Checker *self, PyObject *const *args, Py_ssize_t nargs)
     version_object = PyLong_FromUnsignedLong(version);
     if (version_object == NULL)
         return NULL;
-    contained = PySet_Contains(args[1], version_object);
+    contained = PySet_Contains(versions, version_object);
     Py_DECREF(version_object);
     if (contained < 0)
         return NULL;
@@ -228,12 +212,122 @@ Checker_fields(Checker *self, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         }
     }
-    result = Py_BuildValue("(NlNN)", header, seq_at, texts, stamp);
+    return Py_BuildValue("(NlNN)", header, seq_at, texts, stamp);
+}
+
+/* The limits arguments: 0 with an exception when they are not of the right kinds. */
+static int
+limits(PyObject *const *args, PyObject **versions, unsigned long *max_header,
+       unsigned long *max_payload)
+{
+    if (!PyAnySet_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "versions must be a set");
+        return 0;
+    }
+    *versions = args[0];
+    *max_header = PyLong_AsUnsignedLong(args[1]);
+    *max_payload = PyLong_AsUnsignedLong(args[2]);
+    return !PyErr_Occurred();
+}
+
+PyDoc_STRVAR(fields_doc,
+"fields(data, versions, max_header_length, max_payload_length) -> tuple | None\n\n"
+"The checked view fields of the X2/X3 PDU that fills the bytes data, or None when the Python\n"
+"path must decide (see the C source's doc).");
+
+static PyObject *
+Checker_fields(Checker *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *versions;
+    unsigned long max_header, max_payload;
+
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "fields(data, versions, max_header, max_payload)");
+        return NULL;
+    }
+    if (!limits(args + 1, &versions, &max_header, &max_payload))
+        return NULL;
+    if (!PyBytes_Check(args[0]))
+        Py_RETURN_NONE; /* a bytearray or a view: the Python path */
+    return check(self, (const unsigned char *)PyBytes_AS_STRING(args[0]),
+                 PyBytes_GET_SIZE(args[0]), versions, max_header, max_payload);
+}
+
+static PyObject *SLOTS[5]; /* the view's attribute names, interned at import */
+
+PyDoc_STRVAR(split_doc,
+"split(data, start, versions, max_header_length, max_payload_length, view) -> (list, int)\n\n"
+"Views (instances of the class view, its slots data, _header, _seq_at, _texts, _timestamp\n"
+"set from fields()) of the whole PDUs of the bytes data from offset start on, up to the first\n"
+"PDU that is incomplete or that fields() does not pass; and the offset where they end.");
+
+static PyObject *
+Checker_split(Checker *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    const unsigned char *p;
+    Py_ssize_t size, pos, k;
+    PyObject *versions, *views, *result;
+    PyTypeObject *view_type;
+    unsigned long max_header, max_payload;
+
+    if (nargs != 6 || !PyBytes_Check(args[0]) || !PyType_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "split(data: bytes, start, versions, max_header, "
+                                         "max_payload, view: type)");
+        return NULL;
+    }
+    pos = PyLong_AsSsize_t(args[1]);
+    if ((pos == -1 && PyErr_Occurred()) || !limits(args + 2, &versions, &max_header, &max_payload))
+        return NULL;
+    p = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    size = PyBytes_GET_SIZE(args[0]);
+    if (pos < 0 || pos > size) {
+        PyErr_SetString(PyExc_ValueError, "start is outside data");
+        return NULL;
+    }
+    view_type = (PyTypeObject *)args[5];
+    views = PyList_New(0);
+    if (views == NULL)
+        return NULL;
+    while (size - pos >= HEADER_LENGTH) {
+        unsigned long long total = (unsigned long long)u32(p + pos + 4) + u32(p + pos + 8);
+        PyObject *fields, *data, *view;
+        int failed = 0;
+        if (total > (unsigned long long)(size - pos))
+            break; /* incomplete (or a bad header, which the Python path reports) */
+        fields = check(self, p + pos, (Py_ssize_t)total, versions, max_header, max_payload);
+        if (fields == NULL)
+            goto error;
+        if (fields == Py_None) {
+            Py_DECREF(fields);
+            break;
+        }
+        data = PyBytes_FromStringAndSize((const char *)p + pos, (Py_ssize_t)total);
+        view = data == NULL ? NULL : view_type->tp_alloc(view_type, 0);
+        if (view != NULL) {
+            failed = PyObject_SetAttr(view, SLOTS[0], data) < 0;
+            for (k = 0; k < 4 && !failed; k++)
+                failed = PyObject_SetAttr(view, SLOTS[k + 1], PyTuple_GET_ITEM(fields, k)) < 0;
+            failed = failed || PyList_Append(views, view) < 0;
+        }
+        Py_XDECREF(data);
+        Py_DECREF(fields);
+        if (view == NULL || failed) {
+            Py_XDECREF(view);
+            goto error;
+        }
+        Py_DECREF(view);
+        pos += (Py_ssize_t)total;
+    }
+    result = Py_BuildValue("(Nn)", views, pos);
     return result;
+error:
+    Py_DECREF(views);
+    return NULL;
 }
 
 static PyMethodDef Checker_methods[] = {
     {"fields", (PyCFunction)(void (*)(void))Checker_fields, METH_FASTCALL, fields_doc},
+    {"split", (PyCFunction)(void (*)(void))Checker_split, METH_FASTCALL, split_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -258,7 +352,12 @@ static struct PyModuleDef viewcheck_module = {
 PyMODINIT_FUNC
 PyInit__viewcheck(void)
 {
+    static const char *names[5] = {"data", "_header", "_seq_at", "_texts", "_timestamp"};
     PyObject *module;
+    int i;
+    for (i = 0; i < 5; i++)
+        if ((SLOTS[i] = PyUnicode_InternFromString(names[i])) == NULL)
+            return NULL;
     if (PyType_Ready(&CheckerType) < 0)
         return NULL;
     module = PyModule_Create(&viewcheck_module);

@@ -37,7 +37,7 @@ from lawful_intercept.x2x3.pdu import (
     xid_from_bytes,
 )
 
-__all__ = ["NATIVE_VIEW", "X2X3View", "decode"]
+__all__ = ["NATIVE_VIEW", "X2X3View", "decode", "split_views"]
 
 _TL = struct.Struct(">HH")
 _U32 = struct.Struct(">I")
@@ -53,11 +53,12 @@ _TEXT = frozenset(t for t, c in ATTRIBUTE_CLASSES.items() if issubclass(c, TextA
 try:  # the native checks (setup.py builds them; the Python path below defines the errors)
     from lawful_intercept.x2x3._viewcheck import Checker
 
-    _native_fields = Checker(
+    _checker = Checker(
         fixed=_FIXED, texts=_TEXT, sequence_type=SEQUENCE_NUMBER, timestamp_type=TIMESTAMP
-    ).fields
+    )
+    _native_fields, _native_split = _checker.fields, _checker.split
 except ImportError:  # pragma: no cover - a build without a C compiler
-    _native_fields = None  # type: ignore[assignment]
+    _native_fields = _native_split = None  # type: ignore[assignment]
 
 #: Whether X2X3View's checks run in the native helper (``x2x3._viewcheck``).
 NATIVE_VIEW = _native_fields is not None
@@ -285,6 +286,18 @@ class X2X3View:
             payload=bytes(self.data[header_length:]),
             version=version,
         )
+
+
+def split_views(data: bytes, start: int, limits: Limits) -> tuple[list[X2X3View], int]:
+    """Views of the whole PDUs of ``data`` from ``start`` on that the native checks pass, and
+    the offset where they end: a stream reader's fast path, which stops at the first PDU that
+    is incomplete or that the Python path must decide. ``([], start)`` without the helper."""
+    if _native_split is None:
+        return [], start
+    return _native_split(
+        data, start, limits.versions, limits.max_header_length, limits.max_payload_length,
+        X2X3View,
+    )  # fmt: skip
 
 
 def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> X2X3PDU:

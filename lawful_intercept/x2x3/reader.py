@@ -13,7 +13,7 @@ from __future__ import annotations
 from lawful_intercept.errors import DecodeError
 from lawful_intercept.framing import StreamFramer
 from lawful_intercept.x2x3.constants import HEADER_LENGTH
-from lawful_intercept.x2x3.decoder import X2X3View
+from lawful_intercept.x2x3.decoder import X2X3View, split_views
 from lawful_intercept.x2x3.pdu import DEFAULT_LIMITS, X2X3PDU, Limits, check_header
 
 __all__ = ["X2X3StreamReader"]
@@ -22,9 +22,12 @@ __all__ = ["X2X3StreamReader"]
 class X2X3StreamReader(StreamFramer):
     """Splits a byte stream into validated X2/X3 PDUs."""
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, *, native: bool = True) -> None:
+        """``native``: view whole PDUs of a chunk with the native helper when it is built
+        (the default); False reads with the Python path alone."""
         super().__init__()
         self.limits = limits
+        self.native = native
         self._needed = HEADER_LENGTH  # octets the current PDU needs in all (header first)
 
     def feed_views(self, data: bytes | bytearray | memoryview) -> list[X2X3View]:
@@ -37,7 +40,12 @@ class X2X3StreamReader(StreamFramer):
         try:
             if self._buffer:  # complete the held PDU from the head of ``data`` first
                 start = self._complete_held(view, out)
-            # then parse the caller's chunk in place; keep only its tail
+            if self.native and isinstance(data, bytes) and self._needed == HEADER_LENGTH:
+                views, end = split_views(data, start, self.limits)  # the native fast path
+                out += views
+                self._consumed += end - start
+                start = end
+            # then parse the caller's chunk in place (what the fast path left); keep its tail
             while size - start >= self._needed:
                 if self._needed == HEADER_LENGTH:  # a new PDU: check its header first
                     header_length, payload_length = check_header(view, self.limits, start)
@@ -47,7 +55,7 @@ class X2X3StreamReader(StreamFramer):
                 end = start + self._needed
                 # bytes slice straight to bytes (one copy, no memoryview object)
                 pdu = data[start:end] if isinstance(data, bytes) else bytes(view[start:end])
-                out.append(X2X3View(pdu, self.limits))
+                out.append(X2X3View(pdu, self.limits, native=self.native))
                 self._consumed += self._needed
                 self._needed = HEADER_LENGTH
                 start = end
@@ -75,7 +83,7 @@ class X2X3StreamReader(StreamFramer):
                 self._needed = header_length + payload_length
                 if len(buffer) < self._needed:
                     continue
-            out.append(X2X3View(bytes(buffer), self.limits))
+            out.append(X2X3View(bytes(buffer), self.limits, native=self.native))
             self._consumed += self._needed
             self._needed = HEADER_LENGTH
             buffer.clear()
