@@ -113,20 +113,21 @@ def _outcome(octets: bytes) -> object:
         return ("DecodeError", exc.offset)
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    template=templates,
-    items=st.lists(
-        st.tuples(
-            st.none() | st.sampled_from(list(m.PayloadDirection)),
-            st.sampled_from([0, 1, 100, 1500]),
-            st.integers(0, 2**40) | st.integers(0, 253_402_300_799 * 10**9),
-        ),
-        min_size=1,
-        max_size=5,
+#: aggregated items as (direction, packet size, time stamp): sizes around the length forms
+aggregated_items = st.lists(
+    st.tuples(
+        st.none() | st.sampled_from(list(m.PayloadDirection)),
+        st.sampled_from([0, 1, 100, 127, 128, 1500, 70_000]),
+        st.integers(0, 2**40) | st.integers(0, 253_402_300_799 * 10**9),
     ),
-    flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=3),
+    min_size=1,
+    max_size=5,
 )
+flips = st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(template=templates, items=aggregated_items, flips=flips)
 def test_the_shape_cache_never_changes_what_is_read(
     template: CCTemplate,
     items: list[tuple[m.PayloadDirection | None, int, int]],
@@ -161,20 +162,7 @@ def test_the_native_reader_is_built() -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(
-    template=templates,
-    items=st.lists(
-        st.tuples(
-            st.none() | st.sampled_from(list(m.PayloadDirection)),
-            st.sampled_from([0, 1, 127, 128, 1500, 70_000]),
-            st.integers(0, 2**40) | st.integers(0, 253_402_300_799 * 10**9),
-        ),
-        min_size=1,
-        max_size=4,
-    ),
-    flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=3),
-    cut=st.integers(0, 40),
-)
+@given(template=templates, items=aggregated_items, flips=flips, cut=st.integers(0, 40))
 def test_native_and_python_readers_agree_on_any_mutation(
     template: CCTemplate,
     items: list[tuple[m.PayloadDirection | None, int, int]],
