@@ -134,10 +134,12 @@ read_items(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *data, *directions, *items, *item;
 
     (void)module;
-    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyTuple_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError, "read_items(data: bytes, start, end, directions: tuple)");
+    if (nargs != 4 || !PyTuple_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "read_items(data, start, end, directions: tuple)");
         return NULL;
     }
+    if (!PyBytes_Check(args[0]))
+        Py_RETURN_NONE; /* a bytearray or a view: the Python path */
     data = args[0], directions = args[3];
     start = PyLong_AsSsize_t(args[1]);
     end = start == -1 && PyErr_Occurred() ? -1 : PyLong_AsSsize_t(args[2]);
