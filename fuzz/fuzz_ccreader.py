@@ -1,8 +1,8 @@
 """atheris harness: the LEMF's fast iPCC reader and accessors on arbitrary octets.
 
 Each must return (a view, None, or a tag number) or raise DecodeError — nothing else. The
-native cCPayloadSequence reader (``handover._ccread``, C) and the Python path read the input
-the same way: the same items, or the native one answers None.
+native readers (``handover._ccread``, C: pSHeader fields and cCPayloadSequence) and the Python
+path read the input the same way: the same fields and items, or the same error.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ with atheris.instrument_imports():
         header_liid,
         payload_choice,
         read_cc_items,
+        read_header_fields,
         read_ipcc,
     )
 
@@ -26,6 +27,13 @@ with atheris.instrument_imports():
 def _items(data: bytes, start: int, end: int, native: bool) -> object:
     try:
         return read_cc_items(data, start, end, native=native)
+    except DecodeError as exc:
+        return (exc.offset, str(exc))
+
+
+def _header(data: bytes, native: bool) -> object:
+    try:
+        return read_header_fields(data, native=native)
     except DecodeError as exc:
         return (exc.offset, str(exc))
 
@@ -40,6 +48,8 @@ def test_one_input(data: bytes) -> None:
         start, end = 0, len(data)
     if _items(data, start, end, True) != _items(data, start, end, False):
         raise AssertionError("the native and Python readers disagree")
+    if _header(data, True) != _header(data, False):
+        raise AssertionError("the native and Python header readers disagree")
 
 
 def main() -> None:

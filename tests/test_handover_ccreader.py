@@ -185,3 +185,71 @@ def test_native_and_python_readers_agree_on_any_mutation(
         assert _items(candidate, start, stop, native=True) == _items(
             candidate, start, stop, native=False
         )
+
+
+def _header(octets: bytes, *, native: bool) -> object:
+    try:
+        return ccreader.read_header_fields(octets, native=native)
+    except DecodeError as exc:
+        return ("DecodeError", exc.offset, str(exc))
+
+
+@settings(max_examples=400, deadline=None)
+@given(pdu=pspdus, flips=flips, cut=st.integers(0, 40))
+def test_native_and_python_header_readers_agree_on_any_mutation(
+    pdu: m.PSPDU, flips: list[tuple[int, int]], cut: int
+) -> None:
+    """The native pSHeader reader reads what the Python walk reads; for anything else it
+    answers None and the walk decides (errors and offsets included)."""
+    octets = codec.encode(pdu)
+    mutated = bytearray(octets)
+    for position, value in flips:
+        mutated[position % len(mutated)] = value
+    for candidate in (octets, bytes(mutated), bytes(mutated[: max(0, len(mutated) - cut)])):
+        assert _header(candidate, native=True) == _header(candidate, native=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    template=templates,
+    sequence=st.integers(0, 0xFFFFFFFF),
+    cin=st.none() | st.integers(0, 0xFFFFFFFF),
+    timestamp_ns=st.integers(0, 2**34 * 10**9 - 1),
+)
+def test_template_headers_take_the_native_path(
+    template: CCTemplate, sequence: int, cin: int | None, timestamp_ns: int
+) -> None:
+    octets = template.encode(sequence, cin, timestamp_ns, None, b"\x45")
+    assert ccreader._native_header is not None
+    found = ccreader._native_header(octets)
+    assert found is not None
+    assert found[:3] == (template.lawful_interception_identifier, cin, sequence)
+
+
+_OID = bytes.fromhex("800704000202050102")  # li-psDomainId [0]
+_COMM = bytes.fromhex("a306a00480024243")  # communicationIdentifier { networkIdentifier }
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        _OID + b"\x81\x01L" + _COMM + b"\x84\x01\x07",  # the plain case
+        _OID + b"\x81\x01L" + _COMM + b"\x84\x05\x01\x00\x00\x00\x00",  # sequence past 2^32
+        _OID + b"\x81\x01L" + _COMM + b"\x84\x05\x00\xff\xff\xff\xff",  # 2^32 - 1 in 5 octets
+        _OID + b"\x81\x01L" + _COMM + b"\x84\x01\x80",  # a negative sequence number
+        _OID + b"\x81\x01L" + b"\x81\x01M" + _COMM + b"\x84\x01\x07",  # the LIID twice
+        _OID + b"\x81\x01L" + bytes.fromhex("a309a0048002424381010b") + b"\x84\x01\x07",  # CIN
+        _OID + b"\x81\x01L" + bytes.fromhex("a30ba004800242438103000100") + b"\x84\x01\x07",
+        _OID + b"\x81\x01L" + _COMM + b"\x84\x01\x07" + b"\x9f\x20\x01\x00",  # high tag
+        _OID + b"\x81\x01L" + _COMM + b"\x84\x81\x01\x07",  # a long-form length
+        _OID + b"\x81\x01L" + _COMM + b"\x84\x01\x07\x8515" + b"20270101000000Z",
+        _OID + b"\x81\x01L" + _COMM + b"\x84\x01\x07\x8515" + b"20271301000000Z",  # month 13
+        _OID + b"\x81\x01L" + _COMM + b"\x84\x01\x07" + bytes.fromhex("a709800468000000810100"),
+        _OID + b"\x81\x01L" + _COMM + b"\x84\x01\x07" + bytes.fromhex("a70b80046800000081030f4240"),
+        _OID + _COMM + b"\x84\x01\x07",  # no LIID
+        _OID + b"\x81\x01L" + _COMM,  # no sequence number
+    ],
+)
+def test_native_and_python_header_readers_agree_on_edge_cases(fields: bytes) -> None:
+    octets = codec.join_pspdu(b"\xa1" + bytes([len(fields)]) + fields, b"\xa1\x00")
+    assert _header(octets, native=True) == _header(octets, native=False)

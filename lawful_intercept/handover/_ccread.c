@@ -1,5 +1,5 @@
-/* The LEMF's per-packet read of an iPCC cCPayloadSequence in one call (TS 102 232-1 clause
- * 6.2.3, TS 102 232-3 clause 6.3): the fast path of handover.ccreader.read_cc_items.
+/* The LEMF's fast reads of iPCC PS-PDUs (TS 102 232-1 clauses 5.2 and 6.2.3, TS 102 232-3
+ * clause 6.3): the fast paths of handover.ccreader.read_cc_items and read_header_fields.
  *
  * read_items(data, start, end, directions) reads data[start:end] when it is exactly
  *
@@ -13,6 +13,10 @@
  * this file never has to agree with Python on errors, only never to read what Python reads
  * otherwise; tests and a fuzz harness compare the two. The octets are received ones
  * (untrusted): every read is bounded by end, itself bounded by the bytes object.
+ *
+ * read_header(data) does the same for the pSHeader of the PS-PDU filling data: LIID, CIN,
+ * sequence number, microSecondTimeStamp and where the GeneralizedTime timeStamp lies (the
+ * Python path turns its text into a time, with its own checks), or None.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -57,13 +61,35 @@ unsigned_value(const unsigned char *p, Py_ssize_t at, Py_ssize_t stop, Py_ssize_
     return 1;
 }
 
+/* An INTEGER's content as ccreader's read_unsigned(..., 32) reads it: 1..5 octets, a
+ * non-negative value below 2^32. */
+static int
+u32_value(const unsigned char *p, Py_ssize_t at, Py_ssize_t stop, unsigned long long *value)
+{
+    return unsigned_value(p, at, stop, 5, value) && *value <= 0xFFFFFFFFULL;
+}
+
+/* A microSecondTimeStamp's content { seconds [0], microSeconds [1] } in the usual octets, as
+ * POSIX ns; 0 when it is not so (the Python path reads it). */
+static int
+micro_stamp(const unsigned char *p, Py_ssize_t at, Py_ssize_t stop, unsigned long long *ns)
+{
+    Py_ssize_t cursor = at, s_at, s_stop, m_at, m_stop;
+    unsigned long long seconds, micro;
+    if (!take(p, &cursor, stop, 0x80, &s_at, &s_stop) || !take(p, &cursor, stop, 0x81, &m_at, &m_stop)
+        || cursor != stop || !unsigned_value(p, s_at, s_stop, 8, &seconds)
+        || !unsigned_value(p, m_at, m_stop, 8, &micro) || seconds >= (1ULL << 34) || micro > 999999)
+        return 0;
+    *ns = seconds * 1000000000ULL + micro * 1000ULL;
+    return 1;
+}
+
 /* One CCPayload's content [pos, end): its item tuple, Py_None (not this shape) or NULL. */
 static PyObject *
 cc_payload(const unsigned char *p, Py_ssize_t pos, Py_ssize_t end, PyObject *directions)
 {
     Py_ssize_t at, stop, ipcc, ipcc_end, inner, inner_end, packets, packets_end, cursor;
     PyObject *direction = Py_None, *packet, *stamp, *item;
-    unsigned long long seconds, micro;
 
     if (end - pos >= 3 && p[pos] == 0x80) { /* payloadDirection */
         if (p[pos + 1] != 1 || p[pos + 2] >= PyTuple_GET_SIZE(directions))
@@ -86,17 +112,10 @@ cc_payload(const unsigned char *p, Py_ssize_t pos, Py_ssize_t end, PyObject *dir
         Py_RETURN_NONE;
     stamp = Py_None;
     if (pos < end) { /* microSecondTimeStamp [3] { seconds [0], microSeconds [1] } */
-        Py_ssize_t s_at, s_stop, m_at, m_stop;
-        if (!take(p, &pos, end, 0xA3, &at, &stop) || pos != end)
+        unsigned long long ns;
+        if (!take(p, &pos, end, 0xA3, &at, &stop) || pos != end || !micro_stamp(p, at, stop, &ns))
             Py_RETURN_NONE;
-        cursor = at;
-        if (!take(p, &cursor, stop, 0x80, &s_at, &s_stop)
-            || !take(p, &cursor, stop, 0x81, &m_at, &m_stop) || cursor != stop
-            || !unsigned_value(p, s_at, s_stop, 8, &seconds)
-            || !unsigned_value(p, m_at, m_stop, 8, &micro) || seconds >= (1ULL << 34)
-            || micro > 999999)
-            Py_RETURN_NONE;
-        stamp = PyLong_FromUnsignedLongLong(seconds * 1000000000ULL + micro * 1000ULL);
+        stamp = PyLong_FromUnsignedLongLong(ns);
         if (stamp == NULL)
             return NULL;
     }
@@ -175,7 +194,86 @@ read_items(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return item;
 }
 
+PyDoc_STRVAR(read_header_doc,
+"read_header(data) -> (liid, cin, sequence, micro_ns, time_start, time_end) | None\n\n"
+"The pSHeader fields of the PS-PDU filling the bytes data: cin and micro_ns None when absent,\n"
+"time_start and time_end the GeneralizedTime's content (-1, -1 when absent); None when the\n"
+"Python path must decide (see the C source's doc).");
+
+static PyObject *
+read_header(PyObject *module, PyObject *data)
+{
+    const unsigned char *p;
+    Py_ssize_t size, pos = 0, at, stop, header, header_end, payload, payload_end;
+    Py_ssize_t liid_at = -1, liid_end = -1, time_at = -1, time_end = -1;
+    unsigned long long sequence = 0, cin = 0, micro = 0;
+    int seen[9] = {0}, has_cin = 0, has_micro = 0;
+
+    (void)module;
+    if (!PyBytes_Check(data))
+        Py_RETURN_NONE;
+    p = (const unsigned char *)PyBytes_AS_STRING(data);
+    size = PyBytes_GET_SIZE(data);
+    /* PS-PDU ::= SEQUENCE { pSHeader [1], payload [2] }, filling data */
+    if (!take(p, &pos, size, 0x30, &at, &stop) || pos != size)
+        Py_RETURN_NONE;
+    pos = at;
+    if (!take(p, &pos, stop, 0xA1, &header, &header_end)
+        || !take(p, &pos, stop, 0xA2, &payload, &payload_end) || pos != stop)
+        Py_RETURN_NONE;
+    for (pos = header; pos < header_end;) {
+        unsigned char tag;
+        if (header_end - pos < 2 || (p[pos] & 0x1F) == 0x1F)
+            Py_RETURN_NONE; /* a high tag number: the Python path */
+        tag = p[pos];
+        if (!take(p, &pos, header_end, tag, &at, &stop))
+            Py_RETURN_NONE;
+        if ((tag & 0x1F) <= 8 && (tag == 0x81 || tag == 0xA3 || tag == 0x84 || tag == 0x85
+                                  || tag == 0xA7)) {
+            if (seen[tag & 0x1F]++)
+                Py_RETURN_NONE; /* a field twice: the Python path */
+        }
+        if (tag == 0x81)
+            liid_at = at, liid_end = stop;
+        else if (tag == 0xA3) { /* communicationIdentifier: CIN is its [1] */
+            Py_ssize_t inner = at, item_at, item_stop;
+            while (inner < stop) {
+                unsigned char item;
+                if (stop - inner < 2 || (p[inner] & 0x1F) == 0x1F)
+                    Py_RETURN_NONE;
+                item = p[inner];
+                if (!take(p, &inner, stop, item, &item_at, &item_stop))
+                    Py_RETURN_NONE;
+                if (item == 0x81) {
+                    if (has_cin || !u32_value(p, item_at, item_stop, &cin))
+                        Py_RETURN_NONE;
+                    has_cin = 1;
+                }
+            }
+        }
+        else if (tag == 0x84) {
+            if (!u32_value(p, at, stop, &sequence))
+                Py_RETURN_NONE;
+        }
+        else if (tag == 0x85)
+            time_at = at, time_end = stop;
+        else if (tag == 0xA7) {
+            if (!micro_stamp(p, at, stop, &micro))
+                Py_RETURN_NONE;
+            has_micro = 1;
+        }
+    }
+    if (liid_at < 0 || !seen[4])
+        Py_RETURN_NONE; /* no LIID or sequence number: the Python path reports it */
+    return Py_BuildValue("(y#NKNnn)", (const char *)p + liid_at, liid_end - liid_at,
+                         has_cin ? PyLong_FromUnsignedLongLong(cin) : Py_NewRef(Py_None),
+                         sequence,
+                         has_micro ? PyLong_FromUnsignedLongLong(micro) : Py_NewRef(Py_None),
+                         time_at, time_end);
+}
+
 static PyMethodDef methods[] = {
+    {"read_header", (PyCFunction)read_header, METH_O, read_header_doc},
     {"read_items", (PyCFunction)(void (*)(void))read_items, METH_FASTCALL, read_items_doc},
     {NULL, NULL, 0, NULL},
 };

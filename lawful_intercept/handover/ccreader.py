@@ -11,8 +11,8 @@ a payload outside its shape (IRI, TRI, iPTruncatedPacket, other CCContents...): 
 then uses the full decoder. Malformed octets raise DecodeError with the offset.
 
 The native helper ``handover._ccread`` (C; :data:`NATIVE_READ` says whether it is built) reads
-the usual cCPayloadSequence shape in one call; it answers None for anything else, and the
-Python path below, which alone defines errors and other shapes, reads it.
+the usual pSHeader and cCPayloadSequence shapes in one call each; it answers None for anything
+else, and the Python path below, which alone defines errors and other shapes, reads it.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from lawful_intercept.errors import DecodeError
 from lawful_intercept.handover import model as m
 from lawful_intercept.handover.ber import element, read_unsigned
 
-try:  # the native reader of the usual shape (setup.py builds it; same results)
+try:  # the native reader of the usual shapes (setup.py builds it; same results)
+    from lawful_intercept.handover._ccread import read_header as _native_header
     from lawful_intercept.handover._ccread import read_items as _native_items
 except ImportError:  # pragma: no cover - a build without a C compiler
-    _native_items = None  # type: ignore[assignment]
+    _native_header = _native_items = None  # type: ignore[assignment]
 
 __all__ = [
     "NATIVE_READ",
@@ -139,9 +140,15 @@ def _micro_time_stamp(data: bytes, start: int, end: int) -> int | None:
     return None
 
 
-def read_header_fields(data: bytes) -> tuple[bytes, int | None, int, int]:
+def read_header_fields(data: bytes, *, native: bool = True) -> tuple[bytes, int | None, int, int]:
     """(LIID, CIN, sequence number, time stamp in POSIX ns or 0) of a PS-PDU's header; the
     microSecondTimeStamp when present, else the GeneralizedTime timeStamp."""
+    if native and _native_header is not None:
+        found = _native_header(data)
+        if found is not None:
+            # the text is checked as the walk below checks it, micro or not
+            text = _generalized_time(data, found[4], found[5]) if found[4] >= 0 else 0
+            return found[0], found[1], found[2], found[3] if found[3] is not None else text
     start, end, _, _ = _pdu(data)
     liid: bytes | None = None
     cin: int | None = None
