@@ -48,6 +48,18 @@ take(const unsigned char *p, Py_ssize_t *pos, Py_ssize_t end, unsigned char tag,
     return 1;
 }
 
+/* take() of whatever element is at *pos, its identifier octet in *tag; 0 for a high tag
+ * number (several identifier octets: the Python path reads those). */
+static int
+take_next(const unsigned char *p, Py_ssize_t *pos, Py_ssize_t end, unsigned char *tag,
+          Py_ssize_t *at, Py_ssize_t *stop)
+{
+    if (end - *pos < 2 || (p[*pos] & 0x1F) == 0x1F)
+        return 0;
+    *tag = p[*pos];
+    return take(p, pos, end, *tag, at, stop);
+}
+
 /* A non-negative INTEGER of 1..size_max content octets whose first octet is below 0x80. */
 static int
 unsigned_value(const unsigned char *p, Py_ssize_t at, Py_ssize_t stop, Py_ssize_t size_max,
@@ -223,13 +235,9 @@ read_header(PyObject *module, PyObject *data)
         Py_RETURN_NONE;
     for (pos = header; pos < header_end;) {
         unsigned char tag;
-        if (header_end - pos < 2 || (p[pos] & 0x1F) == 0x1F)
-            Py_RETURN_NONE; /* a high tag number: the Python path */
-        tag = p[pos];
-        if (!take(p, &pos, header_end, tag, &at, &stop))
+        if (!take_next(p, &pos, header_end, &tag, &at, &stop))
             Py_RETURN_NONE;
-        if ((tag & 0x1F) <= 8 && (tag == 0x81 || tag == 0xA3 || tag == 0x84 || tag == 0x85
-                                  || tag == 0xA7)) {
+        if (tag == 0x81 || tag == 0xA3 || tag == 0x84 || tag == 0x85 || tag == 0xA7) {
             if (seen[tag & 0x1F]++)
                 Py_RETURN_NONE; /* a field twice: the Python path */
         }
@@ -239,10 +247,7 @@ read_header(PyObject *module, PyObject *data)
             Py_ssize_t inner = at, item_at, item_stop;
             while (inner < stop) {
                 unsigned char item;
-                if (stop - inner < 2 || (p[inner] & 0x1F) == 0x1F)
-                    Py_RETURN_NONE;
-                item = p[inner];
-                if (!take(p, &inner, stop, item, &item_at, &item_stop))
+                if (!take_next(p, &inner, stop, &item, &item_at, &item_stop))
                     Py_RETURN_NONE;
                 if (item == 0x81) {
                     if (has_cin || !u32_value(p, item_at, item_stop, &cin))
