@@ -200,3 +200,33 @@ def test_queue_key_wrapped_by_an_hsm(tmp_path: Path, hsm_token: dict[str, str]) 
         pytest.raises(IntegrityError),
     ):
         li.SQLiteQueue.with_keystore(path, other, label=b"LEA-A")
+
+
+def test_files_get_large_pages_and_checkpoints_by_octets_however_opened(tmp_path: Path) -> None:
+    """64 KiB pages for a new file, also when the data key's table is written first
+    (with_keystore); a checkpoint per WAL_OCTETS and a cache of CACHE_OCTETS whatever the
+    page size (a file made with SQLite's 4 KiB pages keeps them)."""
+    from lawful_intercept.keys import SoftwareKeyStore
+    from lawful_intercept.store import sqlite_queue
+
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as db:
+        db.execute("CREATE TABLE before_the_queue (x)")  # page size fixed at 4096
+    with SoftwareKeyStore.create(tmp_path / "k.json", "pass phrase") as store:
+        queues = {
+            "direct": li.SQLiteQueue(tmp_path / "direct.db", key()),
+            "with_keystore": li.SQLiteQueue.with_keystore(tmp_path / "wrapped.db", store),
+            "old": li.SQLiteQueue(old, key()),
+        }
+    for name, queue in queues.items():
+        queue.put([b"x" * 100_000])
+        page = 4096 if name == "old" else 65536
+        with sqlite3.connect(queue.path) as db:  # what the file says, not the connection
+            assert db.execute("PRAGMA page_size").fetchone()[0] == page, name
+        pragma = queue._db.execute
+        assert pragma("PRAGMA wal_autocheckpoint").fetchone()[0] == (
+            sqlite_queue.WAL_OCTETS // page
+        ), name
+        assert pragma("PRAGMA cache_size").fetchone()[0] == -(sqlite_queue.CACHE_OCTETS >> 10)
+        assert pragma("PRAGMA journal_mode").fetchone()[0] == "wal"
+        queue.close()

@@ -56,6 +56,14 @@ _STATE_POSITION = 1 << 63
 ROW_OCTETS = 256 * 1024
 
 
+#: WAL octets between automatic checkpoints (SQLite counts pages: 1000 by default, which
+#: with 4 KiB pages meant a checkpoint, rereading and rewriting the rows, every 4 MB)
+WAL_OCTETS = 64 << 20
+#: most octets of pages SQLite caches: a commit's rows are still there when their release
+#: deletes them (a DELETE walks each row's overflow pages; from the cache, not the disk)
+CACHE_OCTETS = 64 << 20
+
+
 def _rows(records: list[bytes]) -> list[list[bytes]]:
     """``records`` cut, in order, into rows of at most ROW_OCTETS (at least one record)."""
     out: list[list[bytes]] = [[]]
@@ -67,6 +75,24 @@ def _rows(records: list[bytes]) -> list[list[bytes]]:
         out[-1].append(record)
         size += len(record)
     return out
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """The queue's connection and settings. A new file gets them before anything is written
+    in it: the page size is fixed once the file has a table (the data key's, say)."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # large pages: a row holds up to ROW_OCTETS of one channel's batch; 64 KiB pages
+    # halve the cost of writing and freeing it (effective for a new file only)
+    db.execute("PRAGMA page_size=65536")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    # released rows are AES-GCM ciphertext: zero them only where that costs no extra I/O
+    # (this build's default, full secure delete, doubles what a release writes)
+    db.execute("PRAGMA secure_delete=FAST")
+    page = int(db.execute("PRAGMA page_size").fetchone()[0])
+    db.execute(f"PRAGMA wal_autocheckpoint={max(1, WAL_OCTETS // page)}")
+    db.execute(f"PRAGMA cache_size={-(CACHE_OCTETS >> 10)}")  # negative: in KiB
+    return db
 
 
 class SQLiteQueue:
@@ -86,15 +112,7 @@ class SQLiteQueue:
         self.label = label
         self.max_records, self.max_octets = max_records, max_octets
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        # large pages: a row holds up to ROW_OCTETS of one channel's batch; 64 KiB pages
-        # halve the cost of writing and freeing it (effective for a new file only)
-        self._db.execute("PRAGMA page_size=65536")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        # released rows are AES-GCM ciphertext: zero them only where that costs no extra I/O
-        # (this build's default, full secure delete, doubles what a release writes)
-        self._db.execute("PRAGMA secure_delete=FAST")
+        self._db = _connect(self.path)
         self._db.executescript(_SCHEMA)
         os.chmod(self.path, 0o600)
         self._released: dict[str, int] = {
@@ -135,6 +153,7 @@ class SQLiteQueue:
         KEK (HSM or TPM): the infrastructure domain that copies the file gets ciphertext and a
         key it cannot unwrap. A new file gets a fresh random key."""
         target = Path(path)
+        _connect(target).close()  # a new file: its page size, before the key's table
         key = stored_data_key(target, store)
         return cls(target, key, label=label, max_records=max_records, max_octets=max_octets)
 
