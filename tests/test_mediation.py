@@ -251,7 +251,7 @@ def test_aggregation_puts_packets_of_one_communication_in_one_pdu(
     """Clause 6.2.3: up to ``aggregate`` packets of one CIN per HI3 PDU, each with its own
     microSecondTimeStamp; a packet of another communication, the wait, release_held and
     remove_binding each send what is held. The LEMF gets every packet with its capture time."""
-    from lawful_intercept.lemf import CCPacket, IntegrityResult, LEMFReceiver
+    from lawful_intercept.lemf import CCPacket, CCPackets, IntegrityResult, LEMFReceiver
 
     key = os.urandom(32)
     leas = [
@@ -296,6 +296,15 @@ def test_aggregation_puts_packets_of_one_communication_in_one_pdu(
         checks = [e for e in events if isinstance(e, IntegrityResult)]
         assert checks and all(c.reason is None for c in checks)
         assert {type(e) for e in events} <= {CCPacket, IntegrityResult}
+        # batched: one CCPackets per HI3 PDU (the LEMF server's way), the same packets
+        again = LEMFReceiver(
+            key=key if encrypted else None,
+            profile=EncryptionProfile() if encrypted else None,
+            verification_key=store.public_key(),
+        )
+        batches = [e for e in again.feed(b"".join(octets), batched=True) if type(e) is CCPackets]
+        assert [p for batch in batches for p in batch.packets()] == got
+        assert len(batches) < len(got)  # some PDUs hold two or three packets
         clear = [codec.decode(p) for p in octets] if not encrypted else []
         cc = [p for p in clear if isinstance(p.payload, m.CCPayloadSequence)]
         if cc:  # LEA-A: packets 0+1 and 3 share the IPv4 CIN, 2 and 4 the IPv6 one
@@ -340,7 +349,7 @@ def test_the_lemf_full_path_keeps_the_header_time_exact_near_year_9999() -> None
     once rounded 23:59:58.999985 in year 9999 up to the next second."""
     import datetime
 
-    from lawful_intercept.lemf import CCPacket, LEMFReceiver
+    from lawful_intercept.lemf import CCPacket, CCPackets, LEMFReceiver
 
     when = datetime.datetime(9999, 12, 31, 23, 59, 58, 999985, tzinfo=datetime.UTC)
     pdu = m.PSPDU(
@@ -360,3 +369,5 @@ def test_the_lemf_full_path_keeps_the_header_time_exact_near_year_9999() -> None
     events = LEMFReceiver().feed(codec.encode(pdu))
     packets = [e for e in events if isinstance(e, CCPacket)]
     assert [p.timestamp_ns for p in packets] == [253_402_300_798_999_985_000]
+    (batch,) = LEMFReceiver().feed(codec.encode(pdu), batched=True)  # the same, as one event
+    assert isinstance(batch, CCPackets) and batch.packets() == packets

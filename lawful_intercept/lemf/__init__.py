@@ -2,6 +2,7 @@
 
 from lawful_intercept.lemf.receiver import (
     CCPacket,
+    CCPackets,
     Duplicate,
     Gap,
     IntegrityResult,
@@ -13,6 +14,7 @@ from lawful_intercept.lemf.server import LEMFCounters, LEMFServer
 
 __all__ = [
     "CCPacket",
+    "CCPackets",
     "Duplicate",
     "Gap",
     "IRIRecord",

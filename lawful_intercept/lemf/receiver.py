@@ -22,6 +22,7 @@ from lawful_intercept.errors import IntegrityError
 from lawful_intercept.handover import model as m
 from lawful_intercept.handover.ccreader import (
     IPCCView,
+    Items,
     payload_choice,
     read_cc_items,
     read_header_fields,
@@ -35,6 +36,7 @@ from lawful_intercept.handover.reader import PSPDUStreamReader
 
 __all__ = [
     "CCPacket",
+    "CCPackets",
     "Duplicate",
     "Gap",
     "IRIRecord",
@@ -54,6 +56,26 @@ class CCPacket:
     timestamp_ns: int
     direction: m.PayloadDirection | None
     packet: bytes
+
+
+@attrs.frozen
+class CCPackets:
+    """The IP packets of one HI3 PS-PDU (several when aggregated, TS 102 232-1 clause
+    6.2.3) in one event: what ``batched=True`` gives instead of a CCPacket per packet."""
+
+    liid: bytes
+    cin: int | None
+    sequence: int
+    timestamp_ns: int  #: the PDU's time, for a packet without its own
+    items: Items  #: (direction, packet, its own time in ns or None) per packet
+
+    def packets(self) -> list[CCPacket]:
+        """One CCPacket per packet."""
+        liid, cin, sequence, pdu_time = self.liid, self.cin, self.sequence, self.timestamp_ns
+        return [
+            CCPacket(liid, cin, sequence, pdu_time if own is None else own, direction, packet)
+            for direction, packet, own in self.items
+        ]
 
 
 @attrs.frozen
@@ -109,7 +131,7 @@ _CC_PAYLOAD_SEQUENCE, _ENCRYPTION_CONTAINER = 1, 4  # Payload CHOICE tag numbers
 #: Missing sequence numbers remembered per stream, so a late PDU is told from a repeat.
 MAX_REMEMBERED_MISSING = 65536
 
-Event = CCPacket | IRIRecord | Gap | Duplicate | IntegrityResult | KeepAlive
+Event = CCPacket | CCPackets | IRIRecord | Gap | Duplicate | IntegrityResult | KeepAlive
 
 
 def _stream_of(payload: m.Payload) -> str | None:
@@ -144,16 +166,19 @@ class LEMFReceiver:
         self._verifiers: dict[tuple[bytes, str], IntegrityVerifier] = {}
         self.pdus = 0
 
-    def feed(self, data: bytes) -> list[Event]:
+    def feed(self, data: bytes, *, batched: bool = False) -> list[Event]:
         """Events for the PS-PDUs ``data`` completes."""
         events: list[Event] = []
         for octets in self._reader.feed(data):
-            events += self.on_pdu(octets)
+            events += self.on_pdu(octets, batched=batched)
         return events
 
-    def on_pdu(self, octets: bytes, kind: int | None = None) -> list[Event]:
+    def on_pdu(
+        self, octets: bytes, kind: int | None = None, *, batched: bool = False
+    ) -> list[Event]:
         """Events for one PS-PDU as received; ``kind``: its Payload CHOICE tag number, when
-        the caller has read it (:class:`~lawful_intercept.delivery.PDUData` carries it)."""
+        the caller has read it (:class:`~lawful_intercept.delivery.PDUData` carries it).
+        ``batched``: a CC PDU's packets as one CCPackets, not a CCPacket each."""
         self.pdus += 1
         if kind is None:
             kind = payload_choice(octets)
@@ -168,25 +193,23 @@ class LEMFReceiver:
             decrypted = decryptor.decrypt(octets, sequence_number=sequence)
             items = read_cc_items(decrypted.payload)
             if items is not None:  # the per-packet path: no typed model built
-                return self._ipcc(IPCCView(liid, cin, sequence, stamp, items), octets)
-            return self._full(decode(decrypted.pdu), octets, decrypted.pdu)
+                return self._ipcc(IPCCView(liid, cin, sequence, stamp, items), octets, batched)
+            return self._full(decode(decrypted.pdu), octets, decrypted.pdu, batched)
         view = read_ipcc(octets) if kind == _CC_PAYLOAD_SEQUENCE else None
         if view is not None:
-            return self._ipcc(view, octets)
-        return self._full(decode(octets), octets, octets)
+            return self._ipcc(view, octets, batched)
+        return self._full(decode(octets), octets, octets, batched)
 
-    def _ipcc(self, view: IPCCView, received: bytes) -> list[Event]:
+    def _ipcc(self, view: IPCCView, received: bytes, batched: bool) -> list[Event]:
         events: list[Event] = list(self._sequence(view.liid, "HI3", view.sequence))
         if events and isinstance(events[-1], Duplicate):
             return events
         self._verifier(view.liid, "HI3").add(view.sequence, received)
-        for direction, packet, stamp in view.items:
-            events.append(
-                CCPacket(
-                    view.liid, view.cin, view.sequence,
-                    view.timestamp_ns if stamp is None else stamp, direction, packet,
-                )
-            )  # fmt: skip
+        cc = CCPackets(view.liid, view.cin, view.sequence, view.timestamp_ns, view.items)
+        if batched:
+            events.append(cc)
+        else:
+            events += cc.packets()
         return events
 
     def _verifier(self, liid: bytes, stream: str) -> IntegrityVerifier:
@@ -195,7 +218,7 @@ class LEMFReceiver:
             verifier = self._verifiers[(liid, stream)] = IntegrityVerifier(self._verification_key)
         return verifier
 
-    def _full(self, pdu: m.PSPDU, received: bytes, clear: bytes) -> list[Event]:
+    def _full(self, pdu: m.PSPDU, received: bytes, clear: bytes, batched: bool) -> list[Event]:
         """Any PDU, through the full decoder."""
         liid = pdu.header.lawful_interception_identifier
         payload = pdu.payload
@@ -223,7 +246,11 @@ class LEMFReceiver:
             return events
         verifier.add(sequence, received)
         if isinstance(payload, m.CCPayloadSequence):
-            events += self._cc(liid, pdu, payload.items)
+            cc = self._cc(liid, pdu, payload.items)
+            if batched:
+                events.append(cc)
+            else:
+                events += cc.packets()
         else:
             events.append(IRIRecord(liid, sequence, pspdu_to_json(clear)))
         return events
@@ -245,7 +272,7 @@ class LEMFReceiver:
                 missing.update(range(expected, sequence))
         self._next[key] = sequence + 1
 
-    def _cc(self, liid: bytes, pdu: m.PSPDU, items: Iterable[m.CCPayload]) -> list[Event]:
+    def _cc(self, liid: bytes, pdu: m.PSPDU, items: Iterable[m.CCPayload]) -> CCPackets:
         header = pdu.header
         stamp, micro = header.time_stamp, header.micro_second_time_stamp
         if micro is not None:  # the finer of the two, as the fast path reads it
@@ -258,16 +285,13 @@ class LEMFReceiver:
                 else 0
             )
         cin = header.communication_identifier.communication_identity_number
-        out: list[Event] = []
-        for item in items:
-            contents = item.contents
-            own = item.micro_second_time_stamp  # an aggregated payload's own time
-            if isinstance(contents, m.IPCC):
-                at = timestamp if own is None else own.ns
-                out.append(
-                    CCPacket(
-                        liid, cin, header.sequence_number, at, item.payload_direction,
-                        contents.packets,
-                    )
-                )  # fmt: skip
-        return out
+        packets = tuple(
+            (
+                item.payload_direction,
+                item.contents.packets,
+                None if item.micro_second_time_stamp is None else item.micro_second_time_stamp.ns,
+            )  # an aggregated payload's own time
+            for item in items
+            if isinstance(item.contents, m.IPCC)
+        )
+        return CCPackets(liid, cin, header.sequence_number, timestamp, packets)

@@ -25,7 +25,7 @@ from lawful_intercept.delivery.session import LEMFSession
 from lawful_intercept.errors import ConfigurationError, DecodeError, IntegrityError
 from lawful_intercept.handover.asn1 import compiled
 from lawful_intercept.lemf.receiver import (
-    CCPacket,
+    CCPackets,
     Duplicate,
     Event,
     Gap,
@@ -149,23 +149,26 @@ class LEMFServer:
     def _take(self, octets: bytes, kind: int) -> None:
         self.counters.pdus += 1
         try:
-            events = self.receiver.on_pdu(octets, kind)
+            events = self.receiver.on_pdu(octets, kind, batched=True)
         except IntegrityError as exc:
             self.counters.undecryptable += 1
             log.error("a PDU failed to decrypt: %s", exc)
             return
         pcap = self.pcap
-        records: list[bytes] = []  # a PDU's pcap records go out in one write
         for event in events:
-            if type(event) is CCPacket:  # the per-packet path
-                self.counters.cc_packets += 1
-                if pcap is not None:
-                    packet = event.packet
-                    records += (pcap_record_header(event.timestamp_ns, len(packet)), packet)
+            if type(event) is CCPackets:
+                items = event.items
+                self.counters.cc_packets += len(items)
+                if pcap is None:
+                    continue
+                pdu_time = event.timestamp_ns
+                records: list[bytes] = []  # a PDU's pcap records go out in one write
+                for _, packet, own in items:
+                    stamp = pdu_time if own is None else own
+                    records += (pcap_record_header(stamp, len(packet)), packet)
+                pcap.write(b"".join(records))
             else:
                 self._record(event)
-        if records and pcap is not None:
-            pcap.write(b"".join(records))
 
     def _record(self, event: Event) -> None:
         c = self.counters
