@@ -20,7 +20,7 @@ from typing import IO
 
 import attrs
 
-from lawful_intercept.aio import close_writer
+from lawful_intercept.aio import Connection, close_writer, start_server
 from lawful_intercept.delivery.session import LEMFSession
 from lawful_intercept.errors import ConfigurationError, DecodeError, IntegrityError
 from lawful_intercept.handover.asn1 import compiled
@@ -39,7 +39,6 @@ from lawful_intercept.x2x3.transport import peer_of
 __all__ = ["LEMFCounters", "LEMFServer"]
 
 log = logging.getLogger(__name__)
-READ_SIZE = 1 << 16
 
 
 @attrs.define
@@ -86,25 +85,22 @@ class LEMFServer:
             pcap.write(pcap_header())
         self.counters = LEMFCounters()
         self._server: asyncio.Server | None = None
-        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._connections: dict[asyncio.Task[None], Connection] = {}
 
     async def start(self) -> None:
         """Compile the ASN.1 specifications IRI and session PDUs need (not on the first
         PDU's time), then listen; :attr:`port` is then the bound port."""
         await asyncio.to_thread(compiled, "ber")
         await asyncio.to_thread(compiled, "jer")
-        self._server = await asyncio.start_server(
-            self._handle, self.host, self.port, ssl=self.tls,
-            ssl_handshake_timeout=10 if self.tls else None,
-        )  # fmt: skip
+        self._server = await start_server(self._handle, self.host, self.port, tls=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
         """Stop listening, drop every connection, flush the outputs."""
         if self._server is not None:
             self._server.close()
-            for writer in self._connections.values():
-                writer.transport.abort()
+            for connection in self._connections.values():
+                connection.transport.abort()
             if self._connections:
                 await asyncio.wait(list(self._connections), timeout=5)
             self._server = None
@@ -115,25 +111,25 @@ class LEMFServer:
             if out is not None:
                 out.flush()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handle(self, connection: Connection) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections[task] = writer
-        peer = peer_of(writer)
+        self._connections[task] = connection
+        peer = peer_of(connection)
         self.counters.connections += 1
         log.info("delivery connection from %s (%s)", peer.address, peer.common_name)
         session = LEMFSession(accept_acknowledgement=self.accept_acknowledgement)
         try:
             while True:
-                data = await reader.read(READ_SIZE)
+                data = await connection.read()
                 if not data:
                     return
                 for item in session.receive_data(data):
                     self._take(item.octets, item.kind)
                 if session.answer_pending:
                     self._flush()
-                    writer.write(session.data_to_send())
-                    await writer.drain()
+                    connection.write(session.data_to_send())
+                    await connection.drain()
         except DecodeError as exc:
             self.counters.streams_rejected += 1
             log.error("malformed delivery stream from %s, disconnected: %s", peer.address, exc)
@@ -144,7 +140,7 @@ class LEMFServer:
             self.counters.keepalives += session.keepalives_answered
             self._connections.pop(task, None)
             self._flush()
-            await close_writer(writer)
+            await close_writer(connection)
 
     def _take(self, octets: bytes, kind: int) -> None:
         self.counters.pdus += 1

@@ -32,7 +32,14 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
-from lawful_intercept.aio import cancel_and_wait, close_writer, first_failure, wait_event
+from lawful_intercept.aio import (
+    Connection,
+    cancel_and_wait,
+    close_writer,
+    first_failure,
+    start_server,
+    wait_event,
+)
 from lawful_intercept.errors import (
     ConfigurationError,
     DecodeError,
@@ -83,7 +90,7 @@ class Peer:
     common_name: str
 
 
-def peer_of(writer: asyncio.StreamWriter) -> Peer:
+def peer_of(writer: asyncio.StreamWriter | Connection) -> Peer:
     address = writer.get_extra_info("peername")
     cert = writer.get_extra_info("peercert") or {}
     cn = ""
@@ -294,24 +301,22 @@ class X2X3Receiver:
         self.host, self.port = host, port
         self.timers, self.limits = timers, limits
         self._server: asyncio.Server | None = None
-        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._connections: dict[asyncio.Task[None], Connection] = {}
         self.connections_accepted = 0
         self.pdus_received = 0
         self.streams_rejected = 0
 
     async def start(self) -> None:
         """Listen; :attr:`port` is then the bound port."""
-        self._server = await asyncio.start_server(
-            self._handle, self.host, self.port, ssl=self.tls, ssl_handshake_timeout=10
-        )
+        self._server = await start_server(self._handle, self.host, self.port, tls=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
         """Stop listening and close every connection."""
         if self._server is not None:
             self._server.close()
-            for writer in self._connections.values():
-                writer.transport.abort()  # the handler then sees end of stream and returns
+            for connection in self._connections.values():
+                connection.transport.abort()  # the handler then sees end of stream and returns
             if self._connections:
                 await asyncio.wait(list(self._connections), timeout=5)
             self._server = None
@@ -332,11 +337,11 @@ class X2X3Receiver:
             if inspect.isawaitable(outcome):
                 await outcome
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handle(self, connection: Connection) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections[task] = writer
-        peer = peer_of(writer)
+        self._connections[task] = connection
+        peer = peer_of(connection)
         self.connections_accepted += 1
         log.info("X2/X3 connection from %s (%s)", peer.address, peer.common_name)
         loop = asyncio.get_running_loop()
@@ -352,7 +357,7 @@ class X2X3Receiver:
                 wait = max(0.0, session.next_deadline() - loop.time())
                 try:  # asyncio.timeout: no task per read, as wait_for would make
                     async with asyncio.timeout(wait):
-                        data = await reader.read(READ_SIZE)
+                        data = await connection.read()
                 except TimeoutError:
                     session.handle_timer(loop.time())
                 else:
@@ -361,8 +366,8 @@ class X2X3Receiver:
                     await self._deliver(session.receive_pdus(data, loop.time()), peer)
                 out = session.data_to_send()
                 if out:
-                    writer.write(out)
-                    await writer.drain()
+                    connection.write(out)
+                    await connection.drain()
         except DecodeError as exc:
             self.streams_rejected += 1
             log.error("malformed X2/X3 stream from %s, disconnected: %s", peer.address, exc)
@@ -372,4 +377,4 @@ class X2X3Receiver:
             log.warning("X2/X3 connection from %s failed: %s", peer.address, exc)
         finally:
             self._connections.pop(task, None)
-            await close_writer(writer)
+            await close_writer(connection)

@@ -1,0 +1,133 @@
+"""aio.start_server's Connection over mutual TLS: order, back-pressure, end and loss."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import pytest
+
+from lawful_intercept.aio import Connection, close_writer, start_server
+from lawful_intercept.tls import TLSConfig
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+async def _client(pki: dict[str, TLSConfig], port: int) -> tuple[Any, Any]:
+    return await asyncio.open_connection(
+        "127.0.0.1", port, ssl=pki["poi"].client_context(), server_hostname="mf"
+    )
+
+
+def test_reads_come_in_order_and_reading_pauses_past_the_limit(
+    pki: dict[str, TLSConfig],
+) -> None:
+    """What the handler has not read stays bounded: past ``limit`` octets the connection
+    stops reading (the peer's writes then wait in TCP), and reading resumes when the
+    handler takes the data. Nothing is lost or reordered; the peer's close reads as b""."""
+    data = os.urandom(3 << 20)
+    limit = 1 << 18
+
+    async def main() -> None:
+        connected: asyncio.Queue[Connection] = asyncio.Queue()
+        release = asyncio.Event()
+        got: list[bytes] = []
+        ended: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+        async def handler(connection: Connection) -> None:
+            await connected.put(connection)
+            await release.wait()
+            while sum(map(len, got)) < len(data):
+                got.append(await connection.read())
+            connection.write(b"done")
+            await connection.drain()
+            ended.set_result(await connection.read())  # the peer's close
+            await close_writer(connection)
+
+        server = await start_server(handler, "127.0.0.1", 0, tls=pki["mf"].server_context(),
+                                    limit=limit)  # fmt: skip
+        reader, writer = await _client(pki, server.sockets[0].getsockname()[1])
+        connection = await connected.get()
+        assert connection.get_extra_info("peercert")["subject"]  # mutual TLS: the POI's
+        writer.write(data)
+        sending = asyncio.ensure_future(writer.drain())
+        for _ in range(200):  # the handler is not reading: the connection pauses
+            await asyncio.sleep(0.01)
+            if connection._reading_paused:
+                break
+        assert connection._reading_paused
+        held = connection._held
+        assert limit < held <= limit + (1 << 18)  # at most one receive area past the limit
+        await asyncio.sleep(0.2)
+        assert connection._held == held  # paused: nothing more is read
+        release.set()
+        await sending
+        assert await reader.readexactly(4) == b"done"
+        assert b"".join(got) == data
+        assert not connection._reading_paused
+        writer.close()
+        assert await ended == b""
+        server.close()
+
+    run(main())
+
+
+def test_a_lost_connection_fails_drain_and_ends_reading(pki: dict[str, TLSConfig]) -> None:
+    """The peer aborts while the handler waits for room to write: drain raises
+    ConnectionResetError, as a StreamWriter's does, then and after; read gives what had
+    arrived, then the end."""
+
+    async def main() -> None:
+        waiting = asyncio.Event()
+        outcome: asyncio.Future[tuple[bytes, bytes]] = asyncio.get_running_loop().create_future()
+
+        async def handler(connection: Connection) -> None:
+            first = await connection.read()
+            connection.pause_writing()  # as the transport does when its buffer is full
+            waiting.set()
+            with pytest.raises(ConnectionResetError):
+                await connection.drain()
+            with pytest.raises(ConnectionResetError):
+                await connection.drain()
+            try:
+                rest = await connection.read()
+            except OSError:
+                rest = b""
+            outcome.set_result((first, rest))
+
+        server = await start_server(handler, "127.0.0.1", 0, tls=pki["mf"].server_context())
+        _, writer = await _client(pki, server.sockets[0].getsockname()[1])
+        writer.write(b"hello")
+        await writer.drain()
+        await waiting.wait()
+        writer.transport.abort()
+        assert await asyncio.wait_for(outcome, 10) == (b"hello", b"")
+        server.close()
+
+    run(main())
+
+
+def test_a_failing_handler_closes_its_connection(pki: dict[str, TLSConfig]) -> None:
+    """An exception the handler lets out is the loop's to report; the peer sees the end."""
+
+    async def main() -> None:
+        reported: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: reported.append(ctx))
+
+        async def handler(connection: Connection) -> None:
+            await connection.read()
+            raise RuntimeError("handler bug")
+
+        server = await start_server(handler, "127.0.0.1", 0, tls=pki["mf"].server_context())
+        reader, writer = await _client(pki, server.sockets[0].getsockname()[1])
+        writer.write(b"x")
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        assert [type(ctx.get("exception")) for ctx in reported] == [RuntimeError]
+        writer.close()
+        server.close()
+
+    run(main())
