@@ -134,6 +134,11 @@ MAX_REMEMBERED_MISSING = 65536
 Event = CCPacket | CCPackets | IRIRecord | Gap | Duplicate | IntegrityResult | KeepAlive
 
 
+def _cc_events(cc: CCPackets, batched: bool) -> list[Event]:
+    """A CC PDU's packets as events: the one CCPackets, or a CCPacket each."""
+    return [cc] if batched else list(cc.packets())
+
+
 def _stream_of(payload: m.Payload) -> str | None:
     if isinstance(payload, m.CCPayloadSequence):
         return "HI3"
@@ -206,11 +211,7 @@ class LEMFReceiver:
             return events
         self._verifier(view.liid, "HI3").add(view.sequence, received)
         cc = CCPackets(view.liid, view.cin, view.sequence, view.timestamp_ns, view.items)
-        if batched:
-            events.append(cc)
-        else:
-            events += cc.packets()
-        return events
+        return events + _cc_events(cc, batched)
 
     def _verifier(self, liid: bytes, stream: str) -> IntegrityVerifier:
         verifier = self._verifiers.get((liid, stream))
@@ -246,11 +247,7 @@ class LEMFReceiver:
             return events
         verifier.add(sequence, received)
         if isinstance(payload, m.CCPayloadSequence):
-            cc = self._cc(liid, pdu, payload.items)
-            if batched:
-                events.append(cc)
-            else:
-                events += cc.packets()
+            events += _cc_events(self._cc(liid, pdu, payload.items), batched)
         else:
             events.append(IRIRecord(liid, sequence, pspdu_to_json(clear)))
         return events
