@@ -123,3 +123,11 @@ def test_loader_rewrites_only_what_asn1tools_cannot_take() -> None:
     assert "T ::= CHOICE {\n    a [2] LIID,\n    ...\n}" in out
     assert "V ::= LIGeneralizedTime" in out
     assert "LIGeneralizedTime ::= [UNIVERSAL 24] IMPLICIT VisibleString\n\nEND" in out
+
+
+def test_the_default_codec_is_compiled_once_with_its_name() -> None:
+    # MFService.start compiles "ber" off the event loop; the encoder asks for the default
+    # and must get that compilation, not a second one on the loop
+    assert compiled() is compiled("ber")
+    assert compiled("jer") is compiled("jer")
+    assert compiled("jer") is not compiled()

@@ -54,8 +54,13 @@ def asn1tools_source(text: str) -> str:
     return _EMPTY_ROOT.sub(_move_extensions_to_root, text)
 
 
-@functools.cache
 def compiled(codec: str = "ber") -> Any:
-    """The asn1tools specification of the profile for ``codec`` (compiled once per process)."""
+    """The asn1tools specification of the profile for ``codec`` (compiled once per process:
+    ``compiled()`` and ``compiled("ber")`` are the same object)."""
+    return _compiled(codec)
+
+
+@functools.cache
+def _compiled(codec: str) -> Any:
     sources = [asn1tools_source((PROFILE_DIR / name).read_text()) for name in PROFILE_FILES]
     return asn1tools.compile_string("\n".join(sources), codec)
