@@ -74,6 +74,21 @@ def test_stream_errors_carry_stream_offsets() -> None:
         reader.feed(KEEPALIVE)
 
 
+@given(st.lists(st.integers(0, 3 * len(KEEPALIVE) + 2), max_size=6), st.booleans())
+def test_errors_carry_stream_offsets_under_any_chunking(cuts: list[int], views: bool) -> None:
+    # a PDU held across chunks, completed from the next one's head, moves the offsets on
+    stream = KEEPALIVE * 3 + b"\x31\x00"
+    reader = PSPDUStreamReader()
+    last = 0
+    with pytest.raises(li.DecodeError) as info:
+        for cut in [*sorted(cuts), len(stream)]:
+            piece = stream[last:cut]
+            reader.feed(memoryview(piece) if views else piece)
+            last = cut
+    assert info.value.offset == 3 * len(KEEPALIVE)
+    assert reader.stream_offset == 3 * len(KEEPALIVE)
+
+
 def test_stream_refuses_oversized_pdus_early() -> None:
     reader = PSPDUStreamReader(max_pdu_length=100)
     with pytest.raises(li.DecodeError, match="longer than 100"):

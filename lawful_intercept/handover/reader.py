@@ -118,44 +118,90 @@ def summary(data: bytes) -> PSPDUSummary:
 
 
 class PSPDUStreamReader(StreamFramer):
-    """Splits a TCP/TLS byte stream into PS-PDUs (octets), any chunking. Sans-IO."""
+    """Splits a TCP/TLS byte stream into PS-PDUs (octets), any chunking. Sans-IO.
+
+    Whole PDUs are cut straight from the chunk fed (one copy each); only a PDU the chunk
+    leaves incomplete is held, and the next chunk's head completes it."""
 
     def __init__(self, max_pdu_length: int = 1 << 20) -> None:
         super().__init__()
         self.max_pdu_length = max_pdu_length
+        #: octets the held PDU has in all, once its header is in and its length definite
+        self._needed: int | None = None
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         """Add ``data``; return each whole PS-PDU it completes, as octets."""
         self._raise_if_failed()
-        buffer = self._buffer
-        buffer += data
+        chunk = data if isinstance(data, bytes) else bytes(data)
         out: list[bytes] = []
-        start = 0
         try:
-            while start < len(buffer):
-                if buffer[start] != 0x30:
+            start = self._complete_held(chunk, out) if self._buffer else 0
+            if start < len(chunk):
+                start = self._split(chunk, start, out)
+                self._buffer += memoryview(chunk)[start:]
+                self._needed = self._declared(self._buffer)
+        except DecodeError as exc:
+            raise self._fail(exc) from None
+        return out
+
+    def _complete_held(self, chunk: bytes, out: list[bytes]) -> int:
+        """Complete the held PDU from the head of ``chunk``; returns the octets taken. If
+        the held octets do not yet say how long their PDU is (a header cut short, or the
+        indefinite form), all of ``chunk`` joins them and is split there."""
+        buffer = self._buffer
+        if self._needed is None:
+            buffer += chunk
+            del buffer[: self._split(buffer, 0, out)]
+            self._needed = self._declared(buffer)
+            return len(chunk)
+        take = min(self._needed - len(buffer), len(chunk))
+        buffer += memoryview(chunk)[:take]
+        if len(buffer) == self._needed:
+            out.append(bytes(buffer))
+            self._consumed += len(buffer)
+            buffer.clear()
+            self._needed = None
+        return take
+
+    def _split(self, data: bytes | bytearray, start: int, out: list[bytes]) -> int:
+        """Append each whole PS-PDU of ``data`` from ``start``; returns where the first
+        incomplete one starts. Errors carry stream offsets."""
+        base = self._consumed - start  # the stream offset of data[0]
+        try:
+            while start < len(data):
+                if data[start] != 0x30:
                     raise DecodeError(
-                        start, f"a PS-PDU starts with 30 (SEQUENCE), not {buffer[start]:02x}"
+                        start, f"a PS-PDU starts with 30 (SEQUENCE), not {data[start]:02x}"
                     )
-                limit = min(len(buffer), start + self.max_pdu_length)
+                limit = min(len(data), start + self.max_pdu_length)
                 try:  # a declared length past the bound is refused before its content arrives
-                    *_, at, length = read_header(buffer, start, limit)
+                    *_, at, length = read_header(data, start, limit)
                 except TruncatedError:
                     break
                 if length is not None and at + length - start > self.max_pdu_length:
                     raise DecodeError(start, f"PS-PDU longer than {self.max_pdu_length} octets")
-                end = end_of(buffer, start, limit)
+                end = end_of(data, start, limit)
                 if end is None:
                     if limit - start >= self.max_pdu_length:
                         raise DecodeError(start, f"PS-PDU longer than {self.max_pdu_length} octets")
                     break
-                out.append(bytes(buffer[start:end]))
+                pdu = data[start:end]
+                out.append(pdu if isinstance(pdu, bytes) else bytes(pdu))
                 self._consumed += end - start
                 start = end
         except DecodeError as exc:
-            raise self._fail(exc.shifted(self._consumed - start)) from None
-        del buffer[:start]
-        return out
+            raise exc.shifted(base) from None
+        return start
+
+    @staticmethod
+    def _declared(held: bytearray) -> int | None:
+        """Octets of the PDU ``held`` starts (checked by :meth:`_split`), if its header is
+        whole and its length definite."""
+        try:
+            *_, at, length = read_header(held, 0, len(held))
+        except TruncatedError:
+            return None
+        return None if length is None else at + length
 
     def feed_pdus(self, data: bytes | bytearray | memoryview) -> list[model.PSPDU]:
         """Add ``data``; return each PS-PDU it completes, fully decoded."""
