@@ -146,7 +146,10 @@ async def _send(pki: Any, port: int, pdus: list[bytes]) -> float:
 
 
 def run_once(kind: str, pki: Any, pdus: list[bytes], workdir: str) -> tuple[float, int, int]:
-    ctx = mp.get_context("fork")
+    # the MF and the LEMF start from a fresh interpreter: forked, they would share this
+    # process's pages of X2/X3 PDUs, and every PDU the POI then sends (its reference count
+    # touched) would cost the POI a copy-on-write fault that no deployed POI pays
+    ctx = mp.get_context("spawn")
     ports, done = ctx.Queue(), ctx.Queue()
     _, protected, aggregate = KINDS.get(kind, ("", False, 1))
     key = os.urandom(32) if protected else None
