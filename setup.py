@@ -1,6 +1,7 @@
 """Build of the optional native helpers (everything else is in pyproject.toml).
 
-``lawful_intercept.handover._seal`` links OpenSSL's libcrypto (headers: libssl-dev);
+``lawful_intercept.handover._seal`` and ``lawful_intercept.store._rowseal`` link OpenSSL's
+libcrypto (headers: libssl-dev);
 ``lawful_intercept.handover._ccitems``, ``lawful_intercept.handover._ccread`` and
 ``lawful_intercept.x2x3._viewcheck`` need only Python's headers. All are optional: without
 a compiler or the headers the build goes on and the package uses its pure-Python paths (same
@@ -14,6 +15,12 @@ setup(
         Extension(
             "lawful_intercept.handover._seal",
             ["lawful_intercept/handover/_seal.c"],
+            libraries=["crypto"],
+            optional=True,
+        ),
+        Extension(
+            "lawful_intercept.store._rowseal",
+            ["lawful_intercept/store/_rowseal.c"],
             libraries=["crypto"],
             optional=True,
         ),

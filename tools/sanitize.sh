@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The native helpers (handover._seal, _ccitems, _ccread, x2x3._viewcheck) under
+# The native helpers (handover._seal, _ccitems, _ccread, x2x3._viewcheck, store._rowseal) under
 # AddressSanitizer and UndefinedBehaviorSanitizer: builds sanitized copies in a scratch tree,
 # then runs the tests that compare them with the Python paths and the fuzz harnesses that
 # reach them (x2x3._viewcheck and handover._ccread read received octets). Any sanitizer
@@ -14,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 cp -r lawful_intercept tests fuzz pyproject.toml "$work"/
 include=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 suffix=$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-for module in handover/_seal handover/_ccitems handover/_ccread x2x3/_viewcheck; do
+for module in handover/_seal handover/_ccitems handover/_ccread x2x3/_viewcheck store/_rowseal; do
   gcc -shared -fPIC -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
     -fno-sanitize-recover=undefined -I"$include" "lawful_intercept/$module.c" \
     -o "$work/lawful_intercept/$module$suffix" -lcrypto
@@ -25,15 +25,16 @@ cd "$work"
 "$python" - <<'PY'
 import os
 from lawful_intercept.handover import _ccitems, _ccread, _seal
+from lawful_intercept.store import _rowseal
 from lawful_intercept.x2x3 import _viewcheck
 
-for module in (_seal, _ccitems, _ccread, _viewcheck):
+for module in (_seal, _ccitems, _ccread, _viewcheck, _rowseal):
     assert module.__file__.startswith(os.environ["PYTHONPATH"]), module.__file__
 print("sanitized native helpers loaded")
 PY
 "$python" -m pytest -q -p no:cacheprovider --capture=sys tests/test_x2x3_codec.py \
   tests/test_handover_template.py tests/test_handover_protection.py \
-  tests/test_handover_ccreader.py
+  tests/test_handover_ccreader.py tests/test_store.py
 for harness in fuzz_x2x3_reader fuzz_encryption fuzz_ccreader; do
   "$python" "fuzz/$harness.py" -max_total_time="$seconds" -print_final_stats=1 2>&1 | tail -1
 done

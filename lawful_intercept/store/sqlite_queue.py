@@ -199,14 +199,13 @@ class SQLiteQueue:
             rows = []
             added = 0
             position = self._next
-            pack = _LENGTH.pack
             for channel, records in batches.items():
                 if not records:
                     continue
                 firsts[channel] = position
                 for part in _rows(records):
-                    plain = b"".join(piece for r in part for piece in (pack(len(r)), r))
-                    sealed = self._seal(channel, position, len(part), plain)
+                    aad = self._aad(channel, position, len(part))
+                    sealed = self._sealer.seal_records(part, aad)
                     rows.append((position, channel, len(part), sealed))
                     added += len(sealed)
                     position += len(part)
