@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
@@ -371,3 +372,50 @@ def test_the_lemf_full_path_keeps_the_header_time_exact_near_year_9999() -> None
     assert [p.timestamp_ns for p in packets] == [253_402_300_798_999_985_000]
     (batch,) = LEMFReceiver().feed(codec.encode(pdu), batched=True)  # the same, as one event
     assert isinstance(batch, CCPackets) and batch.packets() == packets
+
+
+@pytest.mark.parametrize("checks", [False, True])
+def test_a_batch_seals_its_pdus_together_with_the_same_outcome(store: Any, checks: bool) -> None:
+    """Mediator.on_pdus (the MF's way: a read's X2/X3 PDUs at once, its aggregated PDUs
+    sealed together) against on_pdu one PDU at a time. Without integrity checks: the same
+    octets. With them (a check follows its batch's PDUs, so numbers move): the LEMF gets
+    the same packets, verifies every check, sees no gap or duplicate."""
+    from delivery_helpers import XID as BENCH_XID
+    from delivery_helpers import udp_packet, x2x3_for
+
+    from lawful_intercept.lemf import CCPacket, IntegrityResult, LEMFReceiver
+
+    key = os.urandom(32)
+    lea = LEAConfig(
+        "LEA", encryption=EncryptionProfile(), aggregate=4,
+        integrity_every=3 if checks else None, sign_every=2 if checks else 0,
+    )  # fmt: skip
+    packets = [udp_packet(n, size=200 + 37 * n) for n in range(150)]
+    views = [X2X3View(octets) for octets in x2x3_for(packets)]
+
+    def mediate(batch: int) -> list[Any]:
+        binding = TaskBinding(BENCH_XID, b"LIID-B", ("LEA",))
+        mediator = Mediator([binding], [lea], keys={"LEA": key}, signer=store.sign_digest, now=0)
+        out = []
+        for at in range(0, len(views), batch):
+            chunk = views[at : at + batch]
+            out += mediator.on_pdus(chunk, 5.0) if batch > 1 else mediator.on_pdu(chunk[0], 5.0)
+        return out + mediator.release_held() + mediator.poll(6.0, flush=True)
+
+    one_by_one, batched = mediate(1), mediate(37)
+    hi3 = [p.octets for p in batched if p.handover is Handover.HI3]
+    assert len(hi3) > 30 and all(hi3)
+    if not checks:
+        assert [attrs.astuple(p) for p in batched] == [attrs.astuple(p) for p in one_by_one]
+        return
+    receiver = LEMFReceiver(
+        key=key, profile=EncryptionProfile(), verification_key=store.public_key()
+    )
+    events = receiver.feed(b"".join(hi3))
+    assert [e.packet for e in events if isinstance(e, CCPacket)] == packets
+    results = [e for e in events if isinstance(e, IntegrityResult)]
+    assert len(results) > 10 and all(r.reason is None for r in results)
+    assert {type(e) for e in events} == {CCPacket, IntegrityResult}  # no Gap, no Duplicate
+    assert sorted(p.sequence for p in batched if p.handover is Handover.HI3) == list(
+        range(len(hi3))
+    )

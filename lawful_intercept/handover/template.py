@@ -27,7 +27,7 @@ from lawful_intercept.handover.ber import encode_length as _length
 from lawful_intercept.handover.codec import IPCC_OBJ_ID, format_time
 
 if TYPE_CHECKING:
-    from lawful_intercept.handover.encryption import PayloadEncryptor
+    from lawful_intercept.handover.encryption import PartsJob, PayloadEncryptor
 
 try:  # the native cCPayloadSequence encoder (setup.py builds it; same octets, faster)
     from lawful_intercept.handover._ccitems import encode as _native_items
@@ -226,13 +226,29 @@ class CCTemplate:
         items: Sequence[CCItem],
     ) -> bytes:
         """:meth:`encode_items`, then ``encryptor.encrypt``, in one pass."""
-        pieces, payload_len = self._items(items)
-        header, header_len = self._header(
-            sequence_number, communication_identity_number, timestamp_ns
-        )
-        total = header_len + 1 + len(_length(payload_len)) + payload_len
         return encryptor.encrypt_parts(
-            header, header_len, tuple(pieces), payload_len, sequence_number,
+            *self._parts(sequence_number, communication_identity_number, timestamp_ns, items)
+        )
+
+    def encode_items_encrypted_many(
+        self,
+        encryptor: PayloadEncryptor,
+        jobs: Sequence[tuple[int, int | None, int, Sequence[CCItem]]],
+    ) -> list[bytes]:
+        """:meth:`encode_items_encrypted` of each job (sequence number, CIN, time stamp,
+        items) in order, sealed in one call (several PDUs at once: see
+        :meth:`PayloadEncryptor.encrypt_parts_many`)."""
+        return encryptor.encrypt_parts_many([self._parts(*job) for job in jobs])
+
+    def _parts(
+        self, sequence: int, cin: int | None, timestamp_ns: int, items: Sequence[CCItem]
+    ) -> PartsJob:
+        """An aggregated PDU's parts as :meth:`PayloadEncryptor.encrypt_parts` takes them."""
+        pieces, payload_len = self._items(items)
+        header, header_len = self._header(sequence, cin, timestamp_ns)
+        total = header_len + 1 + len(_length(payload_len)) + payload_len
+        return (
+            header, header_len, tuple(pieces), payload_len, sequence,
             1 + len(_length(total)) + total,
         )  # fmt: skip
 

@@ -215,6 +215,7 @@ class Mediator:
         self._saved_streams: dict[str, int] = {}
         self._saved_cins: dict[str, int] = {}
         self.counters = MediatorCounters()
+        self._deferred: list[_Sealing] | None = None  # during on_pdus: PDUs to seal at its end
         if state is not None:
             self._load(state)
         for binding in bindings:
@@ -302,6 +303,46 @@ class Mediator:
         self.counters.unsupported += 1
         return []
 
+    def on_pdus(self, views: Iterable[X2X3View], now: float) -> list[HIPDU]:
+        """:meth:`on_pdu` of each view, in order, as one list. The encrypted aggregated PDUs
+        they complete are sealed together at the end (the native helper encrypts several at
+        once); an IntegrityCheck they bring follows the batch's PDUs of its stream."""
+        out: list[HIPDU] = []
+        deferred: list[_Sealing] = []
+        self._deferred = deferred
+        try:
+            for view in views:
+                out += self.on_pdu(view, now)
+        finally:
+            self._deferred = None
+        return self._seal_deferred(out, deferred) if deferred else out
+
+    def _seal_deferred(self, out: list[HIPDU], deferred: list[_Sealing]) -> list[HIPDU]:
+        """``out`` with each deferred PDU sealed, then the IntegrityChecks they brought."""
+        by_stream: dict[int, list[_Sealing]] = {}
+        for job in deferred:
+            by_stream.setdefault(id(job.stream), []).append(job)
+        sealed: dict[int, tuple[_Sealing, bytes]] = {}
+        for jobs in by_stream.values():
+            task, encryptor = jobs[0].task, jobs[0].stream.encryptor
+            assert encryptor is not None  # only encrypting streams defer
+            made = task.template.encode_items_encrypted_many(
+                encryptor, [(j.pdu.sequence, j.cin, j.timestamp, j.items) for j in jobs]
+            )
+            sealed.update((id(j.pdu), (j, o)) for j, o in zip(jobs, made, strict=True))
+        result: list[HIPDU] = []
+        checks: list[HIPDU] = []
+        for pdu in out:
+            found = sealed.get(id(pdu))
+            if found is None:
+                result.append(pdu)
+                continue
+            job, octets = found
+            result.append(attrs.evolve(pdu, octets=octets))
+            self._check(job.task, job.stream, pdu.sequence, octets, job.timestamp,
+                        job.held_since, checks)  # fmt: skip
+        return result + checks
+
     def _cc(self, task: _Task, item: CCItem, target: bytes, now: float) -> list[HIPDU]:
         period = task.periods.get(target)
         cin = period.cin if period is not None else task.cin_for(target, begin=False)
@@ -347,6 +388,13 @@ class Mediator:
             return
         sequence = stream.take()
         cin, timestamp = stream.held_cin, items[0][2]
+        if stream.encryptor is not None and self._deferred is not None:
+            pdu = HIPDU(stream.lea.name, task.binding.liid, Handover.HI3, sequence, b"")
+            self._deferred.append(_Sealing(task, stream, pdu, cin, timestamp, items,
+                                           stream.held_since))  # fmt: skip
+            out.append(pdu)  # its octets when on_pdus seals the batch
+            self.counters.hi3 += 1
+            return
         if stream.encryptor is not None:
             octets = task.template.encode_items_encrypted(
                 stream.encryptor, sequence, cin, timestamp, items
@@ -444,6 +492,19 @@ class Mediator:
                     if check is not None:
                         out.append(self._check_pdu(task, stream, check, int(now * 1e9)))
         return out
+
+
+@attrs.define
+class _Sealing:
+    """An aggregated HI3 PDU numbered during :meth:`Mediator.on_pdus`, sealed at its end."""
+
+    task: _Task
+    stream: _Stream
+    pdu: HIPDU  # in the batch's output until sealed (no octets yet)
+    cin: int | None
+    timestamp: int
+    items: list[CCItem]
+    held_since: float
 
 
 #: octets of packets one aggregated PDU carries at most (it goes out when they reach this)

@@ -244,10 +244,7 @@ class MFService:
 
     def _take(self, views: list[X2X3View]) -> None:
         self._refusing = False
-        now = time.time()
-        on_pdu, add = self.mediator.on_pdu, self._add
-        for view in views:
-            add(on_pdu(view, now))
+        self._add(self.mediator.on_pdus(views, time.time()))
         self._inputs += len(views)  # accepted once their batch is committed
         if self._batch_started is None:  # held for aggregation: commit within the interval
             self._batch_started = time.monotonic()
