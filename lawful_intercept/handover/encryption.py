@@ -19,7 +19,9 @@ The IV is a profile choice (:class:`IVRule`), agreed with the LEA:
 
 Fast path: one long-lived CBC context per key, no cipher object built per PDU. The native
 helper ``handover._seal`` (C, OpenSSL; :data:`NATIVE` says whether it is built) sets each PDU's
-IV on that context and writes the whole encrypted PDU in one call. Without it, pure Python:
+IV on that context and writes the whole encrypted PDU in one call; for several PDUs at once
+(:meth:`PayloadEncryptor.encrypt_parts_many`) it encrypts AES-256 ones four CBC chains side
+by side with AES-NI, since a chain's blocks can only go one after another. Without it, pure Python:
 CBC with IV ``v`` equals continuing a chain whose last ciphertext block is ``c`` on a first
 block XORed with ``v ^ c``. Both give the same octets.
 """
