@@ -91,6 +91,15 @@ expand_256(const unsigned char *key, unsigned char *out)
     EXPAND(10, 0x10) EXPAND(12, 0x20) EXPAND(14, 0x40)
 }
 
+/* The schedule into registers, once per call of a CBC loop. */
+__attribute__((target("aes,sse2"))) static void
+load_round_keys(const unsigned char *rk, __m128i k[ROUND_KEYS])
+{
+    int r;
+    for (r = 0; r < ROUND_KEYS; r++)
+        k[r] = _mm_loadu_si128((const __m128i *)(rk + r * BLOCK));
+}
+
 /* CBC over one lane's blocks from *chain (updated). */
 __attribute__((target("aes,sse2"))) static void
 cbc_one(const unsigned char *rk, unsigned char *data, Py_ssize_t blocks, __m128i *chain)
@@ -98,8 +107,7 @@ cbc_one(const unsigned char *rk, unsigned char *data, Py_ssize_t blocks, __m128i
     __m128i k[ROUND_KEYS], x = *chain;
     Py_ssize_t b;
     int r;
-    for (r = 0; r < ROUND_KEYS; r++)
-        k[r] = _mm_loadu_si128((const __m128i *)(rk + r * BLOCK));
+    load_round_keys(rk, k);
     for (b = 0; b < blocks; b++) {
         x = _mm_xor_si128(_mm_xor_si128(_mm_loadu_si128((const __m128i *)data), x), k[0]);
         for (r = 1; r < ROUND_KEYS - 1; r++)
@@ -119,8 +127,7 @@ cbc_four(const unsigned char *rk, unsigned char *data[4], Py_ssize_t blocks, __m
     unsigned char *p0 = data[0], *p1 = data[1], *p2 = data[2], *p3 = data[3];
     Py_ssize_t i;
     int r;
-    for (r = 0; r < ROUND_KEYS; r++)
-        k[r] = _mm_loadu_si128((const __m128i *)(rk + r * BLOCK));
+    load_round_keys(rk, k);
     for (i = 0; i < blocks; i++) {
         a = _mm_xor_si128(_mm_xor_si128(_mm_loadu_si128((const __m128i *)p0), a), k[0]);
         b = _mm_xor_si128(_mm_xor_si128(_mm_loadu_si128((const __m128i *)p1), b), k[0]);
