@@ -40,7 +40,6 @@ __all__ = ["SQLiteQueue"]
 
 _NONCE = 12
 _ROW = struct.Struct(">QI")  # first position, record count (in the associated data)
-_LENGTH = struct.Struct(">I")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     position INTEGER PRIMARY KEY, channel TEXT NOT NULL, count INTEGER NOT NULL,
@@ -236,14 +235,8 @@ class SQLiteQueue:
             return None if row is None else self._open("", _STATE_POSITION, 0, bytes(row[0]))
 
     def _records(self, channel: str, position: int, count: int, sealed: bytes) -> list[bytes]:
-        plain = self._open(channel, position, count, sealed)
-        out = []
-        at = 0
-        for _ in range(count):
-            (size,) = _LENGTH.unpack_from(plain, at)
-            out.append(plain[at + 4 : at + 4 + size])
-            at += 4 + size
-        return out
+        aad = self._aad(channel, position, count)
+        return self._sealer.open_records(sealed, aad, f"row at {position}", count)
 
     def peek(self, limit: int, *, channel: str = "", after: int = -1) -> list[tuple[int, bytes]]:
         """The oldest ``limit`` records of ``channel`` past position ``after``, decrypted,
