@@ -30,9 +30,9 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-$(VENV)/.installed: pyproject.toml setup.py lawful_intercept/handover/_seal.c \
-                   lawful_intercept/handover/_ccitems.c lawful_intercept/handover/_ccread.c \
-                   lawful_intercept/x2x3/_viewcheck.c
+$(VENV)/.installed: pyproject.toml setup.py lawful_intercept/protection/_seal.c \
+                   lawful_intercept/codec/handover/_ccitems.c lawful_intercept/codec/handover/_ccread.c \
+                   lawful_intercept/codec/x2x3/_viewcheck.c lawful_intercept/protection/_rowseal.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
@@ -41,6 +41,8 @@ $(VENV)/.installed: pyproject.toml setup.py lawful_intercept/handover/_seal.c \
 lint:
 	$(BIN)/ruff check lawful_intercept tests fuzz bench examples tools
 	$(BIN)/ruff format --check lawful_intercept tests fuzz bench examples tools
+	$(BIN)/lint-imports --no-logo --no-cache
+	$(BIN)/python tools/check_private_imports.py lawful_intercept
 
 typecheck:
 	$(BIN)/mypy

@@ -1,9 +1,9 @@
 """Build of the optional native helpers (everything else is in pyproject.toml).
 
-``lawful_intercept.handover._seal`` and ``lawful_intercept.store._rowseal`` link OpenSSL's
+``lawful_intercept.protection._seal`` and ``lawful_intercept.protection._rowseal`` link OpenSSL's
 libcrypto (headers: libssl-dev);
-``lawful_intercept.handover._ccitems``, ``lawful_intercept.handover._ccread`` and
-``lawful_intercept.x2x3._viewcheck`` need only Python's headers. All are optional: without
+``lawful_intercept.codec.handover._ccitems``, ``lawful_intercept.codec.handover._ccread`` and
+``lawful_intercept.codec.x2x3._viewcheck`` need only Python's headers. All are optional: without
 a compiler or the headers the build goes on and the package uses its pure-Python paths (same
 octets, slower).
 """
@@ -13,30 +13,30 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "lawful_intercept.handover._seal",
-            ["lawful_intercept/handover/_seal.c"],
+            "lawful_intercept.protection._seal",
+            ["lawful_intercept/protection/_seal.c"],
             libraries=["crypto"],
             optional=True,
         ),
         Extension(
-            "lawful_intercept.store._rowseal",
-            ["lawful_intercept/store/_rowseal.c"],
+            "lawful_intercept.protection._rowseal",
+            ["lawful_intercept/protection/_rowseal.c"],
             libraries=["crypto"],
             optional=True,
         ),
         Extension(
-            "lawful_intercept.handover._ccitems",
-            ["lawful_intercept/handover/_ccitems.c"],
+            "lawful_intercept.codec.handover._ccitems",
+            ["lawful_intercept/codec/handover/_ccitems.c"],
             optional=True,
         ),
         Extension(
-            "lawful_intercept.handover._ccread",
-            ["lawful_intercept/handover/_ccread.c"],
+            "lawful_intercept.codec.handover._ccread",
+            ["lawful_intercept/codec/handover/_ccread.c"],
             optional=True,
         ),
         Extension(
-            "lawful_intercept.x2x3._viewcheck",
-            ["lawful_intercept/x2x3/_viewcheck.c"],
+            "lawful_intercept.codec.x2x3._viewcheck",
+            ["lawful_intercept/codec/x2x3/_viewcheck.c"],
             optional=True,
         ),
     ]

@@ -33,10 +33,11 @@ import time
 import uuid
 from collections.abc import Callable
 
-from lawful_intercept.capture import PacketRing
-from lawful_intercept.devnet import TestBed
-from lawful_intercept.poi import InterceptTask, POIPipeline
-from lawful_intercept.tap import TapManager, Target
+from lawful_intercept.adapters.afpacket import PacketRing
+from lawful_intercept.adapters.tc import TapManager
+from lawful_intercept.lab.network import TestBed
+from lawful_intercept.protocol.poi_pipeline import InterceptTask, POIPipeline
+from lawful_intercept.protocol.targets import Target
 
 PACKETS = 3_000_000  # more than the 256 MiB ring holds: rates are sustained, not buffered
 
@@ -149,7 +150,7 @@ def main() -> None:
         def scapy_sniff(stop: threading.Event) -> int:
             from scapy.sendrecv import AsyncSniffer
 
-            from lawful_intercept.netns import in_namespace
+            from lawful_intercept.adapters.netns import in_namespace
 
             counted = [0]
             with in_namespace(bed.vnf):

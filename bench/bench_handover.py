@@ -10,11 +10,11 @@ import os
 
 from timing import pin_one_core, rate, report
 
-from lawful_intercept.handover import codec
-from lawful_intercept.handover import model as m
-from lawful_intercept.handover.asn1 import compiled
-from lawful_intercept.handover.reader import PSPDUStreamReader, summary
-from lawful_intercept.handover.template import CCTemplate
+from lawful_intercept.codec.asn1 import compiled
+from lawful_intercept.codec.handover import codec
+from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.reader import PSPDUStreamReader, summary
+from lawful_intercept.codec.handover.template import CCTemplate
 
 NS = 1_800_000_000_123_456_000
 

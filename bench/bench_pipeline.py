@@ -51,8 +51,9 @@ def _lemf(
 ) -> None:
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    from lawful_intercept.handover.encryption import EncryptionProfile
-    from lawful_intercept.lemf import LEMFReceiver, LEMFServer
+    from lawful_intercept.protection.encryption import EncryptionProfile
+    from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
+    from lawful_intercept.services.lemf import LEMFServer
 
     async def main() -> None:
         receiver = LEMFReceiver(
@@ -77,11 +78,12 @@ def _lemf(
 def _mf(
     pki: Any, key: bytes | None, lemf_port: int, port_out: Any, workdir: str, aggregate: int
 ) -> None:
-    from lawful_intercept.delivery import Destination
-    from lawful_intercept.handover.encryption import EncryptionProfile
-    from lawful_intercept.keys import SoftwareKeyStore
-    from lawful_intercept.mediation import LEAConfig, MFService, TaskBinding
-    from lawful_intercept.store import SQLiteQueue
+    from lawful_intercept.adapters.hi_client import Destination
+    from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
+    from lawful_intercept.protection.encryption import EncryptionProfile
+    from lawful_intercept.protection.keys.software import SoftwareKeyStore
+    from lawful_intercept.protocol.mediator import LEAConfig, TaskBinding
+    from lawful_intercept.services.mf import MFService
 
     async def main() -> None:
         keys = SoftwareKeyStore.open(Path(workdir).parent / "keys.json", "bench passphrase")
@@ -129,7 +131,7 @@ def _sink(pki: Any, port_out: Any, done: Any, expected_octets: int) -> None:
 
 
 async def _send(pki: Any, port: int, pdus: list[bytes]) -> float:
-    from lawful_intercept.x2x3.transport import X2X3Sender
+    from lawful_intercept.adapters.x2x3_transport import X2X3Sender
 
     sender = X2X3Sender(
         "127.0.0.1", port, pki["poi"].client_context(), server_hostname="mf", queue_size=50_000
@@ -218,7 +220,7 @@ def main() -> None:
         pki = delivery_pki(Path(scratch))
         from cryptography.hazmat.primitives import serialization
 
-        from lawful_intercept.keys import SoftwareKeyStore
+        from lawful_intercept.protection.keys.software import SoftwareKeyStore
 
         with SoftwareKeyStore.create(Path(scratch) / "keys.json", "bench passphrase") as keys:
             (Path(scratch) / "mf-sign.pem").write_bytes(

@@ -22,16 +22,17 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from timing import interleaved_rates, pin_one_core, report
 
-from lawful_intercept.handover import model as m
-from lawful_intercept.handover.encryption import (
+from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.template import CCTemplate
+from lawful_intercept.protection.encryption import (
     NATIVE,
     EncryptionProfile,
     PayloadDecryptor,
     PayloadEncryptor,
 )
-from lawful_intercept.handover.integrity import IntegrityChecker
-from lawful_intercept.handover.template import CCTemplate
-from lawful_intercept.keys import DataKeyRing, SoftwareKeyStore
+from lawful_intercept.protection.integrity import IntegrityChecker
+from lawful_intercept.protection.keys.envelope import DataKeyRing
+from lawful_intercept.protection.keys.software import SoftwareKeyStore
 
 NS = 1_800_000_000_123_456_000
 

@@ -41,9 +41,9 @@ from mf import start_mf
 from poi import replay_poi, run_poi, sender
 
 import lawful_intercept as li
-from lawful_intercept.capture import parse_frame
-from lawful_intercept.devpki import DevCA
-from lawful_intercept.pcap import _ip_payload, read_capture
+from lawful_intercept.codec.ip import parse_frame
+from lawful_intercept.codec.pcap import ip_payload, read_capture
+from lawful_intercept.lab import DevCA
 
 BUNDLED = Path(__file__).parent / "data" / "subscribers.pcap"
 XID = uuid.UUID("d3e0c5a4-5b1f-4c8e-9a2d-6f7b1c0e8a44")
@@ -62,17 +62,17 @@ class Keys:
         self.work, self.use_tpm = work, use_tpm
         self.tpm: object | None = None
 
-    def open(self) -> li.KeyStore:
-        from lawful_intercept.devhw import SoftHSMToken, SoftwareTPM
+    def open(self) -> li.keys.KeyStore:
+        from lawful_intercept.lab.hardware import SoftHSMToken, SoftwareTPM
 
         if self.use_tpm:
-            from lawful_intercept.keys.tpm import TPMKeyStore
+            from lawful_intercept.protection.keys.tpm import TPMKeyStore
 
             tpm = SoftwareTPM(self.work / "tpm").start()
             self.tpm = tpm
             say("1/7", f"keys: KEK sealed to PCR 16 in a TPM 2.0 (swtpm pid {tpm.pid})")
             return TPMKeyStore.initialise(self.work / "tpm-state", tcti=tpm.tcti, pcrs=[16])
-        from lawful_intercept.keys.pkcs11 import PKCS11KeyStore
+        from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
 
         token = SoftHSMToken(self.work / "hsm").configure()
         pin = secrets.token_hex(8)
@@ -101,7 +101,7 @@ def pki(work: Path) -> dict[str, li.TLSConfig]:
 def traffic(bed: object, rounds: int, sent: collections.Counter[str]) -> None:
     """UDP round trips (IPv4, IPv6) and a TCP transfer for the target; UDP for another
     subscriber. Runs in a thread; sockets live in the namespaces."""
-    from lawful_intercept.devnet import TestBed
+    from lawful_intercept.lab import TestBed
 
     assert isinstance(bed, TestBed)
     for family, vnf, sub, who in (
@@ -140,7 +140,7 @@ def traffic(bed: object, rounds: int, sent: collections.Counter[str]) -> None:
 
 def wire_capture(bed: object) -> socket.socket:
     """An independent AF_PACKET socket on the subscribers' side of the link."""
-    from lawful_intercept.devnet import TestBed
+    from lawful_intercept.lab import TestBed
 
     assert isinstance(bed, TestBed)
     sock = bed.socket("peer", socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
@@ -183,7 +183,7 @@ def make_bed() -> object:
     """The VNF and subscriber namespaces; the subscribers' side gets a second address."""
     from pyroute2 import IPRoute
 
-    from lawful_intercept.devnet import TestBed
+    from lawful_intercept.lab import TestBed
 
     bed = TestBed().start()
     with IPRoute(netns=bed.peer, flags=0) as ipr:
@@ -193,10 +193,10 @@ def make_bed() -> object:
 
 
 async def start_chain(
-    keys: li.KeyStore, work: Path, out: Path
-) -> tuple[li.DataKeyRing, dict[str, li.TLSConfig], li.LEMFServer, li.MFService]:
+    keys: li.keys.KeyStore, work: Path, out: Path
+) -> tuple[li.keys.DataKeyRing, dict[str, li.TLSConfig], li.lemf.LEMFServer, li.mf.MFService]:
     """The LEA's HI key (a data key wrapped by the KEK), the PKI, the LEMF, then the MF."""
-    ring = li.DataKeyRing(keys)
+    ring = li.keys.DataKeyRing(keys)
     hi_key = ring.current("LEA-DEMO", time.time()).key
     tls = pki(work)
     say("2/7", "PKI: CA, MF and LEMF server certificates, POI and MF client certificates")
@@ -220,7 +220,9 @@ async def live(args: argparse.Namespace, work: Path, out: Path) -> dict[str, obj
     # pyroute2 runs its own event loop: its calls go to a worker thread
     bed = await asyncio.to_thread(make_bed)
     try:
-        task = li.InterceptTask(XID, (li.Target.parse(TARGET_V4), li.Target.parse(TARGET_V6)))
+        task = li.poi.InterceptTask(
+            XID, (li.poi.Target.parse(TARGET_V4), li.poi.Target.parse(TARGET_V6))
+        )
         x2x3 = sender(tls["poi"], mf.port)
         await x2x3.start()
         stop, ready = asyncio.Event(), asyncio.Event()
@@ -282,9 +284,11 @@ async def live(args: argparse.Namespace, work: Path, out: Path) -> dict[str, obj
 
 async def replayed(args: argparse.Namespace, work: Path, out: Path) -> dict[str, object]:
     say("1/7", "keys: software key store (no root: SoftHSM2 and swtpm are not assumed)")
-    keys = li.SoftwareKeyStore.create(work / "keys.json", secrets.token_hex(16))
+    keys = li.keys.SoftwareKeyStore.create(work / "keys.json", secrets.token_hex(16))
     ring, tls, lemf, mf = await start_chain(keys, work, out)
-    task = li.InterceptTask(XID, (li.Target.parse(TARGET_V4), li.Target.parse(TARGET_V6)))
+    task = li.poi.InterceptTask(
+        XID, (li.poi.Target.parse(TARGET_V4), li.poi.Target.parse(TARGET_V6))
+    )
     say("4/7", f"POI: replaying {BUNDLED.name} (not root: no taps, same pipeline)")
     x2x3 = sender(tls["poi"], mf.port)
     await x2x3.start()
@@ -299,7 +303,7 @@ async def replayed(args: argparse.Namespace, work: Path, out: Path) -> dict[str,
     ring.close()
     keys.close()
     records = [r for r in read_capture(args.pcap.read_bytes())]
-    packets = [found[1] for r in records if (found := _ip_payload(r.linktype, r.data))]
+    packets = [found[1] for r in records if (found := ip_payload(r.linktype, r.data))]
     expected = target_packets(packets, ethernet=False)
     return {
         "mode": "replay", "sent": len(records), "target_frames": sum(expected.values()),
@@ -311,7 +315,7 @@ async def replayed(args: argparse.Namespace, work: Path, out: Path) -> dict[str,
 def summary(result: dict[str, object], out: Path) -> bool:
     lemf = result["lemf"]
     mf = result["mf"]
-    assert isinstance(lemf, li.lemf.LEMFCounters) and isinstance(mf, li.MFStatus)
+    assert isinstance(lemf, li.lemf.LEMFCounters) and isinstance(mf, li.mf.MFStatus)
     expected = result["expected"]
     assert isinstance(expected, collections.Counter)
     delivered = collections.Counter(

@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import lawful_intercept as li
-from lawful_intercept.handover.encryption import EncryptionProfile
+from lawful_intercept.handover import EncryptionProfile
 
 
 async def start_lemf(
@@ -23,11 +23,11 @@ async def start_lemf(
     hi_key: bytes | bytearray,
     mf_public_key: ec.EllipticCurvePublicKey,
     port: int = 0,
-) -> li.LEMFServer:
-    receiver = li.LEMFReceiver(
+) -> li.lemf.LEMFServer:
+    receiver = li.lemf.LEMFReceiver(
         key=hi_key, profile=EncryptionProfile(), verification_key=mf_public_key
     )
-    server = li.LEMFServer(
+    server = li.lemf.LEMFServer(
         tls.server_context(),
         receiver,
         port=port,
@@ -38,7 +38,7 @@ async def start_lemf(
     return server
 
 
-async def stop_lemf(server: li.LEMFServer) -> None:
+async def stop_lemf(server: li.lemf.LEMFServer) -> None:
     await server.close()
     for stream in (server.pcap, server.iri):
         if stream is not None:

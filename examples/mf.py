@@ -14,33 +14,33 @@ import uuid
 from pathlib import Path
 
 import lawful_intercept as li
-from lawful_intercept.handover.encryption import EncryptionProfile
+from lawful_intercept.handover import EncryptionProfile
 
 
 async def start_mf(
     *,
-    keys: li.KeyStore,
+    keys: li.keys.KeyStore,
     hi_key: bytearray,
     x2x3_tls: li.TLSConfig,
     delivery_tls: li.TLSConfig,
     lemf_port: int,
     xid: uuid.UUID,
     queue_path: Path,
-) -> li.MFService:
-    lea = li.LEAConfig(
+) -> li.mf.MFService:
+    lea = li.mf.LEAConfig(
         "LEA-DEMO", encryption=EncryptionProfile(), integrity_every=100, sign_every=5,
         aggregate=8,  # up to 8 packets of one communication per HI3 PDU (clause 6.2.3)
     )  # fmt: skip
-    task = li.TaskBinding(xid, b"LIID-DEMO-1", ("LEA-DEMO",), b"OPERATOR", b"MF-1", "GB", "GB")
-    destination = li.Destination(
+    task = li.mf.TaskBinding(xid, b"LIID-DEMO-1", ("LEA-DEMO",), b"OPERATOR", b"MF-1", "GB", "GB")
+    destination = li.mf.Destination(
         "127.0.0.1", lemf_port, delivery_tls.client_context(), server_hostname="lemf"
     )
-    service = li.MFService(
+    service = li.mf.MFService(
         x2x3_tls=x2x3_tls.server_context(),
         bindings=[task],
         leas=[lea],
         destinations={"LEA-DEMO": destination},
-        store=li.SQLiteQueue.with_keystore(queue_path, keys),
+        store=li.mf.SQLiteQueue.with_keystore(queue_path, keys),
         keys={"LEA-DEMO": hi_key},
         signer=keys.sign_digest,
     )

@@ -13,19 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import lawful_intercept as li
-from lawful_intercept.poi.offline import replay
-from lawful_intercept.poi.service import POIService, POIStatus
+from lawful_intercept.poi import POIService, POIStatus, replay
 
 
-def sender(tls: li.TLSConfig, mf_port: int) -> li.X2X3Sender:
-    return li.X2X3Sender("127.0.0.1", mf_port, tls.client_context(), server_hostname="mf")
+def sender(tls: li.TLSConfig, mf_port: int) -> li.x2x3.X2X3Sender:
+    return li.x2x3.X2X3Sender("127.0.0.1", mf_port, tls.client_context(), server_hostname="mf")
 
 
 async def run_poi(
-    task: li.InterceptTask,
+    task: li.poi.InterceptTask,
     interface: str,
     netns: str,
-    out: li.X2X3Sender,
+    out: li.x2x3.X2X3Sender,
     stop: asyncio.Event,
     *,
     on_ready: Callable[[str], None],
@@ -35,8 +34,10 @@ async def run_poi(
     return await service.run(stop)
 
 
-async def replay_poi(task: li.InterceptTask, capture: Path, out: li.X2X3Sender) -> li.POICounters:
-    counters = li.POICounters()
+async def replay_poi(
+    task: li.poi.InterceptTask, capture: Path, out: li.x2x3.X2X3Sender
+) -> li.poi.POICounters:
+    counters = li.poi.POICounters()
     for pipeline, pdus in replay(capture.read_bytes(), [task]):
         counters = pipeline.counters
         for pdu in pdus:

@@ -33,7 +33,7 @@ from scapy.all import IP, TCP, UDP, Ether, IPv6, Raw, wrpcap
 
 import lawful_intercept as li
 from lawful_intercept import handover as hi
-from lawful_intercept.devpki import DevCA
+from lawful_intercept.lab import DevCA
 
 # explicit MACs: scapy would otherwise look the destination up (and could send)
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
@@ -62,12 +62,16 @@ def sample_traffic(count: int) -> list[bytes]:
     return packets
 
 
-def to_x3(template: li.X3Template, sequence: int, packet: bytes) -> bytes:
+def to_x3(template: li.x2x3.X3Template, sequence: int, packet: bytes) -> bytes:
     """Encode one captured IP packet as X3 (what a POI does per packet)."""
     layer = IP(packet) if packet[0] >> 4 == 4 else IPv6(packet)
     src, dst = ipaddress.ip_address(layer.src), ipaddress.ip_address(layer.dst)
     target = {ipaddress.ip_address(TARGET_V4), ipaddress.ip_address(TARGET_V6)}
-    direction = li.PayloadDirection.FROM_TARGET if src in target else li.PayloadDirection.TO_TARGET
+    direction = (
+        li.x2x3.PayloadDirection.FROM_TARGET
+        if src in target
+        else li.x2x3.PayloadDirection.TO_TARGET
+    )
     l4 = layer.payload
     protocol = layer.proto if layer.version == 4 else layer.nh
     now = time.time_ns()
@@ -77,22 +81,24 @@ def to_x3(template: li.X3Template, sequence: int, packet: bytes) -> bytes:
     )  # fmt: skip
 
 
-async def deliver(pdus: list[bytes], pki: Path) -> tuple[list[li.X2X3View], li.X2X3Sender]:
+async def deliver(
+    pdus: list[bytes], pki: Path
+) -> tuple[list[li.x2x3.X2X3View], li.x2x3.X2X3Sender]:
     """Send the PDUs from a POI to an MF over mutual TLS; return what the MF received."""
     ca = DevCA(pki, "demo")
     mf_tls = ca.config("mf.demo", server=True)
     poi_tls = ca.config("poi-1.demo", server=False)
-    received: list[li.X2X3View] = []
+    received: list[li.x2x3.X2X3View] = []
     done = asyncio.Event()
 
-    def on_pdu(view: li.X2X3View, peer: li.Peer) -> None:
+    def on_pdu(view: li.x2x3.X2X3View, peer: li.x2x3.Peer) -> None:
         received.append(view)
         if len(received) == len(pdus):
             done.set()
 
-    mf = li.X2X3Receiver(mf_tls.server_context(), on_pdu)
+    mf = li.x2x3.X2X3Receiver(mf_tls.server_context(), on_pdu)
     await mf.start()
-    poi = li.X2X3Sender("127.0.0.1", mf.port, poi_tls.client_context())
+    poi = li.x2x3.X2X3Sender("127.0.0.1", mf.port, poi_tls.client_context())
     await poi.start()
     for pdu in pdus:
         await poi.send(pdu)
@@ -118,11 +124,11 @@ def tshark_check(pcap: Path, port: int, expected: int) -> str:
     return f"tshark dissected {len(rows)} PDUs; XID and sequence numbers {verdict}"
 
 
-def mediate(received: list[li.X2X3View], packets: list[bytes], path: Path) -> bool:
+def mediate(received: list[li.x2x3.X2X3View], packets: list[bytes], path: Path) -> bool:
     """X3 -> HI3: one iPCC PS-PDU per X3 PDU; then read the HI3 stream back and check it."""
     directions = {
-        li.PayloadDirection.TO_TARGET: hi.PayloadDirection.TO_TARGET,
-        li.PayloadDirection.FROM_TARGET: hi.PayloadDirection.FROM_TARGET,
+        li.x2x3.PayloadDirection.TO_TARGET: hi.PayloadDirection.TO_TARGET,
+        li.x2x3.PayloadDirection.FROM_TARGET: hi.PayloadDirection.FROM_TARGET,
     }
     template = hi.CCTemplate(
         lawful_interception_identifier=b"DEMO-LIID-1",
@@ -165,13 +171,13 @@ def main() -> int:
     print("lawful_intercept demo: X2/X3 (ETSI TS 103 221-2) to HI3 (ETSI TS 102 232-1/-3)")
     packets = sample_traffic(args.packets)
     print(f"[1/6] target traffic: {len(packets)} packets built with scapy")
-    template = li.X3Template(
+    template = li.x2x3.X3Template(
         xid=TASK_XID,
         constant_attributes=(
-            li.MatchedTargetIdentifier(f"<ipv4Address>{TARGET_V4}</ipv4Address>"),
+            li.x2x3.MatchedTargetIdentifier(f"<ipv4Address>{TARGET_V4}</ipv4Address>"),
         ),
     )
-    counters = li.SequenceCounters()
+    counters = li.x2x3.SequenceCounters()
     pdus = [to_x3(template, counters.next(TASK_XID), p) for p in packets]
     print(f"[2/6] encoded {len(pdus)} X3 PDUs ({sum(map(len, pdus)):,} octets)")
     with tempfile.TemporaryDirectory(prefix="li-demo-pki-") as pki:

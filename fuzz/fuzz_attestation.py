@@ -13,7 +13,7 @@ import atheris
 
 with atheris.instrument_imports():
     from lawful_intercept.errors import AttestationError
-    from lawful_intercept.keys.attestation import (
+    from lawful_intercept.protection.keys.attestation import (
         PCRPolicy,
         Quote,
         parse_attest,

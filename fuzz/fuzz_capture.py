@@ -11,8 +11,8 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
+    from lawful_intercept.codec.pcap import TCPReassembler, parse_tcp, read_capture
     from lawful_intercept.errors import DecodeError
-    from lawful_intercept.pcap import TCPReassembler, parse_tcp, read_capture
 
 PREFIXES = [
     b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + bytes(8) + b"\xff\xff\x00\x00\x01\x00\x00\x00",

@@ -13,8 +13,7 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from lawful_intercept.errors import DecodeError
-    from lawful_intercept.handover.ccreader import (
+    from lawful_intercept.codec.handover.ccreader import (
         _pdu,
         header_liid,
         payload_choice,
@@ -22,6 +21,7 @@ with atheris.instrument_imports():
         read_header_fields,
         read_ipcc,
     )
+    from lawful_intercept.errors import DecodeError
 
 
 def _items(data: bytes, start: int, end: int, native: bool) -> object:

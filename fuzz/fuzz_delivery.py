@@ -12,8 +12,8 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from lawful_intercept.delivery import DeliverySession, LEMFSession
     from lawful_intercept.errors import DecodeError, TransportError
+    from lawful_intercept.protocol.hi_session import DeliverySession, LEMFSession
 
 
 def test_one_input(data: bytes) -> None:

@@ -15,7 +15,7 @@ import atheris
 
 with atheris.instrument_imports():
     from lawful_intercept.errors import DecodeError, IntegrityError
-    from lawful_intercept.handover.encryption import (
+    from lawful_intercept.protection.encryption import (
         EncryptionProfile,
         PayloadDecryptor,
         PayloadEncryptor,

@@ -11,7 +11,7 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from lawful_intercept.capture.packets import complete_checksum, parse_frame, parse_ip
+    from lawful_intercept.codec.ip import complete_checksum, parse_frame, parse_ip
     from lawful_intercept.errors import DecodeError
 
 

@@ -12,9 +12,10 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
+    from lawful_intercept.codec.x2x3.decoder import decode
+    from lawful_intercept.codec.x2x3.jsonform import pdu_from_json
+    from lawful_intercept.codec.x2x3.pdu import Limits, encode
     from lawful_intercept.errors import DecodeError, EncodeError
-    from lawful_intercept.x2x3 import Limits, decode, encode
-    from lawful_intercept.x2x3.jsonform import pdu_from_json
 
 #: The encoder lets test teams craft any version; the round trip is checked with a decoder
 #: that accepts every version (the default one refuses versions it does not know).

@@ -13,8 +13,8 @@ import atheris
 
 with atheris.instrument_imports():
     from lawful_intercept.errors import DecodeError, IntegrityError
-    from lawful_intercept.handover.encryption import EncryptionProfile
-    from lawful_intercept.lemf import LEMFReceiver
+    from lawful_intercept.protection.encryption import EncryptionProfile
+    from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
 
 
 def test_one_input(data: bytes) -> None:

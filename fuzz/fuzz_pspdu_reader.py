@@ -12,9 +12,9 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
+    from lawful_intercept.codec.handover.codec import decode, encode
+    from lawful_intercept.codec.handover.reader import PSPDUStreamReader, summary
     from lawful_intercept.errors import DecodeError
-    from lawful_intercept.handover.codec import decode, encode
-    from lawful_intercept.handover.reader import PSPDUStreamReader, summary
 
 
 def test_one_input(data: bytes) -> None:

@@ -12,8 +12,8 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from lawful_intercept.x1.messages import decode_requests, decode_responses
-    from lawful_intercept.x1.schema import X1SchemaError
+    from lawful_intercept.codec.x1.messages import decode_requests, decode_responses
+    from lawful_intercept.codec.x1.schema import X1SchemaError
 
 
 def test_one_input(data: bytes) -> None:

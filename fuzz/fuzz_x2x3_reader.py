@@ -13,9 +13,10 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
+    from lawful_intercept.codec.x2x3.decoder import X2X3View, decode
+    from lawful_intercept.codec.x2x3.pdu import Limits, encode
+    from lawful_intercept.codec.x2x3.reader import X2X3StreamReader
     from lawful_intercept.errors import DecodeError
-    from lawful_intercept.x2x3 import Limits, X2X3StreamReader, decode, encode
-    from lawful_intercept.x2x3.decoder import X2X3View
 
 LIMITS = Limits(max_header_length=4096, max_payload_length=1 << 16)
 

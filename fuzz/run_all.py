@@ -23,7 +23,7 @@ def seeds() -> list[bytes]:
     import ipaddress
 
     import lawful_intercept.x2x3 as x
-    from lawful_intercept.x2x3.jsonform import pdu_to_json
+    from lawful_intercept.codec.x2x3.jsonform import pdu_to_json
 
     pdu = x.X2X3PDU(
         pdu_type=2, payload_format=5, payload_direction=3, xid=uuid.UUID(int=7),
@@ -55,7 +55,7 @@ def _x1_documents() -> list[bytes]:
     import datetime
     import ipaddress
 
-    from lawful_intercept.x1 import messages as x
+    from lawful_intercept.codec.x1 import messages as x
 
     header = x.Header(
         "admf", "ne", uuid.UUID(int=1), datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -82,8 +82,8 @@ def _x1_documents() -> list[bytes]:
 
 
 def _ps_pdus() -> list[bytes]:
-    from lawful_intercept.handover import model as m
-    from lawful_intercept.handover.template import CCTemplate
+    from lawful_intercept.codec.handover import model as m
+    from lawful_intercept.codec.handover.template import CCTemplate
 
     template = CCTemplate(
         lawful_interception_identifier=b"LIID",
@@ -96,7 +96,7 @@ def _ps_pdus() -> list[bytes]:
         9, 3, 1_800_000_000_000_000_000,
         [(m.PayloadDirection.TO_TARGET, b"E", 1_800_000_000_000_001_000), (None, b"", 5)],
     )  # fmt: skip
-    from lawful_intercept.handover.encryption import EncryptionProfile, PayloadEncryptor
+    from lawful_intercept.protection.encryption import EncryptionProfile, PayloadEncryptor
 
     sealed = PayloadEncryptor(bytes(range(32)), EncryptionProfile(), now=1.8e9).encrypt(cc)
     return [
@@ -108,7 +108,7 @@ def _ps_pdus() -> list[bytes]:
 def _session_pdus() -> list[bytes]:
     """Delivery session traffic: optionRequest, then the LEMF's answers to it, a keep-alive
     and an acknowledgement request."""
-    from lawful_intercept.delivery import DeliverySession, LEMFSession
+    from lawful_intercept.protocol.hi_session import DeliverySession, LEMFSession
 
     mf = DeliverySession(0.0, operator_id=b"OP")
     lemf = LEMFSession()

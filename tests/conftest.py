@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lawful_intercept.devpki import DevCA
-from lawful_intercept.tls import TLSConfig
+from lawful_intercept.adapters.tls import TLSConfig
+from lawful_intercept.lab.pki import DevCA
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -34,7 +34,7 @@ def pycrate_li(tmp_path_factory: pytest.TempPathFactory) -> object:
 
     from pycrate_asn1c.asnproc import PycrateGenerator, compile_text, generate_modules
 
-    from lawful_intercept.handover.asn1 import PROFILE_DIR, PROFILE_FILES
+    from lawful_intercept.codec.asn1 import PROFILE_DIR, PROFILE_FILES
 
     out = tmp_path_factory.mktemp("pycrate") / "li_pycrate.py"
     compile_text([(PROFILE_DIR / name).read_text() for name in PROFILE_FILES])
@@ -50,7 +50,7 @@ def pycrate_li(tmp_path_factory: pytest.TempPathFactory) -> object:
 def softhsm(tmp_path_factory: pytest.TempPathFactory) -> object:
     """One SoftHSM2 token store per test session (the PKCS#11 module reads its config once
     per process); each test initialises its own token label."""
-    from lawful_intercept.devhw import SoftHSMToken
+    from lawful_intercept.lab.hardware import SoftHSMToken
 
     return SoftHSMToken(tmp_path_factory.mktemp("softhsm")).configure()
 
@@ -65,7 +65,7 @@ def hsm_token(softhsm: object, request: pytest.FixtureRequest) -> dict[str, str]
     softhsm.init_token(label, pin)  # type: ignore[attr-defined]
     import pkcs11
 
-    from lawful_intercept.devhw import SOFTHSM_MODULE
+    from lawful_intercept.lab.hardware import SOFTHSM_MODULE
 
     library = pkcs11.lib(SOFTHSM_MODULE)  # SoftHSM2 lists its slots at C_Initialize
     if library.initialized:
@@ -76,7 +76,7 @@ def hsm_token(softhsm: object, request: pytest.FixtureRequest) -> dict[str, str]
 @pytest.fixture
 def swtpm(tmp_path: Path) -> Iterator[object]:
     """A fresh swtpm, started for the test and stopped by PID after it."""
-    from lawful_intercept.devhw import SoftwareTPM
+    from lawful_intercept.lab.hardware import SoftwareTPM
 
     tpm = SoftwareTPM(tmp_path / "swtpm").start()
     yield tpm
@@ -86,7 +86,7 @@ def swtpm(tmp_path: Path) -> Iterator[object]:
 @pytest.fixture
 def second_swtpm(tmp_path: Path) -> Iterator[object]:
     """Another swtpm: a different TPM, as a cloned VM image would meet."""
-    from lawful_intercept.devhw import SoftwareTPM
+    from lawful_intercept.lab.hardware import SoftwareTPM
 
     tpm = SoftwareTPM(tmp_path / "swtpm-2").start()
     yield tpm

@@ -6,12 +6,12 @@ import struct
 import uuid
 from pathlib import Path
 
-from lawful_intercept.capture import Frame
-from lawful_intercept.devpki import DevCA
-from lawful_intercept.pcap import read_capture
-from lawful_intercept.poi import InterceptTask, POIPipeline
-from lawful_intercept.tap import Target
-from lawful_intercept.tls import TLSConfig
+from lawful_intercept.adapters.tls import TLSConfig
+from lawful_intercept.codec.ip import Frame
+from lawful_intercept.codec.pcap import read_capture
+from lawful_intercept.lab.pki import DevCA
+from lawful_intercept.protocol.poi_pipeline import InterceptTask, POIPipeline
+from lawful_intercept.protocol.targets import Target
 
 XID = uuid.UUID("0b7e1c2a-9f3d-4c1e-8a55-6d2f0e9b4c21")
 TARGET = "10.0.0.1"

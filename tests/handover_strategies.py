@@ -7,7 +7,7 @@ import ipaddress
 
 from hypothesis import strategies as st
 
-from lawful_intercept.handover import model as m
+from lawful_intercept.codec.handover import model as m
 
 u32 = st.integers(0, 0xFFFFFFFF)
 u64 = st.integers(0, 0xFFFFFFFFFFFFFFFF)

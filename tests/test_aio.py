@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from lawful_intercept.aio import Connection, close_writer, start_server
-from lawful_intercept.tls import TLSConfig
+from lawful_intercept.adapters.aio import Connection, close_writer, start_server
+from lawful_intercept.adapters.tls import TLSConfig
 
 
 def run(coro: Any) -> Any:

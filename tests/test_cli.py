@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from strategies import pdus
 
 import lawful_intercept.x2x3 as x
-from lawful_intercept.cli import main
-from lawful_intercept.x2x3.jsonform import pdu_from_json, pdu_to_json
+from lawful_intercept.cli.main import main
+from lawful_intercept.codec.x2x3.jsonform import pdu_from_json, pdu_to_json
 
 
 def li(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:

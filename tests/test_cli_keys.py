@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lawful_intercept.keys import TPMKeyStore
+from lawful_intercept.protection.keys.tpm import TPMKeyStore
 
 
 def _li(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

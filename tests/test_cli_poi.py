@@ -18,12 +18,13 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
-from lawful_intercept.devnet import TestBed
-from lawful_intercept.tap import TapManager
-from lawful_intercept.tls import TLSConfig
-from lawful_intercept.x2x3 import X2X3Receiver, X2X3View
-from lawful_intercept.x2x3.constants import PDUType
-from lawful_intercept.x2x3.transport import Peer
+from lawful_intercept.adapters.aio import Peer
+from lawful_intercept.adapters.tc import TapManager
+from lawful_intercept.adapters.tls import TLSConfig
+from lawful_intercept.adapters.x2x3_transport import X2X3Receiver
+from lawful_intercept.codec.x2x3.constants import PDUType
+from lawful_intercept.codec.x2x3.decoder import X2X3View
+from lawful_intercept.lab.network import TestBed
 
 LI = [sys.executable, "-m", "lawful_intercept.cli"]
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"

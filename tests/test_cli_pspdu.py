@@ -10,9 +10,9 @@ from pathlib import Path
 from scapy.all import IP, TCP, Ether, Raw, wrpcap
 
 import lawful_intercept.x2x3 as x
-from lawful_intercept.handover import codec
-from lawful_intercept.handover import model as m
-from lawful_intercept.handover.template import CCTemplate
+from lawful_intercept.codec.handover import codec
+from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.template import CCTemplate
 
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
 TEMPLATE = CCTemplate(

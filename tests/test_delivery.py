@@ -17,7 +17,18 @@ from typing import Any
 import pytest
 from delivery_helpers import T0, XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
 
-from lawful_intercept.delivery import (
+from lawful_intercept.adapters.aio import Backoff
+from lawful_intercept.adapters.hi_client import Destination
+from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
+from lawful_intercept.adapters.x2x3_transport import X2X3Sender
+from lawful_intercept.codec.handover import codec
+from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.template import CCTemplate
+from lawful_intercept.codec.pcap import read_capture
+from lawful_intercept.errors import ConfigurationError, LinkDeadError, TransportError
+from lawful_intercept.protection.encryption import EncryptionProfile
+from lawful_intercept.protection.keys.software import SoftwareKeyStore
+from lawful_intercept.protocol.hi_session import (
     DeliverySession,
     DeliveryTimers,
     LEMFSession,
@@ -25,21 +36,11 @@ from lawful_intercept.delivery import (
     PDUData,
     Released,
 )
-from lawful_intercept.delivery.client import Destination
-from lawful_intercept.errors import ConfigurationError, LinkDeadError, TransportError
-from lawful_intercept.handover import codec
-from lawful_intercept.handover import model as m
-from lawful_intercept.handover.encryption import EncryptionProfile
-from lawful_intercept.handover.template import CCTemplate
-from lawful_intercept.keys import SoftwareKeyStore
-from lawful_intercept.lemf import LEMFReceiver
-from lawful_intercept.lemf.server import LEMFServer
-from lawful_intercept.mediation import LEAConfig, TaskBinding
-from lawful_intercept.mediation.service import MFService
-from lawful_intercept.pcap import read_capture
-from lawful_intercept.store import SQLiteQueue
-from lawful_intercept.x2x3.session import Timers
-from lawful_intercept.x2x3.transport import Backoff, X2X3Sender
+from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
+from lawful_intercept.protocol.mediator import LEAConfig, TaskBinding
+from lawful_intercept.protocol.x2x3_session import Timers
+from lawful_intercept.services.lemf import LEMFServer
+from lawful_intercept.services.mf import MFService
 
 TIMERS = DeliveryTimers(keepalive_interval=0.2, dead_after=1.0, ack_every=64, ack_interval=0.02)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lawful_intercept.handover.asn1 import PROFILE_DIR, asn1tools_source, compiled
+from lawful_intercept.codec.asn1 import PROFILE_DIR, asn1tools_source, compiled
 
 IPCC_OID = b"\x05\x03\x12\x02"  # RELATIVE-OID {li-ps(5) iPAccess(3) version18(18) cC(2)}
 

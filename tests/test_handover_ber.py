@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import lawful_intercept as li
-from lawful_intercept.handover.ber import (
+from lawful_intercept.codec.ber import (
     CONTEXT,
     TruncatedError,
     encode_integer,

@@ -10,10 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_handover_template import sizes, templates
 
-from lawful_intercept.errors import DecodeError
-from lawful_intercept.handover import ccreader, codec
-from lawful_intercept.handover import model as m
-from lawful_intercept.handover.ccreader import (
+from lawful_intercept.codec.handover import ccreader, codec
+from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.ccreader import (
     NATIVE_READ,
     _native_items,
     header_liid,
@@ -21,8 +20,9 @@ from lawful_intercept.handover.ccreader import (
     read_cc_items,
     read_ipcc,
 )
-from lawful_intercept.handover.reader import PAYLOAD_KINDS, summary
-from lawful_intercept.handover.template import CCTemplate
+from lawful_intercept.codec.handover.reader import PAYLOAD_KINDS, summary
+from lawful_intercept.codec.handover.template import CCTemplate
+from lawful_intercept.errors import DecodeError
 
 
 def _expected_ns(pdu: m.PSPDU) -> int:

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lawful_intercept as li
-from lawful_intercept.handover import codec
-from lawful_intercept.handover import model as m
+from lawful_intercept.codec.handover import codec
+from lawful_intercept.codec.handover import model as m
 
 HEADER = m.PSHeader(
     lawful_interception_identifier=b"LIID-1",

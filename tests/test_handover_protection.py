@@ -14,18 +14,20 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lawful_intercept.codec.handover import codec
+from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.template import CCTemplate
 from lawful_intercept.errors import DecodeError, EncodeError, IntegrityError
-from lawful_intercept.handover import CCTemplate, codec
-from lawful_intercept.handover import model as m
-from lawful_intercept.handover.encryption import (
+from lawful_intercept.protection.encryption import (
     NATIVE,
     EncryptionProfile,
     IVRule,
     PayloadDecryptor,
     PayloadEncryptor,
 )
-from lawful_intercept.handover.integrity import IntegrityChecker, IntegrityVerifier
-from lawful_intercept.keys import PKCS11KeyStore, SoftwareKeyStore
+from lawful_intercept.protection.integrity import IntegrityChecker, IntegrityVerifier
+from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
+from lawful_intercept.protection.keys.software import SoftwareKeyStore
 
 NOW = 1_800_000_000.25
 TEMPLATE = CCTemplate(
@@ -358,7 +360,7 @@ def test_native_and_pure_python_sealing_give_the_same_octets(
 
 
 def test_the_native_sealer_refuses_bad_arguments() -> None:
-    from lawful_intercept.handover._seal import Sealer
+    from lawful_intercept.protection._seal import Sealer
 
     with pytest.raises(ValueError, match="24 or 32"):
         Sealer(bytes(16))
@@ -418,7 +420,7 @@ def test_sealing_many_pdus_at_once_gives_each_pdus_octets(
 
 
 def test_the_native_sealer_lanes_agree_with_openssl_and_refuse_bad_jobs() -> None:
-    from lawful_intercept.handover._seal import Sealer
+    from lawful_intercept.protection._seal import Sealer
 
     def job(sequence: int, size: int) -> tuple[Any, ...]:
         padding = -(4 + 8 + 2 + size) % 16

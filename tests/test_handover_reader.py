@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import lawful_intercept as li
-from lawful_intercept.handover import codec
-from lawful_intercept.handover import model as m
-from lawful_intercept.handover.ber import read_tlv, tlv
-from lawful_intercept.handover.reader import PSPDUStreamReader, summary
+from lawful_intercept.codec.ber import read_tlv, tlv
+from lawful_intercept.codec.handover import codec
+from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.reader import PSPDUStreamReader, summary
 
 
 def indefinite(wire: bytes) -> bytes:

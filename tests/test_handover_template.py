@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lawful_intercept as li
-from lawful_intercept.handover import codec
-from lawful_intercept.handover import model as m
-from lawful_intercept.handover.template import NATIVE_ITEMS, CCTemplate
+from lawful_intercept.codec.handover import codec
+from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.template import NATIVE_ITEMS, CCTemplate
 
 country = st.none() | st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2)
 templates = st.builds(
@@ -119,8 +119,8 @@ def test_aggregated_template_equals_the_generic_encoder_and_the_two_pass_encrypt
     timestamp_ns: int,
     items: list[tuple[m.PayloadDirection | None, bytes, int]],
 ) -> None:
-    from lawful_intercept.handover.ccreader import read_ipcc
-    from lawful_intercept.handover.encryption import EncryptionProfile, PayloadEncryptor
+    from lawful_intercept.codec.handover.ccreader import read_ipcc
+    from lawful_intercept.protection.encryption import EncryptionProfile, PayloadEncryptor
 
     fast = template.encode_items(sequence, cin, timestamp_ns, items)
     assert fast == codec.encode(template.pdu_items(sequence, cin, timestamp_ns, items))

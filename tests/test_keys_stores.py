@@ -15,7 +15,10 @@ from lawful_intercept.errors import (
     IntegrityError,
     KeyCustodyError,
 )
-from lawful_intercept.keys import DataKeyRing, PKCS11KeyStore, SoftwareKeyStore, verify_digest
+from lawful_intercept.protection.keys.base import verify_digest
+from lawful_intercept.protection.keys.envelope import DataKeyRing
+from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
+from lawful_intercept.protection.keys.software import SoftwareKeyStore
 
 PASS = "correct horse battery staple"
 

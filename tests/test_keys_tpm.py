@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from lawful_intercept.errors import AttestationError, KeyCustodyError, PCRPolicyError
-from lawful_intercept.keys import (
+from lawful_intercept.protection.keys.attestation import (
     AttestationVerifier,
     PCRPolicy,
     Quote,
     ReleaseGate,
-    TPMKeyStore,
-    verify_digest,
 )
+from lawful_intercept.protection.keys.base import verify_digest
+from lawful_intercept.protection.keys.tpm import TPMKeyStore
 
 PCRS = (16, 23)  # resettable debug PCRs: tests may extend them
 

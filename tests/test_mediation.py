@@ -14,16 +14,17 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
-from lawful_intercept.capture import Frame
-from lawful_intercept.handover import codec
-from lawful_intercept.handover import model as m
-from lawful_intercept.handover.encryption import EncryptionProfile, PayloadDecryptor
-from lawful_intercept.handover.integrity import IntegrityVerifier
-from lawful_intercept.keys import SoftwareKeyStore
-from lawful_intercept.mediation import Handover, LEAConfig, Mediator, TaskBinding
-from lawful_intercept.poi import InterceptTask, POIPipeline
-from lawful_intercept.tap import Target
-from lawful_intercept.x2x3 import X2X3View, encode, keepalive
+from lawful_intercept.codec.handover import codec
+from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.ip import Frame
+from lawful_intercept.codec.x2x3.decoder import X2X3View
+from lawful_intercept.codec.x2x3.pdu import encode, keepalive
+from lawful_intercept.protection.encryption import EncryptionProfile, PayloadDecryptor
+from lawful_intercept.protection.integrity import IntegrityVerifier
+from lawful_intercept.protection.keys.software import SoftwareKeyStore
+from lawful_intercept.protocol.mediator import Handover, LEAConfig, Mediator, TaskBinding
+from lawful_intercept.protocol.poi_pipeline import InterceptTask, POIPipeline
+from lawful_intercept.protocol.targets import Target
 
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
 XID = uuid.UUID("8b1c2f0e-2d4c-4e55-9a57-2f0c9b8e6a11")
@@ -187,8 +188,13 @@ def _connections(out: list[Any]) -> dict[tuple[str, Handover], list[bytes]]:
 def test_reference_lemf_gets_the_packets_verifies_and_writes_a_pcap(
     store: Any, tmp_path: Path
 ) -> None:
-    from lawful_intercept.lemf import CCPacket, IntegrityResult, IRIRecord, LEMFReceiver
-    from lawful_intercept.pcap import pcap_header, pcap_record, read_capture
+    from lawful_intercept.codec.pcap import pcap_header, pcap_record, read_capture
+    from lawful_intercept.protocol.lemf_receiver import (
+        CCPacket,
+        IntegrityResult,
+        IRIRecord,
+        LEMFReceiver,
+    )
 
     key = os.urandom(32)
     mediator, out = _mediate(store, key)
@@ -228,7 +234,12 @@ def test_reference_lemf_gets_the_packets_verifies_and_writes_a_pcap(
 
 
 def test_reference_lemf_reports_gaps_duplicates_and_tampering(store: Any) -> None:
-    from lawful_intercept.lemf import Duplicate, Gap, IntegrityResult, LEMFReceiver
+    from lawful_intercept.protocol.lemf_receiver import (
+        Duplicate,
+        Gap,
+        IntegrityResult,
+        LEMFReceiver,
+    )
 
     _, out = _mediate(store, os.urandom(32))
     stream = _connections(out)[("LEA-A", Handover.HI3)]
@@ -252,7 +263,12 @@ def test_aggregation_puts_packets_of_one_communication_in_one_pdu(
     """Clause 6.2.3: up to ``aggregate`` packets of one CIN per HI3 PDU, each with its own
     microSecondTimeStamp; a packet of another communication, the wait, release_held and
     remove_binding each send what is held. The LEMF gets every packet with its capture time."""
-    from lawful_intercept.lemf import CCPacket, CCPackets, IntegrityResult, LEMFReceiver
+    from lawful_intercept.protocol.lemf_receiver import (
+        CCPacket,
+        CCPackets,
+        IntegrityResult,
+        LEMFReceiver,
+    )
 
     key = os.urandom(32)
     leas = [
@@ -323,7 +339,7 @@ def test_mf_configuration_carries_aggregation_for_leas_and_x1_dids(tmp_path: Pat
     import json
 
     from lawful_intercept.errors import ConfigurationError
-    from lawful_intercept.mediation.config import load_mf_config
+    from lawful_intercept.services.mf_config import load_mf_config
 
     tls = {"cert": "c.pem", "key": "k.pem", "ca": "ca.pem"}
     lea = {"name": "LEA-A", "lemf": "127.0.0.1:9", "tls": tls, "aggregate": 16,
@@ -350,7 +366,7 @@ def test_the_lemf_full_path_keeps_the_header_time_exact_near_year_9999() -> None
     once rounded 23:59:58.999985 in year 9999 up to the next second."""
     import datetime
 
-    from lawful_intercept.lemf import CCPacket, CCPackets, LEMFReceiver
+    from lawful_intercept.protocol.lemf_receiver import CCPacket, CCPackets, LEMFReceiver
 
     when = datetime.datetime(9999, 12, 31, 23, 59, 58, 999985, tzinfo=datetime.UTC)
     pdu = m.PSPDU(
@@ -383,7 +399,7 @@ def test_a_batch_seals_its_pdus_together_with_the_same_outcome(store: Any, check
     from delivery_helpers import XID as BENCH_XID
     from delivery_helpers import udp_packet, x2x3_for
 
-    from lawful_intercept.lemf import CCPacket, IntegrityResult, LEMFReceiver
+    from lawful_intercept.protocol.lemf_receiver import CCPacket, IntegrityResult, LEMFReceiver
 
     key = os.urandom(32)
     lea = LEAConfig(

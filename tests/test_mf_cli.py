@@ -17,12 +17,13 @@ from typing import Any
 from delivery_helpers import XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
 from test_delivery import run
 
-from lawful_intercept.handover.encryption import EncryptionProfile
-from lawful_intercept.keys import SoftwareKeyStore
-from lawful_intercept.lemf import LEMFReceiver
-from lawful_intercept.lemf.server import LEMFServer
-from lawful_intercept.x2x3.session import Timers
-from lawful_intercept.x2x3.transport import Backoff, X2X3Sender
+from lawful_intercept.adapters.aio import Backoff
+from lawful_intercept.adapters.x2x3_transport import X2X3Sender
+from lawful_intercept.protection.encryption import EncryptionProfile
+from lawful_intercept.protection.keys.software import SoftwareKeyStore
+from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
+from lawful_intercept.protocol.x2x3_session import Timers
+from lawful_intercept.services.lemf import LEMFServer
 
 LI = [sys.executable, "-m", "lawful_intercept.cli"]
 PASSPHRASE = "test pass phrase"

@@ -14,8 +14,8 @@ from scapy.all import IP, TCP, Dot1Q, Ether, IPv6, Raw, wrpcap, wrpcapng
 
 import lawful_intercept as li
 import lawful_intercept.x2x3 as x
-from lawful_intercept.pcap import TCPReassembler, TCPSegment, parse_tcp, read_capture
-from lawful_intercept.x2x3.jsonform import pdu_from_json
+from lawful_intercept.codec.pcap import TCPReassembler, TCPSegment, parse_tcp, read_capture
+from lawful_intercept.codec.x2x3.jsonform import pdu_from_json
 
 # explicit MACs: scapy would otherwise look the destination up (and could send)
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"

@@ -14,15 +14,15 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.utils import wrpcap
 
-from lawful_intercept.capture import Frame, complete_checksum, parse_frame, parse_ip
+from lawful_intercept.codec.handover import model as hm
+from lawful_intercept.codec.handover.codec import decode_payload
+from lawful_intercept.codec.ip import Frame, complete_checksum, parse_frame, parse_ip
+from lawful_intercept.codec.x2x3.constants import PayloadFormat, PDUType
+from lawful_intercept.codec.x2x3.decoder import X2X3View, decode
 from lawful_intercept.errors import DecodeError
-from lawful_intercept.handover import model as hm
-from lawful_intercept.handover.codec import decode_payload
-from lawful_intercept.poi import InterceptTask, POIPipeline
-from lawful_intercept.poi.offline import replay
-from lawful_intercept.tap import FROM_TARGET, TO_TARGET, Target
-from lawful_intercept.x2x3 import X2X3View, decode
-from lawful_intercept.x2x3.constants import PayloadFormat, PDUType
+from lawful_intercept.protocol.poi_pipeline import InterceptTask, POIPipeline
+from lawful_intercept.protocol.targets import FROM_TARGET, TO_TARGET, Target
+from lawful_intercept.services.poi_offline import replay
 
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
 XID = uuid.UUID("8b1c2f0e-2d4c-4e55-9a57-2f0c9b8e6a11")
@@ -82,7 +82,7 @@ def test_exactly_the_matching_packets_become_x3() -> None:
 
 
 def encode_pdu(pdu: object) -> bytes:
-    from lawful_intercept.x2x3 import encode
+    from lawful_intercept.codec.x2x3.pdu import encode
 
     return encode(pdu)  # type: ignore[arg-type]
 

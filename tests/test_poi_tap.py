@@ -14,12 +14,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from lawful_intercept.capture import PacketRing, RecvCapture, parse_frame
-from lawful_intercept.devnet import TestBed
-from lawful_intercept.poi import InterceptTask, POIPipeline
-from lawful_intercept.tap import TapManager, Target
-from lawful_intercept.x2x3 import decode
-from lawful_intercept.x2x3.constants import PDUType
+from lawful_intercept.adapters.afpacket import PacketRing, RecvCapture
+from lawful_intercept.adapters.tc import TapManager
+from lawful_intercept.codec.ip import parse_frame
+from lawful_intercept.codec.x2x3.constants import PDUType
+from lawful_intercept.codec.x2x3.decoder import decode
+from lawful_intercept.lab.network import TestBed
+from lawful_intercept.protocol.poi_pipeline import InterceptTask, POIPipeline
+from lawful_intercept.protocol.targets import Target
 
 pytestmark = pytest.mark.root
 

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lawful_intercept as li
-from lawful_intercept.store.sealing import Sealer
+from lawful_intercept.protection.sealing import Sealer
 
 MARKER = b"TARGET-CONTENT-7f3a"
 
@@ -26,13 +26,13 @@ def key() -> bytearray:
 
 
 def test_fifo_across_reopen(tmp_path: Path) -> None:
-    queue = li.SQLiteQueue(tmp_path / "q.db", key())
+    queue = li.mf.SQLiteQueue(tmp_path / "q.db", key())
     queue.put([b"one", b"two"])
     queue.put([b"three"])
     assert [r for _, r in queue.peek(2)] == [b"one", b"two"]
     queue.remove_through(queue.peek(1)[0][0])
     queue.close()
-    again = li.SQLiteQueue(tmp_path / "q.db", key())
+    again = li.mf.SQLiteQueue(tmp_path / "q.db", key())
     assert len(again) == 2
     assert [r for _, r in again.peek(10)] == [b"two", b"three"]
     again.put([b"four"])
@@ -45,7 +45,7 @@ def test_records_survive_kill_9(tmp_path: Path) -> None:
     script = f"""
 import os, signal
 import lawful_intercept as li
-q = li.SQLiteQueue({str(path)!r}, bytearray(range(32)))
+q = li.mf.SQLiteQueue({str(path)!r}, bytearray(range(32)))
 for n in range(50):
     q.put([b"record-%d" % n])
 print("stored", flush=True)
@@ -55,13 +55,13 @@ os.kill(os.getpid(), signal.SIGKILL)
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == -signal.SIGKILL and "stored" in result.stdout
-    queue = li.SQLiteQueue(path, key())
+    queue = li.mf.SQLiteQueue(path, key())
     assert [r for _, r in queue.peek(100)] == [b"record-%d" % n for n in range(50)]
     queue.close()
 
 
 def test_nothing_readable_on_disk(tmp_path: Path) -> None:
-    queue = li.SQLiteQueue(tmp_path / "q.db", key())
+    queue = li.mf.SQLiteQueue(tmp_path / "q.db", key())
     queue.put([MARKER * 10 for _ in range(20)])
     on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert len(on_disk) > 20 * len(MARKER) * 10  # the records are there...
@@ -72,12 +72,12 @@ def test_nothing_readable_on_disk(tmp_path: Path) -> None:
 
 def test_wrong_key_and_moved_or_cut_rows_fail_authentication(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
-    queue = li.SQLiteQueue(path, key())
+    queue = li.mf.SQLiteQueue(path, key())
     queue.put([b"first", b"second"])
     queue.put([b"third"])
     queue.put([b"x"], channel="other channel")
     queue.close()
-    other = li.SQLiteQueue(path, bytearray(32))
+    other = li.mf.SQLiteQueue(path, bytearray(32))
     with pytest.raises(li.IntegrityError, match="row at 0"):
         other.peek(1)
     other.close()
@@ -85,7 +85,7 @@ def test_wrong_key_and_moved_or_cut_rows_fail_authentication(tmp_path: Path) -> 
         rows = db.execute("SELECT position, sealed FROM records ORDER BY position").fetchall()
         db.execute("UPDATE records SET sealed = ? WHERE position = 0", (rows[1][1],))
         db.execute("UPDATE records SET sealed = ? WHERE position = 2", (rows[0][1],))
-    swapped = li.SQLiteQueue(path, key())
+    swapped = li.mf.SQLiteQueue(path, key())
     with pytest.raises(li.IntegrityError):
         swapped.peek(2)
     swapped.close()
@@ -93,19 +93,19 @@ def test_wrong_key_and_moved_or_cut_rows_fail_authentication(tmp_path: Path) -> 
         db.execute("UPDATE records SET sealed = ? WHERE position = 0", (rows[0][1],))
         db.execute("UPDATE records SET sealed = ? WHERE position = 2", (rows[1][1],))
         db.execute("UPDATE records SET count = 1 WHERE position = 0")
-    cut = li.SQLiteQueue(path, key())
+    cut = li.mf.SQLiteQueue(path, key())
     with pytest.raises(li.IntegrityError):
         cut.peek(3)
     cut.close()
     with sqlite3.connect(path) as db:  # restore; move a row to another channel
         db.execute("UPDATE records SET count = 2 WHERE position = 0")
         db.execute("UPDATE records SET channel = 'other channel' WHERE position = 2")
-    moved = li.SQLiteQueue(path, key())
+    moved = li.mf.SQLiteQueue(path, key())
     assert [r for _, r in moved.peek(5)] == [b"first", b"second"]
     with pytest.raises(li.IntegrityError):
         moved.peek(5, channel="other channel")
     moved.close()
-    relabelled = li.SQLiteQueue(tmp_path / "q.db", key(), label=b"another queue")
+    relabelled = li.mf.SQLiteQueue(tmp_path / "q.db", key(), label=b"another queue")
     with pytest.raises(li.IntegrityError):
         relabelled.peek(1)
     relabelled.close()
@@ -113,7 +113,7 @@ def test_wrong_key_and_moved_or_cut_rows_fail_authentication(tmp_path: Path) -> 
 
 def test_channels_release_part_of_a_row_and_count_across_restarts(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
-    queue = li.SQLiteQueue(path, key())
+    queue = li.mf.SQLiteQueue(path, key())
     first = queue.put_channels({"A": [b"a0", b"a1", b"a2"], "B": [b"b0"]}, state=b"s1")
     assert first == {"A": 0, "B": 3}
     queue.put([b"a3", b"a4"], channel="A", state=b"s2")
@@ -122,7 +122,7 @@ def test_channels_release_part_of_a_row_and_count_across_restarts(tmp_path: Path
     assert queue.peek(10, channel="A") == [(2, b"a2"), (4, b"a3"), (5, b"a4")]
     assert queue.peek(1, channel="A", after=2) == [(4, b"a3")]
     queue.close()
-    again = li.SQLiteQueue(path, key())  # the partial release survives a restart
+    again = li.mf.SQLiteQueue(path, key())  # the partial release survives a restart
     assert (again.count("A"), again.count("B"), len(again), again.state()) == (3, 1, 4, b"s2")
     assert [p for p, _ in again.peek(10, channel="A")] == [2, 4, 5]
     again.remove_through(5, channel="A")
@@ -130,14 +130,14 @@ def test_channels_release_part_of_a_row_and_count_across_restarts(tmp_path: Path
     assert len(again) == 0 and again.octets == 0
     assert again.put([b"next"], channel="A") == 6  # positions never go back
     again.close()
-    assert li.SQLiteQueue(path, key()).last_position == 6
+    assert li.mf.SQLiteQueue(path, key()).last_position == 6
 
 
 def test_a_large_batch_is_cut_into_rows_and_reads_back_whole(tmp_path: Path) -> None:
-    from lawful_intercept.store.sqlite_queue import ROW_OCTETS
+    from lawful_intercept.adapters.sqlite_queue import ROW_OCTETS
 
     path = tmp_path / "q.db"
-    queue = li.SQLiteQueue(path, key())
+    queue = li.mf.SQLiteQueue(path, key())
     records = [bytes([n]) * 40_000 for n in range(20)]  # ~800 KB: several rows
     big = [b"x" * (ROW_OCTETS + 1)]  # larger than a row: a row of its own
     assert queue.put_channels({"A": records, "B": big}) == {"A": 0, "B": 20}
@@ -147,7 +147,7 @@ def test_a_large_batch_is_cut_into_rows_and_reads_back_whole(tmp_path: Path) -> 
     assert queue.peek(100, channel="A") == list(enumerate(records))
     queue.remove_through(9, channel="A")  # through the middle of the rows
     queue.close()
-    again = li.SQLiteQueue(path, key())
+    again = li.mf.SQLiteQueue(path, key())
     assert again.count("A") == 10 and again.count("B") == 1
     assert again.peek(100, channel="A") == list(enumerate(records))[10:]
     assert again.peek(1, channel="B") == [(20, big[0])]
@@ -155,13 +155,13 @@ def test_a_large_batch_is_cut_into_rows_and_reads_back_whole(tmp_path: Path) -> 
 
 
 def test_bounds_refuse_whole_batches(tmp_path: Path) -> None:
-    queue = li.SQLiteQueue(tmp_path / "q.db", key(), max_records=3)
+    queue = li.mf.SQLiteQueue(tmp_path / "q.db", key(), max_records=3)
     queue.put([b"a", b"b"])
     with pytest.raises(li.QueueFullError):
         queue.put([b"c", b"d"])
     assert len(queue) == 2  # nothing of the refused batch was stored
     queue.put([b"c"])
-    octets = li.SQLiteQueue(tmp_path / "r.db", key(), max_octets=100)
+    octets = li.mf.SQLiteQueue(tmp_path / "r.db", key(), max_octets=100)
     with pytest.raises(li.QueueFullError):
         octets.put([bytes(80)])  # 80 + nonce + tag > 100
     queue.close()
@@ -170,7 +170,7 @@ def test_bounds_refuse_whole_batches(tmp_path: Path) -> None:
 
 def test_close_zeroises_the_key_and_refuses_use(tmp_path: Path) -> None:
     secret = key()
-    queue = li.SQLiteQueue(tmp_path / "q.db", secret)
+    queue = li.mf.SQLiteQueue(tmp_path / "q.db", secret)
     queue.close()
     assert secret == bytearray(32)
     with pytest.raises(li.ConfigurationError):
@@ -180,23 +180,24 @@ def test_close_zeroises_the_key_and_refuses_use(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", [bytes(32), bytearray(16)])
 def test_key_must_be_a_32_octet_bytearray(tmp_path: Path, bad: bytes) -> None:
     with pytest.raises(li.ConfigurationError):
-        li.SQLiteQueue(tmp_path / "q.db", bad)  # type: ignore[arg-type]
+        li.mf.SQLiteQueue(tmp_path / "q.db", bad)  # type: ignore[arg-type]
     assert not os.path.exists(tmp_path / "q.db")
 
 
 def test_queue_key_wrapped_by_an_hsm(tmp_path: Path, hsm_token: dict[str, str]) -> None:
     """The data key lives in the file wrapped by the token's KEK; another token cannot open it."""
     from lawful_intercept.errors import IntegrityError
-    from lawful_intercept.keys import PKCS11KeyStore, SoftwareKeyStore
+    from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
+    from lawful_intercept.protection.keys.software import SoftwareKeyStore
 
     path = tmp_path / "hi-queue.db"
     with PKCS11KeyStore(**hsm_token) as hsm:
         hsm.initialise()
-        queue = li.SQLiteQueue.with_keystore(path, hsm, label=b"LEA-A")
+        queue = li.mf.SQLiteQueue.with_keystore(path, hsm, label=b"LEA-A")
         key = bytes(queue._sealer._key)
         queue.put([b"pdu-1", b"pdu-2"])
         queue.close()
-        again = li.SQLiteQueue.with_keystore(path, hsm, label=b"LEA-A")
+        again = li.mf.SQLiteQueue.with_keystore(path, hsm, label=b"LEA-A")
         assert [record for _, record in again.peek(10)] == [b"pdu-1", b"pdu-2"]
         again.close()
     assert key not in path.read_bytes()
@@ -204,24 +205,24 @@ def test_queue_key_wrapped_by_an_hsm(tmp_path: Path, hsm_token: dict[str, str]) 
         SoftwareKeyStore.create(tmp_path / "other.json", "pass phrase") as other,
         pytest.raises(IntegrityError),
     ):
-        li.SQLiteQueue.with_keystore(path, other, label=b"LEA-A")
+        li.mf.SQLiteQueue.with_keystore(path, other, label=b"LEA-A")
 
 
 def test_files_get_large_pages_and_checkpoints_by_octets_however_opened(tmp_path: Path) -> None:
     """64 KiB pages for a new file, also when the data key's table is written first
     (with_keystore); a checkpoint per WAL_OCTETS and a cache of CACHE_OCTETS whatever the
     page size (a file made with SQLite's 4 KiB pages keeps them)."""
-    from lawful_intercept.keys import SoftwareKeyStore
-    from lawful_intercept.store import sqlite_queue
+    from lawful_intercept.adapters import sqlite_queue
+    from lawful_intercept.protection.keys.software import SoftwareKeyStore
 
     old = tmp_path / "old.db"
     with sqlite3.connect(old) as db:
         db.execute("CREATE TABLE before_the_queue (x)")  # page size fixed at 4096
     with SoftwareKeyStore.create(tmp_path / "k.json", "pass phrase") as store:
         queues = {
-            "direct": li.SQLiteQueue(tmp_path / "direct.db", key()),
-            "with_keystore": li.SQLiteQueue.with_keystore(tmp_path / "wrapped.db", store),
-            "old": li.SQLiteQueue(old, key()),
+            "direct": li.mf.SQLiteQueue(tmp_path / "direct.db", key()),
+            "with_keystore": li.mf.SQLiteQueue.with_keystore(tmp_path / "wrapped.db", store),
+            "old": li.mf.SQLiteQueue(old, key()),
         }
     for name, queue in queues.items():
         queue.put([b"x" * 100_000])

@@ -17,16 +17,16 @@ from typing import Any
 import pytest
 import xmlschema
 
-from lawful_intercept.audit import AuditLog, verify_audit
-from lawful_intercept.devpki import DevCA
+from lawful_intercept.adapters.audit import AuditLog, verify_audit
+from lawful_intercept.adapters.x1_state import X1State
+from lawful_intercept.adapters.x1_transport import X1Server, certificate_fingerprint, post
+from lawful_intercept.codec.x1 import messages as x
+from lawful_intercept.codec.x1.schema import SCHEMA_DIR, X1SchemaError
 from lawful_intercept.errors import TransportError, X1Error
-from lawful_intercept.keys import SoftwareKeyStore
-from lawful_intercept.x1 import messages as x
-from lawful_intercept.x1.admf import ADMFClient, plan_from_mapping
-from lawful_intercept.x1.ne import NetworkElement
-from lawful_intercept.x1.schema import SCHEMA_DIR, X1SchemaError
-from lawful_intercept.x1.state import X1State
-from lawful_intercept.x1.transport import X1Server, certificate_fingerprint, post
+from lawful_intercept.lab.pki import DevCA
+from lawful_intercept.protection.keys.software import SoftwareKeyStore
+from lawful_intercept.services.admf import ADMFClient, plan_from_mapping
+from lawful_intercept.services.x1_element import NetworkElement
 
 XID = uuid.UUID("3f1e2d4c-5b6a-4789-8a0b-1c2d3e4f5a6b")
 DID_X2, DID_X3 = uuid.UUID(int=0x1000), uuid.UUID(int=0x2000)

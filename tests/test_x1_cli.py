@@ -20,14 +20,15 @@ from test_delivery import run
 from test_mf_cli import LI, _free_port, _until
 from test_x1_elements import _exchange
 
-from lawful_intercept.devpki import DevCA
-from lawful_intercept.keys import SoftwareKeyStore
-from lawful_intercept.lemf import LEMFReceiver
-from lawful_intercept.lemf.server import LEMFServer
-from lawful_intercept.tls import TLSConfig
-from lawful_intercept.x1.transport import certificate_fingerprint
-from lawful_intercept.x2x3.session import Timers
-from lawful_intercept.x2x3.transport import Backoff, X2X3Sender
+from lawful_intercept.adapters.aio import Backoff
+from lawful_intercept.adapters.tls import TLSConfig
+from lawful_intercept.adapters.x1_transport import certificate_fingerprint
+from lawful_intercept.adapters.x2x3_transport import X2X3Sender
+from lawful_intercept.lab.pki import DevCA
+from lawful_intercept.protection.keys.software import SoftwareKeyStore
+from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
+from lawful_intercept.protocol.x2x3_session import Timers
+from lawful_intercept.services.lemf import LEMFServer
 
 PASSPHRASE = "x1 test pass phrase"
 DID = uuid.UUID("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")
@@ -107,7 +108,7 @@ tasks:
     async def scenario() -> None:
         from cryptography.hazmat.primitives.asymmetric import ec
 
-        from lawful_intercept.handover.encryption import EncryptionProfile
+        from lawful_intercept.protection.encryption import EncryptionProfile
 
         verify = serialization.load_pem_public_key(public)
         assert isinstance(verify, ec.EllipticCurvePublicKey)
@@ -159,10 +160,12 @@ tasks:
 
 @pytest.mark.root
 def test_li_poi_over_x1_taps_what_li_admf_activates(tmp_path: Path) -> None:
-    from lawful_intercept.devnet import TestBed
-    from lawful_intercept.tap import TapManager
-    from lawful_intercept.x2x3 import PDUType, X2X3View
-    from lawful_intercept.x2x3.transport import Peer, X2X3Receiver
+    from lawful_intercept.adapters.aio import Peer
+    from lawful_intercept.adapters.tc import TapManager
+    from lawful_intercept.adapters.x2x3_transport import X2X3Receiver
+    from lawful_intercept.codec.x2x3.constants import PDUType
+    from lawful_intercept.codec.x2x3.decoder import X2X3View
+    from lawful_intercept.lab.network import TestBed
 
     pki = delivery_pki(tmp_path)
     x1ca = DevCA(tmp_path, "x1-ca")

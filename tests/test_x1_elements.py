@@ -14,21 +14,23 @@ import pytest
 from delivery_helpers import XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
 from test_delivery import Rig, run
 
-from lawful_intercept.audit import AuditLog
-from lawful_intercept.devnet import TestBed
-from lawful_intercept.keys import SoftwareKeyStore
-from lawful_intercept.mediation import MFService
-from lawful_intercept.poi.service import POIService
-from lawful_intercept.store import SQLiteQueue
-from lawful_intercept.tap import TapManager
-from lawful_intercept.x1 import messages as x
-from lawful_intercept.x1.admf import ADMFClient
-from lawful_intercept.x1.elements import MFHooks, POIHooks
-from lawful_intercept.x1.ne import NetworkElement
-from lawful_intercept.x1.state import X1State
-from lawful_intercept.x1.transport import X1Server
-from lawful_intercept.x2x3 import PDUType, X2X3View
-from lawful_intercept.x2x3.transport import Peer, X2X3Receiver
+from lawful_intercept.adapters.aio import Peer
+from lawful_intercept.adapters.audit import AuditLog
+from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
+from lawful_intercept.adapters.tc import TapManager
+from lawful_intercept.adapters.x1_state import X1State
+from lawful_intercept.adapters.x1_transport import X1Server
+from lawful_intercept.adapters.x2x3_transport import X2X3Receiver
+from lawful_intercept.codec.x1 import messages as x
+from lawful_intercept.codec.x2x3.constants import PDUType
+from lawful_intercept.codec.x2x3.decoder import X2X3View
+from lawful_intercept.lab.network import TestBed
+from lawful_intercept.protection.keys.software import SoftwareKeyStore
+from lawful_intercept.services.admf import ADMFClient
+from lawful_intercept.services.mf import MFService
+from lawful_intercept.services.poi import POIService
+from lawful_intercept.services.x1_element import NetworkElement
+from lawful_intercept.services.x1_hooks import MFHooks, POIHooks
 
 DID = uuid.UUID("6e0d3c2b-1a09-4f8e-9d7c-6b5a49382716")
 
@@ -47,7 +49,7 @@ async def _ne(tmp: Path, name: str, keys: Any, hooks: Any, tls: Any) -> tuple[X1
 
 
 def _x1_pki(tmp: Path) -> dict[str, Any]:
-    from lawful_intercept.devpki import DevCA
+    from lawful_intercept.lab.pki import DevCA
 
     ca = DevCA(tmp, "x1-ca")
     return {"ne": ca.config("ne", server=True), "admf": ca.config("admf-1", server=False)}

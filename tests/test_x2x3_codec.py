@@ -13,8 +13,8 @@ from strategies import attribute_of, attributes, pdus
 
 import lawful_intercept as li
 import lawful_intercept.x2x3 as x
-from lawful_intercept.x2x3.decoder import NATIVE_VIEW, X2X3View, _native_fields
-from lawful_intercept.x2x3.pdu import DEFAULT_LIMITS as DEFAULT
+from lawful_intercept.codec.x2x3.decoder import NATIVE_VIEW, X2X3View, _native_fields
+from lawful_intercept.codec.x2x3.pdu import DEFAULT_LIMITS as DEFAULT
 
 XID = uuid.UUID("8b1c2f0e-2d4c-4e55-9a57-2f0c9b8e6a11")
 

@@ -12,16 +12,17 @@ import pytest
 
 import lawful_intercept as li
 import lawful_intercept.x2x3 as x
-from lawful_intercept.tls import TLSConfig
-from lawful_intercept.x2x3.sequence import SequenceCounters
-from lawful_intercept.x2x3.session import (
+from lawful_intercept.adapters.aio import Backoff
+from lawful_intercept.adapters.tls import TLSConfig
+from lawful_intercept.adapters.x2x3_transport import QueuePolicy, X2X3Receiver, X2X3Sender
+from lawful_intercept.protocol.sequence import SequenceCounters
+from lawful_intercept.protocol.x2x3_session import (
     KeepaliveAcknowledged,
     KeepaliveReceived,
     PDUReceived,
     Timers,
     X2X3Session,
 )
-from lawful_intercept.x2x3.transport import Backoff, QueuePolicy, X2X3Receiver, X2X3Sender
 
 XID = uuid.UUID("5a9c1b7e-0f3d-4c2a-8e61-9d4b2c7f0a13")
 FAST = Timers(keepalive_interval=0.2, dead_after=0.6)
@@ -340,7 +341,7 @@ def test_a_malformed_stream_is_cut_off_while_other_pois_carry_on(
 
 def test_spill_keeps_order_and_nothing_is_lost(pki: dict[str, TLSConfig], tmp_path: Any) -> None:
     async def main() -> None:
-        store = li.SQLiteQueue(tmp_path / "spill.db", bytearray(range(32)))
+        store = li.mf.SQLiteQueue(tmp_path / "spill.db", bytearray(range(32)))
         poi = X2X3Sender(
             "127.0.0.1", 1, pki["poi"].client_context(), queue_size=20,
             policy=QueuePolicy.SPILL, spill=store, backoff=QUICK,
@@ -371,7 +372,7 @@ def test_spilled_pdus_outlive_the_sender(pki: dict[str, TLSConfig], tmp_path: An
         path = tmp_path / "spill.db"
         first = X2X3Sender(
             "127.0.0.1", 1, pki["poi"].client_context(), queue_size=1,
-            policy=QueuePolicy.SPILL, spill=li.SQLiteQueue(path, bytearray(range(32))),
+            policy=QueuePolicy.SPILL, spill=li.mf.SQLiteQueue(path, bytearray(range(32))),
         )  # fmt: skip
         for n in range(100):
             await first.send(x3(n))
@@ -383,7 +384,7 @@ def test_spilled_pdus_outlive_the_sender(pki: dict[str, TLSConfig], tmp_path: An
         await mf.start()
         second = X2X3Sender(
             "127.0.0.1", mf.port, pki["poi"].client_context(), queue_size=5,
-            policy=QueuePolicy.SPILL, spill=li.SQLiteQueue(path, bytearray(range(32))),
+            policy=QueuePolicy.SPILL, spill=li.mf.SQLiteQueue(path, bytearray(range(32))),
             backoff=QUICK,
         )  # fmt: skip
         for n in range(100, 110):

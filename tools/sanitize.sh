@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The native helpers (handover._seal, _ccitems, _ccread, x2x3._viewcheck, store._rowseal) under
+# The native helpers (protection._seal, protection._rowseal, codec.handover._ccitems, _ccread, codec.x2x3._viewcheck) under
 # AddressSanitizer and UndefinedBehaviorSanitizer: builds sanitized copies in a scratch tree,
 # then runs the tests that compare them with the Python paths and the fuzz harnesses that
-# reach them (x2x3._viewcheck and handover._ccread read received octets). Any sanitizer
+# reach them (codec.x2x3._viewcheck and codec.handover._ccread read received octets). Any sanitizer
 # report fails the run.
 #   usage: tools/sanitize.sh [seconds per fuzz harness, default 30]
 set -euo pipefail
@@ -14,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 cp -r lawful_intercept tests fuzz pyproject.toml "$work"/
 include=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 suffix=$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-for module in handover/_seal handover/_ccitems handover/_ccread x2x3/_viewcheck store/_rowseal; do
+for module in protection/_seal protection/_rowseal codec/handover/_ccitems codec/handover/_ccread codec/x2x3/_viewcheck; do
   gcc -shared -fPIC -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
     -fno-sanitize-recover=undefined -I"$include" "lawful_intercept/$module.c" \
     -o "$work/lawful_intercept/$module$suffix" -lcrypto
@@ -24,9 +24,9 @@ export LD_PRELOAD ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 PYTHONPATH="$work
 cd "$work"
 "$python" - <<'PY'
 import os
-from lawful_intercept.handover import _ccitems, _ccread, _seal
-from lawful_intercept.store import _rowseal
-from lawful_intercept.x2x3 import _viewcheck
+from lawful_intercept.codec.handover import _ccitems, _ccread
+from lawful_intercept.protection import _rowseal, _seal
+from lawful_intercept.codec.x2x3 import _viewcheck
 
 for module in (_seal, _ccitems, _ccread, _viewcheck, _rowseal):
     assert module.__file__.startswith(os.environ["PYTHONPATH"]), module.__file__

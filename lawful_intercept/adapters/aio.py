@@ -1,0 +1,256 @@
+"""asyncio helpers the transports share (X2/X3, HI delivery, the LEMF)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import ssl
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import attrs
+
+from lawful_intercept.errors import ConfigurationError
+
+__all__ = [
+    "Backoff",
+    "Connection",
+    "Peer",
+    "cancel_and_wait",
+    "close_writer",
+    "first_failure",
+    "parse_address",
+    "peer_of",
+    "start_server",
+    "wait_event",
+]
+
+#: octets TLS decrypts into at a time (asyncio's own read size)
+READ_AREA = 1 << 18
+#: a connection's handler, run in a task of its own
+Handler = Callable[["Connection"], Coroutine[Any, Any, None]]
+
+
+class Connection(asyncio.BufferedProtocol):
+    """One accepted connection, for a handler that takes what has arrived as bytes.
+
+    asyncio's TLS layer decrypts straight into this protocol's receive area (its buffered
+    path: a plain Protocol gets a joined copy, which a StreamReader copies in and out again);
+    :meth:`read` hands over one bytes copy. Reading pauses while more than ``limit`` octets
+    wait for the handler; :meth:`drain` waits while the transport's write buffer is full.
+    Writing side as StreamWriter's: write, drain, close, wait_closed, get_extra_info."""
+
+    def __init__(self, handler: Handler, limit: int) -> None:
+        self._handler = handler
+        self._area = memoryview(bytearray(READ_AREA))
+        self._chunks: list[bytes] = []
+        self._held = 0
+        self._limit = limit
+        self._reading_paused = False
+        self._eof = False
+        self._lost: Exception | None = None
+        self._readable: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+        self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport = None  # type: ignore[assignment] # until made
+        self.task: asyncio.Task[None] | None = None
+
+    # the protocol's side
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.task = asyncio.get_running_loop().create_task(self._handler(self))
+        self.task.add_done_callback(self._handler_done)
+
+    def _handler_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.transport.abort()  # as asyncio's streams do: the error is the loop's to log
+            asyncio.get_running_loop().call_exception_handler(
+                {"message": "connection handler failed", "exception": task.exception()}
+            )
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._area
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._chunks.append(bytes(self._area[:nbytes]))
+        self._held += nbytes
+        if self._held > self._limit and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+        _wake(self._readable)
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        _wake(self._readable)
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof, self._lost = True, exc
+        _wake(self._readable)
+        _wake(self._writable, ConnectionResetError("connection lost"))
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        if self._writable is None:
+            self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        _wake(self._writable)
+        self._writable = None
+
+    # the handler's side
+
+    async def read(self) -> bytes:
+        """What has arrived since the last read (waiting for some); b"" at the end of the
+        stream; the error that ended the connection, if one did."""
+        while not self._chunks:
+            if self._eof:
+                if self._lost is not None:
+                    raise self._lost
+                return b""
+            self._readable = asyncio.get_running_loop().create_future()
+            try:
+                await self._readable
+            finally:
+                self._readable = None
+        chunks, self._chunks, self._held = self._chunks, [], 0
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait while the transport holds more than its high-water mark; ConnectionResetError
+        once the connection is lost."""
+        if self.transport.is_closing():
+            await asyncio.sleep(0)  # as StreamWriter: let connection_lost run first
+        if self._closed.done():
+            raise ConnectionResetError("connection lost")
+        if self._writable is not None:
+            await asyncio.shield(self._writable)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.transport.get_extra_info(name, default)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._closed)
+
+
+def _wake(waiter: asyncio.Future[None] | None, error: Exception | None = None) -> None:
+    if waiter is not None and not waiter.done():
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
+            waiter.exception()  # retrieved: nobody may be waiting on it
+
+
+async def start_server(
+    handler: Handler,
+    host: str,
+    port: int,
+    *,
+    tls: ssl.SSLContext | None,
+    limit: int = 4 * READ_AREA,
+) -> asyncio.Server:
+    """Listen; each connection's ``handler`` runs in its own task once TLS is up (the
+    handshake within 10 s), as with :func:`asyncio.start_server`, with a :class:`Connection`
+    for reader and writer."""
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: Connection(handler, limit), host, port, ssl=tls,
+        ssl_handshake_timeout=10 if tls is not None else None,
+    )  # fmt: skip
+
+
+async def close_writer(writer: asyncio.StreamWriter | Connection) -> None:
+    writer.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(writer.wait_closed(), 2)
+
+
+async def first_failure(*coroutines: Awaitable[None]) -> None:
+    """Run the coroutines until one ends; cancel the others; re-raise its exception."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        task.result()
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """Wait for ``event`` at most ``timeout`` seconds; True if it was set. A cancellation is
+    never lost, unlike ``asyncio.wait_for`` on Python 3.11 when the event is set at the
+    moment the waiter is cancelled (a close would then wait for the link timers)."""
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
+async def cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it has ended, cancelling again if it swallowed one."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=1.0)
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.result()
+
+
+@attrs.frozen
+class Backoff:
+    """Reconnect delays: ``initial`` * ``factor`` ** attempt, capped, with +-``jitter``."""
+
+    initial: float = 0.5
+    factor: float = 2.0
+    maximum: float = 30.0
+    jitter: float = 0.1
+
+    def delay(self, attempt: int) -> float:
+        base = min(self.maximum, self.initial * self.factor**attempt)
+        return base * (1 + random.uniform(-self.jitter, self.jitter))
+
+
+@attrs.frozen
+class Peer:
+    """A connected peer: its address and its certificate's subject common name."""
+
+    address: str
+    common_name: str
+
+
+def peer_of(writer: asyncio.StreamWriter | Connection) -> Peer:
+    """The address and certificate common name of a connection's peer."""
+    address = writer.get_extra_info("peername")
+    cert = writer.get_extra_info("peercert") or {}
+    cn = ""
+    for rdn in cert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                cn = value
+    host = f"{address[0]}:{address[1]}" if address else "?"
+    return Peer(host, cn)
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` too) as a (host, port) pair; ConfigurationError otherwise."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigurationError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)

@@ -1,0 +1,346 @@
+"""asyncio X2/X3 transport over mutually authenticated TLS (ETSI TS 103 221-2 clause 6).
+
+Thin adapters around :class:`~lawful_intercept.x2x3.session.X2X3Session`:
+
+- :class:`X2X3Sender` (POI side) connects, sends queued PDUs, keeps the link alive, and
+  reconnects with exponential backoff. Its memory queue is bounded; when full, ``send`` waits
+  (``QueuePolicy.BLOCK``), raises QueueFullError (``QueuePolicy.REFUSE``), or appends to an
+  encrypted on-disk :class:`~lawful_intercept.store.SQLiteQueue` (``QueuePolicy.SPILL``, which
+  raises QueueFullError only when that store is full too): a PDU is never dropped silently.
+  Order is kept: once anything is spilled, later PDUs follow it through the store until it is
+  empty. Spilled PDUs survive a restart of the process and are sent first by the next sender
+  given the same store. A PDU leaves the queue only after the TLS layer has accepted it and the
+  socket buffer has drained, so a connection lost mid-write causes a resend after reconnect
+  (at-least-once; X2/X3 has no application acknowledgement, so a receiver de-duplicates by
+  sequence number).
+- :class:`X2X3Receiver` (MF side) accepts connections from certified POIs, answers
+  keepalives (and sends its own only if ``send_keepalives``), hands every X2/X3 PDU to a
+  callback, and drops a connection that sends a malformed stream or stays silent for P2,
+  with one logged line that carries no content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import inspect
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+
+from lawful_intercept.adapters.aio import (
+    Backoff,
+    Connection,
+    Peer,
+    cancel_and_wait,
+    close_writer,
+    first_failure,
+    peer_of,
+    start_server,
+    wait_event,
+)
+from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
+from lawful_intercept.codec.x2x3.decoder import X2X3View
+from lawful_intercept.codec.x2x3.pdu import DEFAULT_LIMITS, Limits
+from lawful_intercept.errors import (
+    ConfigurationError,
+    DecodeError,
+    IntegrityError,
+    LinkDeadError,
+    QueueFullError,
+    TransportError,
+)
+from lawful_intercept.protocol.x2x3_session import KeepaliveAcknowledged, Timers, X2X3Session
+
+__all__ = ["QueuePolicy", "X2X3Receiver", "X2X3Sender"]
+
+log = logging.getLogger(__name__)
+READ_SIZE = 1 << 16
+BATCH = 256
+
+
+class QueuePolicy(enum.Enum):
+    """What ``send`` does when the sender's queue is full."""
+
+    BLOCK = "block"
+    REFUSE = "refuse"
+    SPILL = "spill"
+
+
+class X2X3Sender:
+    """Sends PDUs to one MF over TLS, reconnecting as needed."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext,
+        *,
+        server_hostname: str | None = None,
+        timers: Timers = Timers(),  # noqa: B008 - frozen
+        queue_size: int = 10_000,
+        policy: QueuePolicy = QueuePolicy.BLOCK,
+        backoff: Backoff = Backoff(),
+        limits: Limits = DEFAULT_LIMITS,
+        spill: SQLiteQueue | None = None,
+    ) -> None:
+        if queue_size < 1:
+            raise ValueError("queue_size must be positive")
+        if (policy is QueuePolicy.SPILL) != (spill is not None):
+            raise ConfigurationError("QueuePolicy.SPILL and a spill store go together")
+        self.spill = spill
+        self.host, self.port, self.tls = host, port, tls
+        self.server_hostname = server_hostname or host
+        self.timers, self.queue_size, self.policy = timers, queue_size, policy
+        self.backoff, self.limits = backoff, limits
+        self._pending: collections.deque[bytes] = collections.deque()
+        self._not_empty = asyncio.Event()
+        self._not_full = asyncio.Event()
+        self._not_full.set()
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.connects = 0
+        self.pdus_sent = 0
+        self.keepalives_sent = 0
+        self.keepalives_acknowledged = 0
+        self.last_error: Exception | None = None
+
+    @property
+    def queued(self) -> int:
+        """PDUs waiting to be sent (including any being written now), in memory and spilled."""
+        return len(self._pending) + (len(self.spill) if self.spill is not None else 0)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def start(self) -> None:
+        """Start connecting and sending in the background."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def send(self, pdu_octets: bytes) -> None:
+        """Queue one encoded PDU; when the memory queue is full, act per the policy."""
+        if self.spill is not None and (len(self.spill) or len(self._pending) >= self.queue_size):
+            self.spill.put([pdu_octets])  # QueueFullError when the store is full
+            self._not_empty.set()
+            return
+        while len(self._pending) >= self.queue_size:
+            if self.policy is QueuePolicy.REFUSE:
+                raise QueueFullError(f"send queue full ({self.queue_size} PDUs)")
+            self._not_full.clear()
+            await self._not_full.wait()
+        self._pending.append(pdu_octets)
+        self._not_empty.set()
+
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait until every queued PDU has been written."""
+
+        async def drained() -> None:
+            while self.queued:
+                self._not_full.clear()
+                await self._not_full.wait()
+
+        await asyncio.wait_for(drained(), timeout)
+
+    async def close(self) -> None:
+        """Stop sending (queued PDUs stay in :attr:`queued`) and close the connection."""
+        if self._task is not None:
+            await cancel_and_wait(self._task)
+            self._task = None
+
+    async def _run(self) -> None:
+        attempt = 0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection(
+                    self.host, self.port, ssl=self.tls, server_hostname=self.server_hostname
+                )
+            except (OSError, ssl.SSLError, TimeoutError) as exc:
+                self.last_error = exc
+                log.warning("X2/X3 connect to %s:%s failed: %s", self.host, self.port, exc)
+                await asyncio.sleep(self.backoff.delay(attempt))
+                attempt += 1
+                continue
+            attempt = 0
+            self.connects += 1
+            self._connected.set()
+            log.info("X2/X3 connected to %s:%s", self.host, self.port)
+            session = X2X3Session(loop.time(), self.timers, self.limits)
+            try:
+                await first_failure(
+                    self._pump_out(session, writer), self._pump_in(session, reader, writer)
+                )
+            except (OSError, ssl.SSLError, TransportError, DecodeError) as exc:
+                self.last_error = exc
+                log.warning("X2/X3 link to %s:%s lost: %s", self.host, self.port, exc)
+            except IntegrityError as exc:  # the spill store was tampered with: stop, loudly
+                self.last_error = exc
+                log.critical("X2/X3 sender stopped: %s", exc)
+                raise
+            finally:
+                self._connected.clear()
+                self.keepalives_sent += session.keepalives_sent
+                self.keepalives_acknowledged += session.keepalives_acknowledged
+                await close_writer(writer)
+            await asyncio.sleep(self.backoff.delay(0))
+
+    async def _pump_out(self, session: X2X3Session, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self.queued:
+                self._not_empty.clear()
+                await wait_event(self._not_empty, max(0.0, session.next_deadline() - loop.time()))
+            now = loop.time()
+            session.handle_timer(now)  # raises LinkDeadError
+            # memory holds the oldest PDUs; the spill store (if any) the newer ones
+            spilled_through = -1
+            if self._pending:
+                batch = [self._pending[i] for i in range(min(len(self._pending), BATCH))]
+            elif self.spill is not None and len(self.spill):
+                records = self.spill.peek(BATCH)
+                batch = [record for _, record in records]
+                spilled_through = records[-1][0]
+            else:
+                batch = []
+            for pdu in batch:
+                session.send(pdu, now)
+            out = session.data_to_send()
+            if out:
+                writer.write(out)
+                await writer.drain()
+            if spilled_through >= 0:
+                assert self.spill is not None
+                self.spill.remove_through(spilled_through)
+            else:
+                for _ in batch:
+                    self._pending.popleft()
+            self.pdus_sent += len(batch)
+            if batch:
+                self._not_full.set()
+
+    async def _pump_in(
+        self, session: X2X3Session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            data = await reader.read(READ_SIZE)
+            if not data:
+                raise TransportError("the MF closed the connection")
+            for event in session.receive_data(data, loop.time()):
+                if isinstance(event, KeepaliveAcknowledged):
+                    log.debug("keepalive %d acknowledged", event.sequence)
+            out = session.data_to_send()
+            if out:
+                writer.write(out)
+
+
+PDUHandler = Callable[[X2X3View, Peer], Awaitable[None] | None]
+#: Takes the PDUs of one read together (a high-rate consumer's per-call costs paid per read).
+BatchHandler = Callable[[list[X2X3View], Peer], Awaitable[None] | None]
+
+
+class X2X3Receiver:
+    """Accepts X2/X3 connections from POIs over mutual TLS."""
+
+    def __init__(
+        self,
+        tls: ssl.SSLContext,
+        on_pdu: PDUHandler | None,
+        *,
+        on_pdus: BatchHandler | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        timers: Timers = Timers(),  # noqa: B008 - frozen
+        limits: Limits = DEFAULT_LIMITS,
+        send_keepalives: bool = False,
+    ) -> None:
+        if (on_pdu is None) == (on_pdus is None):
+            raise ValueError("give on_pdu (one PDU a call) or on_pdus (one read's PDUs)")
+        self.tls, self.on_pdu, self.on_pdus = tls, on_pdu, on_pdus
+        self.send_keepalives = send_keepalives
+        self.host, self.port = host, port
+        self.timers, self.limits = timers, limits
+        self._server: asyncio.Server | None = None
+        self._connections: dict[asyncio.Task[None], Connection] = {}
+        self.connections_accepted = 0
+        self.pdus_received = 0
+        self.streams_rejected = 0
+
+    async def start(self) -> None:
+        """Listen; :attr:`port` is then the bound port."""
+        self._server = await start_server(self._handle, self.host, self.port, tls=self.tls)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        """Stop listening and close every connection."""
+        if self._server is not None:
+            self._server.close()
+            for connection in self._connections.values():
+                connection.transport.abort()  # the handler then sees end of stream and returns
+            if self._connections:
+                await asyncio.wait(list(self._connections), timeout=5)
+            self._server = None
+
+    async def _deliver(self, views: list[X2X3View], peer: Peer) -> None:
+        """Hand the received PDUs to the handler, awaiting what it returns (back-pressure)."""
+        if not views:
+            return
+        self.pdus_received += len(views)
+        if self.on_pdus is not None:
+            result = self.on_pdus(views, peer)
+            if result is not None:
+                await result
+            return
+        assert self.on_pdu is not None
+        for view in views:
+            outcome = self.on_pdu(view, peer)
+            if inspect.isawaitable(outcome):
+                await outcome
+
+    async def _handle(self, connection: Connection) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[task] = connection
+        peer = peer_of(connection)
+        self.connections_accepted += 1
+        log.info("X2/X3 connection from %s (%s)", peer.address, peer.common_name)
+        loop = asyncio.get_running_loop()
+        session = X2X3Session(
+            loop.time(),
+            self.timers,
+            self.limits,
+            expect_traffic=True,
+            send_keepalives=self.send_keepalives,
+        )
+        try:
+            while True:
+                wait = max(0.0, session.next_deadline() - loop.time())
+                try:  # asyncio.timeout: no task per read, as wait_for would make
+                    async with asyncio.timeout(wait):
+                        data = await connection.read()
+                except TimeoutError:
+                    session.handle_timer(loop.time())
+                else:
+                    if not data:
+                        return
+                    await self._deliver(session.receive_pdus(data, loop.time()), peer)
+                out = session.data_to_send()
+                if out:
+                    connection.write(out)
+                    await connection.drain()
+        except DecodeError as exc:
+            self.streams_rejected += 1
+            log.error("malformed X2/X3 stream from %s, disconnected: %s", peer.address, exc)
+        except LinkDeadError as exc:
+            log.warning("X2/X3 link from %s: %s", peer.address, exc)
+        except (OSError, ssl.SSLError) as exc:
+            log.warning("X2/X3 connection from %s failed: %s", peer.address, exc)
+        finally:
+            self._connections.pop(task, None)
+            await close_writer(connection)

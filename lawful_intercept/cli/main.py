@@ -1,0 +1,359 @@
+"""The ``li`` command line: decode and encode X2/X3 and PS-PDU streams and captures.
+
+Exit status: 0 on success, 2 on bad input (one line on stderr naming the byte offset and
+the problem, never a traceback), 1 on other failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO, TextIO
+
+from lawful_intercept import __version__
+from lawful_intercept.cli.keys import add_keys_parser, cmd_keys
+from lawful_intercept.cli.mf import add_mf_parsers, cmd_lemf, cmd_mf
+from lawful_intercept.cli.poi import add_poi_parser, cmd_poi
+from lawful_intercept.cli.x1 import add_x1_parsers, cmd_admf, cmd_audit
+from lawful_intercept.codec.handover.jsonform import pspdu_from_json, pspdu_to_json
+from lawful_intercept.codec.handover.reader import PSPDUStreamReader
+from lawful_intercept.codec.pcap import FlowKey, TCPReassembler, is_capture, parse_tcp, read_capture
+from lawful_intercept.codec.x2x3.attributes import Timestamp
+from lawful_intercept.codec.x2x3.constants import (
+    AttributeType,
+    PayloadDirection,
+    PayloadFormat,
+    PDUType,
+)
+from lawful_intercept.codec.x2x3.jsonform import attribute_value_to_json, pdu_from_json, pdu_to_json
+from lawful_intercept.codec.x2x3.pdu import NIL_XID, X2X3PDU, encode
+from lawful_intercept.codec.x2x3.reader import X2X3StreamReader
+from lawful_intercept.errors import DecodeError, EncodeError, LawfulInterceptError
+
+__all__ = ["main"]
+
+CHUNK = 1 << 16
+
+
+class InputError(LawfulInterceptError):
+    """Bad input, reported as one line and exit status 2."""
+
+
+def _name(enum: type[PDUType] | type[PayloadFormat] | type[PayloadDirection], value: int) -> str:
+    try:
+        return f"{enum(value).name} ({value})"
+    except ValueError:
+        return f"unknown ({value})"
+
+
+def format_tree(pdu: X2X3PDU, where: str) -> str:
+    """A readable, indented rendering of one PDU."""
+    lines = [
+        f"X2/X3 PDU {where}",
+        f"  version: {pdu.version}",
+        f"  pdu type: {_name(PDUType, pdu.pdu_type)}",
+        f"  header length: {pdu.header_length}",
+        f"  payload length: {pdu.payload_length}",
+        f"  payload format: {_name(PayloadFormat, pdu.payload_format)}",
+        f"  payload direction: {_name(PayloadDirection, pdu.payload_direction)}",
+        f"  xid: {pdu.xid}{' (nil)' if pdu.xid == NIL_XID else ''}",
+        f"  correlation id: {pdu.correlation_id}",
+        f"  attributes: {len(pdu.attributes)}",
+    ]
+    for attribute in pdu.attributes:
+        if isinstance(attribute, Timestamp):
+            when = datetime.datetime.fromtimestamp(attribute.seconds, datetime.UTC)
+            value = f"{when:%Y-%m-%dT%H:%M:%S}.{attribute.nanoseconds:09d}Z"
+        else:
+            value = json.dumps(attribute_value_to_json(attribute))
+        try:
+            label = AttributeType(attribute.TYPE).name.lower()
+        except ValueError:
+            label = "unknown"
+        lines.append(f"    {label} ({attribute.TYPE}): {value}")
+    shown = pdu.payload[:32].hex()
+    more = "..." if len(pdu.payload) > 32 else ""
+    lines.append(f"  payload: {shown}{more}")
+    return "\n".join(lines)
+
+
+class _Format:
+    """One handover stream format as ``li decode``/``li encode`` handle it."""
+
+    name: str
+
+    def reader(self) -> Any:
+        raise NotImplementedError
+
+    def frames(self, reader: Any, chunk: bytes) -> list[tuple[int, Any]]:
+        """Feed ``chunk``; each whole PDU it completes, with its stream offset."""
+        offset = reader.stream_offset
+        out = []
+        for size, item in self._read(reader, chunk):
+            out.append((offset, item))
+            offset += size
+        return out
+
+    def _read(self, reader: Any, chunk: bytes) -> list[tuple[int, Any]]:
+        """Feed ``chunk``; each whole PDU as (its size in octets, what json/tree take)."""
+        raise NotImplementedError
+
+    def json(self, frame: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def tree(self, frame: Any, where: str) -> str:
+        raise NotImplementedError
+
+    def encode(self, obj: Any) -> bytes:
+        raise NotImplementedError
+
+
+class _X2X3(_Format):
+    name = "x2x3"
+
+    def reader(self) -> X2X3StreamReader:
+        return X2X3StreamReader()
+
+    def _read(self, reader: Any, chunk: bytes) -> list[tuple[int, Any]]:
+        # the reader has validated each view: no second decode from octets
+        return [(len(view.data), view.to_pdu()) for view in reader.feed_views(chunk)]
+
+    def json(self, frame: Any) -> dict[str, Any]:
+        return pdu_to_json(frame)
+
+    def tree(self, frame: Any, where: str) -> str:
+        return format_tree(frame, where)
+
+    def encode(self, obj: Any) -> bytes:
+        return encode(pdu_from_json(obj))
+
+
+class _PSPDU(_Format):
+    name = "pspdu"
+
+    def reader(self) -> PSPDUStreamReader:
+        return PSPDUStreamReader()
+
+    def _read(self, reader: Any, chunk: bytes) -> list[tuple[int, Any]]:
+        return [(len(frame), frame) for frame in reader.feed(chunk)]
+
+    def json(self, frame: bytes) -> dict[str, Any]:
+        return pspdu_to_json(frame)
+
+    def tree(self, frame: bytes, where: str) -> str:
+        lines = [f"PS-PDU {where}"]
+        _tree_lines(pspdu_to_json(frame), 1, lines)
+        return "\n".join(lines)
+
+    def encode(self, obj: Any) -> bytes:
+        return pspdu_from_json(obj)
+
+
+def _tree_lines(node: Any, depth: int, lines: list[str]) -> None:
+    pad = "  " * depth
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        if isinstance(value, (dict, list)) and value:
+            lines.append(f"{pad}{key}:")
+            _tree_lines(value, depth + 1, lines)
+        else:
+            shown = json.dumps(value)
+            lines.append(f"{pad}{key}: {shown[:80]}{'...' if len(shown) > 80 else ''}")
+
+
+FORMATS: dict[str, _Format] = {"x2x3": _X2X3(), "pspdu": _PSPDU()}
+
+
+def _detect(first: bytes, chosen: str) -> _Format:
+    """A PS-PDU starts with 30 (SEQUENCE); an X2/X3 header with its version's 00."""
+    if chosen != "auto":
+        return FORMATS[chosen]
+    return FORMATS["pspdu"] if first[:1] == b"\x30" else FORMATS["x2x3"]
+
+
+def _raw_stream(
+    source: BinaryIO, first: bytes, chosen: str
+) -> Iterator[tuple[str, _Format, bytes]]:
+    fmt = _detect(first, chosen)
+    reader = fmt.reader()
+    chunk = first
+    while chunk:
+        for offset, frame in fmt.frames(reader, chunk):
+            yield f"at offset {offset}", fmt, frame
+        chunk = source.read(CHUNK)
+    reader.close()
+
+
+def _capture(data: bytes, chosen: str) -> Iterator[tuple[str, _Format, Any]]:
+    flows: dict[FlowKey, tuple[TCPReassembler, _Format | None, Any]] = {}
+    for record in read_capture(data):
+        segment = parse_tcp(record.linktype, record.data)
+        if segment is None:
+            continue
+        src, sport, dst, dport = segment.flow
+        label = f"{src}:{sport} -> {dst}:{dport}"
+        reassembler, fmt, reader = flows.setdefault(segment.flow, (TCPReassembler(), None, None))
+        try:
+            payload = reassembler.add(segment)
+            if not payload:
+                continue
+            if fmt is None:  # the flow's first octets decide its format
+                fmt = _detect(payload, chosen)
+                reader = fmt.reader()
+                flows[segment.flow] = (reassembler, fmt, reader)
+            frames = fmt.frames(reader, payload)
+        except DecodeError as exc:
+            raise InputError(f"packet {record.number}, flow {label}, stream {exc}") from None
+        for offset, frame in frames:
+            yield f"in packet {record.number}, flow {label}, stream offset {offset}", fmt, frame
+    for (src, sport, dst, dport), (_r, _fmt, reader) in flows.items():
+        try:
+            if reader is not None:
+                reader.close()
+        except DecodeError as exc:
+            raise InputError(f"flow {src}:{sport} -> {dst}:{dport}, stream {exc}") from None
+
+
+def _open_binary(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def cmd_decode(args: argparse.Namespace, out: TextIO) -> None:
+    source = _open_binary(args.file)
+    try:
+        first = source.read(CHUNK)
+        capture = is_capture(first)
+        frames = (
+            _capture(first + source.read(), args.format)
+            if capture
+            else _raw_stream(source, first, args.format)
+        )
+        try:
+            for where, fmt, frame in frames:
+                try:
+                    text = json.dumps(fmt.json(frame)) if args.json else fmt.tree(frame, where)
+                except DecodeError as exc:  # offsets within the PDU: name where it starts
+                    raise InputError(f"PDU {where}: {exc}") from None
+                out.write(text + "\n")
+        except DecodeError as exc:
+            raise InputError(str(exc)) from None
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+
+
+def cmd_encode(args: argparse.Namespace, out: BinaryIO) -> None:
+    source = _open_binary(args.file)
+    offset = 0
+    try:
+        for number, line in enumerate(source, start=1):
+            text = line.strip()
+            if text:
+                try:
+                    obj = json.loads(text)
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    pos = getattr(exc, "pos", getattr(exc, "start", 0))
+                    raise InputError(
+                        f"line {number}: at byte offset {offset + pos}: invalid JSON"
+                    ) from None
+                fmt = FORMATS[args.format] if args.format != "auto" else _json_format(obj)
+                try:
+                    out.write(fmt.encode(obj))
+                except (DecodeError, EncodeError) as exc:
+                    reason = exc.reason if isinstance(exc, DecodeError) else str(exc)
+                    raise InputError(f"line {number}: at byte offset {offset}: {reason}") from None
+            offset += len(line)
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+    out.flush()
+
+
+def _json_format(obj: Any) -> _Format:
+    """A PS-PDU object has a pSHeader; anything else is read as X2/X3."""
+    return FORMATS["pspdu"] if isinstance(obj, dict) and "pSHeader" in obj else FORMATS["x2x3"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="li", description="Lawful interception toolkit.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    dec = sub.add_parser(
+        "decode",
+        help="decode X2/X3 PDUs or PS-PDUs from a raw byte stream or a pcap/pcapng capture",
+        description="Print each X2/X3 PDU (TS 103 221-2) or PS-PDU (TS 102 232-1) of a byte "
+        "stream, or of the TCP streams of a pcap or pcapng capture (reassembled per flow).",
+    )
+    dec.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
+    dec.add_argument("--json", action="store_true", help="one JSON object per PDU per line")
+    dec.add_argument(
+        "--format",
+        choices=["auto", *FORMATS],
+        default="auto",
+        help="x2x3 (TS 103 221-2) or pspdu (TS 102 232-1); auto detects from the first octet",
+    )
+    enc = sub.add_parser(
+        "encode",
+        help="encode X2/X3 PDUs or PS-PDUs from JSON lines to bytes",
+        description="Read JSON lines as 'li decode --json' prints them; write the PDUs' bytes.",
+    )
+    enc.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
+    enc.add_argument("-o", "--output", help="output file (default: stdout)")
+    enc.add_argument(
+        "--format",
+        choices=["auto", *FORMATS],
+        default="auto",
+        help="auto: an object with pSHeader is a PS-PDU, others X2/X3",
+    )
+    add_keys_parser(sub)
+    add_poi_parser(sub)
+    add_mf_parsers(sub)
+    add_x1_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    services: dict[str, Callable[[argparse.Namespace], int]] = {
+        "keys": lambda a: cmd_keys(a, sys.stdout),
+        "poi": lambda a: cmd_poi(a, sys.stderr),
+        "mf": lambda a: cmd_mf(a, sys.stderr),
+        "lemf": lambda a: cmd_lemf(a, sys.stderr),
+        "admf": lambda a: cmd_admf(a, sys.stdout),
+        "audit": lambda a: cmd_audit(a, sys.stdout),
+    }
+    if args.command in services:
+        try:
+            return services[args.command](args)
+        except LawfulInterceptError as exc:
+            action = f" {args.action}" if args.command in ("keys", "mf", "admf", "audit") else ""
+            print(f"li {args.command}{action}: {exc}", file=sys.stderr)
+            return 2
+    commands: dict[str, Callable[[argparse.Namespace], None]] = {
+        "decode": lambda a: cmd_decode(a, sys.stdout),
+        "encode": _run_encode,
+    }
+    try:
+        commands[args.command](args)
+    except InputError as exc:
+        print(f"li {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+def _run_encode(args: argparse.Namespace) -> None:
+    if args.output:
+        with open(args.output, "wb") as out:
+            cmd_encode(args, out)
+    else:
+        cmd_encode(args, sys.stdout.buffer)

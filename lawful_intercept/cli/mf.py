@@ -1,0 +1,242 @@
+"""``li mf`` (run a mediation function; make an LEA's HI key) and ``li lemf`` (the reference
+LEMF). Secrets come from the environment or from files, never from arguments."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import TextIO
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from lawful_intercept.errors import ConfigurationError
+from lawful_intercept.protection.keys.base import zeroise
+
+__all__ = ["add_mf_parsers", "cmd_lemf", "cmd_mf"]
+
+
+def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    mf = sub.add_parser(
+        "mf",
+        help="mediation function: X2/X3 in, HI2/HI3 out to each LEA, durably queued",
+        description="Run an MF from a JSON configuration (see lawful_intercept.mediation."
+        "config), or make an LEA's HI encryption key.",
+    )
+    actions = mf.add_subparsers(dest="action", required=True)
+    run = actions.add_parser("run", help="receive, mediate, queue and deliver until SIGTERM")
+    run.add_argument("--config", required=True)
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--status-file", help="write the counters here as JSON every second")
+    keygen = actions.add_parser(
+        "keygen",
+        help="make an LEA's HI key: wrapped by the KEK for the MF, in clear for the LEMF",
+    )
+    keygen.add_argument("--config", required=True)
+    keygen.add_argument("--lea", required=True)
+    keygen.add_argument("--lemf-key", required=True, help="the LEMF's copy (mode 0600)")
+    keygen.add_argument(
+        "--lemf-verify-key", help="also write the MF's signature public key (PEM) here"
+    )
+    lemf = sub.add_parser(
+        "lemf",
+        help="reference LEMF: receive HI2/HI3 over TLS, verify, decrypt, write pcap and JSON",
+    )
+    lemf.add_argument("--listen", default="127.0.0.1:9444", help="HOST:PORT")
+    lemf.add_argument("--cert", required=True)
+    lemf.add_argument("--key", required=True)
+    lemf.add_argument("--ca", required=True, help="CA that certifies the MFs")
+    lemf.add_argument("--pcap", required=True, help="CC as a pcap of the IP packets")
+    lemf.add_argument("--iri", required=True, help="IRI as JSON lines")
+    lemf.add_argument("--key-file", help="the HI key (from 'li mf keygen') for encrypted PDUs")
+    lemf.add_argument("--encryption", default="aES-256-CBC", help="aES-256-CBC or aES-192-CBC")
+    lemf.add_argument("--verify-key", help="the MF's signature public key (PEM)")
+    lemf.add_argument("--no-ack", action="store_true", help="decline PDU acknowledgement")
+    lemf.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def cmd_mf(args: argparse.Namespace, err: TextIO) -> int:
+    from lawful_intercept.codec.handover import model as m
+    from lawful_intercept.protection.keys.config import open_keystore
+    from lawful_intercept.services.mf_config import load_mf_config
+
+    config = load_mf_config(args.config)
+    base = Path(args.config).parent
+    if args.action == "keygen":
+        key_file = config.hi_key_files().get(args.lea)
+        if key_file is None:
+            raise ConfigurationError(f"LEA {args.lea!r} is not configured with hi_key_file")
+        profiles = {e.config.name: e.config.encryption for e in config.leas}
+        profiles.update({did: lea.encryption for did, (lea, _) in config.x1_protection.items()})
+        profile = profiles.get(args.lea)
+        size = 24 if profile and profile.encryption_type is m.EncryptionType.AES_192_CBC else 32
+        key = bytearray(os.urandom(size))
+        try:
+            with open_keystore(config.keystore, base) as store:
+                key_file.write_bytes(store.wrap(key))
+                if args.lemf_verify_key:
+                    Path(args.lemf_verify_key).write_bytes(
+                        store.public_key().public_bytes(
+                            serialization.Encoding.PEM,
+                            serialization.PublicFormat.SubjectPublicKeyInfo,
+                        )
+                    )
+            fd = os.open(args.lemf_key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(key)
+        finally:
+            zeroise(key)
+        print(f"li mf keygen: {args.lea}: MF copy wrapped in {key_file}, LEMF copy "
+              f"in {args.lemf_key} (move it to the LEA out of band)", file=err)  # fmt: skip
+        return 0
+    return asyncio.run(_run_mf(args, config, base, err))
+
+
+async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: TextIO) -> int:
+    import attrs
+
+    from lawful_intercept.adapters.hi_client import Destination
+    from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
+    from lawful_intercept.protection.keys.config import open_keystore
+    from lawful_intercept.services.mf import MFService
+    from lawful_intercept.services.mf_config import MFConfig
+
+    assert isinstance(config, MFConfig)
+    store = open_keystore(config.keystore, base)
+    keys: dict[str, bytearray] = {}
+    try:
+        for name, key_file in config.hi_key_files().items():
+            keys[name] = store.unwrap(key_file.read_bytes())
+        queue = SQLiteQueue.with_keystore(
+            config.queue_path, store, max_records=config.max_records,
+            max_octets=config.max_octets,
+        )  # fmt: skip
+        destinations = {
+            e.config.name: Destination(
+                e.lemf[0],
+                e.lemf[1],
+                e.tls.client_context() if e.tls else None,
+                server_hostname=e.server_hostname,
+                acknowledgement=e.acknowledgement,
+                allow_plain_tcp=e.tls is None,
+            )
+            for e in config.leas
+        }
+        service = MFService(
+            x2x3_tls=config.tls.server_context(), bindings=config.tasks,
+            leas=[e.config for e in config.leas], destinations=destinations, store=queue,
+            operator_id=config.operator_id, keys=keys, signer=store.sign_digest,
+            host=config.listen[0], port=config.listen[1],
+        )  # fmt: skip
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await service.start()
+        x1 = None
+        if config.x1 is not None:
+            from lawful_intercept.codec.x1.messages import DestinationDetails
+            from lawful_intercept.protocol.mediator import LEAConfig
+            from lawful_intercept.services.x1_hooks import MFHooks
+            from lawful_intercept.services.x1_runner import load_ne_config, start_ne
+
+            assert config.x1_delivery_tls is not None
+            ne_config = load_ne_config(config.x1, base)
+            protection = config.x1_protection
+
+            def lea_settings(
+                destination: DestinationDetails,
+            ) -> tuple[LEAConfig, bytearray | None]:
+                name = str(destination.did)
+                if name in protection:
+                    return protection[name][0], keys.get(name)
+                return LEAConfig(name, integrity_every=1000), None
+
+            hooks = MFHooks(
+                service, config.x1_delivery_tls.client_context(), lea_settings=lea_settings
+            )
+            x1 = await start_ne(ne_config, store, hooks)
+            print(f"li mf: X1 on {ne_config.host}:{x1[1].port} as {ne_config.ne_id}, "
+                  f"{len(x1[0].tasks)} task(s) provisioned", file=err, flush=True)  # fmt: skip
+        print(f"li mf: listening on {config.listen[0]}:{service.port}, "
+              f"{len(config.tasks)} task(s), {len(config.leas)} LEA(s), "
+              f"{len(queue)} record(s) queued from before", file=err, flush=True)  # fmt: skip
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            status = service.status()
+            if args.status_file:
+                Path(args.status_file).write_text(json.dumps(attrs.asdict(status)))
+            if not args.quiet:
+                print(f"li mf: received {status.x2x3_received}  accepted {status.accepted}  "
+                      f"refused {status.refused}  queued {status.queued}  "
+                      f"delivered {status.delivered}", file=err, flush=True)  # fmt: skip
+        if x1 is not None:
+            await x1[1].close()
+            x1[0].close()
+        await service.close()
+        queue.close()
+        print("li mf: stopped; undelivered PDUs stay queued for the next run", file=err)
+        return 0
+    finally:
+        for key in keys.values():
+            zeroise(key)
+        store.close()
+
+
+def cmd_lemf(args: argparse.Namespace, err: TextIO) -> int:
+    return asyncio.run(_run_lemf(args, err))
+
+
+async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
+    from lawful_intercept.adapters.aio import parse_address
+    from lawful_intercept.adapters.tls import TLSConfig
+    from lawful_intercept.codec.handover import model as m
+    from lawful_intercept.protection.encryption import EncryptionProfile
+    from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
+    from lawful_intercept.services.lemf import LEMFServer
+
+    host, port = parse_address(args.listen)
+    key = bytearray(Path(args.key_file).read_bytes()) if args.key_file else None
+    verify = None
+    if args.verify_key:
+        loaded = serialization.load_pem_public_key(Path(args.verify_key).read_bytes())
+        if not isinstance(loaded, ec.EllipticCurvePublicKey):
+            raise ConfigurationError("--verify-key must be an EC public key")
+        verify = loaded
+    profile = EncryptionProfile(m.EncryptionType(args.encryption)) if key else None
+    receiver = LEMFReceiver(key=key, profile=profile, verification_key=verify)
+    with open(args.pcap, "wb") as pcap, open(args.iri, "w") as iri:
+        server = LEMFServer(
+            TLSConfig(args.cert, args.key, args.ca).server_context(), receiver, host=host,
+            port=port, pcap=pcap, iri=iri, accept_acknowledgement=not args.no_ack,
+        )  # fmt: skip
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await server.start()
+        print(f"li lemf: listening on {host}:{server.port}", file=err, flush=True)
+        started = time.monotonic()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            c = server.counters
+            if not args.quiet:
+                print(f"li lemf: {time.monotonic() - started:.0f}s  CC {c.cc_packets}  "
+                      f"IRI {c.iri_records}  gaps {c.gaps}  duplicates {c.duplicates}  "
+                      f"integrity ok {c.integrity_verified} failed {c.integrity_failed}",
+                      file=err, flush=True)  # fmt: skip
+        await server.close()
+    if key is not None:
+        zeroise(key)
+    c = server.counters
+    print(f"li lemf: stopped: CC {c.cc_packets}, IRI {c.iri_records}, gaps {c.gaps}, "
+          f"integrity failures {c.integrity_failed}", file=err)  # fmt: skip
+    return 1 if c.gaps or c.integrity_failed or c.undecryptable else 0

@@ -1,0 +1,206 @@
+"""``li poi``: run a point of interception for given targets.
+
+Live: taps an interface (optionally in a namespace) and sends X2/X3 to an MF over mutual
+TLS, with progress on stderr, until SIGINT or SIGTERM; taps are removed on the way out.
+Offline: ``--pcap FILE`` replays a capture through the same pipeline (no root needed).
+``--output FILE`` writes the X2/X3 byte stream to a file instead of sending it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from lawful_intercept.errors import ConfigurationError
+from lawful_intercept.protocol.poi_pipeline import InterceptTask, POICounters
+from lawful_intercept.protocol.targets import Target
+from lawful_intercept.services.poi import POIStatus
+
+__all__ = ["add_poi_parser", "cmd_poi"]
+
+Send = Callable[[bytes], Awaitable[None]]
+
+
+def add_poi_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    poi = sub.add_parser(
+        "poi",
+        help="run a point of interception: tap targets' traffic, emit X2/X3 to an MF",
+        description="Tap an interface (live, root) or replay a capture (--pcap), and send X2 "
+        "and X3 PDUs (TS 103 221-2) to an MF over mutual TLS, or write them to --output.",
+    )
+    poi.add_argument(
+        "--target", action="append",
+        help="ADDRESS[/LEN][,proto=tcp|udp|sctp|N][,port=P]; repeat for more",
+    )  # fmt: skip
+    source = poi.add_mutually_exclusive_group(required=True)
+    source.add_argument("--interface", help="interface to tap (live capture)")
+    source.add_argument("--pcap", help="replay this pcap or pcapng file instead")
+    poi.add_argument("--netns", help="network namespace of the interface")
+    poi.add_argument("--xid", type=uuid.UUID, help="task XID (default: a new random UUID)")
+    poi.add_argument("--idle", type=float, default=60.0, help="seconds of silence ending a period")
+    poi.add_argument("--nfid", help="Network Function ID attribute")
+    poi.add_argument("--ipid", help="Interception Point ID attribute")
+    sink = poi.add_mutually_exclusive_group(required=True)
+    sink.add_argument("--mf", help="MF address HOST:PORT (mutual TLS)")
+    sink.add_argument("--output", help="write the X2/X3 byte stream to this file")
+    sink.add_argument(
+        "--x1", metavar="CONFIG",
+        help="take tasks and destinations from an ADMF over X1 (JSON: the x1 endpoint, "
+        "keystore, x2x3_tls); --target is then not used",
+    )  # fmt: skip
+    poi.add_argument("--cert", help="POI certificate (PEM)")
+    poi.add_argument("--key", help="POI private key (PEM)")
+    poi.add_argument("--ca", help="CA bundle that signed the MF's certificate")
+    poi.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _summary(counters: POICounters) -> str:
+    return (
+        f"frames {counters.frames}  matched {counters.matched}  X3 {counters.x3}  "
+        f"X2 begin {counters.x2_begin} end {counters.x2_end}  not IP {counters.not_ip}"
+    )
+
+
+def cmd_poi(args: argparse.Namespace, err: TextIO) -> int:
+    """Run ``li poi``; returns the exit status."""
+    if args.x1:
+        if not args.interface or args.target:
+            raise ConfigurationError("--x1 takes its tasks from the ADMF: give --interface only")
+        return asyncio.run(_run_x1(args, err))
+    if not args.target:
+        raise ConfigurationError("give --target (or --x1 to be provisioned by an ADMF)")
+    task = InterceptTask(
+        args.xid or uuid.uuid4(),
+        tuple(Target.parse(t) for t in args.target),
+        idle_timeout=args.idle,
+        network_function_id=args.nfid,
+        interception_point_id=args.ipid,
+    )
+    if args.mf and not (args.cert and args.key and args.ca):
+        raise ConfigurationError("--mf needs --cert, --key and --ca (mutual TLS)")
+    print(f"li poi: task {task.xid}, {len(task.targets)} target(s)", file=err)
+    return asyncio.run(_run(args, task, err))
+
+
+async def _run(args: argparse.Namespace, task: InterceptTask, err: TextIO) -> int:
+    async with _sink(args) as send:
+        if args.pcap:
+            from lawful_intercept.services.poi_offline import replay
+
+            counters = POICounters()
+            for pipeline, pdus in replay(Path(args.pcap).read_bytes(), [task]):
+                counters = pipeline.counters
+                for pdu in pdus:
+                    await send(pdu)
+            print(f"li poi: replayed {args.pcap}: {_summary(counters)}", file=err)
+            return 0
+        from lawful_intercept.services.poi import POIService
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+
+        def report(status: POIStatus) -> None:
+            if not args.quiet:
+                print(
+                    f"li poi: {_summary(status.counters)}  mirrored {status.mirrored}  "
+                    f"captured {status.captured}  dropped {status.dropped}",
+                    file=err, flush=True,
+                )  # fmt: skip
+
+        def ready(capture: str) -> None:
+            print(f"li poi: tapping {args.interface}, capturing on {capture}", file=err, flush=True)
+
+        service = POIService(
+            [task], args.interface, send, netns=args.netns, report=report, on_ready=ready
+        )
+        status = await service.run(stop)
+        print(f"li poi: stopped, taps removed: {_summary(status.counters)}", file=err)
+        return 0
+
+
+@contextlib.asynccontextmanager
+async def _sink(args: argparse.Namespace) -> AsyncIterator[Send]:
+    """A coroutine function taking PDU octets: to a file, or to the MF over TLS."""
+    if args.output:
+        out: BinaryIO = open(args.output, "wb")  # noqa: SIM115 - closed below
+
+        async def write(pdu: bytes) -> None:
+            out.write(pdu)
+
+        try:
+            yield write
+        finally:
+            out.close()
+        return
+    from lawful_intercept.adapters.tls import TLSConfig
+    from lawful_intercept.adapters.x2x3_transport import X2X3Sender
+
+    host, _, port = args.mf.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigurationError("--mf must be HOST:PORT")
+    tls = TLSConfig(args.cert, args.key, args.ca).client_context()
+    sender = X2X3Sender(host.strip("[]"), int(port), tls)
+    await sender.start()
+    send: Send = sender.send
+    try:
+        yield send
+        await sender.flush(timeout=30)
+    finally:
+        await sender.close()
+
+
+async def _run_x1(args: argparse.Namespace, err: TextIO) -> int:
+    """A POI provisioned over X1: no task until an ADMF activates one."""
+    import json
+
+    from lawful_intercept.adapters.tls import TLSConfig
+    from lawful_intercept.protection.keys.config import open_keystore
+    from lawful_intercept.services.poi import POIService
+    from lawful_intercept.services.x1_hooks import POIHooks
+    from lawful_intercept.services.x1_runner import load_ne_config, start_ne
+
+    path = Path(args.x1)
+    try:
+        raw = json.loads(path.read_text())
+        x2x3 = raw["x2x3_tls"]
+        x2x3_tls = TLSConfig(path.parent / x2x3["cert"], path.parent / x2x3["key"],
+                             path.parent / x2x3["ca"])  # fmt: skip
+        keystore = raw["keystore"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"X1 configuration {path}: {exc!r}") from None
+    config = load_ne_config(raw, path.parent)
+
+    async def nowhere(pdu: bytes) -> None:
+        """Replaced by the X1 hooks' router before any task exists."""
+
+    store = open_keystore(keystore, path.parent)
+    service = POIService([], args.interface, nowhere, netns=args.netns)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    hooks = POIHooks(service, x2x3_tls.client_context())
+    running = asyncio.ensure_future(service.run(stop))
+    try:
+        element, server = await start_ne(config, store, hooks)
+        print(f"li poi: X1 on {config.host}:{server.port} as {config.ne_id}; tapping "
+              f"{args.interface}, {len(element.tasks)} task(s) provisioned", file=err,
+              flush=True)  # fmt: skip
+        await stop.wait()
+        await server.close()
+        element.close()
+    finally:
+        stop.set()
+        status = await running
+        await hooks.close()
+        store.close()
+    print(f"li poi: stopped, taps removed: {_summary(status.counters)}", file=err)
+    return 0

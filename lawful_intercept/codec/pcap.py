@@ -1,0 +1,331 @@
+"""Capture files: pcap and pcapng records, IPv4/IPv6 + TCP headers, per-flow TCP reassembly.
+
+Sans-IO and strict: every malformed input raises DecodeError with its byte offset in the
+file. Used by ``li decode`` to recover X2/X3 streams from captures, and by offline replay.
+Formats: libpcap (microsecond and nanosecond, either byte order) and pcapng (SHB, IDB, EPB,
+SPB; other blocks are skipped). Link types: Ethernet (with 802.1Q tags), raw IP, Linux
+cooked (SLL), BSD loopback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from collections.abc import Iterator
+
+import attrs
+
+from lawful_intercept.codec.ip import link_payload
+from lawful_intercept.errors import DecodeError
+
+__all__ = [
+    "LINKTYPE_ETHERNET",
+    "LINKTYPE_RAW",
+    "CaptureRecord",
+    "FlowKey",
+    "TCPReassembler",
+    "TCPSegment",
+    "is_capture",
+    "parse_tcp",
+    "read_capture",
+]
+
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+LINKTYPE_LINUX_SLL = 113
+_PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1_000),
+    b"\xa1\xb2\xc3\xd4": (">", 1_000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1),
+    b"\xa1\xb2\x3c\x4d": (">", 1),
+}
+_PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+#: A record longer than this is refused (the largest snap length tools use is 262144).
+MAX_RECORD = 1 << 20
+
+
+@attrs.frozen
+class CaptureRecord:
+    """One captured frame: index (from 1, as Wireshark numbers them), time, link type, bytes."""
+
+    number: int
+    offset: int
+    timestamp_ns: int
+    linktype: int
+    data: bytes
+
+
+def pcap_header(linktype: int = LINKTYPE_RAW, snaplen: int = 262_144) -> bytes:
+    """A little-endian, nanosecond-resolution pcap file header (magic a1b23c4d)."""
+    return struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, snaplen, linktype)
+
+
+_RECORD = struct.Struct("<IIII")
+
+
+def pcap_record_header(timestamp_ns: int, length: int) -> bytes:
+    """The 16-octet header of a :func:`pcap_header` file's record of a whole ``length``-octet
+    packet (time in ns): for writers that join many records at once."""
+    seconds, nanoseconds = divmod(timestamp_ns, 1_000_000_000)
+    return _RECORD.pack(seconds, nanoseconds, length, length)
+
+
+def pcap_record(timestamp_ns: int, packet: bytes) -> bytes:
+    """One record for :func:`pcap_header`'s file: header (time in ns) and the whole packet."""
+    return pcap_record_header(timestamp_ns, len(packet)) + packet
+
+
+def is_capture(head: bytes) -> bool:
+    """True when ``head`` starts like a pcap or pcapng file."""
+    return head[:4] in _PCAP_MAGICS or head[:4] == _PCAPNG_SHB
+
+
+def read_capture(data: bytes) -> Iterator[CaptureRecord]:
+    """Yield each frame of a pcap or pcapng file held in ``data``."""
+    magic = data[:4]
+    if magic in _PCAP_MAGICS:
+        yield from _read_pcap(data)
+    elif magic == _PCAPNG_SHB:
+        yield from _read_pcapng(data)
+    else:
+        raise DecodeError(0, "not a pcap or pcapng file")
+
+
+def _read_pcap(data: bytes) -> Iterator[CaptureRecord]:
+    endian, ns_per_unit = _PCAP_MAGICS[data[:4]]
+    if len(data) < 24:
+        raise DecodeError(len(data), "truncated pcap file header")
+    linktype = struct.unpack_from(endian + "I", data, 20)[0] & 0x0FFFFFFF
+    record = struct.Struct(endian + "IIII")
+    pos, number = 24, 0
+    while pos < len(data):
+        if len(data) - pos < 16:
+            raise DecodeError(pos, "truncated pcap record header")
+        seconds, fraction, caplen, _origlen = record.unpack_from(data, pos)
+        if caplen > MAX_RECORD:
+            raise DecodeError(pos + 8, f"record length {caplen} exceeds {MAX_RECORD}")
+        if pos + 16 + caplen > len(data):
+            raise DecodeError(len(data), "truncated pcap record")
+        number += 1
+        yield CaptureRecord(
+            number,
+            pos,
+            seconds * 1_000_000_000 + fraction * ns_per_unit,
+            linktype,
+            data[pos + 16 : pos + 16 + caplen],
+        )
+        pos += 16 + caplen
+
+
+def _read_pcapng(data: bytes) -> Iterator[CaptureRecord]:
+    pos, number = 0, 0
+    endian = "<"
+    interfaces: list[tuple[int, int]] = []  # (linktype, nanoseconds per tick)
+    while pos < len(data):
+        if len(data) - pos < 12:
+            raise DecodeError(pos, "truncated pcapng block header")
+        if data[pos : pos + 4] == _PCAPNG_SHB:
+            bom = data[pos + 8 : pos + 12]
+            if bom == b"\x4d\x3c\x2b\x1a":
+                endian = "<"
+            elif bom == b"\x1a\x2b\x3c\x4d":
+                endian = ">"
+            else:
+                raise DecodeError(pos + 8, "bad pcapng byte-order magic")
+            interfaces = []
+        block_type, length = struct.unpack_from(endian + "II", data, pos)
+        if length < 12 or length % 4 or pos + length > len(data) or length > MAX_RECORD + 64:
+            raise DecodeError(pos + 4, f"bad pcapng block length {length}")
+        body = pos + 8
+        if block_type == 1:  # Interface Description Block
+            linktype = struct.unpack_from(endian + "H", data, body)[0]
+            interfaces.append((linktype, _if_tsresol(data, body + 8, pos + length - 4, endian)))
+        elif block_type in (3, 6):  # Simple / Enhanced Packet Block
+            if block_type == 6:
+                if length < 32:
+                    raise DecodeError(pos + 4, "enhanced packet block too short")
+                iface, high, low, caplen = struct.unpack_from(endian + "IIII", data, body)
+                start = body + 20
+            else:
+                iface, high, low = 0, 0, 0
+                caplen = struct.unpack_from(endian + "I", data, body)[0]
+                caplen = min(caplen, length - 16)
+                start = body + 4
+            if iface >= len(interfaces):
+                raise DecodeError(body, f"packet names interface {iface}, which is not described")
+            if start + caplen > pos + length - 4:
+                raise DecodeError(body + 12, "captured length overruns its block")
+            linktype, tick_ns = interfaces[iface]
+            number += 1
+            yield CaptureRecord(
+                number, pos, ((high << 32) | low) * tick_ns, linktype, data[start : start + caplen]
+            )
+        pos += length
+
+
+def _if_tsresol(data: bytes, pos: int, end: int, endian: str) -> int:
+    """Nanoseconds per timestamp tick from an IDB's if_tsresol option (default 1 us)."""
+    while pos + 4 <= end:
+        code, length = struct.unpack_from(endian + "HH", data, pos)
+        if code == 0:
+            break
+        if code == 9 and length == 1:
+            resol = data[pos + 4]
+            if resol & 0x80:
+                return max(1, 1_000_000_000 >> (resol & 0x7F))
+            return max(1, int(10 ** max(0, 9 - resol)))
+        pos += 4 + ((length + 3) & ~3)
+    return 1_000
+
+
+FlowKey = tuple[str, int, str, int]
+
+
+@attrs.frozen
+class TCPSegment:
+    """The TCP facts of one frame that reassembly needs."""
+
+    flow: FlowKey  # source address, source port, destination address, destination port
+    sequence: int
+    syn: bool
+    fin: bool
+    rst: bool
+    payload: bytes
+
+
+def ip_payload(linktype: int, frame: bytes) -> tuple[int, bytes] | None:
+    """(IP version, IP packet) of a frame, or None when it carries no IP."""
+    if linktype == LINKTYPE_ETHERNET:
+        try:
+            ethertype, pos = link_payload(frame)
+        except DecodeError:
+            return None
+        packet = frame[pos:]
+        version = {0x0800: 4, 0x86DD: 6}.get(ethertype)
+        return None if version is None else (version, packet)
+    if linktype == LINKTYPE_LINUX_SLL:
+        if len(frame) < 16:
+            return None
+        ethertype, packet = int.from_bytes(frame[14:16], "big"), frame[16:]
+        version = {0x0800: 4, 0x86DD: 6}.get(ethertype)
+        return None if version is None else (version, packet)
+    if linktype == LINKTYPE_NULL:
+        packet = frame[4:]
+    elif linktype == LINKTYPE_RAW:
+        packet = frame
+    else:
+        return None
+    if not packet or packet[0] >> 4 not in (4, 6):
+        return None
+    return packet[0] >> 4, packet
+
+
+def parse_tcp(linktype: int, frame: bytes) -> TCPSegment | None:
+    """The TCP segment of a frame, or None if the frame is not a whole, first-fragment TCP one."""
+    found = ip_payload(linktype, frame)
+    if found is None:
+        return None
+    version, packet = found
+    if version == 4:
+        if len(packet) < 20:
+            return None
+        ihl = (packet[0] & 0x0F) * 4
+        total = int.from_bytes(packet[2:4], "big")
+        fragment = int.from_bytes(packet[6:8], "big")
+        if packet[9] != 6 or ihl < 20 or fragment & 0x3FFF or total < ihl:
+            return None
+        src, dst = (
+            str(ipaddress.IPv4Address(packet[12:16])),
+            str(ipaddress.IPv4Address(packet[16:20])),
+        )
+        segment = packet[ihl : min(total, len(packet))] if total else packet[ihl:]
+    else:
+        if len(packet) < 40 or packet[6] != 6:  # extension headers are not followed
+            return None
+        src, dst = (
+            str(ipaddress.IPv6Address(packet[8:24])),
+            str(ipaddress.IPv6Address(packet[24:40])),
+        )
+        length = int.from_bytes(packet[4:6], "big")
+        segment = packet[40 : 40 + length]
+    if len(segment) < 20:
+        return None
+    sport, dport, seq = struct.unpack_from(">HHI", segment, 0)
+    offset = (segment[12] >> 4) * 4
+    flags = segment[13]
+    if offset < 20 or offset > len(segment):
+        return None
+    return TCPSegment(
+        (src, sport, dst, dport),
+        seq,
+        bool(flags & 0x02),
+        bool(flags & 0x01),
+        bool(flags & 0x04),
+        segment[offset:],
+    )
+
+
+class TCPReassembler:
+    """Orders one direction of a TCP flow's payload: drops retransmissions, holds early data.
+
+    Out-of-order data beyond ``window`` octets of what has been delivered is refused with a
+    DecodeError, which bounds memory.
+    """
+
+    def __init__(self, window: int = 1 << 22) -> None:
+        self.window = window
+        self._next: int | None = None
+        self._pending: dict[int, bytes] = {}
+        self._held = 0
+
+    def add(self, segment: TCPSegment) -> bytes:
+        """Add a segment; return the payload octets that are now in order (may be empty)."""
+        if segment.syn:
+            self._next = (segment.sequence + 1) & 0xFFFFFFFF
+            self._pending.clear()
+            self._held = 0
+            data = segment.payload
+            if not data:
+                return b""
+            segment = attrs.evolve(segment, syn=False, sequence=self._next)
+        if self._next is None:  # capture began mid-flow: trust the first segment
+            self._next = segment.sequence
+        if not segment.payload:
+            return b""
+        ahead = (segment.sequence - self._next) & 0xFFFFFFFF
+        if ahead >= 1 << 31:  # starts before what was delivered: trim the retransmitted part
+            behind = (1 << 32) - ahead
+            if behind >= len(segment.payload):
+                return b""
+            segment = attrs.evolve(segment, sequence=self._next, payload=segment.payload[behind:])
+            ahead = 0
+        if ahead:
+            if ahead + len(segment.payload) > self.window:
+                raise DecodeError(0, "out-of-order TCP data beyond the reassembly window")
+            key = segment.sequence
+            grow = len(segment.payload) - len(self._pending.get(key, b""))
+            if grow > 0:
+                if self._held + grow > self.window:
+                    raise DecodeError(0, "out-of-order TCP data beyond the reassembly window")
+                self._held += grow
+                self._pending[key] = segment.payload
+            return b""
+        out = [segment.payload]
+        self._next = (self._next + len(segment.payload)) & 0xFFFFFFFF
+        while self._pending:
+            progressed = False
+            for key in list(self._pending):
+                ahead = (key - self._next) & 0xFFFFFFFF
+                data = self._pending[key]
+                if ahead >= 1 << 31 or ahead == 0:
+                    del self._pending[key]
+                    self._held -= len(data)
+                    skip = 0 if ahead == 0 else (1 << 32) - ahead
+                    if skip < len(data):
+                        out.append(data[skip:])
+                        self._next = (self._next + len(data) - skip) & 0xFFFFFFFF
+                        progressed = True
+            if not progressed:
+                break
+        return b"".join(out)

@@ -1,0 +1,59 @@
+"""Key custody: one :class:`KeyStore` interface with backends in software (labs only), a
+PKCS#11 HSM and a TPM 2.0; envelope data keys; remote attestation of a platform (TPM quotes).
+
+The hardware backends load python-pkcs11 / tpm2-pytss (extras ``hsm`` / ``tpm``) only when
+``PKCS11KeyStore`` or ``TPMKeyStore`` is asked for.
+"""
+
+from typing import TYPE_CHECKING
+
+from lawful_intercept.protection.keys.attestation import (
+    AttestationVerifier,
+    CredentialChallenge,
+    PCRPolicy,
+    Quote,
+    QuoteInfo,
+    ReleaseGate,
+    make_credential,
+    verify_quote,
+)
+from lawful_intercept.protection.keys.base import KeyStore, KeyStoreStatus, verify_digest, zeroise
+from lawful_intercept.protection.keys.envelope import DataKey, DataKeyRing, WrappedDataKey
+from lawful_intercept.protection.keys.software import SoftwareKeyStore
+
+if TYPE_CHECKING:
+    from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
+    from lawful_intercept.protection.keys.tpm import TPMKeyStore
+
+__all__ = [
+    "AttestationVerifier",
+    "CredentialChallenge",
+    "DataKey",
+    "DataKeyRing",
+    "KeyStore",
+    "KeyStoreStatus",
+    "PCRPolicy",
+    "PKCS11KeyStore",
+    "Quote",
+    "QuoteInfo",
+    "ReleaseGate",
+    "SoftwareKeyStore",
+    "TPMKeyStore",
+    "WrappedDataKey",
+    "make_credential",
+    "verify_digest",
+    "verify_quote",
+    "zeroise",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name == "PKCS11KeyStore":
+        from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
+
+        return PKCS11KeyStore
+    if name == "TPMKeyStore":
+        from lawful_intercept.protection.keys.tpm import TPMKeyStore
+
+        return TPMKeyStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,225 @@
+"""PKCS#11 key store (python-pkcs11; tested on SoftHSM2).
+
+In the token: an AES-256 KEK created sensitive and non-extractable (it can wrap and unwrap,
+nothing else), and an ECDSA P-256 key pair whose private half is sensitive and
+non-extractable. Data keys are wrapped with ``CKM_AES_KEY_WRAP_PAD`` (RFC 5649): the data key
+enters the token as a session object just long enough to be wrapped, and an unwrapped key is
+read back as a session object and destroyed. Signing hashes on the host and signs with
+``CKM_ECDSA`` (SoftHSM2 has no ``CKM_ECDSA_SHA256``); r||s becomes RFC 3279 DER.
+
+Module, token label and PIN come from arguments or the environment (``LI_PKCS11_MODULE``,
+``LI_HSM_TOKEN``, ``LI_HSM_PIN``); the PIN is never logged or shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, ClassVar
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from lawful_intercept.errors import ConfigurationError, IntegrityError, KeyCustodyError
+from lawful_intercept.protection.keys.base import (
+    KeyStore,
+    KeyStoreStatus,
+    key_fingerprint,
+    prehashed,
+)
+
+__all__ = ["DEFAULT_MODULE", "KEK_LABEL", "SIGNING_LABEL", "PKCS11KeyStore"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+KEK_LABEL = "li-kek"
+SIGNING_LABEL = "li-signing"
+
+
+def _setting(value: str | None, env: str, default: str | None = None) -> str:
+    found = value if value is not None else os.environ.get(env, default)
+    if not found:
+        raise ConfigurationError(f"PKCS#11 setting missing (set {env})")
+    return found
+
+
+class PKCS11KeyStore(KeyStore):
+    """KEK and signing key inside a PKCS#11 token; one logged-in session per instance."""
+
+    backend: ClassVar[str] = "pkcs11"
+    hardware_protected: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        module: str | None = None,
+        token: str | None = None,
+        pin: str | None = None,
+        kek_label: str = KEK_LABEL,
+        signing_label: str = SIGNING_LABEL,
+    ) -> None:
+        import pkcs11
+
+        self._p11 = pkcs11
+        self._module = _setting(module, "LI_PKCS11_MODULE", DEFAULT_MODULE)
+        self._token_label = _setting(token, "LI_HSM_TOKEN")
+        secret = _setting(pin, "LI_HSM_PIN")
+        self._kek_label, self._signing_label = kek_label, signing_label
+        try:
+            library = pkcs11.lib(self._module)
+            self._token = library.get_token(token_label=self._token_label)
+            self._session: Any = self._token.open(user_pin=secret, rw=True)
+        except pkcs11.PKCS11Error as exc:  # wrong PIN, no such token, module missing
+            raise KeyCustodyError(
+                f"cannot open PKCS#11 token {self._token_label!r}: {type(exc).__name__}"
+            ) from None
+        except RuntimeError as exc:
+            raise KeyCustodyError(f"cannot load PKCS#11 module {self._module}") from exc
+        self._public: ec.EllipticCurvePublicKey | None = None
+
+    # -- keys in the token ------------------------------------------------------------------
+
+    def _find(self, label: str, object_class: Any) -> Any | None:
+        if self._session is None:
+            raise KeyCustodyError("the key store is closed")
+        found = list(
+            self._session.get_objects(
+                {self._p11.Attribute.LABEL: label, self._p11.Attribute.CLASS: object_class}
+            )
+        )
+        if len(found) > 1:
+            raise KeyCustodyError(f"more than one {label!r} object in the token")
+        return found[0] if found else None
+
+    def _kek(self) -> Any:
+        kek = self._find(self._kek_label, self._p11.ObjectClass.SECRET_KEY)
+        if kek is None:
+            raise KeyCustodyError(f"no KEK {self._kek_label!r} in the token (run li keys init)")
+        return kek
+
+    def initialise(self) -> bool:
+        """Create the KEK and the signing key pair if absent; True if anything was created."""
+        attribute, key_type = self._p11.Attribute, self._p11.KeyType
+        created = False
+        if self._find(self._kek_label, self._p11.ObjectClass.SECRET_KEY) is None:
+            self._session.generate_key(
+                key_type.AES,
+                256,
+                label=self._kek_label,
+                store=True,
+                template={
+                    attribute.SENSITIVE: True,
+                    attribute.EXTRACTABLE: False,
+                    attribute.WRAP: True,
+                    attribute.UNWRAP: True,
+                    attribute.ENCRYPT: False,
+                    attribute.DECRYPT: False,
+                },
+            )
+            created = True
+        if self._find(self._signing_label, self._p11.ObjectClass.PRIVATE_KEY) is None:
+            from pkcs11.util.ec import encode_named_curve_parameters
+
+            parameters = self._session.create_domain_parameters(
+                key_type.EC,
+                {attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
+                local=True,
+            )
+            parameters.generate_keypair(
+                store=True,
+                label=self._signing_label,
+                private_template={attribute.SENSITIVE: True, attribute.EXTRACTABLE: False},
+            )
+            created = True
+        if created:
+            log.info("PKCS#11 token %r: key store keys created", self._token_label)
+        return created
+
+    # -- KeyStore ---------------------------------------------------------------------------
+
+    def wrap(self, data_key: bytes | bytearray) -> bytes:
+        attribute = self._p11.Attribute
+        kek = self._kek()
+        session_key = self._session.create_object(
+            {
+                attribute.CLASS: self._p11.ObjectClass.SECRET_KEY,
+                attribute.KEY_TYPE: self._p11.KeyType.AES,
+                attribute.VALUE: bytes(data_key),
+                attribute.TOKEN: False,
+                attribute.EXTRACTABLE: True,
+                attribute.SENSITIVE: False,
+            }
+        )
+        try:
+            wrapped: bytes = kek.wrap_key(
+                session_key, mechanism=self._p11.Mechanism.AES_KEY_WRAP_PAD
+            )
+            return wrapped
+        finally:
+            session_key.destroy()
+
+    def unwrap(self, wrapped: bytes) -> bytearray:
+        attribute = self._p11.Attribute
+        kek = self._kek()
+        try:
+            session_key = kek.unwrap_key(
+                self._p11.ObjectClass.SECRET_KEY,
+                self._p11.KeyType.AES,
+                wrapped,
+                mechanism=self._p11.Mechanism.AES_KEY_WRAP_PAD,
+                store=False,
+                template={attribute.EXTRACTABLE: True, attribute.SENSITIVE: False},
+            )
+        except self._p11.PKCS11Error as exc:
+            raise IntegrityError("wrapped key does not unwrap under this KEK") from exc
+        try:
+            return bytearray(session_key[attribute.VALUE])
+        finally:
+            session_key.destroy()
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        prehashed(digest)  # refuses digests that are not SHA-256/384/512
+        private = self._find(self._signing_label, self._p11.ObjectClass.PRIVATE_KEY)
+        if private is None:
+            raise KeyCustodyError(f"no signing key {self._signing_label!r} (run li keys init)")
+        raw: bytes = private.sign(digest, mechanism=self._p11.Mechanism.ECDSA)
+        half = len(raw) // 2
+        r, s = int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+        return encode_dss_signature(r, s)
+
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        if self._public is None:
+            from pkcs11.util.ec import encode_ec_public_key
+
+            public = self._find(self._signing_label, self._p11.ObjectClass.PUBLIC_KEY)
+            if public is None:
+                raise KeyCustodyError(f"no signing key {self._signing_label!r} (run li keys init)")
+            key = load_der_public_key(encode_ec_public_key(public))
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                raise KeyCustodyError("the token's signing key is not an EC key")
+            self._public = key
+        return self._public
+
+    def status(self) -> KeyStoreStatus:
+        kek = self._find(self._kek_label, self._p11.ObjectClass.SECRET_KEY)
+        signing = self._find(self._signing_label, self._p11.ObjectClass.PRIVATE_KEY)
+        details = [("module", self._module), ("token", self._token_label)]
+        if kek is not None:
+            attribute = self._p11.Attribute
+            details.append(("kek sensitive", str(bool(kek[attribute.SENSITIVE]))))
+            details.append(("kek extractable", str(bool(kek[attribute.EXTRACTABLE]))))
+        return KeyStoreStatus(
+            backend=self.backend,
+            hardware_protected=True,
+            kek_present=kek is not None,
+            signing_key_present=signing is not None,
+            signing_key_fingerprint=key_fingerprint(self.public_key()) if signing else None,
+            details=tuple(details),
+        )
+
+    def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()

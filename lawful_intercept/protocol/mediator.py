@@ -1,0 +1,515 @@
+"""The MF's mediation core (sans-IO): X2/X3 PDUs in, HI2/HI3 PS-PDUs per LEA out.
+
+XID -> task binding (LIID, operator and network element identifiers, country codes) -> one or
+more LEAs. Per LEA and LIID there are two delivery streams, HI2 (IRI) and HI3 (CC), each with
+its own sequence numbers, starting at 0, without gaps, covering every PDU the stream carries
+(IntegrityCheck PDUs included). A stream applies its LEA's EncryptionContainer and
+IntegrityCheck settings.
+
+Communication Identity Numbers (CIN), the rules chosen: one CIN per (task, target) activity
+period. The POI's X2 IRI-Begin opens a period and takes the LIID's next CIN (1, 2, ...,
+wrapping past 2^32-1 to 1); X3 PDUs of that target (by their Matched Target Identifier) carry
+it; the IRI-End carries it and closes the period. An X3 without an open period opens one.
+
+Supported input: X3 with payload format IPv4 or IPv6 packet (-> iPCC, TS 102 232-3) and X2
+with format 17, a TS 102 232-1 Payload (put under the PSHeader as it is, after a check that it
+decodes). Anything else is counted and refused, never silently dropped.
+
+Aggregation (TS 102 232-1 clause 6.2.3), per LEA: with ``aggregate`` > 1 an HI3 stream holds
+CC packets of one CIN and puts up to ``aggregate`` of them in one PDU, each CCPayload with its
+own microSecondTimeStamp; a PDU goes out when it is full, before a packet of another
+communication, after ``aggregate_wait`` (:meth:`Mediator.poll`), and at
+:meth:`Mediator.release_held`. Sequence numbers are taken when a PDU goes out, so a snapshot
+never counts a held packet.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+
+import attrs
+
+from lawful_intercept.codec.ber import tlv_size
+from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.codec import decode_payload, encode, join_pspdu
+from lawful_intercept.codec.handover.template import CCItem, CCTemplate
+from lawful_intercept.codec.x2x3.constants import PayloadFormat, PDUType
+from lawful_intercept.codec.x2x3.decoder import X2X3View
+from lawful_intercept.errors import ConfigurationError, DecodeError
+from lawful_intercept.protection.encryption import EncryptionProfile, PayloadEncryptor
+from lawful_intercept.protection.integrity import IntegrityChecker
+
+__all__ = ["HIPDU", "Handover", "LEAConfig", "Mediator", "MediatorCounters", "TaskBinding"]
+
+_MATCHED_TARGET = 17
+_DIRECTIONS = {2: m.PayloadDirection.TO_TARGET, 3: m.PayloadDirection.FROM_TARGET}
+_INDETERMINATE = m.PayloadDirection.INDETERMINATE
+# plain ints for the per-PDU tests (an enum member's look-up costs more than the test)
+_X2, _X3 = int(PDUType.X2), int(PDUType.X3)
+_PACKET_FORMATS = frozenset((int(PayloadFormat.IPV4_PACKET), int(PayloadFormat.IPV6_PACKET)))
+_PS_PDU_PAYLOAD = int(PayloadFormat.PS_PDU_PAYLOAD)
+
+
+class Handover(enum.Enum):
+    """The handover interface a PS-PDU goes to."""
+
+    HI2 = "HI2"
+    HI3 = "HI3"
+
+
+@attrs.frozen
+class LEAConfig:
+    """One LEA's delivery settings (protection; the address lives with the delivery layer)."""
+
+    name: str
+    encryption: EncryptionProfile | None = None
+    integrity_every: int | None = None  # PDUs per IntegrityCheck; None: no checks
+    integrity_interval: float = 10.0
+    hash_algorithm: m.HashAlgorithm = m.HashAlgorithm.SHA_256
+    sign_every: int = 0  # every n-th check signed by the MF's key; 0: hashes only
+    #: CC packets of one communication per HI3 PDU, at most (clause 6.2.3 aggregation; 1: off)
+    aggregate: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    #: seconds the first held packet may wait for more before its PDU goes out
+    aggregate_wait: float = attrs.field(default=0.01, validator=attrs.validators.gt(0))
+
+
+def _names(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
+@attrs.frozen
+class TaskBinding:
+    """What the MF knows of a task: its LIID, header identifiers, and the LEAs it serves."""
+
+    xid: uuid.UUID
+    liid: bytes
+    leas: tuple[str, ...] = attrs.field(converter=_names)
+    operator_id: bytes = b"OPERATOR"
+    network_element_id: bytes | None = None
+    authorization_country_code: str | None = None
+    delivery_country_code: str | None = None
+
+
+@attrs.frozen
+class HIPDU:
+    """One PS-PDU to deliver: to which LEA, on which interface, with which sequence number."""
+
+    lea: str
+    liid: bytes
+    handover: Handover
+    sequence: int
+    octets: bytes
+
+
+@attrs.define
+class MediatorCounters:
+    """What the mediator has taken in and put out."""
+
+    x2: int = 0
+    x3: int = 0
+    unknown_xid: int = 0
+    unsupported: int = 0
+    hi2: int = 0
+    hi3: int = 0
+    integrity_checks: int = 0
+
+
+class _Stream:
+    """One (LEA, LIID, HI2|HI3) delivery stream: sequence numbers and protection."""
+
+    def __init__(
+        self,
+        lea: LEAConfig,
+        liid: bytes,
+        handover: Handover,
+        key: bytes | bytearray | None,
+        signer: Callable[[bytes], bytes] | None,
+        now: float,
+    ) -> None:
+        self.lea, self.liid, self.handover = lea, liid, handover
+        self.sequence = 0
+        self.encryptor = (
+            PayloadEncryptor(key, lea.encryption, now=now)
+            if lea.encryption is not None and key is not None
+            else None
+        )
+        if lea.encryption is not None and key is None:
+            raise ConfigurationError(f"LEA {lea.name} encrypts: a data key is needed")
+        self.checker = (
+            IntegrityChecker(
+                m.DataType.IRI if handover is Handover.HI2 else m.DataType.CC,
+                hash_algorithm=lea.hash_algorithm,
+                hash_every=lea.integrity_every,
+                hash_interval=lea.integrity_interval,
+                signer=signer if lea.sign_every else None,
+                sign_every=max(lea.sign_every, 1),
+            )
+            if lea.integrity_every
+            else None
+        )
+
+        # CC packets held for an aggregated PDU: one CIN, in arrival order
+        self.aggregate = lea.aggregate
+        self.held: list[CCItem] = []
+        self.held_cin: int | None = None
+        self.held_since = 0.0
+        self.held_octets = 0
+
+    def take(self) -> int:
+        value = self.sequence
+        self.sequence = (value + 1) & 0xFFFFFFFF
+        return value
+
+
+@attrs.define
+class _Period:
+    cin: int
+
+
+class _Task:
+    def __init__(self, binding: TaskBinding) -> None:
+        self.binding = binding
+        self.template = CCTemplate(
+            lawful_interception_identifier=binding.liid,
+            network_identifier=m.NetworkIdentifier(binding.operator_id, binding.network_element_id),
+            authorization_country_code=binding.authorization_country_code,
+            delivery_country_code=binding.delivery_country_code,
+        )
+        self.periods: dict[bytes, _Period] = {}  # by Matched Target Identifier octets
+        self.next_cin = 1
+        self.streams: list[tuple[_Stream, _Stream]] = []  # (HI2, HI3) per LEA
+
+    def cin_for(self, target: bytes, begin: bool) -> int:
+        period = self.periods.get(target)
+        if period is None or begin:
+            period = _Period(self.next_cin)
+            self.next_cin = self.next_cin % 0xFFFFFFFF + 1
+            self.periods[target] = period
+        return period.cin
+
+
+class Mediator:
+    """X2/X3 in, PS-PDUs for every LEA of the task out."""
+
+    def __init__(
+        self,
+        bindings: Iterable[TaskBinding],
+        leas: Iterable[LEAConfig],
+        *,
+        keys: Mapping[str, bytes | bytearray] | None = None,
+        signer: Callable[[bytes], bytes] | None = None,
+        now: float,
+        state: bytes | None = None,
+    ) -> None:
+        """``keys``: the HI encryption key per LEA name (from a DataKeyRing) for LEAs that
+        encrypt; ``signer``: the KeyStore's ``sign_digest`` for signed integrity checks;
+        ``state``: a :meth:`snapshot` to resume sequence numbers and CINs after a restart."""
+        self._leas = {lea.name: lea for lea in leas}
+        self._keys: dict[str, bytes | bytearray] = dict(keys or {})
+        self._signer = signer
+        self._tasks: dict[bytes, _Task] = {}
+        # numbering of streams and CINs not (or no longer) bound: kept for when they return
+        self._saved_streams: dict[str, int] = {}
+        self._saved_cins: dict[str, int] = {}
+        self.counters = MediatorCounters()
+        self._deferred: list[_Sealing] | None = None  # during on_pdus: PDUs to seal at its end
+        if state is not None:
+            self._load(state)
+        for binding in bindings:
+            self.add_binding(binding, now=now)
+
+    def add_lea(self, lea: LEAConfig, key: bytes | bytearray | None = None) -> None:
+        """Make an LEA known (or change its settings for tasks bound from now on)."""
+        self._leas[lea.name] = lea
+        if key is not None:
+            self._keys[lea.name] = key
+
+    def add_binding(self, binding: TaskBinding, *, now: float) -> None:
+        """Start mediating a task (X1 ActivateTask at an MF); its streams resume their
+        numbering if the LIID was mediated for that LEA before."""
+        task = _Task(binding)
+        task.next_cin = self._saved_cins.get(binding.liid.hex(), task.next_cin)
+        for name in binding.leas:
+            lea = self._leas.get(name)
+            if lea is None:
+                raise ConfigurationError(f"task {binding.xid} names an unknown LEA {name!r}")
+            key = self._keys.get(name)
+            pair = (
+                _Stream(lea, binding.liid, Handover.HI2, key, self._signer, now),
+                _Stream(lea, binding.liid, Handover.HI3, key, self._signer, now),
+            )
+            for stream in pair:
+                stream.sequence = self._saved_streams.get(_stream_key(stream), 0)
+            task.streams.append(pair)
+        self._tasks[binding.xid.bytes] = task
+
+    def remove_binding(self, xid: uuid.UUID) -> list[HIPDU]:
+        """Stop mediating a task (X1 DeactivateTask); its numbering is kept. Returns the
+        PDUs of the packets it still held for aggregation."""
+        task = self._tasks.pop(xid.bytes, None)
+        if task is None:
+            return []
+        out: list[HIPDU] = []
+        for _, stream in task.streams:
+            self._release(task, stream, out)
+        self._save(task)
+        return out
+
+    def _save(self, task: _Task) -> None:
+        self._saved_cins[task.binding.liid.hex()] = task.next_cin
+        for pair in task.streams:
+            for stream in pair:
+                self._saved_streams[_stream_key(stream)] = stream.sequence
+
+    def snapshot(self) -> bytes:
+        """Each stream's next sequence number and each task's next CIN, to commit with the
+        PDUs they account for. Open activity periods are not kept: after a restart the next
+        PDU of a target opens a new one (a new CIN)."""
+        for task in self._tasks.values():
+            self._save(task)
+        return json.dumps(
+            {"streams": self._saved_streams, "cins": self._saved_cins}, sort_keys=True
+        ).encode()
+
+    def _load(self, state: bytes) -> None:
+        try:
+            saved = json.loads(state)
+            self._saved_streams = {str(k): int(v) for k, v in saved["streams"].items()}
+            self._saved_cins = {str(k): int(v) for k, v in saved["cins"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigurationError(f"mediator state does not parse: {exc}") from None
+
+    def on_pdu(self, view: X2X3View, now: float) -> list[HIPDU]:
+        """The PS-PDUs for one X2/X3 PDU (none for an unknown XID or an unsupported format)."""
+        _, kind, _, _, fmt, direction, xid, _ = view.header
+        task = self._tasks.get(xid)
+        if task is None:
+            self.counters.unknown_xid += 1
+            return []
+        timestamp = view.timestamp_ns
+        if timestamp is None:
+            timestamp = int(now * 1e9)
+        target = view.text_attribute(_MATCHED_TARGET) or b""
+        if kind == _X3 and fmt in _PACKET_FORMATS:
+            self.counters.x3 += 1
+            item = (_DIRECTIONS.get(direction, _INDETERMINATE), view.payload_octets, timestamp)
+            return self._cc(task, item, target, now)
+        if kind == _X2 and fmt == _PS_PDU_PAYLOAD:
+            self.counters.x2 += 1
+            return self._iri(task, view.payload_octets, target, timestamp, now)
+        self.counters.unsupported += 1
+        return []
+
+    def on_pdus(self, views: Iterable[X2X3View], now: float) -> list[HIPDU]:
+        """:meth:`on_pdu` of each view, in order, as one list. The encrypted aggregated PDUs
+        they complete are sealed together at the end (the native helper encrypts several at
+        once); an IntegrityCheck they bring follows the batch's PDUs of its stream."""
+        out: list[HIPDU] = []
+        deferred: list[_Sealing] = []
+        self._deferred = deferred
+        try:
+            for view in views:
+                out += self.on_pdu(view, now)
+        finally:
+            self._deferred = None
+        return self._seal_deferred(out, deferred) if deferred else out
+
+    def _seal_deferred(self, out: list[HIPDU], deferred: list[_Sealing]) -> list[HIPDU]:
+        """``out`` with each deferred PDU sealed, then the IntegrityChecks they brought."""
+        by_stream: dict[int, list[_Sealing]] = {}
+        for job in deferred:
+            by_stream.setdefault(id(job.stream), []).append(job)
+        sealed: dict[int, tuple[_Sealing, bytes]] = {}
+        for jobs in by_stream.values():
+            task, encryptor = jobs[0].task, jobs[0].stream.encryptor
+            assert encryptor is not None  # only encrypting streams defer
+            made = task.template.encode_items_encrypted_many(
+                encryptor, [(j.pdu.sequence, j.cin, j.timestamp, j.items) for j in jobs]
+            )
+            sealed.update((id(j.pdu), (j, o)) for j, o in zip(jobs, made, strict=True))
+        result: list[HIPDU] = []
+        checks: list[HIPDU] = []
+        for pdu in out:
+            found = sealed.get(id(pdu))
+            if found is None:
+                result.append(pdu)
+                continue
+            job, octets = found
+            result.append(attrs.evolve(pdu, octets=octets))
+            self._check(job.task, job.stream, pdu.sequence, octets, job.timestamp,
+                        job.held_since, checks)  # fmt: skip
+        return result + checks
+
+    def _cc(self, task: _Task, item: CCItem, target: bytes, now: float) -> list[HIPDU]:
+        period = task.periods.get(target)
+        cin = period.cin if period is not None else task.cin_for(target, begin=False)
+        out: list[HIPDU] = []
+        for _, stream in task.streams:
+            if stream.aggregate > 1:
+                self._hold(task, stream, cin, item, now, out)
+                continue
+            direction, packet, timestamp = item
+            sequence = stream.take()
+            if stream.encryptor is not None:
+                octets = task.template.encode_encrypted(
+                    stream.encryptor, sequence, cin, timestamp, direction, packet
+                )
+            else:
+                octets = task.template.encode(sequence, cin, timestamp, direction, packet)
+            out.append(HIPDU(stream.lea.name, task.binding.liid, Handover.HI3, sequence, octets))
+            self.counters.hi3 += 1
+            self._check(task, stream, sequence, octets, timestamp, now, out)
+        return out
+
+    def _hold(
+        self, task: _Task, stream: _Stream, cin: int, item: CCItem, now: float, out: list[HIPDU]
+    ) -> None:
+        """Aggregation: hold a packet; a PDU goes out when ``aggregate`` packets or
+        HOLD_OCTETS are held, or before a packet of another communication."""
+        held = stream.held
+        if held and stream.held_cin != cin:
+            self._release(task, stream, out)
+            held = stream.held
+        if not held:
+            stream.held_cin, stream.held_since = cin, now
+        held.append(item)
+        stream.held_octets += len(item[1])
+        if len(held) >= stream.aggregate or stream.held_octets >= HOLD_OCTETS:
+            self._release(task, stream, out)
+
+    def _release(self, task: _Task, stream: _Stream, out: list[HIPDU]) -> None:
+        """One HI3 PDU for the packets ``stream`` holds (if any); the header's time is the
+        first packet's, each packet keeps its own in its CCPayload."""
+        items, stream.held, stream.held_octets = stream.held, [], 0
+        if not items:
+            return
+        sequence = stream.take()
+        cin, timestamp = stream.held_cin, items[0][2]
+        if stream.encryptor is not None and self._deferred is not None:
+            pdu = HIPDU(stream.lea.name, task.binding.liid, Handover.HI3, sequence, b"")
+            self._deferred.append(_Sealing(task, stream, pdu, cin, timestamp, items,
+                                           stream.held_since))  # fmt: skip
+            out.append(pdu)  # its octets when on_pdus seals the batch
+            self.counters.hi3 += 1
+            return
+        if stream.encryptor is not None:
+            octets = task.template.encode_items_encrypted(
+                stream.encryptor, sequence, cin, timestamp, items
+            )
+        else:
+            octets = task.template.encode_items(sequence, cin, timestamp, items)
+        out.append(HIPDU(stream.lea.name, task.binding.liid, Handover.HI3, sequence, octets))
+        self.counters.hi3 += 1
+        self._check(task, stream, sequence, octets, timestamp, stream.held_since, out)
+
+    def release_held(self) -> list[HIPDU]:
+        """Every packet held for aggregation out now (an MF calls it before each commit, so
+        what it commits accounts for every packet taken in)."""
+        out: list[HIPDU] = []
+        for task in self._tasks.values():
+            for _, stream in task.streams:
+                self._release(task, stream, out)
+        return out
+
+    def _iri(
+        self, task: _Task, payload: bytes, target: bytes, timestamp: int, now: float
+    ) -> list[HIPDU]:
+        try:
+            decoded = decode_payload(payload)
+        except DecodeError:
+            self.counters.unsupported += 1
+            return []
+        types = (
+            {item.iri_type for item in decoded.items}
+            if isinstance(decoded, m.IRIPayloadSequence)
+            else set()
+        )
+        cin = task.cin_for(target, begin=m.IRIType.BEGIN in types)
+        if m.IRIType.END in types:
+            task.periods.pop(target, None)
+        out: list[HIPDU] = []
+        for stream, _ in task.streams:
+            sequence = stream.take()
+            header = task.template.header_octets(sequence, cin, timestamp)
+            if stream.encryptor is not None:
+                clear_size = tlv_size(len(header) + tlv_size(len(payload)))
+                octets = stream.encryptor.encrypt_payload(
+                    header, (payload,), len(payload), sequence, clear_size
+                )
+            else:
+                octets = join_pspdu(header, payload)
+            out.append(HIPDU(stream.lea.name, task.binding.liid, Handover.HI2, sequence, octets))
+            self._check(task, stream, sequence, octets, timestamp, now, out)
+        self.counters.hi2 += len(task.streams)
+        return out
+
+    def _check(
+        self,
+        task: _Task,
+        stream: _Stream,
+        sequence: int,
+        octets: bytes,
+        timestamp: int,
+        now: float,
+        out: list[HIPDU],
+    ) -> None:
+        if stream.checker is None:
+            return
+        check = stream.checker.add(sequence, octets, now)
+        if check is not None:
+            out.append(self._check_pdu(task, stream, check, timestamp))
+
+    def _check_pdu(
+        self, task: _Task, stream: _Stream, check: m.IntegrityCheck, timestamp: int
+    ) -> HIPDU:
+        """An IntegrityCheck TRI PS-PDU on the stream it covers: in clear (the LEMF must read
+        it to verify what it received), without a CIN (it covers several communications)."""
+        sequence = stream.take()
+        header = task.template.header(sequence, None, timestamp)
+        self.counters.integrity_checks += 1
+        return HIPDU(
+            stream.lea.name, task.binding.liid, stream.handover, sequence,
+            encode(m.PSPDU(header, check)),
+        )  # fmt: skip
+
+    def poll(self, now: float, *, flush: bool = False) -> list[HIPDU]:
+        """Held packets whose ``aggregate_wait`` has run out, and IntegrityChecks whose
+        interval has; with ``flush``, every held packet and a check for every stream with
+        PDUs not yet covered (before a planned stop)."""
+        out: list[HIPDU] = []
+        for task in self._tasks.values():
+            for _, stream in task.streams:
+                if stream.held and (flush or now - stream.held_since >= stream.lea.aggregate_wait):
+                    self._release(task, stream, out)
+            for pair in task.streams:
+                for stream in pair:
+                    if stream.checker is None:
+                        continue
+                    check = stream.checker.flush() if flush else stream.checker.poll(now)
+                    if check is not None:
+                        out.append(self._check_pdu(task, stream, check, int(now * 1e9)))
+        return out
+
+
+@attrs.define
+class _Sealing:
+    """An aggregated HI3 PDU numbered during :meth:`Mediator.on_pdus`, sealed at its end."""
+
+    task: _Task
+    stream: _Stream
+    pdu: HIPDU  # in the batch's output until sealed (no octets yet)
+    cin: int | None
+    timestamp: int
+    items: list[CCItem]
+    held_since: float
+
+
+#: octets of packets one aggregated PDU carries at most (it goes out when they reach this)
+HOLD_OCTETS = 60_000
+
+
+def _stream_key(stream: _Stream) -> str:
+    return f"{stream.lea.name}/{stream.liid.hex()}/{stream.handover.value}"

@@ -1,0 +1,177 @@
+"""The MF's configuration file (JSON): listener, TLS, key store, queue, LEAs, tasks.
+
+Relative paths are taken from the file's directory. Secrets are not in the file: the key
+store's PIN or passphrase comes from the environment (``LI_HSM_PIN``,
+``LI_KEYSTORE_PASSPHRASE``); each LEA's HI encryption key is a file holding it *wrapped by
+the key store's KEK* (``li mf keygen`` makes it, and the LEMF's clear copy, which goes to
+the LEA out of band)::
+
+    {"listen": "127.0.0.1:9443",
+     "tls": {"cert": "mf.pem", "key": "mf.key", "ca": "ca.pem"},
+     "operator_id": "OPERATOR",
+     "keystore": {"backend": "software", "file": "mf-keys.json"},
+     "queue": {"path": "mf-queue.db", "max_records": 1000000, "max_octets": 1073741824},
+     "leas": [{"name": "LEA-A", "lemf": "127.0.0.1:9444", "server_hostname": "lemf",
+               "tls": {"cert": "mf-client.pem", "key": "mf-client.key", "ca": "ca.pem"},
+               "acknowledgement": true, "encryption": "aES-256-CBC",
+               "hi_key_file": "lea-a.hikey", "integrity_every": 1000, "sign_every": 10,
+               "aggregate": 16, "aggregate_wait": 0.01}],
+     "tasks": [{"xid": "…uuid…", "liid": "LIID-1", "leas": ["LEA-A"],
+                "network_element_id": "MF1", "country": "GB"}]}
+
+``leas`` and ``tasks`` may be empty when an ADMF provisions them over X1: an ``x1`` section
+(see :mod:`lawful_intercept.x1.runner`) with ``delivery_tls``, the client certificate for
+the LEMFs its destinations name, and ``leas``: protection per DID (``did``, ``encryption``,
+``hi_key_file``, ``integrity_every``, ``sign_every``, ``aggregate``, ``aggregate_wait``); a
+DID not listed gets integrity checks every 1000 PDUs, no encryption and no aggregation.
+
+``aggregate`` (default 1: off): up to this many CC packets of one communication in one HI3
+PDU (TS 102 232-1 clause 6.2.3), each with its own time stamp; ``aggregate_wait``: seconds the
+first of them may wait for the others.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from lawful_intercept.adapters.aio import parse_address
+from lawful_intercept.adapters.tls import TLSConfig
+from lawful_intercept.codec.handover import model as m
+from lawful_intercept.errors import ConfigurationError
+from lawful_intercept.protection.encryption import EncryptionProfile
+from lawful_intercept.protocol.mediator import LEAConfig, TaskBinding
+
+__all__ = ["LEAEntry", "MFConfig", "load_mf_config"]
+
+
+@attrs.frozen
+class LEAEntry:
+    """One LEA: protection settings and where its LEMF is."""
+
+    config: LEAConfig
+    lemf: tuple[str, int]
+    tls: TLSConfig | None
+    server_hostname: str | None
+    acknowledgement: bool
+    hi_key_file: Path | None
+
+
+@attrs.frozen
+class MFConfig:
+    listen: tuple[str, int]
+    tls: TLSConfig
+    operator_id: bytes
+    keystore: dict[str, Any]
+    queue_path: Path
+    max_records: int
+    max_octets: int
+    leas: tuple[LEAEntry, ...]
+    tasks: tuple[TaskBinding, ...]
+    #: the X1 endpoint (``x1.runner.load_ne_config``) and the TLS for X1-provisioned LEMFs
+    x1: dict[str, Any] | None = None
+    x1_delivery_tls: TLSConfig | None = None
+    #: protection per DID for LEAs provisioned over X1 (others: integrity checks only)
+    x1_protection: dict[str, tuple[LEAConfig, Path | None]] = attrs.field(factory=dict)
+
+    def hi_key_files(self) -> dict[str, Path]:
+        """Every LEA name (or DID) with an HI key file."""
+        files = {e.config.name: e.hi_key_file for e in self.leas if e.hi_key_file}
+        files.update({did: f for did, (_, f) in self.x1_protection.items() if f is not None})
+        return files
+
+
+def _tls(value: dict[str, str], base: Path) -> TLSConfig:
+    try:
+        return TLSConfig(base / value["cert"], base / value["key"], base / value["ca"])
+    except (KeyError, TypeError):
+        raise ConfigurationError("a tls entry needs cert, key and ca") from None
+
+
+def _protection(value: dict[str, Any], name: str, base: Path) -> tuple[LEAConfig, Path | None]:
+    """An LEA's protection settings and the file of its wrapped HI key (if it encrypts)."""
+    encryption = value.get("encryption")
+    profile = EncryptionProfile(m.EncryptionType(encryption)) if encryption else None
+    key_file = value.get("hi_key_file")
+    if profile is not None and not key_file:
+        raise ConfigurationError(f"LEA {name}: encryption needs hi_key_file")
+    lea = LEAConfig(
+        name,
+        encryption=profile,
+        integrity_every=value.get("integrity_every"),
+        integrity_interval=float(value.get("integrity_interval", 10.0)),
+        sign_every=int(value.get("sign_every", 0)),
+        aggregate=int(value.get("aggregate", 1)),
+        aggregate_wait=float(value.get("aggregate_wait", 0.01)),
+    )
+    return lea, base / key_file if key_file else None
+
+
+def _lea(value: dict[str, Any], base: Path) -> LEAEntry:
+    lea, key_file = _protection(value, str(value["name"]), base)
+    tls = value.get("tls")
+    if tls is None and not value.get("allow_plain_tcp"):
+        raise ConfigurationError(f"LEA {lea.name}: tls, or allow_plain_tcp: true")
+    return LEAEntry(
+        lea,
+        parse_address(str(value["lemf"])),
+        _tls(tls, base) if tls else None,
+        value.get("server_hostname"),
+        bool(value.get("acknowledgement", True)),
+        key_file,
+    )
+
+
+def _x1_protection(
+    x1: dict[str, Any] | None, base: Path
+) -> dict[str, tuple[LEAConfig, Path | None]]:
+    """Per-DID protection for LEAs an ADMF provisions: ``x1.leas`` entries with a ``did``."""
+    if not x1:
+        return {}
+    found = {}
+    for entry in x1.get("leas", []):
+        did = str(uuid.UUID(str(entry["did"])))
+        found[did] = _protection(entry, did, base)
+    return found
+
+
+def _task(value: dict[str, Any]) -> TaskBinding:
+    country = value.get("country")
+    element = value.get("network_element_id")
+    return TaskBinding(
+        uuid.UUID(str(value["xid"])),
+        str(value["liid"]).encode(),
+        tuple(value["leas"]),
+        network_element_id=element.encode() if element else None,
+        authorization_country_code=country,
+        delivery_country_code=country,
+    )
+
+
+def load_mf_config(path: str | Path) -> MFConfig:
+    """Read and check an MF configuration file."""
+    source = Path(path)
+    base = source.parent
+    try:
+        raw = json.loads(source.read_text())
+        queue = raw.get("queue", {})
+        return MFConfig(
+            listen=parse_address(str(raw.get("listen", "127.0.0.1:9443"))),
+            tls=_tls(raw["tls"], base),
+            operator_id=str(raw.get("operator_id", "OPERATOR")).encode(),
+            keystore=dict(raw["keystore"]),
+            queue_path=base / queue.get("path", "mf-queue.db"),
+            max_records=int(queue.get("max_records", 1_000_000)),
+            max_octets=int(queue.get("max_octets", 1 << 30)),
+            leas=tuple(_lea(v, base) for v in raw.get("leas", [])),
+            tasks=tuple(_task(v) for v in raw.get("tasks", [])),
+            x1=raw.get("x1"),
+            x1_delivery_tls=_tls(raw["x1"]["delivery_tls"], base) if raw.get("x1") else None,
+            x1_protection=_x1_protection(raw.get("x1"), base),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"MF configuration {source}: {exc!r}") from None
