@@ -32,9 +32,9 @@ for module in (_seal, _ccitems, _ccread, _viewcheck, _rowseal):
     assert module.__file__.startswith(os.environ["PYTHONPATH"]), module.__file__
 print("sanitized native helpers loaded")
 PY
-"$python" -m pytest -q -p no:cacheprovider --capture=sys tests/test_x2x3_codec.py \
-  tests/test_handover_template.py tests/test_handover_protection.py \
-  tests/test_handover_ccreader.py tests/test_store.py
+"$python" -m pytest -q -p no:cacheprovider --capture=sys tests/unit/test_x2x3_codec.py \
+  tests/unit/test_handover_template.py tests/integration/test_handover_protection.py \
+  tests/unit/test_handover_ccreader.py tests/integration/test_store.py
 for harness in fuzz_x2x3_reader fuzz_encryption fuzz_ccreader; do
   "$python" "fuzz/$harness.py" -max_total_time="$seconds" -print_final_stats=1 2>&1 | tail -1
 done

@@ -5,29 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.handover import sizes, templates
 
 import lawful_intercept as li
 from lawful_intercept.codec.handover import codec
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.template import NATIVE_ITEMS, CCTemplate
-
-country = st.none() | st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2)
-templates = st.builds(
-    CCTemplate,
-    lawful_interception_identifier=st.binary(min_size=1, max_size=25),
-    network_identifier=st.builds(
-        m.NetworkIdentifier,
-        st.binary(min_size=1, max_size=16),
-        st.none() | st.binary(min_size=1, max_size=16),
-    ),
-    authorization_country_code=country,
-    delivery_country_code=country,
-    interception_point_id=st.none() | st.text(alphabet="ABC123", min_size=1, max_size=8),
-    generalized_time=st.booleans(),
-    micro_second_time_stamp=st.booleans(),
-    time_stamp_qualifier=st.none() | st.sampled_from(list(m.TimeStampQualifier)),
-)
-sizes = st.sampled_from([0, 1, 60, 100, 127, 128, 200, 255, 256, 1500, 9000, 65535, 65536, 70000])
 
 
 @settings(max_examples=300, deadline=None)

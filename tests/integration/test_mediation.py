@@ -396,8 +396,8 @@ def test_a_batch_seals_its_pdus_together_with_the_same_outcome(store: Any, check
     sealed together) against on_pdu one PDU at a time. Without integrity checks: the same
     octets. With them (a check follows its batch's PDUs, so numbers move): the LEMF gets
     the same packets, verifies every check, sees no gap or duplicate."""
-    from delivery_helpers import XID as BENCH_XID
-    from delivery_helpers import udp_packet, x2x3_for
+    from support.delivery import XID as BENCH_XID
+    from support.delivery import udp_packet, x2x3_for
 
     from lawful_intercept.protocol.lemf_receiver import CCPacket, IntegrityResult, LEMFReceiver
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from handover_strategies import pspdus
 from hypothesis import given
 from hypothesis import strategies as st
+from support.handover import pspdus
 
 import lawful_intercept as li
 from lawful_intercept.codec.ber import read_tlv, tlv

@@ -9,13 +9,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from delivery_helpers import XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
-from test_delivery import run
+from support.delivery import XID, delivery_pki, pcap_packets, run, udp_packet, x2x3_for
+from support.processes import LI, PASSPHRASE, free_port, until
 
 from lawful_intercept.adapters.aio import Backoff
 from lawful_intercept.adapters.x2x3_transport import X2X3Sender
@@ -24,15 +23,6 @@ from lawful_intercept.protection.keys.software import SoftwareKeyStore
 from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
 from lawful_intercept.protocol.x2x3_session import Timers
 from lawful_intercept.services.lemf import LEMFServer
-
-LI = [sys.executable, "-m", "lawful_intercept.cli"]
-PASSPHRASE = "test pass phrase"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class MFProcess:
@@ -43,7 +33,7 @@ class MFProcess:
         self.pki = delivery_pki(tmp)
         self.env = {**os.environ, "LI_KEYSTORE_PASSPHRASE": PASSPHRASE}
         SoftwareKeyStore.create(tmp / "mf-keys.json", PASSPHRASE).close()
-        self.port, self.lemf_port = _free_port(), _free_port()
+        self.port, self.lemf_port = free_port(), free_port()
         pki = self.pki
 
         def tls(name: str) -> dict[str, str]:
@@ -130,14 +120,6 @@ class MFProcess:
         )  # fmt: skip
 
 
-async def _until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 def test_kill9_of_the_mf_and_restarts_lose_nothing(tmp_path: Path) -> None:
     mf = MFProcess(tmp_path)
     packets = [udp_packet(n) for n in range(5000)]
@@ -150,15 +132,15 @@ def test_kill9_of_the_mf_and_restarts_lose_nothing(tmp_path: Path) -> None:
         for pdu in pdus:  # the LEMF is not there yet: everything queues
             await poi.send(pdu)
         await poi.flush(60)
-        await _until(lambda: mf.status().get("accepted") == len(pdus), 60, "MF to accept all")
+        await until(lambda: mf.status().get("accepted") == len(pdus), 60, "MF to accept all")
         mf.kill9()
         mf.start()  # the queue and the numbering come back from disk
         lemf = mf.lemf()
         await lemf.start()
-        await _until(lambda: lemf.counters.cc_packets > 1000, 60, "delivery to start")
+        await until(lambda: lemf.counters.cc_packets > 1000, 60, "delivery to start")
         mf.kill9()  # again, in the middle of delivery
         mf.start()
-        await _until(lambda: lemf.counters.cc_packets >= 5000, 60, "the whole backlog")
+        await until(lambda: lemf.counters.cc_packets >= 5000, 60, "the whole backlog")
         await asyncio.sleep(0.5)
         assert mf.stop() == 0
         await poi.close()
@@ -191,7 +173,7 @@ def test_a_malformed_poi_is_cut_off_while_another_carries_on(tmp_path: Path) -> 
         for pdu in x2x3_for(packets):
             await good.send(pdu)
         await good.flush(30)
-        await _until(lambda: lemf.counters.cc_packets >= 500, 60, "the good POI's traffic")
+        await until(lambda: lemf.counters.cc_packets >= 500, 60, "the good POI's traffic")
         assert mf.stop() == 0
         await good.close()
         await lemf.close()

@@ -7,9 +7,9 @@ import ipaddress
 from typing import Any
 
 import pytest
-from handover_strategies import pspdus
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.handover import pspdus
 
 import lawful_intercept as li
 from lawful_intercept.codec.handover import codec

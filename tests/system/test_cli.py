@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import pdus
+from support.x2x3 import pdus
 
 import lawful_intercept.x2x3 as x
 from lawful_intercept.cli.main import main

@@ -5,10 +5,9 @@ from __future__ import annotations
 import calendar
 
 import pytest
-from handover_strategies import pspdus
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_handover_template import sizes, templates
+from support.handover import pspdus, sizes, templates
 
 from lawful_intercept.codec.handover import ccreader, codec
 from lawful_intercept.codec.handover import model as m

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import attribute_of, attributes, pdus
+from support.x2x3 import attribute_of, attributes, pdus
 
 import lawful_intercept as li
 import lawful_intercept.x2x3 as x

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from delivery_helpers import XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
-from test_delivery import Rig, run
+from support.delivery import XID, Rig, delivery_pki, pcap_packets, run, udp_packet, x2x3_for
+from support.processes import exchange
 
 from lawful_intercept.adapters.aio import Peer
 from lawful_intercept.adapters.audit import AuditLog
@@ -106,22 +105,6 @@ def test_mf_lea_and_task_provisioned_over_x1(tmp_path: Path) -> None:
     assert pcap_packets(tmp_path / "cc.pcap") == packets
 
 
-def _exchange(bed: TestBed, count: int) -> None:
-    """UDP from the peer (the target) to the VNF and back."""
-    server = bed.socket("vnf", socket.AF_INET, socket.SOCK_DGRAM)
-    client = bed.socket("peer", socket.AF_INET, socket.SOCK_DGRAM)
-    server.bind((bed.VNF_V4, 7100))
-    for sock in (server, client):
-        sock.settimeout(2)
-    for n in range(count):
-        client.sendto(bytes([n]) * 100, (bed.VNF_V4, 7100))
-        data, address = server.recvfrom(2048)
-        server.sendto(data, address)
-        client.recvfrom(2048)
-    server.close()
-    client.close()
-
-
 @pytest.mark.root
 def test_poi_taps_follow_x1_tasks_and_survive_a_restart(tmp_path: Path) -> None:
     tls = delivery_pki(tmp_path)
@@ -160,13 +143,13 @@ def test_poi_taps_follow_x1_tasks_and_survive_a_restart(tmp_path: Path) -> None:
                     XID, [x.TargetIdentifier("ipv4Address", bed.PEER_V4)],
                     x.DeliveryType.X2_AND_X3, [DID]))  # fmt: skip
             seen.append(await asyncio.to_thread(taps.installed))
-            await asyncio.to_thread(_exchange, bed, 10)
+            await asyncio.to_thread(exchange, bed, 10)
             await asyncio.sleep(0.5)
             if life == 1:
                 await admf.deactivate_task(XID)
                 seen.append(await asyncio.to_thread(taps.installed))
                 before = len(received)
-                await asyncio.to_thread(_exchange, bed, 5)
+                await asyncio.to_thread(exchange, bed, 5)
                 await asyncio.sleep(0.3)
                 assert len(received) == before  # no tap, no X3
             await server.close()

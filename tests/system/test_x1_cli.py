@@ -15,10 +15,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from delivery_helpers import XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
-from test_delivery import run
-from test_mf_cli import LI, _free_port, _until
-from test_x1_elements import _exchange
+from support.delivery import XID, delivery_pki, pcap_packets, run, udp_packet, x2x3_for
+from support.processes import LI, exchange, free_port, until
 
 from lawful_intercept.adapters.aio import Backoff
 from lawful_intercept.adapters.tls import TLSConfig
@@ -51,7 +49,7 @@ def test_li_admf_provisions_li_mf_across_a_restart_and_the_audit_verifies(tmp_pa
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     (tmp_path / "mf-sign.pem").write_bytes(public)
-    port, x1_port, lemf_port = _free_port(), _free_port(), _free_port()
+    port, x1_port, lemf_port = free_port(), free_port(), free_port()
     (tmp_path / "mf.json").write_text(json.dumps({
         "listen": f"127.0.0.1:{port}", "tls": _tls(pki["mf"]),
         "keystore": {"backend": "software", "file": "mf-keys.json"},
@@ -125,7 +123,7 @@ tasks:
         assert applied.stdout.splitlines() == [f"created destination {DID}",
                                                f"activated task {XID}"]  # fmt: skip
         await send(200)
-        await _until(lambda: lemf.counters.cc_packets >= 200, 30, "the task's packets")
+        await until(lambda: lemf.counters.cc_packets >= 200, 30, "the task's packets")
         mf.send_signal(signal.SIGKILL)  # the provisioning survives a crash
         mf.wait(10)
         mf = start_mf()
@@ -174,7 +172,7 @@ def test_li_poi_over_x1_taps_what_li_admf_activates(tmp_path: Path) -> None:
         serialization.Encoding.DER
     )
     SoftwareKeyStore.create(tmp_path / "poi-keys.json", PASSPHRASE).close()
-    x1_port = _free_port()
+    x1_port = free_port()
     (tmp_path / "x1.json").write_text(json.dumps({
         "listen": f"127.0.0.1:{x1_port}", "ne_identifier": "poi-1", "tls": _tls(ne_tls),
         "admfs": [{"identifier": "admf-1",
@@ -217,7 +215,7 @@ def test_li_poi_over_x1_taps_what_li_admf_activates(tmp_path: Path) -> None:
             applied = await asyncio.to_thread(li, "admf", "apply", str(tmp_path / "plan.json"))
             assert applied.returncode == 0, applied.stderr
             assert await asyncio.to_thread(TapManager(bed.vnf).installed) == {("vnf0", 1)}
-            await asyncio.to_thread(_exchange, bed, 10)
+            await asyncio.to_thread(exchange, bed, 10)
             for _ in range(50):
                 if sum(kind == PDUType.X3 for kind, _ in received) >= 20:
                     break

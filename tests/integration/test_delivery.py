@@ -5,19 +5,23 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
-import ssl
 import statistics
 import threading
 import time
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
-from delivery_helpers import T0, XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
+from support.delivery import (
+    T0,
+    TIMERS,
+    Rig,
+    pcap_packets,
+    run,
+    udp_packet,
+    x2x3_for,
+)
 
-from lawful_intercept.adapters.aio import Backoff
 from lawful_intercept.adapters.hi_client import Destination
 from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
 from lawful_intercept.adapters.x2x3_transport import X2X3Sender
@@ -26,24 +30,13 @@ from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.template import CCTemplate
 from lawful_intercept.codec.pcap import read_capture
 from lawful_intercept.errors import ConfigurationError, LinkDeadError, TransportError
-from lawful_intercept.protection.encryption import EncryptionProfile
-from lawful_intercept.protection.keys.software import SoftwareKeyStore
 from lawful_intercept.protocol.hi_session import (
     DeliverySession,
-    DeliveryTimers,
     LEMFSession,
     Negotiated,
     PDUData,
     Released,
 )
-from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
-from lawful_intercept.protocol.mediator import LEAConfig, TaskBinding
-from lawful_intercept.protocol.x2x3_session import Timers
-from lawful_intercept.services.lemf import LEMFServer
-from lawful_intercept.services.mf import MFService
-
-TIMERS = DeliveryTimers(keepalive_interval=0.2, dead_after=1.0, ack_every=64, ack_interval=0.02)
-
 
 _CC = CCTemplate(
     lawful_interception_identifier=b"LIID-1", network_identifier=m.NetworkIdentifier(b"OP")
@@ -155,87 +148,6 @@ def test_session_pdus_decode_with_pycrate(pycrate_li: Any) -> None:
 
 
 # --- asyncio, mutual TLS on loopback ---------------------------------------------------------
-
-
-def run(coro: Coroutine[Any, Any, Any], timeout: float = 120) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-class Rig:
-    """A POI sender, an MF service and a LEMF server, wired over TLS on loopback."""
-
-    def __init__(
-        self, tmp: Path, *, acknowledgement: bool = True, encrypted: bool = True, aggregate: int = 1
-    ) -> None:
-        self.tmp = tmp
-        self.pki = delivery_pki(tmp)
-        self.keys = SoftwareKeyStore.create(tmp / "mf-keys.json", "demo pass phrase")
-        self.hi_key = bytearray(os.urandom(32))
-        self.acknowledgement = acknowledgement
-        self.lea = LEAConfig(
-            "LEA-A",
-            encryption=EncryptionProfile() if encrypted else None,
-            integrity_every=100,
-            sign_every=5,
-            aggregate=aggregate,
-        )
-        self.lemf: LEMFServer | None = None
-        self.lemf_port = 0
-
-    async def start_lemf(self) -> LEMFServer:
-        receiver = LEMFReceiver(
-            key=self.hi_key if self.lea.encryption else None,
-            profile=self.lea.encryption,
-            verification_key=self.keys.public_key(),
-        )
-        if self.lemf is not None:  # a restart keeps the LEMF's sequence state
-            receiver = self.lemf.receiver
-        self.pcap = (self.tmp / "cc.pcap").open("ab" if self.lemf else "wb")
-        self.iri = (self.tmp / "iri.jsonl").open("a")
-        server = LEMFServer(
-            self.pki["lemf"].server_context(), receiver, port=self.lemf_port,
-            pcap=None if self.lemf else self.pcap, iri=self.iri,
-        )  # fmt: skip
-        if self.lemf is not None:
-            server.pcap = self.pcap  # appending: no second file header
-            server.counters = self.lemf.counters
-        await server.start()
-        self.lemf_port = server.port
-        self.lemf = server
-        return server
-
-    async def stop_lemf(self) -> None:
-        assert self.lemf is not None
-        await self.lemf.close()
-        self.pcap.close()
-        self.iri.close()
-
-    def mf(self, *, tls: ssl.SSLContext | None = None, **options: Any) -> MFService:
-        store = SQLiteQueue.with_keystore(self.tmp / "mf-queue.db", self.keys, **options)
-        return MFService(
-            x2x3_tls=self.pki["mf"].server_context(),
-            bindings=[TaskBinding(XID, b"LIID-42", ("LEA-A",), b"OP1", b"MF1", "GB", "GB")],
-            leas=[self.lea],
-            destinations={
-                "LEA-A": Destination(
-                    "127.0.0.1",
-                    self.lemf_port,
-                    tls or self.pki["mf_client"].client_context(),
-                    server_hostname="lemf",
-                    acknowledgement=self.acknowledgement,
-                    timers=TIMERS,
-                )
-            },
-            store=store,
-            keys={"LEA-A": self.hi_key},
-            signer=self.keys.sign_digest,
-        )
-
-    def poi(self, port: int) -> X2X3Sender:
-        return X2X3Sender(
-            "127.0.0.1", port, self.pki["poi"].client_context(), server_hostname="mf",
-            timers=Timers(0.5, 2.0), backoff=Backoff(initial=0.05, maximum=0.2),
-        )  # fmt: skip
 
 
 async def _send_all(poi: X2X3Sender, pdus: list[bytes], per_second: float | None = None) -> None:

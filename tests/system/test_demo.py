@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 DEMO = EXAMPLES / "x2x3_demo.py"
 MAIN = EXAMPLES / "demo.py"
 

@@ -1,0 +1,1 @@
+"""Helpers the tests share: hypothesis strategies, PKIs and rigs, process helpers."""
