@@ -1,6 +1,6 @@
 # The two commands a newcomer needs on a fresh Debian 12 machine, as root:
 #   make demo   - installs what is needed, then runs the main job (the demo)
-#   make test   - installs what is needed, then runs lint, type checks, tests, the native
+#   make test   - installs what is needed, then runs lint, type checks, the docs build, tests, the native
 #                 helpers under ASan/UBSan, and fuzzers (each harness for FUZZ_SECONDS, 45)
 # Both are idempotent: a second run installs nothing new.
 
@@ -12,12 +12,12 @@ APT_PKGS := swtpm swtpm-tools softhsm2 libtss2-dev tpm2-tools tshark tcpdump pkg
 FUZZ_SECONDS ?= 45
 SANITIZE_SECONDS ?= 15
 
-.PHONY: demo test deps system-deps lint typecheck unit sanitize fuzz bench clean
+.PHONY: demo test deps system-deps lint typecheck docs unit sanitize fuzz bench clean
 
 demo: deps
 	$(BIN)/python examples/demo.py
 
-test: deps lint typecheck unit sanitize fuzz
+test: deps lint typecheck docs unit sanitize fuzz
 
 deps: system-deps $(VENV)/.installed
 
@@ -46,6 +46,9 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+
+docs:
+	$(BIN)/mkdocs build --strict --quiet
 
 unit:
 	$(BIN)/python -m pytest
