@@ -8,6 +8,7 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 APT_PKGS := swtpm swtpm-tools softhsm2 libtss2-dev tpm2-tools tshark tcpdump pkg-config \
+            clang-14 libclang-rt-14-dev \
             libpcap0.8 iproute2 ethtool netsniff-ng gcc libssl-dev python3-dev
 FUZZ_SECONDS ?= 45
 SANITIZE_SECONDS ?= 15
@@ -30,9 +31,9 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-$(VENV)/.installed: pyproject.toml setup.py lawful_intercept/protection/_seal.c \
+$(VENV)/.installed: pyproject.toml setup.py lawful_intercept/protection/_crypto.c \
                    lawful_intercept/codec/handover/_ccitems.c lawful_intercept/codec/handover/_ccread.c \
-                   lawful_intercept/codec/x2x3/_viewcheck.c lawful_intercept/protection/_rowseal.c
+                   lawful_intercept/codec/x2x3/_viewcheck.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

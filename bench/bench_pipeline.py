@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from delivery_helpers import XID, delivery_pki, udp_packet, x2x3_for
+from support.delivery import XID, delivery_pki, udp_packet, x2x3_for
 
 PACKETS = int(os.environ.get("BENCH_PACKETS", "60000"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))

@@ -1,9 +1,10 @@
 """Fail when a module imports another module's private name (part of ``make lint``).
 
 A name that starts with one underscore is private to the module that defines it, and a private
-submodule (``_seal``) to the package that holds it. So ``from pkg.mod import _x`` passes only
-inside ``pkg.mod`` itself (never, in practice), and ``from pkg import _mod`` or
-``import pkg._mod`` only from a module of ``pkg``. Dunder names are not private.
+module (``_crypto``) to the package that holds it and the packages below. So
+``from pkg.mod import _x`` passes only inside ``pkg.mod`` itself, and ``from pkg import _mod``
+or ``import pkg._mod`` only from a module of ``pkg`` or of a package inside it. Dunder names
+are not private.
 
     usage: python tools/check_private_imports.py DIR [DIR ...]
 """
@@ -29,26 +30,42 @@ def _module_name(path: Path) -> tuple[str, str]:
     return ".".join(parts), ".".join(parts[:-1])
 
 
+def _is_submodule(package: str, name: str) -> bool:
+    where = Path(*package.split("."), name)
+    return where.is_dir() or any(where.with_suffix(s).exists() for s in (".py", ".pyi", ".c"))
+
+
+def _inside(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
 def _violations(path: Path) -> Iterator[str]:
     module, package = _module_name(path)
     tree = ast.parse(path.read_text(), str(path))
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            source = node.module.split(".")
-            for i, part in enumerate(source):
-                if _private(part) and package != ".".join(source[:i]):
-                    yield f"{path}:{node.lineno}: imports private module {node.module}"
+            yield from _private_path(path, node.lineno, node.module, package)
+            where = f"{path}:{node.lineno}"
             for alias in node.names:
-                # a private name (or private submodule) of the importer's own package is fine
-                if _private(alias.name) and node.module not in (module, package):
-                    where = f"{path}:{node.lineno}"
+                if not _private(alias.name):
+                    continue
+                if _is_submodule(node.module, alias.name):
+                    # a private module belongs to its package and the packages below it
+                    if not _inside(package, node.module):
+                        yield f"{where}: imports private module {alias.name} of {node.module}"
+                elif node.module not in (module, package):
+                    # a private name belongs to the module that defines it
                     yield f"{where}: imports private name {alias.name} from {node.module}"
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                parts = alias.name.split(".")
-                for i, part in enumerate(parts):
-                    if _private(part) and package != ".".join(parts[:i]):
-                        yield f"{path}:{node.lineno}: imports private module {alias.name}"
+                yield from _private_path(path, node.lineno, alias.name, package)
+
+
+def _private_path(path: Path, line: int, dotted: str, package: str) -> Iterator[str]:
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
+        if _private(part) and not _inside(package, ".".join(parts[:i])):
+            yield f"{path}:{line}: imports private module {dotted}"
 
 
 def main(argv: list[str]) -> int:

@@ -18,10 +18,10 @@ The IV is a profile choice (:class:`IVRule`), agreed with the LEA:
   the strictly increasing byteCounter.
 
 Fast path: one long-lived CBC context per key, no cipher object built per PDU. The native
-helper ``handover._seal`` (C, OpenSSL; :data:`NATIVE` says whether it is built) sets each PDU's
-IV on that context and writes the whole encrypted PDU in one call; for several PDUs at once
-(:meth:`PayloadEncryptor.encrypt_parts_many`) it encrypts AES-256 ones four CBC chains side
-by side with AES-NI, since a chain's blocks can only go one after another. Without it, pure Python:
+helper ``protection._crypto`` (C, OpenSSL EVP; ``_native.loaded()`` says whether it is in
+use) sets each PDU's IV on that context and writes the whole encrypted PDU in one call; for
+several PDUs at once (:meth:`PayloadEncryptor.encrypt_parts_many`) it lays out and encrypts
+the batch in one call. Without it, pure Python:
 CBC with IV ``v`` equals continuing a chain whose last ciphertext block is ``c`` on a first
 block XORed with ``v ^ c``. Both give the same octets.
 """
@@ -34,21 +34,21 @@ from collections.abc import Sequence
 import attrs
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from lawful_intercept import _native
 from lawful_intercept.codec.ber import element, encode_integer, encode_length, tlv_size
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.codec import join_pspdu
 from lawful_intercept.errors import DecodeError, EncodeError, IntegrityError
 
 try:
-    from lawful_intercept.protection._seal import Sealer as _Sealer
+    from lawful_intercept.protection import _crypto
 except ImportError:  # built without a C compiler or OpenSSL's headers: pure Python, same octets
-    _Sealer = None  # type: ignore[assignment, misc]
-
-#: Whether PayloadEncryptor seals with the native helper (``handover._seal``, OpenSSL).
-NATIVE = _Sealer is not None
+    _crypto = None  # type: ignore[assignment]
+if not _native.use("lawful_intercept.protection._crypto", _crypto is not None):
+    _crypto = None  # type: ignore[assignment]
+_Sealer = None if _crypto is None else _crypto.Sealer
 
 __all__ = [
-    "NATIVE",
     "DecryptedPDU",
     "EncryptionProfile",
     "IVRule",
@@ -289,8 +289,8 @@ class PayloadEncryptor:
 
     def encrypt_parts_many(self, jobs: Sequence[PartsJob]) -> list[bytes]:
         """:meth:`encrypt_parts` of each job (its six arguments), in order, each PDU's
-        byteCounter after the one before; the native helper encrypts AES-256 PDUs four side
-        by side (CBC chains one PDU's blocks, not different PDUs')."""
+        byteCounter after the one before; the native helper lays out and encrypts the whole
+        batch in one call (without the GIL when it is large)."""
         if self._sealer is None or len(jobs) < 2:
             return [self.encrypt_parts(*job) for job in jobs]
         counter = self.byte_counter

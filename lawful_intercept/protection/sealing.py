@@ -6,7 +6,7 @@ that KEK unwraps; rows moved between places fail to open because the place is in
 associated data.
 
 A queue row is many records sealed as one plain text (each after its 4-octet length):
-:meth:`Sealer.seal_records` does that in the native helper ``store._rowseal`` when it is
+:meth:`Sealer.seal_records` does that in the native helper ``protection._crypto`` when it is
 built, outside the GIL, so a store thread's sealing does not stall the event loop beside it.
 """
 
@@ -22,17 +22,22 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from lawful_intercept import _native
 from lawful_intercept.errors import ConfigurationError, IntegrityError
 from lawful_intercept.protection.keys.base import KeyStore, zeroise
 
 try:
-    from lawful_intercept.protection._rowseal import RowSealer
+    from lawful_intercept.protection import _crypto
 except ImportError:  # pragma: no cover - a build without a C compiler
-    RowSealer = None  # type: ignore[assignment,misc]
+    _crypto = None  # type: ignore[assignment]
+if not _native.use("lawful_intercept.protection._crypto", _crypto is not None):
+    _crypto = None  # type: ignore[assignment]
+_RowSealer = None if _crypto is None else _crypto.RowSealer
 
 __all__ = ["Sealer", "stored_data_key"]
 
 NONCE = 12
+TAG = 16
 _LENGTH = struct.Struct(">I")
 _KEY_TABLE = (
     "CREATE TABLE IF NOT EXISTS wrapped_key (id INTEGER PRIMARY KEY CHECK (id = 1), wrapped BLOB)"
@@ -61,14 +66,14 @@ class Sealer:
     """AES-256-GCM sealing under one data key (a 32-octet bytearray the caller owns)."""
 
     def __init__(self, key: bytearray, what: str = "store", *, native: bool = True) -> None:
-        """``native``: seal and open rows in ``store._rowseal`` when it is built (the
+        """``native``: seal and open rows in ``protection._crypto`` when it is built (the
         default); False keeps to cryptography's AESGCM (the same octets)."""
         if not isinstance(key, bytearray) or len(key) != 32:
             raise ConfigurationError(f"the {what} key must be a 32-octet bytearray (AES-256)")
         self._key = key
         self._what = what
         self._aead: AESGCM | None = AESGCM(bytes(key))
-        self._rows = RowSealer(key) if native and RowSealer is not None else None
+        self._rows = _RowSealer(key) if native and _RowSealer is not None else None
 
     def _cipher(self) -> AESGCM:
         if self._aead is None:
@@ -107,7 +112,7 @@ class Sealer:
             plain = self._rows.open(sealed, aad)
             if plain is not None:
                 return plain
-        else:
+        elif len(sealed) >= NONCE + TAG:  # shorter cannot hold a nonce and a tag
             try:
                 return cipher.decrypt(sealed[:NONCE], sealed[NONCE:], aad)
             except InvalidTag:

@@ -19,7 +19,6 @@ from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.template import CCTemplate
 from lawful_intercept.errors import DecodeError, EncodeError, IntegrityError
 from lawful_intercept.protection.encryption import (
-    NATIVE,
     EncryptionProfile,
     IVRule,
     PayloadDecryptor,
@@ -313,12 +312,6 @@ def test_byte_counter_out_of_range_is_refused() -> None:
         PayloadDecryptor(bytes(range(32)), EncryptionProfile()).decrypt(crash)
 
 
-def test_the_native_sealer_is_built() -> None:
-    """``make`` builds handover._seal (gcc, libssl-dev); without it the package would quietly
-    take the slower pure-Python path, so the suite insists on it."""
-    assert NATIVE, "handover._seal was not built: install gcc and libssl-dev, reinstall"
-
-
 @settings(max_examples=60, deadline=None)
 @given(
     profile=st.sampled_from(PROFILES),
@@ -360,7 +353,7 @@ def test_native_and_pure_python_sealing_give_the_same_octets(
 
 
 def test_the_native_sealer_refuses_bad_arguments() -> None:
-    from lawful_intercept.protection._seal import Sealer
+    from lawful_intercept.protection._crypto import Sealer
 
     with pytest.raises(ValueError, match="24 or 32"):
         Sealer(bytes(16))
@@ -403,9 +396,9 @@ def test_a_pdu_not_made_leaves_the_byte_counter_alone(native: bool) -> None:
 def test_sealing_many_pdus_at_once_gives_each_pdus_octets(
     profile: EncryptionProfile, start: int, sizes: list[list[int]], first: int
 ) -> None:
-    """encode_items_encrypted_many (four PDUs side by side in the native helper, AES-256 with
-    AES-NI) equals encode_items_encrypted one PDU after another, natively and in Python, and
-    leaves the same byteCounter; the counter may cross into a longer encoding on the way."""
+    """encode_items_encrypted_many (one call of the native helper for the batch) equals
+    encode_items_encrypted one PDU after another, natively and in Python, and leaves the same
+    byteCounter; the counter may cross into a longer encoding on the way."""
     key = _key(profile)
     jobs = [
         (first + i, i or None, int(NOW * 1e9) + i, [(None, os.urandom(n), 1000 * i) for n in pdu])
@@ -419,8 +412,8 @@ def test_sealing_many_pdus_at_once_gives_each_pdus_octets(
         assert many.byte_counter == one_by_one.byte_counter
 
 
-def test_the_native_sealer_lanes_agree_with_openssl_and_refuse_bad_jobs() -> None:
-    from lawful_intercept.protection._seal import Sealer
+def test_the_native_batch_equals_one_by_one_and_refuses_bad_jobs() -> None:
+    from lawful_intercept.protection._crypto import Sealer
 
     def job(sequence: int, size: int) -> tuple[Any, ...]:
         padding = -(4 + 8 + 2 + size) % 16
@@ -428,14 +421,39 @@ def test_the_native_sealer_lanes_agree_with_openssl_and_refuse_bad_jobs() -> Non
         return (sequence, 2**60 + size, (b"\x81\x01\x07",), layout, (os.urandom(size),))
 
     key = os.urandom(32)
-    # lengths that leave lanes unequal, a group of four and a remainder
+    # small and large (past the size that releases the GIL), unequal lengths
     jobs = [job(s, n) for s, n in enumerate([0, 24_000, 23_990, 24_005, 1500, 7, 24_000])]
-    lanes, openssl = Sealer(key), Sealer(key, lanes=False)
-    expected = [openssl.seal(*j) for j in jobs]
-    assert lanes.seal_many(jobs) == expected == openssl.seal_many(jobs)
-    assert lanes.seal_many([]) == []
+    sealer = Sealer(key)
+    expected = [sealer.seal(*j) for j in jobs]
+    assert sealer.seal_many(jobs) == expected == sealer.seal_many(tuple(jobs))
+    assert sealer.seal_many([]) == []
     for bad in ([(1, 2)], [jobs[0], (2**32, *jobs[0][1:])], [jobs[0], "job"]):
         with pytest.raises(ValueError):
-            lanes.seal_many(bad)
+            sealer.seal_many(bad)
     with pytest.raises(TypeError):
-        lanes.seal_many(7)  # type: ignore[arg-type]
+        sealer.seal_many(7)  # type: ignore[arg-type]
+
+
+def test_the_native_sealer_runs_no_python_code_while_it_holds_borrowed_references() -> None:
+    """An integer-like object could run Python code (its __index__) in the middle of a batch,
+    and that code could empty the list whose items the sealer is reading: the sealer takes
+    exact ints only and works on its own copy of the job list."""
+    from lawful_intercept.protection._crypto import Sealer
+
+    layout = (b"\x30\x0c\x80\x08", 8, b"\xa1\x00", 2, b"", b"")
+    jobs: list[Any] = []
+
+    class Sneaky:
+        def __index__(self) -> int:
+            jobs.clear()  # would free the tuples a borrowed reference points into
+            return 7
+
+    jobs += [(7, 2**60, (b"",), layout, ()), (Sneaky(), 2**60, (b"",), layout, ())]
+    sealer = Sealer(bytes(32))
+    with pytest.raises(TypeError, match="sequence_number must be an int"):
+        sealer.seal_many(jobs)
+    assert len(jobs) == 2  # __index__ never ran
+    with pytest.raises(TypeError, match="padding must be an int"):
+        sealer.seal(7, 2**60, (b"",), (*layout[:3], Sneaky(), b"", b""), ())
+    with pytest.raises(TypeError, match="counter must be an int"):
+        sealer.seal(7, True, (b"",), layout, ())

@@ -253,7 +253,8 @@ def test_native_row_sealing_matches_cryptography_both_ways(
         sealed = sealer.seal_records(records, aad)
         assert len(sealed) == 12 + len(joined) + 16
         assert other.open(sealed, aad, "row") == joined == sealer.open(sealed, aad, "row")
-        for bad_aad, bad in ((aad + b"!", sealed), (aad, sealed[:-1]), (aad, sealed[:11])):
+        cut = ((aad, sealed[:-1]), (aad, sealed[:11]), (aad, sealed[:5]), (aad, b""))
+        for bad_aad, bad in ((aad + b"!", sealed), *cut):
             with pytest.raises(li.IntegrityError):
                 other.open(bad, bad_aad, "row")
         flipped = bytearray(sealed)

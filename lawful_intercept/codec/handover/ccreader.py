@@ -10,7 +10,7 @@ the header from the encrypted PDU and the Payload from its decryption. Each answ
 a payload outside its shape (IRI, TRI, iPTruncatedPacket, other CCContents...): the caller
 then uses the full decoder. Malformed octets raise DecodeError with the offset.
 
-The native helper ``handover._ccread`` (C; :data:`NATIVE_READ` says whether it is built) reads
+The native helper ``codec.handover._ccread`` (C; see ``_native``) reads
 the usual pSHeader and cCPayloadSequence shapes in one call each; it answers None for anything
 else, and the Python path below, which alone defines errors and other shapes, reads it.
 """
@@ -21,18 +21,22 @@ import calendar
 
 import attrs
 
+from lawful_intercept import _native
 from lawful_intercept.codec.ber import element, read_unsigned
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.errors import DecodeError
 
-try:  # the native reader of the usual shapes (setup.py builds it; same results)
-    from lawful_intercept.codec.handover._ccread import read_header as _native_header
-    from lawful_intercept.codec.handover._ccread import read_items as _native_items
+# the native reader of the usual shapes (setup.py builds it; same results)
+try:
+    from lawful_intercept.codec.handover import _ccread
 except ImportError:  # pragma: no cover - a build without a C compiler
-    _native_header = _native_items = None  # type: ignore[assignment]
+    _ccread = None  # type: ignore[assignment]
+if not _native.use("lawful_intercept.codec.handover._ccread", _ccread is not None):
+    _ccread = None  # type: ignore[assignment]
+_native_header = None if _ccread is None else _ccread.read_header
+_native_items = None if _ccread is None else _ccread.read_items
 
 __all__ = [
-    "NATIVE_READ",
     "IPCCView",
     "header_liid",
     "payload_choice",
@@ -42,8 +46,6 @@ __all__ = [
 ]
 
 _DIRECTIONS = tuple(m.PayloadDirection)
-#: Whether the usual cCPayloadSequence is read by the native helper (``handover._ccread``).
-NATIVE_READ = _native_items is not None
 #: (direction, IP packets, the CCPayload's microSecondTimeStamp in POSIX ns or None)
 Item = tuple[m.PayloadDirection | None, bytes, int | None]
 Items = tuple[Item, ...]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from lawful_intercept import _native
 from lawful_intercept.codec.ber import encode_integer, tlv
 from lawful_intercept.codec.ber import encode_length as _length
 from lawful_intercept.codec.handover import model as m
@@ -29,15 +30,17 @@ from lawful_intercept.errors import EncodeError
 if TYPE_CHECKING:
     from lawful_intercept.protection.encryption import PartsJob, PayloadEncryptor
 
-try:  # the native cCPayloadSequence encoder (setup.py builds it; same octets, faster)
-    from lawful_intercept.codec.handover._ccitems import encode as _native_items
+# the native cCPayloadSequence encoder (setup.py builds it; same octets, faster)
+try:
+    from lawful_intercept.codec.handover import _ccitems
 except ImportError:  # pragma: no cover - a build without a C compiler
-    _native_items = None  # type: ignore[assignment]
+    _ccitems = None  # type: ignore[assignment]
+if not _native.use("lawful_intercept.codec.handover._ccitems", _ccitems is not None):
+    _ccitems = None  # type: ignore[assignment]
+_native_items = None if _ccitems is None else _ccitems.encode
 
-__all__ = ["CCItem", "CCTemplate", "NATIVE_ITEMS"]
+__all__ = ["CCItem", "CCTemplate"]
 
-#: Whether aggregated items are encoded by the native helper (``handover._ccitems``).
-NATIVE_ITEMS = _native_items is not None
 
 #: One packet of an aggregated PDU: (direction, IP packet octets, capture time in POSIX ns).
 CCItem = tuple["m.PayloadDirection | None", bytes, int]

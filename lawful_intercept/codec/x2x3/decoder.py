@@ -8,7 +8,7 @@ gives the fully typed :class:`~lawful_intercept.x2x3.pdu.X2X3PDU` when needed.
 
 The checks run in the native helper ``x2x3._viewcheck`` (C) when it is built: it passes a
 PDU only when every check holds and leaves everything else to the Python path below, which
-alone decides errors and their offsets. :data:`NATIVE_VIEW` says whether it is built.
+alone decides errors and their offsets.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import uuid
 
 import attrs
 
+from lawful_intercept import _native
 from lawful_intercept.codec.x2x3.attributes import (
     ATTRIBUTE_CLASSES,
     NANOSECONDS_PER_SECOND,
@@ -37,7 +38,7 @@ from lawful_intercept.codec.x2x3.pdu import (
 )
 from lawful_intercept.errors import DecodeError
 
-__all__ = ["NATIVE_VIEW", "X2X3View", "decode", "split_views"]
+__all__ = ["X2X3View", "decode", "split_views"]
 
 _TL = struct.Struct(">HH")
 _U32 = struct.Struct(">I")
@@ -50,18 +51,20 @@ SEQUENCE_NUMBER = AttributeType.SEQUENCE_NUMBER.value
 TIMESTAMP = AttributeType.TIMESTAMP.value
 _TEXT = frozenset(t for t, c in ATTRIBUTE_CLASSES.items() if issubclass(c, TextAttribute))
 
-try:  # the native checks (setup.py builds them; the Python path below defines the errors)
-    from lawful_intercept.codec.x2x3._viewcheck import Checker
-
-    _checker = Checker(
+# the native checks (setup.py builds them; the Python path below defines the errors)
+try:
+    from lawful_intercept.codec.x2x3 import _viewcheck
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _viewcheck = None  # type: ignore[assignment]
+if not _native.use("lawful_intercept.codec.x2x3._viewcheck", _viewcheck is not None):
+    _viewcheck = None  # type: ignore[assignment]
+if _viewcheck is not None:
+    _checker = _viewcheck.Checker(
         fixed=_FIXED, texts=_TEXT, sequence_type=SEQUENCE_NUMBER, timestamp_type=TIMESTAMP
     )
     _native_fields, _native_split = _checker.fields, _checker.split
-except ImportError:  # pragma: no cover - a build without a C compiler
-    _native_fields = _native_split = None  # type: ignore[assignment]
-
-#: Whether X2X3View's checks run in the native helper (``x2x3._viewcheck``).
-NATIVE_VIEW = _native_fields is not None
+else:
+    _native_fields = _native_split = None
 
 
 _Header = tuple[int, int, int, int, int, int, bytes, int]
