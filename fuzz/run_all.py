@@ -1,173 +1,84 @@
-"""Run every fuzz/fuzz_*.py harness for ``--seconds`` each; fail on any finding.
+"""Run the fuzz/fuzz_*.py harnesses for ``--seconds`` each; fail on any finding, and on a harness
+whose corpus did not grow (no coverage feedback: see tools/sanitize.sh).
 
-Seeds each corpus with valid inputs (PDUs, a capture record, JSON lines) so that the fuzzer
-starts from the interesting shapes.
+Each harness starts from the committed seeds, fuzz/corpus/common/ (made by make_seeds.py) and
+fuzz/corpus/<harness>/ where there is one, in a scratch copy; a line per harness reports its
+coverage (libFuzzer's cov and ft), the corpus before and after, and the new inputs.
+
+    usage: fuzz/run_all.py [--seconds N] [--only fuzz_x fuzz_y ...]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import struct
+import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).parent
+CORPUS = HERE / "corpus"
 
 
-def seeds() -> list[bytes]:
-    import ipaddress
-
-    import lawful_intercept.x2x3 as x
-    from lawful_intercept.codec.x2x3.jsonform import pdu_to_json
-
-    pdu = x.X2X3PDU(
-        pdu_type=2, payload_format=5, payload_direction=3, xid=uuid.UUID(int=7),
-        attributes=(
-            x.SequenceNumber(1), x.Timestamp(2, 3),
-            x.SourceIPv4Address(ipaddress.IPv4Address("192.0.2.1")),
-            x.DestinationIPv6Address(ipaddress.IPv6Address("2001:db8::1")),
-            x.MatchedTargetIdentifier("<a>b</a>"), x.UnknownAttribute(300, b"z"),
-        ),
-        payload=b"\x45" + bytes(30),
-    )  # fmt: skip
-    one = x.encode(pdu)
-    frame = bytes(12) + b"\x08\x00" + _ipv4_tcp(one)
-    record = struct.pack("<IIII", 1, 2, len(frame), len(frame)) + frame
-    return [
-        b"\x03" + one,
-        b"\x00" + one + x.encode(x.keepalive(5)),
-        b"\x05" + one[:50],
-        b"\x00" + record,  # the capture harness prefixes a pcap header for 0 mod 3
-        json.dumps(pdu_to_json(pdu)).encode(),
-        json.dumps(pdu_to_json(x.keepalive(1))).encode(),
-        *_ps_pdus(),
-        *_x1_documents(),
-    ]
+def _seed(corpus: Path, harness: str) -> int:
+    count = 0
+    for source in (CORPUS / "common", CORPUS / harness):
+        if source.is_dir():
+            for seed in source.iterdir():
+                shutil.copy(seed, corpus / f"{source.name}-{seed.name}")
+                count += 1
+    return count
 
 
-def _x1_documents() -> list[bytes]:
-    """An X1Request with a task and a destination, and an X1Response with a report."""
-    import datetime
-    import ipaddress
-
-    from lawful_intercept.codec.x1 import messages as x
-
-    header = x.Header(
-        "admf", "ne", uuid.UUID(int=1), datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-    )
-    task = x.TaskDetails(
-        uuid.UUID(int=2),
-        [x.TargetIdentifier("ipv4Address", "10.0.0.1")],
-        x.DeliveryType.X2_AND_X3,
-        [uuid.UUID(int=3)],
-        [x.MediationDetails("L")],
-    )
-    destination = x.DestinationDetails(
-        uuid.UUID(int=3), x.DeliveryType.X2_AND_X3, ipaddress.ip_address("::1"), 9
-    )
-    return [
-        x.encode_requests(
-            [
-                x.RequestMessage(header, x.ActivateTask(task)),
-                x.RequestMessage(header, x.CreateDestination(destination)),
-            ]
-        ),
-        x.encode_responses([x.ResponseMessage(header, x.TaskReport(task))]),
-    ]
-
-
-def _ps_pdus() -> list[bytes]:
-    from lawful_intercept.codec.handover import model as m
-    from lawful_intercept.codec.handover.template import CCTemplate
-
-    template = CCTemplate(
-        lawful_interception_identifier=b"LIID",
-        network_identifier=m.NetworkIdentifier(b"OP", b"NE"),
-        micro_second_time_stamp=True,
-    )
-    cc = template.encode(7, 3, 1_800_000_000_500_000_000, m.PayloadDirection.TO_TARGET, b"E")
-    keepalive = template.keepalive(8, 3, 1_800_000_000_000_000_000)
-    aggregated = template.encode_items(
-        9, 3, 1_800_000_000_000_000_000,
-        [(m.PayloadDirection.TO_TARGET, b"E", 1_800_000_000_000_001_000), (None, b"", 5)],
-    )  # fmt: skip
-    from lawful_intercept.protection.encryption import EncryptionProfile, PayloadEncryptor
-
-    sealed = PayloadEncryptor(bytes(range(32)), EncryptionProfile(), now=1.8e9).encrypt(cc)
-    return [
-        b"\x07" + cc + keepalive, b"\x00" + cc, sealed, aggregated, *_session_pdus(),
-        *_tpm_structures(),
-    ]  # fmt: skip
-
-
-def _session_pdus() -> list[bytes]:
-    """Delivery session traffic: optionRequest, then the LEMF's answers to it, a keep-alive
-    and an acknowledgement request."""
-    from lawful_intercept.protocol.hi_session import DeliverySession, LEMFSession
-
-    mf = DeliverySession(0.0, operator_id=b"OP")
-    lemf = LEMFSession()
-    request = mf.data_to_send()
-    lemf.receive_data(request)
-    answer = lemf.data_to_send()
-    mf.receive_data(answer, 0.0)
-    mf.send(0, b"", 0.0)
-    mf.handle_timer(1.0)
-    mf.handle_timer(20.0)
-    return [b"\x81" + request + mf.data_to_send(), b"\x01" + answer]
-
-
-def _tpm_structures() -> list[bytes]:
-    """A TPMT_PUBLIC (ECC P-256 AK) and a TPMS_ATTEST quote, as a TPM marshals them."""
-    point = bytes.fromhex("0020") + bytes(range(32))
-    public = bytes.fromhex("0023000b00050472000000100018000b00030010") + point + point
-    attest = (
-        bytes.fromhex("ff5443478018") + bytes.fromhex("0002abcd") + bytes.fromhex("0001ff")
-        + bytes(17) + bytes(8) + bytes.fromhex("00000001000b03000081") + bytes.fromhex("0020")
-        + bytes(32)
-    )  # fmt: skip
-    return [public, attest, public + attest]
-
-
-def _ipv4_tcp(payload: bytes) -> bytes:
-    tcp = struct.pack(">HHIIBBHHH", 1000, 2000, 1, 0, 0x50, 0x18, 65535, 0, 0)
-    total = 20 + len(tcp) + len(payload)
-    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, total, 0, 0, 64, 6, 0, bytes(4), bytes(4))
-    return ip + tcp + payload
+def run(harness: Path, seconds: int) -> bool:
+    """Fuzz one harness; True when it found nothing and its corpus grew."""
+    with tempfile.TemporaryDirectory() as scratch:
+        corpus = Path(scratch)
+        seeds = _seed(corpus, harness.stem)
+        print(f"fuzzing {harness.name} for {seconds} s from {seeds} seeds", flush=True)
+        result = subprocess.run(
+            [sys.executable, str(harness), str(corpus), f"-max_total_time={seconds}",
+             "-max_len=4096", "-rss_limit_mb=2048", "-timeout=10", "-print_final_stats=1",
+             f"-artifact_prefix={tempfile.gettempdir()}/"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        done = re.findall(r"DONE\s+cov: (\d+) ft: (\d+) corp: (\d+)", result.stderr)
+        new = re.findall(r"stat::new_units_added:\s+(\d+)", result.stderr)
+        grown = int(new[-1]) if new else 0
+        if done:
+            cov, ft, corp = done[-1]
+            print(f"  cov {cov} ft {ft}; corpus {seeds} -> {corp} ({grown} new inputs)", flush=True)
+        if result.returncode != 0:
+            print(result.stderr[-4000:], file=sys.stderr)
+            print(f"FAILED: {harness.name} (exit {result.returncode})", file=sys.stderr)
+            return False
+        if grown == 0:
+            print(result.stderr[-2000:], file=sys.stderr)
+            print(f"FAILED: {harness.name}: the corpus did not grow", file=sys.stderr)
+            return False
+        return True
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=60, help="time for each harness")
+    parser.add_argument("--only", nargs="+", metavar="HARNESS", help="these harnesses only")
     args = parser.parse_args()
     harnesses = sorted(HERE.glob("fuzz_*.py"))
+    if args.only:
+        harnesses = [h for h in harnesses if h.stem in args.only]
+        missing = set(args.only) - {h.stem for h in harnesses}
+        if missing:
+            print(f"no such harness: {', '.join(sorted(missing))}", file=sys.stderr)
+            return 2
     if not harnesses:
         print("no fuzz harness found", file=sys.stderr)
         return 1
-    share = max(5, args.seconds)
-    failed = 0
-    for harness in harnesses:
-        with tempfile.TemporaryDirectory() as corpus:
-            for n, seed in enumerate(seeds()):
-                (Path(corpus) / f"seed{n}").write_bytes(seed)
-            print(f"fuzzing {harness.name} for {share} s", flush=True)
-            result = subprocess.run(
-                [sys.executable, str(harness), corpus, f"-max_total_time={share}",
-                 "-max_len=4096", "-rss_limit_mb=2048", "-timeout=10",
-                 f"-artifact_prefix={tempfile.gettempdir()}/"],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            tail = [ln for ln in result.stderr.splitlines() if re.match(r"#\d+", ln)][-1:]
-            print("  " + (tail[0] if tail else "no progress line"), flush=True)
-            if result.returncode != 0:
-                failed += 1
-                print(result.stderr[-4000:], file=sys.stderr)
-                print(f"FAILED: {harness.name} (exit {result.returncode})", file=sys.stderr)
+    failed = [h.name for h in harnesses if not run(h, max(5, args.seconds))]
+    if failed:
+        print(f"fuzzing failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
 
 
