@@ -1,9 +1,13 @@
-"""asyncio helpers the transports share (X2/X3, HI delivery, the LEMF)."""
+"""The asyncio pieces every transport shares (X2/X3, HI delivery, the LEMF, X1): one
+connection type for servers and clients (:class:`Connection`, on asyncio's buffered protocol),
+:func:`start_server`, :func:`open_connection`, the reconnecting client loop
+(:func:`keep_connected`) with its :class:`Backoff`, and a connection's :class:`Peer`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine
@@ -11,7 +15,12 @@ from typing import Any
 
 import attrs
 
-from lawful_intercept.errors import ConfigurationError
+from lawful_intercept.errors import (
+    ConfigurationError,
+    DecodeError,
+    IntegrityError,
+    TransportError,
+)
 
 __all__ = [
     "Backoff",
@@ -20,11 +29,15 @@ __all__ = [
     "cancel_and_wait",
     "close_writer",
     "first_failure",
+    "keep_connected",
+    "open_connection",
     "parse_address",
     "peer_of",
     "start_server",
     "wait_event",
 ]
+
+log = logging.getLogger(__name__)
 
 #: octets TLS decrypts into at a time (asyncio's own read size)
 READ_AREA = 1 << 18
@@ -33,7 +46,8 @@ Handler = Callable[["Connection"], Coroutine[Any, Any, None]]
 
 
 class Connection(asyncio.BufferedProtocol):
-    """One accepted connection, for a handler that takes what has arrived as bytes.
+    """One connection, accepted (with a handler that runs in its own task) or opened by
+    :func:`open_connection` (no handler), read as bytes.
 
     asyncio's TLS layer decrypts straight into this protocol's receive area (its buffered
     path: a plain Protocol gets a joined copy, which a StreamReader copies in and out again);
@@ -41,7 +55,7 @@ class Connection(asyncio.BufferedProtocol):
     wait for the handler; :meth:`drain` waits while the transport's write buffer is full.
     Writing side as StreamWriter's: write, drain, close, wait_closed, get_extra_info."""
 
-    def __init__(self, handler: Handler, limit: int) -> None:
+    def __init__(self, handler: Handler | None, limit: int) -> None:
         self._handler = handler
         self._area = memoryview(bytearray(READ_AREA))
         self._chunks: list[bytes] = []
@@ -61,8 +75,9 @@ class Connection(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self.task = asyncio.get_running_loop().create_task(self._handler(self))
-        self.task.add_done_callback(self._handler_done)
+        if self._handler is not None:
+            self.task = asyncio.get_running_loop().create_task(self._handler(self))
+            self.task.add_done_callback(self._handler_done)
 
     def _handler_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -173,7 +188,74 @@ async def start_server(
     )  # fmt: skip
 
 
-async def close_writer(writer: asyncio.StreamWriter | Connection) -> None:
+async def open_connection(
+    host: str,
+    port: int,
+    *,
+    tls: ssl.SSLContext | None,
+    server_hostname: str | None = None,
+    limit: int = 4 * READ_AREA,
+) -> Connection:
+    """Connect (TLS when ``tls`` is given, verified against ``server_hostname`` or ``host``);
+    the same :class:`Connection` as a server's, with no handler."""
+    loop = asyncio.get_running_loop()
+    _, connection = await loop.create_connection(
+        lambda: Connection(None, limit), host, port, ssl=tls,
+        server_hostname=(server_hostname or host) if tls is not None else None,
+        ssl_handshake_timeout=10 if tls is not None else None,
+    )  # fmt: skip
+    return connection
+
+
+#: what ends one link of :func:`keep_connected` and is retried
+LINK_ERRORS = (OSError, ssl.SSLError, TransportError, DecodeError)
+
+
+async def keep_connected(
+    host: str,
+    port: int,
+    link: Callable[[Connection], Awaitable[None]],
+    *,
+    tls: ssl.SSLContext | None,
+    server_hostname: str | None = None,
+    backoff: Backoff,
+    name: str,
+    on_error: Callable[[Exception], None],
+) -> None:
+    """Connect, run ``link`` on the connection until it fails, close it, and connect again,
+    until cancelled. A failed connect is retried after ``backoff``'s growing delay (logged
+    the first time and every tenth time in a row); a failed link (:data:`LINK_ERRORS`) is
+    logged and retried after the first delay. IntegrityError (stored data was tampered with)
+    is logged as CRITICAL and ends the loop with it. ``on_error`` sees every error first."""
+    attempt = 0
+    while True:
+        try:
+            connection = await open_connection(host, port, tls=tls, server_hostname=server_hostname)
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            on_error(exc)
+            if attempt % 10 == 0:
+                log.warning("%s: connect to %s:%s failed (%d in a row): %s", name, host, port,
+                            attempt + 1, exc)  # fmt: skip
+            await asyncio.sleep(backoff.delay(attempt))
+            attempt += 1
+            continue
+        attempt = 0
+        log.info("%s: connected to %s:%s", name, host, port)
+        try:
+            await link(connection)
+        except LINK_ERRORS as exc:
+            on_error(exc)
+            log.warning("%s: link to %s:%s lost: %s", name, host, port, exc)
+        except IntegrityError as exc:
+            on_error(exc)
+            log.critical("%s: stopped: %s", name, exc)
+            raise
+        finally:
+            await close_writer(connection)
+        await asyncio.sleep(backoff.delay(0))
+
+
+async def close_writer(writer: Connection) -> None:
     writer.close()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(writer.wait_closed(), 2)
@@ -235,7 +317,7 @@ class Peer:
     common_name: str
 
 
-def peer_of(writer: asyncio.StreamWriter | Connection) -> Peer:
+def peer_of(writer: Connection) -> Peer:
     """The address and certificate common name of a connection's peer."""
     address = writer.get_extra_info("peername")
     cert = writer.get_extra_info("peercert") or {}

@@ -24,16 +24,15 @@ import attrs
 
 from lawful_intercept.adapters.aio import (
     Backoff,
+    Connection,
     cancel_and_wait,
-    close_writer,
     first_failure,
+    keep_connected,
     wait_event,
 )
 from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
 from lawful_intercept.errors import (
     ConfigurationError,
-    DecodeError,
-    IntegrityError,
     TransportError,
 )
 from lawful_intercept.protocol.hi_session import (
@@ -51,7 +50,6 @@ BATCH = 512
 #: this size while it is in cache (a multi-MB write of aggregated PDUs cost ~1.7x per octet)
 WRITE_OCTETS = 256 * 1024
 STORE_BATCH = 4096  # reading back from the store: whole rows, so take more at a time
-READ_SIZE = 1 << 16
 
 
 @attrs.frozen
@@ -142,49 +140,35 @@ class DeliveryClient:
             self._task = None
 
     async def _run(self) -> None:
-        attempt = 0
         dest = self.destination
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                reader, writer = await asyncio.open_connection(
-                    dest.host, dest.port, ssl=dest.tls,
-                    server_hostname=(dest.server_hostname or dest.host) if dest.tls else None,
-                )  # fmt: skip
-            except (OSError, ssl.SSLError, TimeoutError) as exc:
-                self.last_error = exc
-                if attempt == 0:
-                    log.warning("LEA %s: connect to %s:%s failed: %s", self.name, dest.host,
-                                dest.port, exc)  # fmt: skip
-                await asyncio.sleep(self.backoff.delay(attempt))
-                attempt += 1
-                continue
-            attempt = 0
-            self.connects += 1
-            log.info("LEA %s: connected to %s:%s", self.name, dest.host, dest.port)
-            session = DeliverySession(
-                loop.time(), operator_id=self.operator_id,
-                acknowledgement=dest.acknowledgement, timers=dest.timers,
-            )  # fmt: skip
-            ready = asyncio.Event()
-            try:
-                writer.write(session.data_to_send())
-                if session.initial_events():
-                    ready.set()
-                await first_failure(
-                    self._pump_out(session, writer, ready), self._pump_in(session, reader, ready)
-                )
-            except (OSError, ssl.SSLError, TransportError, DecodeError) as exc:
-                self.last_error = exc
-                log.warning("LEA %s: delivery link lost: %s", self.name, exc)
-            except IntegrityError as exc:  # the store was tampered with: stop, loudly
-                self.last_error = exc
-                log.critical("LEA %s: delivery stopped: %s", self.name, exc)
-                raise
-            finally:
-                self._connected.clear()
-                await close_writer(writer)
-            await asyncio.sleep(self.backoff.delay(0))
+        await keep_connected(
+            dest.host, dest.port, self._link, tls=dest.tls,
+            server_hostname=dest.server_hostname, backoff=self.backoff,
+            name=f"LEA {self.name}", on_error=self._failed,
+        )  # fmt: skip
+
+    def _failed(self, error: Exception) -> None:
+        self.last_error = error
+
+    async def _link(self, connection: Connection) -> None:
+        """One connection's life: negotiation, then records out and releases in."""
+        self.connects += 1
+        dest = self.destination
+        session = DeliverySession(
+            asyncio.get_running_loop().time(), operator_id=self.operator_id,
+            acknowledgement=dest.acknowledgement, timers=dest.timers,
+        )  # fmt: skip
+        ready = asyncio.Event()
+        try:
+            connection.write(session.data_to_send())
+            if session.initial_events():
+                ready.set()
+            await first_failure(
+                self._pump_out(session, connection, ready),
+                self._pump_in(session, connection, ready),
+            )
+        finally:
+            self._connected.clear()
 
     async def _next_batch(self, after: int) -> list[tuple[int, bytes]]:
         """Records past position ``after``: from memory when it is complete there, else from
@@ -193,7 +177,7 @@ class DeliveryClient:
         while recent and recent[0][0] <= after:
             recent.popleft()
         if after < self._complete_after:
-            return await asyncio.to_thread(
+            return await self.store.call(
                 self.store.peek, STORE_BATCH, channel=self.name, after=after
             )
         batch: list[tuple[int, bytes]] = []
@@ -206,7 +190,7 @@ class DeliveryClient:
         return batch
 
     async def _pump_out(
-        self, session: DeliverySession, writer: asyncio.StreamWriter, ready: asyncio.Event
+        self, session: DeliverySession, connection: Connection, ready: asyncio.Event
     ) -> None:
         loop = asyncio.get_running_loop()
         await asyncio.wait_for(ready.wait(), session.timers.negotiation_timeout)
@@ -229,22 +213,22 @@ class DeliveryClient:
             session.handle_timer(now)  # raises LinkDeadError (a TransportError)
             out = session.data_to_send()
             if out:
-                writer.write(out)
-                await writer.drain()
+                connection.write(out)
+                await connection.drain()
 
     async def _pump_in(
-        self, session: DeliverySession, reader: asyncio.StreamReader, ready: asyncio.Event
+        self, session: DeliverySession, connection: Connection, ready: asyncio.Event
     ) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            data = await reader.read(READ_SIZE)
+            data = await connection.read()
             if not data:
                 raise TransportError("the LEMF closed the connection")
             for event in session.receive_data(data, loop.time()):
                 if isinstance(event, Negotiated):
                     ready.set()
                 elif isinstance(event, Released):
-                    self.released += await asyncio.to_thread(
+                    self.released += await self.store.call(
                         self.store.remove_through, event.token, channel=self.name
                     )
             self._wake.set()  # the session may have answers to send

@@ -25,16 +25,23 @@ sealed, like every row.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import functools
 import os
 import sqlite3
 import struct
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from lawful_intercept.errors import QueueFullError
 from lawful_intercept.protection.keys.base import KeyStore
 from lawful_intercept.protection.sealing import Sealer, stored_data_key
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 __all__ = ["SQLiteQueue"]
 
@@ -111,6 +118,7 @@ class SQLiteQueue:
         self.label = label
         self.max_records, self.max_octets = max_records, max_octets
         self._lock = threading.Lock()
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._db = _connect(self.path)
         self._db.executescript(_SCHEMA)
         os.chmod(self.path, 0o600)
@@ -298,8 +306,22 @@ class SQLiteQueue:
             self._octets -= sum(n for _, _, n in whole)
             return removed
 
+    def call(
+        self, method: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> asyncio.Future[_T]:
+        """``method(*args, **kwargs)`` (one of this queue's) in the queue's own thread: the one
+        way an event loop reaches the file, so SQLite and the sealing never run on the loop and
+        never in two threads at once."""
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, "li-queue")
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._executor, functools.partial(method, *args, **kwargs))
+
     def close(self) -> None:
         """Close the database and zeroise the caller's key bytearray."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         if not self._sealer.closed:
             self._sealer.close()
             self._db.close()

@@ -19,14 +19,13 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 
 import h11
 
-from lawful_intercept.adapters.aio import close_writer
+from lawful_intercept.adapters.aio import Connection, close_writer, open_connection, start_server
 from lawful_intercept.codec.x1.schema import MAX_DOCUMENT
 from lawful_intercept.errors import TransportError
 
 __all__ = ["X1Server", "certificate_fingerprint", "post"]
 
 log = logging.getLogger(__name__)
-READ_SIZE = 1 << 16
 CONTENT_TYPE = b"application/xml"
 
 Handler = Callable[[bytes, Collection[str] | None], Awaitable[bytes]]
@@ -37,23 +36,18 @@ def certificate_fingerprint(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-async def _next_event(
-    connection: h11.Connection, reader: asyncio.StreamReader, timeout: float
-) -> h11.Event:
+async def _next_event(http: h11.Connection, connection: Connection, timeout: float) -> h11.Event:
     while True:
-        event = connection.next_event()
+        event = http.next_event()
         if event is not h11.NEED_DATA:
             return event  # type: ignore[return-value]
-        data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
-        connection.receive_data(data)
+        http.receive_data(await asyncio.wait_for(connection.read(), timeout))
 
 
-async def _read_body(
-    connection: h11.Connection, reader: asyncio.StreamReader, timeout: float
-) -> bytes:
+async def _read_body(http: h11.Connection, connection: Connection, timeout: float) -> bytes:
     body = bytearray()
     while True:
-        event = await _next_event(connection, reader, timeout)
+        event = await _next_event(http, connection, timeout)
         if isinstance(event, h11.Data):
             body += event.data
             if len(body) > MAX_DOCUMENT:
@@ -92,9 +86,7 @@ class X1Server:
         self.requests = 0
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._handle, self.host, self.port, ssl=self.tls, ssl_handshake_timeout=10
-        )
+        self._server = await start_server(self._handle, self.host, self.port, tls=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
@@ -104,56 +96,56 @@ class X1Server:
                 await asyncio.wait_for(self._server.wait_closed(), 5)
             self._server = None
 
-    def _admfs_for(self, writer: asyncio.StreamWriter) -> tuple[bool, Collection[str] | None]:
+    def _admfs_for(self, connection: Connection) -> tuple[bool, Collection[str] | None]:
         """Whether the peer's certificate is allowed, and the admfIdentifiers it may use
         (None: any, when no allow-list is configured)."""
         if self.admf_certificates is None:
             return True, None
-        ssl_object = writer.get_extra_info("ssl_object")
+        ssl_object = connection.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         admfs = self.admf_certificates.get(certificate_fingerprint(der)) if der else None
         return admfs is not None, admfs
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        address = writer.get_extra_info("peername")
+    async def _handle(self, connection: Connection) -> None:
+        address = connection.get_extra_info("peername")
         where = address[0] if address else "?"
-        allowed, admfs = self._admfs_for(writer)
+        allowed, admfs = self._admfs_for(connection)
         if not allowed:
             self.refused_certificates += 1
             log.warning("X1 connection from %s refused: not a configured ADMF certificate", where)
-            await close_writer(writer)
+            await close_writer(connection)
             return
-        connection = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
+        http = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
         try:
             while True:
-                event = await _next_event(connection, reader, self.timeout)
+                event = await _next_event(http, connection, self.timeout)
                 if isinstance(event, h11.ConnectionClosed):
                     return
                 if not isinstance(event, h11.Request):
                     return
-                status, body = await self._respond(connection, reader, event, admfs)
+                status, body = await self._respond(http, connection, event, admfs)
                 length = str(len(body)).encode()
                 headers = [(b"content-type", CONTENT_TYPE), (b"content-length", length)]
-                writer.write(connection.send(h11.Response(status_code=status, headers=headers)))
-                writer.write(connection.send(h11.Data(data=body)))
-                writer.write(connection.send(h11.EndOfMessage()))
-                await writer.drain()
-                if connection.our_state is h11.MUST_CLOSE:
+                connection.write(http.send(h11.Response(status_code=status, headers=headers)))
+                connection.write(http.send(h11.Data(data=body)))
+                connection.write(http.send(h11.EndOfMessage()))
+                await connection.drain()
+                if http.our_state is h11.MUST_CLOSE:
                     return
-                connection.start_next_cycle()
+                http.start_next_cycle()
         except (h11.RemoteProtocolError, TransportError, TimeoutError, OSError, ssl.SSLError) as e:
             log.warning("X1 connection from %s dropped: %s", where, type(e).__name__)
         finally:
-            await close_writer(writer)
+            await close_writer(connection)
 
     async def _respond(
         self,
-        connection: h11.Connection,
-        reader: asyncio.StreamReader,
+        http: h11.Connection,
+        connection: Connection,
         request: h11.Request,
         admfs: Collection[str] | None,
     ) -> tuple[int, bytes]:
-        body = await _read_body(connection, reader, self.timeout)
+        body = await _read_body(http, connection, self.timeout)
         if request.target != self.path:
             return 404, b""
         if request.method != b"POST":
@@ -173,29 +165,31 @@ async def post(
     timeout: float = 30.0,
 ) -> bytes:
     """POST an X1 document over mutual TLS; the response body (HTTP 200), else TransportError."""
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(host, port, ssl=tls, server_hostname=server_hostname or host),
-        timeout,
-    )
-    connection = h11.Connection(h11.CLIENT)
+    try:
+        connection = await asyncio.wait_for(
+            open_connection(host, port, tls=tls, server_hostname=server_hostname), timeout
+        )
+    except (OSError, ssl.SSLError, TimeoutError) as exc:
+        raise TransportError(f"X1 connect failed: {type(exc).__name__}: {exc}") from None
+    http = h11.Connection(h11.CLIENT)
     try:
         headers = [
             (b"host", f"{host}:{port}".encode()), (b"content-type", CONTENT_TYPE),
             (b"content-length", str(len(document)).encode()), (b"connection", b"close"),
         ]  # fmt: skip
         request = h11.Request(method=b"POST", target=path.encode(), headers=headers)
-        writer.write(connection.send(request))
-        writer.write(connection.send(h11.Data(data=document)))
-        writer.write(connection.send(h11.EndOfMessage()))
-        await writer.drain()
-        event = await _next_event(connection, reader, timeout)
+        connection.write(http.send(request))
+        connection.write(http.send(h11.Data(data=document)))
+        connection.write(http.send(h11.EndOfMessage()))
+        await connection.drain()
+        event = await _next_event(http, connection, timeout)
         if not isinstance(event, h11.Response):
             raise TransportError(f"no HTTP response from the NE ({type(event).__name__})")
-        body = await _read_body(connection, reader, timeout)
+        body = await _read_body(http, connection, timeout)
         if event.status_code != 200:
             raise TransportError(f"the NE answered HTTP {event.status_code}")
         return body
     except (h11.RemoteProtocolError, OSError, ssl.SSLError, TimeoutError) as exc:
         raise TransportError(f"X1 exchange failed: {type(exc).__name__}: {exc}") from None
     finally:
-        await close_writer(writer)
+        await close_writer(connection)

@@ -36,6 +36,7 @@ from lawful_intercept.adapters.aio import (
     cancel_and_wait,
     close_writer,
     first_failure,
+    keep_connected,
     peer_of,
     start_server,
     wait_event,
@@ -46,7 +47,6 @@ from lawful_intercept.codec.x2x3.pdu import DEFAULT_LIMITS, Limits
 from lawful_intercept.errors import (
     ConfigurationError,
     DecodeError,
-    IntegrityError,
     LinkDeadError,
     QueueFullError,
     TransportError,
@@ -56,7 +56,6 @@ from lawful_intercept.protocol.x2x3_session import KeepaliveAcknowledged, Timers
 __all__ = ["QueuePolicy", "X2X3Receiver", "X2X3Sender"]
 
 log = logging.getLogger(__name__)
-READ_SIZE = 1 << 16
 BATCH = 256
 
 
@@ -126,7 +125,7 @@ class X2X3Sender:
     async def send(self, pdu_octets: bytes) -> None:
         """Queue one encoded PDU; when the memory queue is full, act per the policy."""
         if self.spill is not None and (len(self.spill) or len(self._pending) >= self.queue_size):
-            self.spill.put([pdu_octets])  # QueueFullError when the store is full
+            await self.spill.call(self.spill.put, [pdu_octets])  # QueueFullError when full
             self._not_empty.set()
             return
         while len(self._pending) >= self.queue_size:
@@ -154,43 +153,30 @@ class X2X3Sender:
             self._task = None
 
     async def _run(self) -> None:
-        attempt = 0
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                reader, writer = await asyncio.open_connection(
-                    self.host, self.port, ssl=self.tls, server_hostname=self.server_hostname
-                )
-            except (OSError, ssl.SSLError, TimeoutError) as exc:
-                self.last_error = exc
-                log.warning("X2/X3 connect to %s:%s failed: %s", self.host, self.port, exc)
-                await asyncio.sleep(self.backoff.delay(attempt))
-                attempt += 1
-                continue
-            attempt = 0
-            self.connects += 1
-            self._connected.set()
-            log.info("X2/X3 connected to %s:%s", self.host, self.port)
-            session = X2X3Session(loop.time(), self.timers, self.limits)
-            try:
-                await first_failure(
-                    self._pump_out(session, writer), self._pump_in(session, reader, writer)
-                )
-            except (OSError, ssl.SSLError, TransportError, DecodeError) as exc:
-                self.last_error = exc
-                log.warning("X2/X3 link to %s:%s lost: %s", self.host, self.port, exc)
-            except IntegrityError as exc:  # the spill store was tampered with: stop, loudly
-                self.last_error = exc
-                log.critical("X2/X3 sender stopped: %s", exc)
-                raise
-            finally:
-                self._connected.clear()
-                self.keepalives_sent += session.keepalives_sent
-                self.keepalives_acknowledged += session.keepalives_acknowledged
-                await close_writer(writer)
-            await asyncio.sleep(self.backoff.delay(0))
+        await keep_connected(
+            self.host, self.port, self._link, tls=self.tls,
+            server_hostname=self.server_hostname, backoff=self.backoff,
+            name="X2/X3", on_error=self._failed,
+        )  # fmt: skip
 
-    async def _pump_out(self, session: X2X3Session, writer: asyncio.StreamWriter) -> None:
+    def _failed(self, error: Exception) -> None:
+        self.last_error = error
+
+    async def _link(self, connection: Connection) -> None:
+        """One connection's life: the session's PDUs out, keepalives and their answers."""
+        self.connects += 1
+        self._connected.set()
+        session = X2X3Session(asyncio.get_running_loop().time(), self.timers, self.limits)
+        try:
+            await first_failure(
+                self._pump_out(session, connection), self._pump_in(session, connection)
+            )
+        finally:
+            self._connected.clear()
+            self.keepalives_sent += session.keepalives_sent
+            self.keepalives_acknowledged += session.keepalives_acknowledged
+
+    async def _pump_out(self, session: X2X3Session, connection: Connection) -> None:
         loop = asyncio.get_running_loop()
         while True:
             if not self.queued:
@@ -203,7 +189,7 @@ class X2X3Sender:
             if self._pending:
                 batch = [self._pending[i] for i in range(min(len(self._pending), BATCH))]
             elif self.spill is not None and len(self.spill):
-                records = self.spill.peek(BATCH)
+                records = await self.spill.call(self.spill.peek, BATCH)
                 batch = [record for _, record in records]
                 spilled_through = records[-1][0]
             else:
@@ -212,11 +198,11 @@ class X2X3Sender:
                 session.send(pdu, now)
             out = session.data_to_send()
             if out:
-                writer.write(out)
-                await writer.drain()
+                connection.write(out)
+                await connection.drain()
             if spilled_through >= 0:
                 assert self.spill is not None
-                self.spill.remove_through(spilled_through)
+                await self.spill.call(self.spill.remove_through, spilled_through)
             else:
                 for _ in batch:
                     self._pending.popleft()
@@ -224,12 +210,10 @@ class X2X3Sender:
             if batch:
                 self._not_full.set()
 
-    async def _pump_in(
-        self, session: X2X3Session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def _pump_in(self, session: X2X3Session, connection: Connection) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            data = await reader.read(READ_SIZE)
+            data = await connection.read()
             if not data:
                 raise TransportError("the MF closed the connection")
             for event in session.receive_data(data, loop.time()):
@@ -237,7 +221,7 @@ class X2X3Sender:
                     log.debug("keepalive %d acknowledged", event.sequence)
             out = session.data_to_send()
             if out:
-                writer.write(out)
+                connection.write(out)
 
 
 PDUHandler = Callable[[X2X3View, Peer], Awaitable[None] | None]

@@ -289,7 +289,7 @@ class MFService:
             self._batched = 0
             self._batch_started = None
             try:
-                firsts = await asyncio.to_thread(self.store.put_channels, batches, state=state)
+                firsts = await self.store.call(self.store.put_channels, batches, state=state)
             finally:
                 self._in_flight = 0
             self.accepted += inputs

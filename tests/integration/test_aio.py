@@ -1,15 +1,25 @@
-"""aio.start_server's Connection over mutual TLS: order, back-pressure, end and loss."""
+"""The shared asyncio pieces over mutual TLS: Connection (order, back-pressure, end and loss),
+open_connection and the reconnecting client loop."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from typing import Any
 
 import pytest
 
-from lawful_intercept.adapters.aio import Connection, close_writer, start_server
+from lawful_intercept.adapters.aio import (
+    Backoff,
+    Connection,
+    close_writer,
+    keep_connected,
+    open_connection,
+    start_server,
+)
 from lawful_intercept.adapters.tls import TLSConfig
+from lawful_intercept.errors import IntegrityError, TransportError
 
 
 def run(coro: Any) -> Any:
@@ -129,5 +139,92 @@ def test_a_failing_handler_closes_its_connection(pki: dict[str, TLSConfig]) -> N
         assert [type(ctx.get("exception")) for ctx in reported] == [RuntimeError]
         writer.close()
         server.close()
+
+    run(main())
+
+
+def test_a_client_connection_is_the_servers_kind_and_checks_the_server_name(
+    pki: dict[str, TLSConfig],
+) -> None:
+    """open_connection gives the same Connection as a server's handler gets (mutual TLS,
+    read/write/drain), and refuses a server whose certificate does not name the host asked."""
+
+    async def main() -> None:
+        async def echo(connection: Connection) -> None:
+            while data := await connection.read():
+                connection.write(data)
+            await close_writer(connection)
+
+        server = await start_server(echo, "127.0.0.1", 0, tls=pki["mf"].server_context())
+        port = server.sockets[0].getsockname()[1]
+        client = await open_connection(
+            "127.0.0.1", port, tls=pki["poi"].client_context(), server_hostname="mf"
+        )
+        assert isinstance(client, Connection)
+        assert dict(x[0] for x in client.get_extra_info("peercert")["subject"])["commonName"] == (
+            "mf"
+        )
+        client.write(b"x" * 100_000)
+        await client.drain()
+        got = b""
+        while len(got) < 100_000:
+            got += await client.read()
+        assert got == b"x" * 100_000
+        await close_writer(client)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await open_connection(
+                "127.0.0.1", port, tls=pki["poi"].client_context(), server_hostname="lemf"
+            )
+        server.close()
+        await server.wait_closed()
+
+    run(main())
+
+
+def test_keep_connected_reconnects_after_a_lost_link_and_stops_on_tampered_data(
+    pki: dict[str, TLSConfig],
+) -> None:
+    """A connect that fails is retried with the backoff, a link that ends with a transport
+    error is reconnected, and IntegrityError (stored data tampered with) ends the loop with
+    it; every error reaches on_error first."""
+
+    async def main() -> None:
+        async def idle(connection: Connection) -> None:
+            await connection.read()
+
+        server = await start_server(idle, "127.0.0.1", 0, tls=pki["mf"].server_context())
+        port = server.sockets[0].getsockname()[1]
+        errors: list[Exception] = []
+        links = 0
+
+        async def link(connection: Connection) -> None:
+            nonlocal links
+            links += 1
+            if links == 1:
+                raise TransportError("first link lost")
+            raise IntegrityError("a stored row was altered")
+
+        server.close()  # nobody listens at first: the connect fails and is retried
+        await server.wait_closed()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        supervisor = asyncio.ensure_future(
+            keep_connected(
+                "127.0.0.1", port, link, tls=pki["poi"].client_context(),
+                server_hostname="mf", backoff=Backoff(initial=0.05, maximum=0.1, jitter=0),
+                name="test", on_error=errors.append,
+            )
+        )  # fmt: skip
+        while not errors:
+            await asyncio.sleep(0.01)
+        server = await start_server(idle, "127.0.0.1", port, tls=pki["mf"].server_context())
+        with pytest.raises(IntegrityError):
+            await supervisor
+        assert links == 2
+        assert isinstance(errors[0], OSError)
+        assert [type(e) for e in errors[-2:]] == [TransportError, IntegrityError]
+        assert loop.time() - started >= 0.05  # waited for the backoff
+        server.close()
+        await server.wait_closed()
 
     run(main())

@@ -290,3 +290,30 @@ def test_closed_sealer_refuses_rows() -> None:
         sealer.seal_records([b"x"], b"a")
     with pytest.raises(li.ConfigurationError, match="closed"):
         sealer.open(sealed, b"a", "row")
+
+
+def test_an_event_loop_reaches_the_queue_through_its_one_thread(tmp_path: Path) -> None:
+    """SQLiteQueue.call runs the queue's methods in one thread of its own, never on the loop
+    and never in two threads at once; close() ends that thread."""
+    import asyncio
+
+    queue = li.mf.SQLiteQueue(tmp_path / "q.db", key())
+
+    async def main() -> tuple[set[str], list[tuple[int, bytes]]]:
+        loop_thread = threading.current_thread().name
+        first = await queue.call(queue.put, [b"a", b"b"], channel="x")
+        names = set(
+            await asyncio.gather(
+                *(queue.call(lambda: threading.current_thread().name) for _ in range(8))
+            )
+        )
+        assert loop_thread not in names
+        got = await queue.call(queue.peek, 10, channel="x")
+        assert first == got[0][0]
+        return names, got
+
+    names, got = asyncio.run(main())
+    assert len(names) == 1 and names.pop().startswith("li-queue")
+    assert [record for _, record in got] == [b"a", b"b"]
+    queue.close()
+    assert not any(t.name.startswith("li-queue") for t in threading.enumerate())
