@@ -14,13 +14,13 @@ import atheris
 
 with atheris.instrument_imports():
     from lawful_intercept.codec.handover.ccreader import (
-        _pdu,
         header_liid,
         payload_choice,
         read_cc_items,
         read_header_fields,
         read_ipcc,
     )
+    from lawful_intercept.codec.handover.psheader import frame
     from lawful_intercept.errors import DecodeError
 
 
@@ -43,7 +43,7 @@ def test_one_input(data: bytes) -> None:
         with contextlib.suppress(DecodeError):
             reader(data)
     try:  # a PS-PDU's Payload, else the whole input
-        _, _, start, end = _pdu(data)
+        _, _, _, _, start, end = frame(data)
     except DecodeError:
         start, end = 0, len(data)
     if _items(data, start, end, True) != _items(data, start, end, False):

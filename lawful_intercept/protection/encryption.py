@@ -38,6 +38,8 @@ from lawful_intercept import _native
 from lawful_intercept.codec.ber import element, encode_integer, encode_length, tlv_size
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.codec import join_pspdu
+from lawful_intercept.codec.handover.psheader import frame
+from lawful_intercept.codec.handover.psheader import sequence_number as psheader_sequence
 from lawful_intercept.errors import DecodeError, EncodeError, IntegrityError
 
 try:
@@ -99,36 +101,6 @@ def _children(data: bytes | bytearray, start: int, end: int) -> dict[int, tuple[
         tag, content_start, content_end, start = element(data, start, end)
         found[tag] = (content_start, content_end)
     return found
-
-
-def _split(pdu: bytes) -> tuple[int, int, int, int]:
-    """(header start, header end, payload content start, payload content end) of a PS-PDU."""
-    limit = len(pdu)
-    tag, start, content_end, end = element(pdu, 0, limit)
-    if tag != 0x30 or end != limit:
-        raise DecodeError(0, "not a single PS-PDU SEQUENCE")
-    header_tag, _, _, header_end = element(pdu, start, content_end)
-    if header_tag != 0xA1:
-        raise DecodeError(start, "expected pSHeader [1]")
-    payload_tag, payload_start, payload_content_end, payload_end = element(
-        pdu, header_end, content_end
-    )
-    if payload_tag != 0xA2 or payload_end != content_end:
-        raise DecodeError(header_end, "expected payload [2] to end the PS-PDU")
-    return start, header_end, payload_start, payload_content_end
-
-
-def _sequence_number(pdu: bytes, start: int, end: int) -> int:
-    _, at, content_end, _ = element(pdu, start, end)
-    while at < content_end:  # up to the sequenceNumber only
-        tag, field_start, field_end, next_at = element(pdu, at, content_end)
-        if tag == 0x84:
-            value = int.from_bytes(pdu[field_start:field_end], "big", signed=True)
-            if not 0 <= value <= 0xFFFFFFFF:
-                raise DecodeError(field_start, "sequenceNumber is not in 0..2^32-1")
-            return value
-        at = next_at
-    raise DecodeError(start, "pSHeader has no sequenceNumber")
 
 
 class _Chain:
@@ -205,9 +177,15 @@ class PayloadEncryptor:
 
         ``sequence_number`` saves reading it from the header (the IV needs it).
         """
-        h_start, h_end, p_start, p_end = _split(pdu)
+        parts = frame(pdu)
+        h_start, h_end, p_start, p_end = (
+            parts.header_start,
+            parts.header_after,
+            parts.payload_at,
+            parts.payload_end,
+        )
         if sequence_number is None and self.profile.iv_rule is IVRule.SEQUENCE_REPEATED:
-            sequence_number = _sequence_number(pdu, h_start, h_end)
+            sequence_number = psheader_sequence(pdu, parts.header_at, parts.header_end)
         return self.encrypt_payload(
             pdu[h_start:h_end], (pdu[p_start:p_end],), p_end - p_start, sequence_number or 0,
             len(pdu),
@@ -370,7 +348,8 @@ class PayloadDecryptor:
         """Decrypt; DecodeError if it is not an EncryptionContainer PDU, IntegrityError if it
         does not decrypt to an EncryptedPayload (wrong key, wrong IV rule, tampering).
         ``sequence_number``: the header's, when the caller has read it already."""
-        h_start, h_end, p_start, p_end = _split(pdu)
+        parts = frame(pdu)
+        p_start, p_end = parts.payload_at, parts.payload_end
         tag, container_start, container_end, after = element(pdu, p_start, p_end)
         if tag != 0xA4 or after != p_end:
             raise DecodeError(p_start, "payload is not an encryptionContainer")
@@ -389,7 +368,7 @@ class PayloadDecryptor:
             sequence = (
                 sequence_number
                 if sequence_number is not None
-                else _sequence_number(pdu, h_start, h_end)
+                else psheader_sequence(pdu, parts.header_at, parts.header_end)
             )
         plain = self._chain.decrypt(_iv(self.profile.iv_rule, sequence), cipher_text)
         try:
@@ -399,7 +378,7 @@ class PayloadDecryptor:
                 "encryptedPayload does not decrypt to an EncryptedPayload (wrong key or IV rule, "
                 "or tampered)"
             ) from None
-        header = pdu[h_start:h_end]
+        header = pdu[parts.header_start : parts.header_after]
         gap = None if self._expected is None else counter - self._expected
         self._expected = counter + tlv_size(len(header) + tlv_size(len(inner)))
         return DecryptedPDU(header, counter, gap, inner)

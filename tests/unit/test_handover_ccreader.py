@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.handover import pspdus, sizes, templates
 
-from lawful_intercept.codec.handover import ccreader, codec
+from lawful_intercept.codec.handover import ccreader, codec, psheader
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.ccreader import (
     _native_items,
@@ -166,7 +166,7 @@ def test_native_and_python_readers_agree_on_any_mutation(
     encoder's shape are always read natively."""
     cc = [(d, bytes([size % 251]) * size, stamp) for d, size, stamp in items]
     octets = template.encode_items(5, 9, items[0][2], cc)
-    _, _, start, end = ccreader._pdu(octets)
+    _, _, _, _, start, end = psheader.frame(octets)
     if all(s < 2**34 * 10**9 for _, _, s in cc):  # the native reader's time range
         assert _native_items is not None
         assert _native_items(octets, start, end, ccreader._DIRECTIONS) is not None

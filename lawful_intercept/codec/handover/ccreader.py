@@ -17,13 +17,18 @@ else, and the Python path below, which alone defines errors and other shapes, re
 
 from __future__ import annotations
 
-import calendar
-
 import attrs
 
 from lawful_intercept import _native
 from lawful_intercept.codec.ber import element, read_unsigned
 from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.psheader import (
+    frame,
+    generalized_time,
+    header_fields,
+    header_items,
+    micro_time_stamp,
+)
 from lawful_intercept.errors import DecodeError
 
 # the native reader of the usual shapes (setup.py builds it; same results)
@@ -62,86 +67,6 @@ class IPCCView:
     items: Items
 
 
-_clock: list[object] = [b"", 0]  # the last GeneralizedTime seconds text and its POSIX time
-
-
-def _generalized_time(data: bytes, start: int, end: int) -> int:
-    """GeneralizedTime "YYYYMMDDHHMMSS[.f+]Z" as POSIX nanoseconds; 0 for other forms."""
-    text = data[start:end]
-    if len(text) < 15 or text[-1:] != b"Z" or not text[:14].isdigit():
-        return 0
-    head = text[:14]
-    if _clock[0] == head:
-        seconds = _clock[1]
-        assert isinstance(seconds, int)
-    else:
-        try:
-            seconds = calendar.timegm(
-                (int(head[:4]), int(head[4:6]), int(head[6:8]), int(head[8:10]),
-                 int(head[10:12]), int(head[12:14]), 0, 0, 0)
-            )  # fmt: skip
-        except (ValueError, OverflowError):
-            raise DecodeError(start, "GeneralizedTime is not a valid time") from None
-        _clock[0], _clock[1] = head, seconds
-    fraction = text[14:-1]
-    nanoseconds = 0
-    if fraction:
-        digits = fraction[1:]
-        if fraction[:1] != b"." or not digits.isdigit() or len(digits) > 9:
-            return 0
-        nanoseconds = int(digits.ljust(9, b"0"))
-    return seconds * 1_000_000_000 + nanoseconds
-
-
-def _pdu(data: bytes) -> tuple[int, int, int, int]:
-    """(header content start, header end, payload content start, payload end)."""
-    tag, at, end, after = element(data, 0, len(data))
-    if tag != 0x30:
-        raise DecodeError(0, "a PS-PDU starts with a SEQUENCE")
-    if after != len(data):
-        raise DecodeError(after, f"{len(data) - after} octets follow the PS-PDU")
-    tag, header_at, header_end, pos = element(data, at, end)
-    if tag != 0xA1:
-        raise DecodeError(at, "a PS-PDU holds pSHeader [1] then payload [2]")
-    tag, payload_at, payload_end, pos = element(data, pos, end)
-    if tag != 0xA2 or pos != end:
-        raise DecodeError(header_end, "a PS-PDU holds pSHeader [1] then payload [2]")
-    return header_at, header_end, payload_at, payload_end
-
-
-def _micro_time_stamp(data: bytes, start: int, end: int) -> int | None:
-    """MicroSecondTimeStamp's content as POSIX nanoseconds (None without both fields)."""
-    # the usual octets, "80 n <seconds> 81 m <microSeconds>" with short non-negative values,
-    # read in place; anything else takes the element walk below (same result, same errors)
-    if end - start >= 6 and data[start] == 0x80:
-        size = data[start + 1]
-        middle = start + 2 + size
-        if 0 < size <= 8 and middle + 3 <= end and data[middle] == 0x81:
-            micro_size = data[middle + 1]
-            if (
-                0 < micro_size <= 8
-                and middle + 2 + micro_size == end
-                and data[start + 2] < 0x80
-                and data[middle + 2] < 0x80
-            ):
-                micro = int.from_bytes(data[middle + 2 : end], "big")
-                if micro > 999_999:
-                    raise DecodeError(start, "microSeconds above 999999")
-                return int.from_bytes(data[start + 2 : middle], "big") * 1_000_000_000 + (
-                    micro * 1000
-                )
-    parts = {}
-    pos = start
-    while pos < end:
-        item, item_at, item_end, pos = element(data, pos, end)
-        parts[item] = read_unsigned(data, item_at, item_end, 64, "microSecondTimeStamp")
-    if parts.get(0x81, 0) > 999_999:
-        raise DecodeError(start, "microSeconds above 999999")
-    if 0x80 in parts and 0x81 in parts:
-        return parts[0x80] * 1_000_000_000 + parts[0x81] * 1000
-    return None
-
-
 def read_header_fields(data: bytes, *, native: bool = True) -> tuple[bytes, int | None, int, int]:
     """(LIID, CIN, sequence number, time stamp in POSIX ns or 0) of a PS-PDU's header; the
     microSecondTimeStamp when present, else the GeneralizedTime timeStamp."""
@@ -149,40 +74,19 @@ def read_header_fields(data: bytes, *, native: bool = True) -> tuple[bytes, int 
         found = _native_header(data)
         if found is not None:
             # the text is checked as the walk below checks it, micro or not
-            text = _generalized_time(data, found[4], found[5]) if found[4] >= 0 else 0
+            text = generalized_time(data, found[4], found[5]) if found[4] >= 0 else 0
             return found[0], found[1], found[2], found[3] if found[3] is not None else text
-    start, end, _, _ = _pdu(data)
-    liid: bytes | None = None
-    cin: int | None = None
-    sequence: int | None = None
-    stamp = 0
-    micro: int | None = None
-    pos = start
-    while pos < end:
-        tag, at, field_end, pos = element(data, pos, end)
-        if tag == 0x81:
-            liid = data[at:field_end]
-        elif tag == 0xA3:  # communicationIdentifier
-            inner = at
-            while inner < field_end:
-                item, item_at, item_end, inner = element(data, inner, field_end)
-                if item == 0x81:
-                    cin = read_unsigned(data, item_at, item_end, 32, "communicationIdentityNumber")
-        elif tag == 0x84:
-            sequence = read_unsigned(data, at, field_end, 32, "sequenceNumber")
-        elif tag == 0x85:
-            stamp = _generalized_time(data, at, field_end)
-        elif tag == 0xA7:  # microSecondTimeStamp
-            micro = _micro_time_stamp(data, at, field_end)
-    if liid is None or sequence is None:
-        raise DecodeError(start, "pSHeader lacks its LIID or sequence number")
-    return liid, cin, sequence, micro if micro is not None else stamp
+    pdu = frame(data)
+    return header_fields(data, pdu.header_at, pdu.header_end)
 
 
 #: CCPayload shapes seen, by (content length, first three octets): the octets from the
 #: CCPayload's content to its IP packets, the direction they give, the packets' size. The
 #: same octets read the same, so a CCPayload that starts with them needs no walk up to its
-#: packets (what follows them is walked as ever). Bounded: cleared when full.
+#: packets (what follows them is walked as ever). Bounded: cleared when full. Module-level
+#: on purpose, as a memo that cannot change a result: an entry is used only when the input
+#: holds its whole prefix octets, which decide everything up to the packets
+#: (tests/unit/test_memos.py reads inputs that share a key cold and warm).
 _SHAPES: dict[tuple[int, bytes], tuple[bytes, m.PayloadDirection | None, int]] = {}
 _MAX_SHAPES = 256
 
@@ -199,7 +103,7 @@ def _cc_payload(data: bytes, start: int, end: int) -> Item | None:
             return direction, data[at:stop], None
         if 2 < rest < 0x82 and data[stop] == 0xA3 and data[stop + 1] == rest - 2:
             # the usual tail, an aggregated payload's microSecondTimeStamp and nothing else
-            return direction, data[at:stop], _micro_time_stamp(data, stop + 2, end)
+            return direction, data[at:stop], micro_time_stamp(data, stop + 2, end)
         return _cc_fields(data, stop, end, direction, data[at:stop], None)
     return _cc_fields(data, start, end, None, None, key)
 
@@ -241,7 +145,7 @@ def _cc_fields(
                         _SHAPES[shape_key] = (data[start:packets_at], direction, len(packets))
             shape_key = None
         elif tag == 0xA3:  # microSecondTimeStamp of an aggregated payload
-            stamp = _micro_time_stamp(data, at, field_end)
+            stamp = micro_time_stamp(data, at, field_end)
         else:
             shape_key = None
     if packets is None:
@@ -277,7 +181,8 @@ def read_cc_items(
 
 def read_ipcc(data: bytes) -> IPCCView | None:
     """The iPCC PS-PDU filling ``data``, or None when it is not one this path reads."""
-    _, _, payload_at, payload_end = _pdu(data)
+    pdu = frame(data)
+    payload_at, payload_end = pdu.payload_at, pdu.payload_end
     if payload_at >= payload_end:
         raise DecodeError(payload_at, "payload is a CHOICE of one tagged alternative")
     items = read_cc_items(data, payload_at, payload_end)
@@ -290,7 +195,8 @@ def read_ipcc(data: bytes) -> IPCCView | None:
 def payload_choice(data: bytes) -> int:
     """The Payload CHOICE tag number of a PS-PDU (see ``reader.PAYLOAD_KINDS``), read without
     walking the header."""
-    _, _, payload_at, payload_end = _pdu(data)
+    pdu = frame(data)
+    payload_at, payload_end = pdu.payload_at, pdu.payload_end
     if payload_at >= payload_end:
         raise DecodeError(payload_at, "payload is a CHOICE of one tagged alternative")
     first = data[payload_at]
@@ -301,10 +207,8 @@ def payload_choice(data: bytes) -> int:
 
 def header_liid(data: bytes) -> bytes:
     """The lawfulInterceptionIdentifier of a PS-PDU, read without walking the rest."""
-    start, end, _, _ = _pdu(data)
-    pos = start
-    while pos < end:
-        tag, at, field_end, pos = element(data, pos, end)
+    pdu = frame(data)
+    for tag, at, field_end in header_items(data, pdu.header_at, pdu.header_end):
         if tag == 0x81:
             return data[at:field_end]
-    raise DecodeError(start, "pSHeader lacks its LIID")
+    raise DecodeError(pdu.header_at, "pSHeader lacks its LIID")

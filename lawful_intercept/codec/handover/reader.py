@@ -12,16 +12,13 @@ import attrs
 
 from lawful_intercept.codec.ber import (
     CONTEXT,
-    UNIVERSAL,
     TruncatedError,
     element_end,
     end_of,
     read_header,
-    read_tlv,
-    read_unsigned,
 )
 from lawful_intercept.codec.framing import StreamFramer
-from lawful_intercept.codec.handover import model
+from lawful_intercept.codec.handover import model, psheader
 from lawful_intercept.codec.handover.codec import decode
 from lawful_intercept.errors import DecodeError
 
@@ -50,69 +47,24 @@ class PSPDUSummary:
     payload_kind: str
 
 
-def _contents(data: bytes, pos: int, limit: int, want: int) -> tuple[int, int, int]:
-    """The constructed context-tagged element [want] at ``pos``: (content start, content
-    end, element end); indefinite lengths end at their end-of-contents octets."""
-    if pos >= limit:
-        raise DecodeError(pos, "a PS-PDU holds pSHeader [1] then payload [2]")
-    tag_class, constructed, number, at, length = read_header(data, pos, limit)
-    if tag_class != CONTEXT or not constructed or number != want:
-        raise DecodeError(pos, "a PS-PDU holds pSHeader [1] then payload [2]")
-    if length is None:
-        element = read_tlv(data, pos, limit)
-        return at, element.content_end, element.end
-    if at + length > limit:
-        raise DecodeError(at, f"content of {length} octets overruns its container")
-    return at, at + length, at + length
-
-
 def summary(data: bytes) -> PSPDUSummary:
     """LIID, CIN, sequence number and payload kind of the PS-PDU that fills ``data``.
 
-    Walks the header's elements without building objects (the accessor a LEMF routes by).
+    Reads the frame and the header with the one pSHeader reader (``psheader``), without
+    building objects: the accessor a LEMF routes by.
     """
-    tag_class, constructed, number, at, length = read_header(data, 0, len(data))
-    if (tag_class, constructed, number) != (UNIVERSAL, 0x20, 16):
-        raise DecodeError(0, "a PS-PDU starts with a SEQUENCE")
-    end = element_end(data, 0, len(data))
-    if end != len(data):
-        raise DecodeError(end, f"{len(data) - end} octets follow the PS-PDU")
-    outer_end = end - 2 if length is None else end
-    header_start, header_end, pos = _contents(data, at, outer_end, 1)
-    payload_start, payload_end, pos = _contents(data, pos, outer_end, 2)
-    if pos != outer_end and data[pos : pos + 2] != b"\x00\x00":
-        raise DecodeError(pos, "a PS-PDU holds pSHeader [1] then payload [2]")
-    liid: bytes | None = None
-    cin: int | None = None
-    sequence: int | None = None
-    cursor = header_start
-    while cursor < header_end and data[cursor : cursor + 2] != b"\x00\x00":
-        tag_class, constructed, number, at, length = read_header(data, cursor, header_end)
-        field_end = element_end(data, cursor, header_end)
-        if tag_class == CONTEXT:
-            if number == 1 and length is not None:
-                liid = data[at:field_end]
-            elif number == 4 and length is not None:
-                sequence = read_unsigned(data, at, field_end, 32, "sequenceNumber")
-            elif number == 3:
-                inner = at
-                inner_end = field_end if length is not None else field_end - 2
-                while inner < inner_end and data[inner : inner + 2] != b"\x00\x00":
-                    c, _k, n, item_at, item_length = read_header(data, inner, inner_end)
-                    item_end = element_end(data, inner, inner_end)
-                    if c == CONTEXT and n == 1 and item_length is not None:
-                        cin = read_unsigned(
-                            data, item_at, item_end, 32, "communicationIdentityNumber"
-                        )
-                    inner = item_end
-        cursor = field_end
-    if liid is None or sequence is None:
-        raise DecodeError(header_start, "pSHeader lacks its LIID or sequence number")
-    if payload_start >= payload_end:
-        raise DecodeError(payload_start, "payload is a CHOICE of one tagged alternative")
-    tag_class, _k, number, _a, _l = read_header(data, payload_start, payload_end)
-    if tag_class != CONTEXT or element_end(data, payload_start, payload_end) != payload_end:
-        raise DecodeError(payload_start, "payload is a CHOICE of one tagged alternative")
+    pdu = psheader.frame(data)
+    liid, cin, sequence, _ = psheader.header_fields(
+        data, pdu.header_at, pdu.header_end, times=False
+    )
+    if pdu.payload_at >= pdu.payload_end:
+        raise DecodeError(pdu.payload_at, "payload is a CHOICE of one tagged alternative")
+    tag_class, _k, number, _a, _l = read_header(data, pdu.payload_at, pdu.payload_end)
+    if (
+        tag_class != CONTEXT
+        or element_end(data, pdu.payload_at, pdu.payload_end) != pdu.payload_end
+    ):
+        raise DecodeError(pdu.payload_at, "payload is a CHOICE of one tagged alternative")
     kind = PAYLOAD_KINDS.get(number, f"unknown [{number}]")
     return PSPDUSummary(liid, cin, sequence, kind)
 

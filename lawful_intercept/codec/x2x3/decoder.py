@@ -108,6 +108,10 @@ class _Layout:
         )
 
 
+#: The attribute layouts seen, by header length. Module-level on purpose, as a memo that
+#: cannot change a result: a layout is used only when every attribute type and length of the
+#: input equals the remembered ones, which decide the layout (tests/unit/test_memos.py reads
+#: inputs that share a header length cold and warm). Bounded: cleared when full.
 _LAYOUTS: dict[int, _Layout] = {}
 _LAYOUTS_MAX = 256
 
