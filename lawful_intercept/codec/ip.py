@@ -24,8 +24,9 @@ _MAX_TAGS = 8
 _MAX_EXTENSIONS = 16
 _U16 = struct.Struct(">H")
 _PORTS = struct.Struct(">HH")
-# IPv4: version/IHL, (skip 5), flags/fragment offset, (skip TTL), protocol, (skip 2), addresses
-_IPV4 = struct.Struct(">B5xHxB2xII")
+# IPv4: version/IHL, (skip TOS), total length, (skip id), flags/fragment offset, (skip TTL),
+# protocol, (skip checksum), addresses
+_IPV4 = struct.Struct(">BxH2xHxB2xII")
 
 
 class Frame(NamedTuple):
@@ -56,6 +57,11 @@ class PacketInfo(NamedTuple):
     dport: int | None
     #: where the transport header starts (None for a fragment after the first)
     transport_offset: int | None = None
+    #: the IP packet's length by its header (IPv4 total length, None when 0, as a NIC's
+    #: segmentation offload leaves it; IPv6 40 + payload length)
+    length: int | None = None
+    #: part of a fragmented packet (the first fragment included)
+    fragmented: bool = False
 
 
 def link_payload(frame: bytes | memoryview) -> tuple[int, int]:
@@ -93,19 +99,22 @@ def parse_ip(data: bytes | memoryview, at: int = 0) -> PacketInfo:
     if version == 4:
         if at + 20 > end:
             raise DecodeError(at, "truncated IPv4 header")
-        first, fragment, protocol, src, dst = _IPV4.unpack_from(data, at)
+        first, total, fragment, protocol, src, dst = _IPV4.unpack_from(data, at)
         header = (first & 0x0F) * 4
         if header < 20 or at + header > end:
             raise DecodeError(at, "bad IPv4 header length")
         transport = at + header
+        length, fragmented = total or None, bool(fragment & 0x3FFF)
         if fragment & 0x1FFF:  # not the first fragment: no transport header
-            return PacketInfo(at, 4, src, dst, protocol, None, None)
+            return PacketInfo(at, 4, src, dst, protocol, None, None, None, length, True)
         if protocol in _PORTED:
             if transport + 4 > end:
                 raise DecodeError(transport, "truncated transport header")
             sport, dport = _PORTS.unpack_from(data, transport)
-            return PacketInfo(at, 4, src, dst, protocol, sport, dport, transport)
-        return PacketInfo(at, 4, src, dst, protocol, None, None, transport)
+            return PacketInfo(
+                at, 4, src, dst, protocol, sport, dport, transport, length, fragmented
+            )
+        return PacketInfo(at, 4, src, dst, protocol, None, None, transport, length, fragmented)
     if version == 6:
         return _parse_ipv6(data, at, end)
     raise DecodeError(at, f"IP version {version}")
@@ -116,13 +125,14 @@ def _parse_ipv6(data: bytes | memoryview, at: int, end: int) -> PacketInfo:
         raise DecodeError(at, "truncated IPv6 header")
     src = int.from_bytes(data[at + 8 : at + 24], "big")
     dst = int.from_bytes(data[at + 24 : at + 40], "big")
-    protocol, cursor, first_fragment = data[at + 6], at + 40, True
+    length = 40 + _U16.unpack_from(data, at + 4)[0]
+    protocol, cursor, first_fragment, fragmented = data[at + 6], at + 40, True, False
     for _ in range(_MAX_EXTENSIONS):
         if protocol == _FRAGMENT:
             if cursor + 8 > end:
                 raise DecodeError(cursor, "truncated fragment header")
             first_fragment = (_U16.unpack_from(data, cursor + 2)[0] & 0xFFF8) == 0
-            protocol, cursor = data[cursor], cursor + 8
+            protocol, cursor, fragmented = data[cursor], cursor + 8, True
         elif protocol in _IPV6_EXTENSIONS or protocol == _AH:
             if cursor + 2 > end:
                 raise DecodeError(cursor, "truncated extension header")
@@ -135,13 +145,13 @@ def _parse_ipv6(data: bytes | memoryview, at: int, end: int) -> PacketInfo:
     else:
         raise DecodeError(cursor, "too many IPv6 extension headers")
     if not first_fragment:
-        return PacketInfo(at, 6, src, dst, protocol, None, None)
+        return PacketInfo(at, 6, src, dst, protocol, None, None, None, length, True)
     if protocol in _PORTED:
         if cursor + 4 > end:
             raise DecodeError(cursor, "truncated transport header")
         sport, dport = _PORTS.unpack_from(data, cursor)
-        return PacketInfo(at, 6, src, dst, protocol, sport, dport, cursor)
-    return PacketInfo(at, 6, src, dst, protocol, None, None, cursor)
+        return PacketInfo(at, 6, src, dst, protocol, sport, dport, cursor, length, fragmented)
+    return PacketInfo(at, 6, src, dst, protocol, None, None, cursor, length, fragmented)
 
 
 _CHECKSUM_AT = {6: 16, 17: 6}  # TCP, UDP

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import attrs
 
-from lawful_intercept.codec.ip import link_payload
+from lawful_intercept.codec.ip import link_payload, parse_ip
 from lawful_intercept.errors import DecodeError
 
 __all__ = [
@@ -222,33 +222,21 @@ def ip_payload(linktype: int, frame: bytes) -> tuple[int, bytes] | None:
 
 
 def parse_tcp(linktype: int, frame: bytes) -> TCPSegment | None:
-    """The TCP segment of a frame, or None if the frame is not a whole, first-fragment TCP one."""
+    """The TCP segment of a frame, or None if the frame is not a whole (unfragmented) TCP one.
+    The IP header is read by ``codec.ip.parse_ip``, the one IP reader of capture and pcap."""
     found = ip_payload(linktype, frame)
     if found is None:
         return None
-    version, packet = found
-    if version == 4:
-        if len(packet) < 20:
-            return None
-        ihl = (packet[0] & 0x0F) * 4
-        total = int.from_bytes(packet[2:4], "big")
-        fragment = int.from_bytes(packet[6:8], "big")
-        if packet[9] != 6 or ihl < 20 or fragment & 0x3FFF or total < ihl:
-            return None
-        src, dst = (
-            str(ipaddress.IPv4Address(packet[12:16])),
-            str(ipaddress.IPv4Address(packet[16:20])),
-        )
-        segment = packet[ihl : min(total, len(packet))] if total else packet[ihl:]
-    else:
-        if len(packet) < 40 or packet[6] != 6:  # extension headers are not followed
-            return None
-        src, dst = (
-            str(ipaddress.IPv6Address(packet[8:24])),
-            str(ipaddress.IPv6Address(packet[24:40])),
-        )
-        length = int.from_bytes(packet[4:6], "big")
-        segment = packet[40 : 40 + length]
+    try:
+        info = parse_ip(found[1])
+    except DecodeError:
+        return None
+    packet = found[1]
+    start = info.transport_offset
+    if info.protocol != 6 or info.fragmented or start is None:
+        return None
+    stop = len(packet) if info.length is None else min(info.length, len(packet))
+    segment = packet[start:stop]
     if len(segment) < 20:
         return None
     sport, dport, seq = struct.unpack_from(">HHI", segment, 0)
@@ -256,8 +244,9 @@ def parse_tcp(linktype: int, frame: bytes) -> TCPSegment | None:
     flags = segment[13]
     if offset < 20 or offset > len(segment):
         return None
+    make = ipaddress.IPv4Address if info.version == 4 else ipaddress.IPv6Address
     return TCPSegment(
-        (src, sport, dst, dport),
+        (str(make(info.src)), sport, str(make(info.dst)), dport),
         seq,
         bool(flags & 0x02),
         bool(flags & 0x01),

@@ -167,7 +167,7 @@ class POIPipeline:
             except DecodeError:
                 not_ip += 1
                 continue
-            ip_offset, version, src, dst, protocol, sport, dport, _ = info
+            ip_offset, version, src, dst, protocol, sport, dport = info[:7]
             if wire_length > len(data):
                 truncated += 1
             packet = data[ip_offset:]
