@@ -25,6 +25,7 @@ from lawful_intercept.errors import (
 __all__ = [
     "Backoff",
     "Connection",
+    "Listener",
     "Peer",
     "cancel_and_wait",
     "close_writer",
@@ -186,6 +187,58 @@ async def start_server(
         lambda: Connection(handler, limit), host, port, ssl=tls,
         ssl_handshake_timeout=10 if tls is not None else None,
     )  # fmt: skip
+
+
+class Listener:
+    """A server whose accepted connections each run ``handler`` in a task of their own (a
+    :class:`Connection` each, TLS up within 10 s); :meth:`close` stops listening, drops every
+    open connection and waits for their handlers to finish."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        host: str,
+        port: int,
+        *,
+        tls: ssl.SSLContext | None,
+        limit: int = 4 * READ_AREA,
+    ) -> None:
+        self._handler, self.host, self.port, self.tls, self._limit = handler, host, port, tls, limit
+        self._server: asyncio.Server | None = None
+        self._open: dict[asyncio.Task[None], Connection] = {}
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
+    async def start(self) -> int:
+        """Listen; returns the bound port (also :attr:`port`)."""
+        self._server = await start_server(
+            self._track, self.host, self.port, tls=self.tls, limit=self._limit
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def _track(self, connection: Connection) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._open[task] = connection
+        try:
+            await self._handler(connection)
+        finally:
+            self._open.pop(task, None)
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Stop listening; abort every open connection (its handler then reads the end of the
+        stream and returns) and wait up to ``timeout`` for the handlers."""
+        if self._server is None:
+            return
+        self._server.close()
+        for connection in self._open.values():
+            connection.transport.abort()
+        if self._open:
+            await asyncio.wait(list(self._open), timeout=timeout)
+        self._server = None
 
 
 async def open_connection(

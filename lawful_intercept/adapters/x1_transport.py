@@ -11,7 +11,6 @@ request is read. :func:`post` is the client (the ADMF side).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import ssl
@@ -19,7 +18,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 
 import h11
 
-from lawful_intercept.adapters.aio import Connection, close_writer, open_connection, start_server
+from lawful_intercept.adapters.aio import Connection, Listener, close_writer, open_connection
 from lawful_intercept.codec.x1.schema import MAX_DOCUMENT
 from lawful_intercept.errors import TransportError
 
@@ -81,20 +80,16 @@ class X1Server:
             else None
         )
         self.host, self.port, self.path, self.timeout = host, port, path.encode(), timeout
-        self._server: asyncio.Server | None = None
+        self._listener = Listener(self._handle, host, port, tls=tls)
         self.refused_certificates = 0
         self.requests = 0
 
     async def start(self) -> None:
-        self._server = await start_server(self._handle, self.host, self.port, tls=self.tls)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = await self._listener.start()
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
-            self._server = None
+        """Stop listening and drop every connection."""
+        await self._listener.close()
 
     def _admfs_for(self, connection: Connection) -> tuple[bool, Collection[str] | None]:
         """Whether the peer's certificate is allowed, and the admfIdentifiers it may use

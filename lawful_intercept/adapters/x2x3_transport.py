@@ -32,13 +32,13 @@ from collections.abc import Awaitable, Callable
 from lawful_intercept.adapters.aio import (
     Backoff,
     Connection,
+    Listener,
     Peer,
     cancel_and_wait,
     close_writer,
     first_failure,
     keep_connected,
     peer_of,
-    start_server,
     wait_event,
 )
 from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
@@ -250,26 +250,18 @@ class X2X3Receiver:
         self.send_keepalives = send_keepalives
         self.host, self.port = host, port
         self.timers, self.limits = timers, limits
-        self._server: asyncio.Server | None = None
-        self._connections: dict[asyncio.Task[None], Connection] = {}
+        self._listener = Listener(self._handle, host, port, tls=tls)
         self.connections_accepted = 0
         self.pdus_received = 0
         self.streams_rejected = 0
 
     async def start(self) -> None:
         """Listen; :attr:`port` is then the bound port."""
-        self._server = await start_server(self._handle, self.host, self.port, tls=self.tls)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = await self._listener.start()
 
     async def close(self) -> None:
         """Stop listening and close every connection."""
-        if self._server is not None:
-            self._server.close()
-            for connection in self._connections.values():
-                connection.transport.abort()  # the handler then sees end of stream and returns
-            if self._connections:
-                await asyncio.wait(list(self._connections), timeout=5)
-            self._server = None
+        await self._listener.close()
 
     async def _deliver(self, views: list[X2X3View], peer: Peer) -> None:
         """Hand the received PDUs to the handler, awaiting what it returns (back-pressure)."""
@@ -288,9 +280,6 @@ class X2X3Receiver:
                 await outcome
 
     async def _handle(self, connection: Connection) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections[task] = connection
         peer = peer_of(connection)
         self.connections_accepted += 1
         log.info("X2/X3 connection from %s (%s)", peer.address, peer.common_name)
@@ -326,5 +315,4 @@ class X2X3Receiver:
         except (OSError, ssl.SSLError) as exc:
             log.warning("X2/X3 connection from %s failed: %s", peer.address, exc)
         finally:
-            self._connections.pop(task, None)
             await close_writer(connection)

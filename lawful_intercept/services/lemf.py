@@ -20,7 +20,7 @@ from typing import IO
 
 import attrs
 
-from lawful_intercept.adapters.aio import Connection, close_writer, peer_of, start_server
+from lawful_intercept.adapters.aio import Connection, Listener, close_writer, peer_of
 from lawful_intercept.codec.asn1 import compiled
 from lawful_intercept.codec.pcap import pcap_header, pcap_record_header
 from lawful_intercept.errors import ConfigurationError, DecodeError, IntegrityError
@@ -83,26 +83,18 @@ class LEMFServer:
         if pcap is not None:
             pcap.write(pcap_header())
         self.counters = LEMFCounters()
-        self._server: asyncio.Server | None = None
-        self._connections: dict[asyncio.Task[None], Connection] = {}
+        self._listener = Listener(self._handle, host, port, tls=tls)
 
     async def start(self) -> None:
         """Compile the ASN.1 specifications IRI and session PDUs need (not on the first
         PDU's time), then listen; :attr:`port` is then the bound port."""
         await asyncio.to_thread(compiled, "ber")
         await asyncio.to_thread(compiled, "jer")
-        self._server = await start_server(self._handle, self.host, self.port, tls=self.tls)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = await self._listener.start()
 
     async def close(self) -> None:
         """Stop listening, drop every connection, flush the outputs."""
-        if self._server is not None:
-            self._server.close()
-            for connection in self._connections.values():
-                connection.transport.abort()
-            if self._connections:
-                await asyncio.wait(list(self._connections), timeout=5)
-            self._server = None
+        await self._listener.close()
         self._flush()
 
     def _flush(self) -> None:
@@ -111,9 +103,6 @@ class LEMFServer:
                 out.flush()
 
     async def _handle(self, connection: Connection) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections[task] = connection
         peer = peer_of(connection)
         self.counters.connections += 1
         log.info("delivery connection from %s (%s)", peer.address, peer.common_name)
@@ -137,7 +126,6 @@ class LEMFServer:
         finally:
             self.counters.acknowledgements += session.acknowledgements_sent
             self.counters.keepalives += session.keepalives_answered
-            self._connections.pop(task, None)
             self._flush()
             await close_writer(connection)
 

@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 _FRAME = "a PS-PDU holds pSHeader [1] then payload [2]"
+_make = tuple.__new__
 
 
 class Frame(NamedTuple):
@@ -59,7 +60,8 @@ def frame(data: bytes) -> Frame:
     tag, payload_at, payload_end, pos = element(data, header_after, end)
     if tag != 0xA2 or pos != end:
         raise DecodeError(header_after, _FRAME)
-    return Frame(at, header_at, header_end, header_after, payload_at, payload_end)
+    # tuple.__new__: a Frame without NamedTuple's Python-level __new__ (a per-PDU path)
+    return _make(Frame, (at, header_at, header_end, header_after, payload_at, payload_end))
 
 
 def header_items(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
@@ -73,7 +75,9 @@ def header_items(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, 
 def sequence_number(data: bytes, start: int, end: int) -> int:
     """The sequenceNumber [4] of the pSHeader content at ``data[start:end]``, reading no
     further than it (the EncryptionContainer's IV needs only this field)."""
-    for tag, at, field_end in header_items(data, start, end):
+    pos = start
+    while pos < end:  # header_items, inline: this runs once per encrypted PDU
+        tag, at, field_end, pos = element(data, pos, end)
         if tag == 0x84:
             return read_unsigned(data, at, field_end, 32, "sequenceNumber")
     raise DecodeError(start, "pSHeader lacks its LIID or sequence number")
