@@ -76,8 +76,8 @@ def read_header_fields(data: bytes, *, native: bool = True) -> tuple[bytes, int 
             # the text is checked as the walk below checks it, micro or not
             text = generalized_time(data, found[4], found[5]) if found[4] >= 0 else 0
             return found[0], found[1], found[2], found[3] if found[3] is not None else text
-    pdu = frame(data)
-    return header_fields(data, pdu.header_at, pdu.header_end)
+    _, header_at, header_end, _, _, _ = frame(data)
+    return header_fields(data, header_at, header_end)
 
 
 #: CCPayload shapes seen, by (content length, first three octets): the octets from the
@@ -181,8 +181,7 @@ def read_cc_items(
 
 def read_ipcc(data: bytes) -> IPCCView | None:
     """The iPCC PS-PDU filling ``data``, or None when it is not one this path reads."""
-    pdu = frame(data)
-    payload_at, payload_end = pdu.payload_at, pdu.payload_end
+    _, _, _, _, payload_at, payload_end = frame(data)  # unpacked: a per-PDU path
     if payload_at >= payload_end:
         raise DecodeError(payload_at, "payload is a CHOICE of one tagged alternative")
     items = read_cc_items(data, payload_at, payload_end)
@@ -195,8 +194,7 @@ def read_ipcc(data: bytes) -> IPCCView | None:
 def payload_choice(data: bytes) -> int:
     """The Payload CHOICE tag number of a PS-PDU (see ``reader.PAYLOAD_KINDS``), read without
     walking the header."""
-    pdu = frame(data)
-    payload_at, payload_end = pdu.payload_at, pdu.payload_end
+    _, _, _, _, payload_at, payload_end = frame(data)  # unpacked: a per-PDU path
     if payload_at >= payload_end:
         raise DecodeError(payload_at, "payload is a CHOICE of one tagged alternative")
     first = data[payload_at]
