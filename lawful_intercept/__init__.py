@@ -34,6 +34,7 @@ from lawful_intercept.errors import (
     LinkDeadError,
     PCRPolicyError,
     QueueFullError,
+    StorageError,
     TransportError,
     X1Error,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "LinkDeadError",
     "PCRPolicyError",
     "QueueFullError",
+    "StorageError",
     "TLSConfig",
     "TransportError",
     "X1Error",

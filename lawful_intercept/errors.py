@@ -17,6 +17,7 @@ __all__ = [
     "LinkDeadError",
     "PCRPolicyError",
     "QueueFullError",
+    "StorageError",
     "TransportError",
 ]
 
@@ -65,6 +66,12 @@ class LinkDeadError(TransportError):
 
 class QueueFullError(TransportError):
     """A bounded send queue is full and its policy is to refuse rather than wait."""
+
+
+class StorageError(LawfulInterceptError):
+    """The durable store could not write or read (a full disk, an I/O error). What the call
+    was to store is still in the caller's hands: nothing was half-written, and the call may
+    be made again when the fault clears."""
 
 
 class KeyCustodyError(LawfulInterceptError):

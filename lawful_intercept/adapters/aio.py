@@ -35,6 +35,7 @@ __all__ = [
     "parse_address",
     "peer_of",
     "start_server",
+    "supervise",
     "wait_event",
 ]
 
@@ -306,6 +307,27 @@ async def keep_connected(
         finally:
             await close_writer(connection)
         await asyncio.sleep(backoff.delay(0))
+
+
+async def supervise(
+    name: str,
+    run: Callable[[], Awaitable[None]],
+    *,
+    on_failure: Callable[[Exception], None],
+    restart_after: float = 1.0,
+) -> None:
+    """Run a service's background task, ``run()``, and run it again whenever it fails, until
+    it returns or is cancelled: a task never dies silently while its process lives on. Each
+    failure goes to ``on_failure`` and is logged as a CRITICAL ALARM line naming the task."""
+    while True:
+        try:
+            await run()
+            return
+        except Exception as exc:  # any failure: counted, alarmed, restarted
+            on_failure(exc)
+            log.critical("ALARM: %s failed (%s: %s); restarting in %.0f s", name,
+                         type(exc).__name__, exc, restart_after)  # fmt: skip
+            await asyncio.sleep(restart_after)
 
 
 async def close_writer(writer: Connection) -> None:

@@ -31,10 +31,7 @@ from lawful_intercept.adapters.aio import (
     wait_event,
 )
 from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
-from lawful_intercept.errors import (
-    ConfigurationError,
-    TransportError,
-)
+from lawful_intercept.errors import ConfigurationError, StorageError, TransportError
 from lawful_intercept.protocol.hi_session import (
     DeliverySession,
     DeliveryTimers,
@@ -96,6 +93,7 @@ class DeliveryClient:
         self.connects = 0
         self.sent = 0
         self.released = 0
+        self.release_failures = 0
         self.acknowledgement: bool | None = None
         self.last_error: Exception | None = None
 
@@ -216,6 +214,19 @@ class DeliveryClient:
                 connection.write(out)
                 await connection.drain()
 
+    async def _release(self, token: int) -> None:
+        """Release what the LEMF acknowledged; when the store cannot be written, the records
+        stay (the next release covers them) and the failure is counted and said once."""
+        try:
+            self.released += await self.store.call(
+                self.store.remove_through, token, channel=self.name
+            )
+        except StorageError as exc:
+            self.release_failures += 1
+            if self.release_failures == 1 or self.release_failures % 1000 == 0:
+                log.critical("ALARM: LEA %s: releasing delivered records failed (%d so far): %s",
+                             self.name, self.release_failures, exc)  # fmt: skip
+
     async def _pump_in(
         self, session: DeliverySession, connection: Connection, ready: asyncio.Event
     ) -> None:
@@ -228,7 +239,5 @@ class DeliveryClient:
                 if isinstance(event, Negotiated):
                     ready.set()
                 elif isinstance(event, Released):
-                    self.released += await self.store.call(
-                        self.store.remove_through, event.token, channel=self.name
-                    )
+                    await self._release(event.token)
             self._wake.set()  # the session may have answers to send

@@ -27,16 +27,17 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import os
 import sqlite3
 import struct
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-from lawful_intercept.errors import QueueFullError
+from lawful_intercept.errors import QueueFullError, StorageError
 from lawful_intercept.protection.keys.base import KeyStore
 from lawful_intercept.protection.sealing import Sealer, stored_data_key
 
@@ -221,14 +222,11 @@ class SQLiteQueue:
                 raise QueueFullError(
                     f"queue full ({self._count} records, {self._octets} octets stored)"
                 )
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
+            sealed_state = None if state is None else self._seal("", _STATE_POSITION, 0, state)
+            with self._transaction("store"):
                 self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", rows)
-                if state is not None:
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO state VALUES (1, ?)",
-                        (self._seal("", _STATE_POSITION, 0, state),),
-                    )
+                if sealed_state is not None:
+                    self._db.execute("INSERT OR REPLACE INTO state VALUES (1, ?)", (sealed_state,))
             self._next = position
             self._count += total
             self._octets += added
@@ -290,8 +288,7 @@ class SQLiteQueue:
                 for p, c, _ in rows
                 if p + c - 1 > released
             )
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
+            with self._transaction("release"):
                 if whole:
                     self._db.execute(
                         "DELETE FROM records WHERE channel = ? AND position <= ?",
@@ -305,6 +302,20 @@ class SQLiteQueue:
             self._counts[channel] = self._counts.get(channel, 0) - removed
             self._octets -= sum(n for _, _, n in whole)
             return removed
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[None]:
+        """One write transaction: committed whole, or rolled back and StorageError raised (a
+        full disk, an I/O error), leaving the queue's counters as they were."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield
+            self._db.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # the error below says what failed
+                    self._db.execute("ROLLBACK")
+            raise StorageError(f"queue {self.path.name}: {what} failed: {exc}") from None
 
     def call(
         self, method: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs

@@ -174,9 +174,10 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
             if args.status_file:
                 Path(args.status_file).write_text(json.dumps(attrs.asdict(status)))
             if not args.quiet:
+                fault = "  STORAGE FAULT: not accepting" if status.storage_fault else ""
                 print(f"li mf: received {status.x2x3_received}  accepted {status.accepted}  "
                       f"refused {status.refused}  queued {status.queued}  "
-                      f"delivered {status.delivered}", file=err, flush=True)  # fmt: skip
+                      f"delivered {status.delivered}{fault}", file=err, flush=True)  # fmt: skip
         if x1 is not None:
             await x1[1].close()
             x1[0].close()

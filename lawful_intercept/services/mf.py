@@ -31,13 +31,13 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import attrs
 
-from lawful_intercept.adapters.aio import Peer, cancel_and_wait, wait_event
+from lawful_intercept.adapters.aio import Peer, cancel_and_wait, supervise, wait_event
 from lawful_intercept.adapters.hi_client import DeliveryClient, Destination
 from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
 from lawful_intercept.adapters.x2x3_transport import X2X3Receiver
 from lawful_intercept.codec.asn1 import compiled
 from lawful_intercept.codec.x2x3.decoder import X2X3View
-from lawful_intercept.errors import ConfigurationError
+from lawful_intercept.errors import ConfigurationError, StorageError
 from lawful_intercept.protocol.mediator import HIPDU, LEAConfig, Mediator, TaskBinding
 from lawful_intercept.protocol.x2x3_session import Timers
 
@@ -58,6 +58,9 @@ class MFStatus:
     pending: dict[str, int]
     connected: dict[str, bool]
     streams_rejected: int
+    storage_fault: bool = False  # the queue cannot be written: acceptance is stopped
+    storage_failures: int = 0
+    task_failures: int = 0
 
 
 class MFService:
@@ -113,6 +116,10 @@ class MFService:
         self.accepted = 0
         self.refused = 0
         self._refusing = False  # full for refuse_after already: refuse without waiting
+        #: the last storage error while the queue cannot be written (None: it can)
+        self.storage_fault: str | None = None
+        self.storage_failures = 0  # commits that failed (each retried)
+        self.task_failures = 0  # background task failures (each alarmed and restarted)
 
     @property
     def port(self) -> int:
@@ -157,7 +164,9 @@ class MFService:
         await asyncio.to_thread(compiled, "ber")
         for client in self.clients.values():
             await client.start()
-        self._committer = asyncio.get_running_loop().create_task(self._commit_loop())
+        self._committer = asyncio.get_running_loop().create_task(
+            supervise("MF commit loop", self._commit_loop, on_failure=self._task_failed)
+        )
         await self.receiver.start()
         log.info("MF listening for X2/X3 on %s:%d", self.receiver.host, self.receiver.port)
 
@@ -181,9 +190,14 @@ class MFService:
             while received is not None and self.accepted + self._inputs + self.refused < received:
                 await asyncio.sleep(0.02)
 
+        async def stored() -> None:
+            while self.storage_fault is not None:  # the commit loop retries the batch
+                await asyncio.sleep(0.05)
+
         await asyncio.wait_for(arrived(), timeout)
         self._add(self.mediator.poll(time.time(), flush=True))
         await self._commit()
+        await asyncio.wait_for(stored(), timeout)
         await asyncio.gather(*(c.drained(timeout) for c in self.clients.values()))
 
     def status(self) -> MFStatus:
@@ -196,9 +210,37 @@ class MFService:
             pending={n: c.pending for n, c in self.clients.items()},
             connected={n: c.connected for n, c in self.clients.items()},
             streams_rejected=self.receiver.streams_rejected,
+            storage_fault=self.storage_fault is not None,
+            storage_failures=self.storage_failures,
+            task_failures=self.task_failures,
         )
 
+    def _restore(self, batches: dict[str, list[bytes]], inputs: int) -> None:
+        """Put a batch whose commit failed back in front of what was batched since, in order:
+        the mediator's state already counts its sequence numbers."""
+        for name, records in batches.items():
+            self._batch[name] = records + self._batch.get(name, [])
+            self._batched += len(records)
+        self._inputs += inputs
+        if self._batch_started is None:
+            self._batch_started = time.monotonic()
+
+    def _storage_failed(self, error: StorageError) -> None:
+        self.storage_failures += 1
+        if self.storage_fault is None:
+            log.critical(
+                "ALARM: MF queue cannot be written (%s): X2/X3 acceptance stopped, delivery "
+                "of what is stored goes on, the commit is retried",
+                error,
+            )
+        self.storage_fault = str(error)
+
+    def _task_failed(self, error: Exception) -> None:
+        self.task_failures += 1
+
     def _full(self, views: int) -> bool:
+        if self.storage_fault is not None:  # nothing more is taken until a commit succeeds
+            return True
         store = self.store
         # what is batched or being committed, and what ``views`` X2/X3 PDUs may add
         margin = self._batched + self._in_flight + 4 * len(self.clients) * views
@@ -235,9 +277,10 @@ class MFService:
                 before = self.refused
                 self.refused += len(views)
                 if before == 0 or before // 1000 != self.refused // 1000:
+                    why = "cannot be written" if self.storage_fault is not None else "full"
                     log.critical(
-                        "ALARM: MF queue full for %.0f s: X2/X3 PDUs refused (%d so far)",
-                        self.refuse_after, self.refused,
+                        "ALARM: MF queue %s for %.0f s: X2/X3 PDUs refused (%d so far)",
+                        why, self.refuse_after, self.refused,
                     )  # fmt: skip
                 return
             views = self._take_while_room(views)
@@ -290,8 +333,15 @@ class MFService:
             self._batch_started = None
             try:
                 firsts = await self.store.call(self.store.put_channels, batches, state=state)
+            except StorageError as exc:
+                self._restore(batches, inputs)
+                self._storage_failed(exc)
+                return
             finally:
                 self._in_flight = 0
+            if self.storage_fault is not None:
+                log.critical("MF queue storage works again: accepting X2/X3 PDUs")
+                self.storage_fault = None
             self.accepted += inputs
             for name, records in batches.items():
                 self.clients[name].offer(firsts[name], records)
@@ -304,7 +354,9 @@ class MFService:
                 self._wake.clear()
                 await wait_event(self._wake, 0.1)
             self._add(self.mediator.poll(time.time()))
-            if self._batch_started is not None:
+            if self.storage_fault is not None:  # retry a failed commit once a second
+                await asyncio.sleep(1.0)
+            elif self._batch_started is not None:
                 await asyncio.sleep(
                     max(0.0, self._batch_started + self.commit_interval - time.monotonic())
                 )

@@ -4,7 +4,9 @@ open_connection and the reconnecting client loop."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import sqlite3
 import ssl
 from typing import Any
 
@@ -17,6 +19,7 @@ from lawful_intercept.adapters.aio import (
     keep_connected,
     open_connection,
     start_server,
+    supervise,
 )
 from lawful_intercept.adapters.tls import TLSConfig
 from lawful_intercept.errors import IntegrityError, TransportError
@@ -228,3 +231,30 @@ def test_keep_connected_reconnects_after_a_lost_link_and_stops_on_tampered_data(
         await server.wait_closed()
 
     run(main())
+
+
+def test_supervise_restarts_a_failed_task_with_an_alarm(caplog: pytest.LogCaptureFixture) -> None:
+    """A background task that fails is alarmed, counted and run again; one that returns ends
+    the supervision; cancelling the supervision cancels the task."""
+    runs: list[int] = []
+    failures: list[Exception] = []
+
+    async def flaky() -> None:
+        runs.append(len(runs))
+        if len(runs) < 3:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    async def main() -> None:
+        await supervise("flaky", flaky, on_failure=failures.append, restart_after=0.01)
+        forever = asyncio.ensure_future(
+            supervise("idle", asyncio.Event().wait, on_failure=failures.append)
+        )
+        await asyncio.sleep(0.05)
+        forever.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await forever
+
+    with caplog.at_level(logging.CRITICAL):
+        run(main())
+    assert runs == [0, 1, 2] and len(failures) == 2
+    assert caplog.text.count("ALARM: flaky failed (OperationalError: disk I/O error)") == 2

@@ -138,8 +138,11 @@ class Rig:
         self.pcap.close()
         self.iri.close()
 
-    def mf(self, *, tls: ssl.SSLContext | None = None, **options: Any) -> MFService:
-        store = SQLiteQueue.with_keystore(self.tmp / "mf-queue.db", self.keys, **options)
+    def mf(
+        self, *, tls: ssl.SSLContext | None = None, queue: Path | None = None, **options: Any
+    ) -> MFService:
+        path = queue or self.tmp / "mf-queue.db"
+        store = SQLiteQueue.with_keystore(path, self.keys, **options)
         return MFService(
             x2x3_tls=self.pki["mf"].server_context(),
             bindings=[TaskBinding(XID, b"LIID-42", ("LEA-A",), b"OP1", b"MF1", "GB", "GB")],
