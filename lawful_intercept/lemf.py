@@ -12,6 +12,7 @@ from lawful_intercept.protocol.lemf_receiver import (
     IRIRecord,
     KeepAlive,
     LEMFReceiver,
+    OutOfWindow,
 )
 from lawful_intercept.services.lemf import LEMFCounters, LEMFServer
 
@@ -27,4 +28,5 @@ __all__ = [
     "LEMFReceiver",
     "LEMFServer",
     "LEMFSession",
+    "OutOfWindow",
 ]

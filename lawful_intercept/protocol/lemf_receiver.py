@@ -33,10 +33,12 @@ from lawful_intercept.codec.handover.reader import PSPDUStreamReader
 from lawful_intercept.errors import IntegrityError
 from lawful_intercept.protection.encryption import EncryptionProfile, PayloadDecryptor
 from lawful_intercept.protection.integrity import IntegrityVerifier
+from lawful_intercept.protocol.hi_sequence import StreamWindow, Verdict, serial_distance
 
 __all__ = [
     "CCPacket",
     "CCPackets",
+    "OutOfWindow",
     "Duplicate",
     "Gap",
     "IRIRecord",
@@ -96,6 +98,23 @@ class Gap:
     expected: int
     received: int
 
+    @property
+    def count(self) -> int:
+        """How many numbers are missing (serial arithmetic: across the 2^32 wrap too)."""
+        return serial_distance(self.expected, self.received)
+
+
+@attrs.frozen
+class OutOfWindow:
+    """A sequence number far outside its stream's window (ahead or behind: forged, stale, or
+    from a rolled-back sender): it moved nothing; its content goes to quarantine, not to the
+    outputs, and is reported."""
+
+    liid: bytes
+    stream: str
+    sequence: int
+    expected: int
+
 
 @attrs.frozen
 class Duplicate:
@@ -129,9 +148,9 @@ class KeepAlive:
 _CC_PAYLOAD_SEQUENCE, _ENCRYPTION_CONTAINER = 1, 4  # Payload CHOICE tag numbers
 
 #: Missing sequence numbers remembered per stream, so a late PDU is told from a repeat.
-MAX_REMEMBERED_MISSING = 65536
-
-Event = CCPacket | CCPackets | IRIRecord | Gap | Duplicate | IntegrityResult | KeepAlive
+Event = (
+    CCPacket | CCPackets | IRIRecord | Gap | Duplicate | OutOfWindow | IntegrityResult | KeepAlive
+)
 
 
 def _cc_events(cc: CCPackets, batched: bool) -> list[Event]:
@@ -166,8 +185,7 @@ class LEMFReceiver:
         self._verification_key = verification_key
         self._reader = PSPDUStreamReader(max_pdu_length)
         self._decryptors: dict[bytes, PayloadDecryptor] = {}
-        self._next: dict[tuple[bytes, str], int] = {}
-        self._missing: dict[tuple[bytes, str], set[int]] = {}  # gaps a late PDU may fill
+        self._streams: dict[tuple[bytes, str], StreamWindow] = {}  # (LIID, stream)
         self._verifiers: dict[tuple[bytes, str], IntegrityVerifier] = {}
         self.pdus = 0
 
@@ -207,7 +225,7 @@ class LEMFReceiver:
 
     def _ipcc(self, view: IPCCView, received: bytes, batched: bool) -> list[Event]:
         events: list[Event] = list(self._sequence(view.liid, "HI3", view.sequence))
-        if events and isinstance(events[-1], Duplicate):
+        if events and isinstance(events[-1], Duplicate | OutOfWindow):
             return events
         self._verifier(view.liid, "HI3").add(view.sequence, received)
         cc = CCPackets(view.liid, view.cin, view.sequence, view.timestamp_ns, view.items)
@@ -230,7 +248,7 @@ class LEMFReceiver:
         if stream is None:
             return []
         events: list[Event] = list(self._sequence(liid, stream, sequence))
-        if events and isinstance(events[-1], Duplicate):
+        if events and isinstance(events[-1], Duplicate | OutOfWindow):
             return events
         verifier = self._verifier(liid, stream)
         if isinstance(payload, m.IntegrityCheck):
@@ -254,20 +272,17 @@ class LEMFReceiver:
 
     def _sequence(self, liid: bytes, stream: str, sequence: int) -> Iterable[Event]:
         key = (liid, stream)
-        expected = self._next.get(key, 0)
-        if sequence < expected:
-            missing = self._missing.get(key)
-            if missing and sequence in missing:  # late, not repeated: take it
-                missing.discard(sequence)
-            else:
-                yield Duplicate(liid, stream, sequence)
-            return
-        if sequence > expected:
+        window = self._streams.get(key)
+        if window is None:
+            window = self._streams[key] = StreamWindow()
+        expected = window.high
+        verdict = window.accept(sequence)
+        if verdict is Verdict.AHEAD:
             yield Gap(liid, stream, expected, sequence)
-            missing = self._missing.setdefault(key, set())
-            if len(missing) + sequence - expected <= MAX_REMEMBERED_MISSING:
-                missing.update(range(expected, sequence))
-        self._next[key] = sequence + 1
+        elif verdict is Verdict.DUPLICATE:
+            yield Duplicate(liid, stream, sequence)
+        elif verdict is Verdict.OUTSIDE:
+            yield OutOfWindow(liid, stream, sequence, expected)
 
     def _cc(self, liid: bytes, pdu: m.PSPDU, items: Iterable[m.CCPayload]) -> CCPackets:
         header = pdu.header

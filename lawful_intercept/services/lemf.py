@@ -33,6 +33,7 @@ from lawful_intercept.protocol.lemf_receiver import (
     IntegrityResult,
     IRIRecord,
     LEMFReceiver,
+    OutOfWindow,
 )
 
 __all__ = ["LEMFCounters", "LEMFServer"]
@@ -51,6 +52,7 @@ class LEMFCounters:
     gaps: int = 0
     missing: int = 0
     duplicates: int = 0
+    out_of_window: int = 0  # quarantined: a sequence number far outside its stream's window
     integrity_verified: int = 0
     integrity_failed: int = 0
     undecryptable: int = 0
@@ -161,11 +163,16 @@ class LEMFServer:
                 self.iri.write(json.dumps(event.record, sort_keys=True) + "\n")
         elif isinstance(event, Gap):
             c.gaps += 1
-            c.missing += event.received - event.expected
-            log.warning("%s sequence gap: %d PDU(s) missing", event.stream,
-                        event.received - event.expected)  # fmt: skip
+            c.missing += event.count
+            log.warning("%s sequence gap: %d PDU(s) missing (%d to %d)", event.stream,
+                        event.count, event.expected, (event.received - 1) % (1 << 32))  # fmt: skip
         elif isinstance(event, Duplicate):
             c.duplicates += 1
+        elif isinstance(event, OutOfWindow):
+            c.out_of_window += 1
+            log.error("%s sequence number %d is far outside its window (next expected %d): "
+                      "quarantined, not written", event.stream, event.sequence,
+                      event.expected)  # fmt: skip
         elif isinstance(event, IntegrityResult):
             if event.reason is None:
                 c.integrity_verified += 1

@@ -1,0 +1,80 @@
+"""A receiving LEMF's view of one HI stream's sequence numbers (ETSI TS 102 232-1 pSHeader
+sequenceNumber, INTEGER (0..4294967295), one count per LIID and stream, wrapping after
+4294967295).
+
+Numbers are compared in serial-number arithmetic (RFC 1982 over 32 bits), so the stream goes
+on across the wrap. The state is bounded: the next number expected (the high mark) and which
+numbers of the last :data:`WINDOW` below it are still missing. A number within the window
+ahead moves the high mark (the numbers skipped are a gap, and a late PDU fills its place
+later); a number already stored there is a duplicate; anything farther away, ahead or
+behind, moves nothing: it is *outside the window* and goes to quarantine, so one forged or
+stale number (a rolled-back MF, a broken peer) can neither make genuine content look like
+duplicates nor be taken as a duplicate itself.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["MODULUS", "WINDOW", "Verdict", "StreamWindow", "serial_distance"]
+
+MODULUS = 1 << 32
+#: how far ahead of the high mark a number may move it, and how far behind a late one may
+#: still fill a gap (a window of 2^16 PDUs: far more than any reordering of a TCP stream)
+WINDOW = 1 << 16
+
+
+def serial_distance(start: int, number: int) -> int:
+    """``number - start`` in 32-bit serial arithmetic: -2^31 < result <= 2^31."""
+    delta = (number - start) % MODULUS
+    return delta - MODULUS if delta > MODULUS // 2 else delta
+
+
+class Verdict(enum.Enum):
+    """What one sequence number is to its stream."""
+
+    NEXT = "next"  # the number expected: stored, the high mark moves on
+    AHEAD = "ahead"  # within the window ahead: stored, the numbers skipped are missing
+    LATE = "late"  # a missing number arriving late: stored
+    DUPLICATE = "duplicate"  # already stored: dropped
+    OUTSIDE = "outside"  # farther than the window, ahead or behind: quarantined
+
+
+class StreamWindow:
+    """One stream's high mark and missing numbers (sans-IO; no clock, no I/O)."""
+
+    __slots__ = ("high", "missing", "span")
+
+    def __init__(self, high: int = 0, missing: set[int] | None = None, span: int = 0) -> None:
+        #: the next number expected (mod 2^32)
+        self.high = high % MODULUS
+        #: numbers within the window below the high mark that have not arrived
+        self.missing: set[int] = set() if missing is None else set(missing)
+        #: how many numbers below the high mark the stream has covered (at most WINDOW): a
+        #: number behind a new stream's start was never stored, so it is no duplicate
+        self.span = span
+
+    def accept(self, number: int) -> Verdict:
+        """The verdict for ``number``; the state moves only for NEXT, AHEAD and LATE."""
+        distance = serial_distance(self.high, number)
+        if distance == 0:
+            self.high = (number + 1) % MODULUS
+            self.span = min(WINDOW, self.span + 1)
+            return Verdict.NEXT
+        if 0 < distance <= WINDOW:
+            self.missing.update((self.high + k) % MODULUS for k in range(distance))
+            self.high = (number + 1) % MODULUS
+            self.span = min(WINDOW, self.span + distance + 1)
+            self._prune()
+            return Verdict.AHEAD
+        if -self.span <= distance < 0:
+            if number in self.missing:
+                self.missing.discard(number)
+                return Verdict.LATE
+            return Verdict.DUPLICATE
+        return Verdict.OUTSIDE
+
+    def _prune(self) -> None:
+        """Forget missing numbers that fell out of the window (they were reported as a gap)."""
+        if len(self.missing) > WINDOW:
+            self.missing = {n for n in self.missing if -WINDOW <= serial_distance(self.high, n) < 0}

@@ -1,0 +1,114 @@
+"""A LEMF's sequence numbers per stream (TS 102 232-1, 0..2^32-1, wrapping): serial
+arithmetic, a bounded window, duplicates only of what was stored, and a forged or stale number
+that moves nothing."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.template import CCTemplate
+from lawful_intercept.protocol.hi_sequence import (
+    MODULUS,
+    WINDOW,
+    StreamWindow,
+    Verdict,
+    serial_distance,
+)
+from lawful_intercept.protocol.lemf_receiver import (
+    CCPacket,
+    Duplicate,
+    Gap,
+    LEMFReceiver,
+    OutOfWindow,
+)
+
+TOP = MODULUS - 1
+
+
+def test_serial_distance_crosses_the_wrap() -> None:
+    assert serial_distance(TOP, 0) == 1 and serial_distance(0, TOP) == -1
+    assert serial_distance(5, 5) == 0 and serial_distance(0, 1 << 31) == 1 << 31
+
+
+def test_a_stream_goes_on_across_the_wrap() -> None:
+    window = StreamWindow(high=TOP - 1, span=10)
+    assert [window.accept(n) for n in (TOP - 1, TOP, 0, 1)] == [Verdict.NEXT] * 4
+    assert window.high == 2
+    assert window.accept(TOP) is Verdict.DUPLICATE  # stored before the wrap
+
+
+def test_one_forged_high_number_moves_nothing() -> None:
+    """The probe of issue 17: one PDU numbered 4,000,000,000, then 500 genuine ones."""
+    window = StreamWindow()
+    assert {window.accept(n) for n in range(10)} == {Verdict.NEXT}
+    assert window.accept(4_000_000_000) is Verdict.OUTSIDE
+    assert window.high == 10
+    assert {window.accept(n) for n in range(10, 510)} == {Verdict.NEXT}
+
+
+def test_gaps_late_arrivals_and_duplicates() -> None:
+    window = StreamWindow()
+    assert [window.accept(n) for n in (0, 1, 5)] == [Verdict.NEXT, Verdict.NEXT, Verdict.AHEAD]
+    assert window.missing == {2, 3, 4}
+    assert window.accept(3) is Verdict.LATE and window.accept(3) is Verdict.DUPLICATE
+    assert window.accept(1) is Verdict.DUPLICATE and window.accept(2) is Verdict.LATE
+    assert window.missing == {4}
+
+
+def test_numbers_never_stored_are_not_duplicates() -> None:
+    fresh = StreamWindow()
+    assert fresh.accept(TOP) is Verdict.OUTSIDE  # behind a new stream's start
+    long = StreamWindow(high=10 * WINDOW, span=WINDOW)
+    assert long.accept(10 * WINDOW - WINDOW - 1) is Verdict.OUTSIDE  # older than the window
+    assert long.accept(10 * WINDOW + WINDOW + 1) is Verdict.OUTSIDE  # too far ahead
+    assert long.high == 10 * WINDOW
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=st.integers(0, TOP),
+    count=st.integers(1, 400),
+    data=st.data(),
+)
+def test_any_order_within_the_window_stores_each_number_once(
+    start: int, count: int, data: st.DataObject
+) -> None:
+    numbers = [(start + k) % MODULUS for k in range(count)]
+    arrivals = data.draw(st.permutations(numbers))
+    repeats = data.draw(st.lists(st.sampled_from(numbers), max_size=20))
+    window = StreamWindow(high=start)
+    stored: list[int] = []
+    for n in [*arrivals, *repeats]:
+        verdict = window.accept(n)
+        assert verdict is not Verdict.OUTSIDE
+        if verdict is Verdict.DUPLICATE:
+            assert n in stored
+        else:
+            assert n not in stored
+            stored.append(n)
+    assert sorted(stored) == sorted(numbers) and not window.missing
+    assert window.high == (start + count) % MODULUS
+
+
+def _cc(template: CCTemplate, sequence: int) -> bytes:
+    return template.encode(sequence, 1, 10**18, m.PayloadDirection.TO_TARGET, b"\x45" + bytes(27))
+
+
+def test_the_lemf_quarantines_a_forged_number_and_keeps_the_genuine_content() -> None:
+    template = CCTemplate(
+        lawful_interception_identifier=b"LIID-1", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    receiver = LEMFReceiver()
+    events = [e for n in range(5) for e in receiver.on_pdu(_cc(template, n))]
+    forged = receiver.on_pdu(_cc(template, 4_000_000_000))
+    assert forged == [OutOfWindow(b"LIID-1", "HI3", 4_000_000_000, 5)]  # no content out
+    events += [e for n in range(5, 505) for e in receiver.on_pdu(_cc(template, n))]
+    assert [type(e) for e in events] == [CCPacket] * 505
+    resent = receiver.on_pdu(_cc(template, 504))
+    assert resent == [Duplicate(b"LIID-1", "HI3", 504)]
+    gap = receiver.on_pdu(_cc(template, 507))
+    assert gap[0] == Gap(b"LIID-1", "HI3", 505, 507) and gap[0].count == 2
+    wrap = Gap(b"L", "HI3", TOP - 1, 1)
+    assert wrap.count == 3
