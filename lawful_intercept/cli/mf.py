@@ -11,7 +11,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Any, TextIO
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -52,8 +52,11 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     lemf.add_argument("--cert", required=True)
     lemf.add_argument("--key", required=True)
     lemf.add_argument("--ca", required=True, help="CA that certifies the MFs")
-    lemf.add_argument("--pcap", required=True, help="CC as a pcap of the IP packets")
-    lemf.add_argument("--iri", required=True, help="IRI as JSON lines")
+    lemf.add_argument("--pcap", required=True, help="CC as a pcap of the IP packets (appended)")
+    lemf.add_argument("--iri", required=True, help="IRI as JSON lines (appended)")
+    lemf.add_argument(
+        "--state", help="the streams' sequence state across restarts (default: PCAP.state)"
+    )
     lemf.add_argument("--key-file", help="the HI key (from 'li mf keygen') for encrypted PDUs")
     lemf.add_argument("--encryption", default="aES-256-CBC", help="aES-256-CBC or aES-192-CBC")
     lemf.add_argument("--verify-key", help="the MF's signature public key (PEM)")
@@ -191,6 +194,11 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
         store.close()
 
 
+def _append(path: str, mode: str) -> IO[Any]:
+    """An output opened for appending (a restart never truncates evidence), made 0600."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), mode)
+
+
 def cmd_lemf(args: argparse.Namespace, err: TextIO) -> int:
     return asyncio.run(_run_lemf(args, err))
 
@@ -213,10 +221,11 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
         verify = loaded
     profile = EncryptionProfile(m.EncryptionType(args.encryption)) if key else None
     receiver = LEMFReceiver(key=key, profile=profile, verification_key=verify)
-    with open(args.pcap, "wb") as pcap, open(args.iri, "w") as iri:
+    state = Path(args.state or f"{args.pcap}.state")
+    with _append(args.pcap, "ab") as pcap, _append(args.iri, "a") as iri:
         server = LEMFServer(
             TLSConfig(args.cert, args.key, args.ca).server_context(), receiver, host=host,
-            port=port, pcap=pcap, iri=iri, accept_acknowledgement=not args.no_ack,
+            port=port, pcap=pcap, iri=iri, accept_acknowledgement=not args.no_ack, state=state,
         )  # fmt: skip
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

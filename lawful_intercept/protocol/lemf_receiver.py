@@ -12,7 +12,7 @@ offset, as the framer does.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -30,10 +30,16 @@ from lawful_intercept.codec.handover.ccreader import (
 from lawful_intercept.codec.handover.codec import decode
 from lawful_intercept.codec.handover.jsonform import pspdu_to_json
 from lawful_intercept.codec.handover.reader import PSPDUStreamReader
-from lawful_intercept.errors import IntegrityError
+from lawful_intercept.errors import DecodeError, IntegrityError
 from lawful_intercept.protection.encryption import EncryptionProfile, PayloadDecryptor
 from lawful_intercept.protection.integrity import IntegrityVerifier
-from lawful_intercept.protocol.hi_sequence import StreamWindow, Verdict, serial_distance
+from lawful_intercept.protocol.hi_sequence import (
+    MODULUS,
+    WINDOW,
+    StreamWindow,
+    Verdict,
+    serial_distance,
+)
 
 __all__ = [
     "CCPacket",
@@ -269,6 +275,38 @@ class LEMFReceiver:
         else:
             events.append(IRIRecord(liid, sequence, pspdu_to_json(clear)))
         return events
+
+    def sequence_state(self) -> dict[str, Any]:
+        """Each stream's sequence state, as JSON values: what a restarted LEMF needs to go on
+        without reporting false gaps or taking old numbers as new (:meth:`restore_sequences`)."""
+        return {
+            "version": 1,
+            "streams": [
+                [liid.hex(), stream, w.high, w.span, sorted(w.missing)]
+                for (liid, stream), w in self._streams.items()
+            ],
+        }
+
+    def restore_sequences(self, state: Mapping[str, Any]) -> None:
+        """Take back what :meth:`sequence_state` gave; DecodeError for anything else."""
+        try:
+            if state["version"] != 1:
+                raise ValueError(f"version {state['version']}")
+            streams = {}
+            for liid, stream, high, span, missing in state["streams"]:
+                numbers = {int(n) for n in missing}
+                if not (
+                    0 <= int(high) < MODULUS
+                    and 0 <= int(span) <= WINDOW
+                    and len(numbers) <= 2 * WINDOW
+                    and all(0 <= n < MODULUS for n in numbers)
+                ):
+                    raise ValueError("a stream's numbers are out of range")
+                key = (bytes.fromhex(liid), str(stream))
+                streams[key] = StreamWindow(int(high), numbers, int(span))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DecodeError(0, f"not a LEMF sequence state: {exc}") from None
+        self._streams = streams
 
     def _sequence(self, liid: bytes, stream: str, sequence: int) -> Iterable[Event]:
         key = (liid, stream)

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import ssl
+from pathlib import Path
 from typing import IO
 
 import attrs
@@ -61,6 +63,14 @@ class LEMFCounters:
     keepalives: int = 0
 
 
+def _empty(out: IO[bytes]) -> bool:
+    """Whether an output holds nothing yet (a pipe always starts empty)."""
+    try:
+        return out.tell() == 0
+    except OSError:  # not seekable
+        return True
+
+
 class LEMFServer:
     """Receives HI2/HI3 from MFs for one LEA."""
 
@@ -75,15 +85,26 @@ class LEMFServer:
         iri: IO[str] | None = None,
         accept_acknowledgement: bool = True,
         allow_plain_tcp: bool = False,
+        state: Path | None = None,
     ) -> None:
+        """``pcap`` gets its file header only when it is empty (a restart appends);
+        ``state``: a file that keeps the streams' sequence state across restarts (read at
+        construction when it exists, rewritten with the outputs' flush, before every
+        acknowledgement)."""
         if tls is None and not allow_plain_tcp:
             raise ConfigurationError("a LEMF without TLS needs allow_plain_tcp=True")
         self.tls, self.receiver = tls, receiver
         self.host, self.port = host, port
         self.pcap, self.iri = pcap, iri
         self.accept_acknowledgement = accept_acknowledgement
-        if pcap is not None:
+        if pcap is not None and _empty(pcap):
             pcap.write(pcap_header())
+        self.state = state
+        if state is not None and state.exists():
+            try:
+                receiver.restore_sequences(json.loads(state.read_text()))
+            except (OSError, ValueError, DecodeError) as exc:
+                raise ConfigurationError(f"LEMF state {state}: {exc}") from None
         self.counters = LEMFCounters()
         self._listener = Listener(self._handle, host, port, tls=tls)
 
@@ -103,6 +124,12 @@ class LEMFServer:
         for out in (self.pcap, self.iri):
             if out is not None:
                 out.flush()
+        if self.state is not None:  # written whole, then put in place: never half a file
+            fresh = self.state.with_name(self.state.name + ".new")
+            fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                json.dump(self.receiver.sequence_state(), out)
+            os.replace(fresh, self.state)
 
     async def _handle(self, connection: Connection) -> None:
         peer = peer_of(connection)

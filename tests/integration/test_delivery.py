@@ -226,6 +226,41 @@ def test_lemf_down_for_30_s_under_load_loses_nothing_and_leaves_no_gap(tmp_path:
     assert pcap_packets(tmp_path / "cc.pcap") == packets
 
 
+def test_a_new_lemf_process_goes_on_from_its_state_file_without_a_false_gap(
+    tmp_path: Path,
+) -> None:
+    """The LEMF stops mid-stream and a new receiver (a restarted process) takes the streams'
+    sequence state from its file: no false gap, nothing taken twice, the outputs appended."""
+    packets = [udp_packet(n) for n in range(3000)]
+    state = tmp_path / "lemf-state.json"
+
+    async def scenario() -> None:
+        rig = Rig(tmp_path)
+        await rig.start_lemf(state=state)
+        mf = rig.mf()
+        await mf.start()
+        poi = rig.poi(mf.port)
+        await poi.start()
+        pdus = x2x3_for(packets)
+        await _send_all(poi, pdus[:1500])
+        await mf.drained(30, received=1500)
+        await rig.stop_lemf()
+        assert state.stat().st_mode & 0o777 == 0o600
+        first = rig.lemf.counters.cc_packets if rig.lemf else 0
+        await _send_all(poi, pdus[1500:])
+        await rig.start_lemf(state=state)  # a new receiver: its state from the file
+        await mf.drained(60, received=len(pdus))
+        await poi.close()
+        await mf.close()
+        await rig.stop_lemf()
+        assert rig.lemf is not None
+        c = rig.lemf.counters
+        assert first > 0 and (c.cc_packets, c.gaps, c.out_of_window) == (3000, 0, 0)
+
+    run(scenario(), timeout=120)
+    assert pcap_packets(tmp_path / "cc.pcap") == packets  # one header, every packet once
+
+
 def test_slow_lemf_keeps_the_mf_memory_bounded(tmp_path: Path) -> None:
     """A LEMF (in its own thread and event loop) that reads slowly: the MF keeps the backlog
     in its durable queue; what it holds in memory stays within the window."""

@@ -110,22 +110,24 @@ class Rig:
         self.lemf: LEMFServer | None = None
         self.lemf_port = 0
 
-    async def start_lemf(self) -> LEMFServer:
+    async def start_lemf(self, *, state: Path | None = None) -> LEMFServer:
+        """Start the LEMF, or start it again: a restart keeps the receiver's sequence state in
+        memory or, with ``state``, takes it from that file as a new LEMF process would. The
+        outputs are appended to (the pcap's header is written once)."""
         receiver = LEMFReceiver(
             key=self.hi_key if self.lea.encryption else None,
             profile=self.lea.encryption,
             verification_key=self.keys.public_key(),
         )
-        if self.lemf is not None:  # a restart keeps the LEMF's sequence state
+        if self.lemf is not None and state is None:
             receiver = self.lemf.receiver
-        self.pcap = (self.tmp / "cc.pcap").open("ab" if self.lemf else "wb")
+        self.pcap = (self.tmp / "cc.pcap").open("ab")
         self.iri = (self.tmp / "iri.jsonl").open("a")
         server = LEMFServer(
             self.pki["lemf"].server_context(), receiver, port=self.lemf_port,
-            pcap=None if self.lemf else self.pcap, iri=self.iri,
+            pcap=self.pcap, iri=self.iri, state=state,
         )  # fmt: skip
         if self.lemf is not None:
-            server.pcap = self.pcap  # appending: no second file header
             server.counters = self.lemf.counters
         await server.start()
         self.lemf_port = server.port

@@ -4,11 +4,13 @@ that moves nothing."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.template import CCTemplate
+from lawful_intercept.errors import DecodeError
 from lawful_intercept.protocol.hi_sequence import (
     MODULUS,
     WINDOW,
@@ -112,3 +114,27 @@ def test_the_lemf_quarantines_a_forged_number_and_keeps_the_genuine_content() ->
     assert gap[0] == Gap(b"LIID-1", "HI3", 505, 507) and gap[0].count == 2
     wrap = Gap(b"L", "HI3", TOP - 1, 1)
     assert wrap.count == 3
+
+
+def test_a_receivers_sequence_state_survives_a_round_trip_and_refuses_damage() -> None:
+    template = CCTemplate(
+        lawful_interception_identifier=b"LIID-1", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    first = LEMFReceiver()
+    for n in (0, 1, 5):
+        first.on_pdu(_cc(template, n))
+    state = first.sequence_state()
+    second = LEMFReceiver()
+    second.restore_sequences(state)
+    assert second.on_pdu(_cc(template, 1)) == [Duplicate(b"LIID-1", "HI3", 1)]
+    assert isinstance(second.on_pdu(_cc(template, 3))[0], CCPacket)  # a late one still fills
+    assert isinstance(second.on_pdu(_cc(template, 6))[0], CCPacket)  # no false gap
+    for damaged in (
+        {"version": 2, "streams": []},
+        {"version": 1, "streams": [["zz", "HI3", 0, 0, []]]},
+        {"version": 1, "streams": [["00", "HI3", MODULUS, 0, []]]},
+        {"version": 1, "streams": [["00", "HI3", 0, WINDOW + 1, []]]},
+        {"version": 1},
+    ):
+        with pytest.raises(DecodeError):
+            LEMFReceiver().restore_sequences(damaged)
