@@ -299,21 +299,20 @@ def test_an_event_loop_reaches_the_queue_through_its_one_thread(tmp_path: Path) 
 
     queue = li.mf.SQLiteQueue(tmp_path / "q.db", key())
 
-    async def main() -> tuple[set[str], list[tuple[int, bytes]]]:
-        loop_thread = threading.current_thread().name
+    async def main() -> tuple[set[threading.Thread], list[tuple[int, bytes]]]:
         first = await queue.call(queue.put, [b"a", b"b"], channel="x")
-        names = set(
-            await asyncio.gather(
-                *(queue.call(lambda: threading.current_thread().name) for _ in range(8))
-            )
+        threads = set(
+            await asyncio.gather(*(queue.call(threading.current_thread) for _ in range(8)))
         )
-        assert loop_thread not in names
+        assert threading.current_thread() not in threads
         got = await queue.call(queue.peek, 10, channel="x")
         assert first == got[0][0]
-        return names, got
+        return threads, got
 
-    names, got = asyncio.run(main())
-    assert len(names) == 1 and names.pop().startswith("li-queue")
+    threads, got = asyncio.run(main())
+    assert len(threads) == 1
+    (worker,) = threads
+    assert worker.name.startswith("li-queue") and worker.is_alive()
     assert [record for _, record in got] == [b"a", b"b"]
     queue.close()
-    assert not any(t.name.startswith("li-queue") for t in threading.enumerate())
+    assert not worker.is_alive()
