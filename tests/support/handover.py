@@ -159,3 +159,19 @@ templates = st.builds(
 
 
 sizes = st.sampled_from([0, 1, 60, 100, 127, 128, 200, 255, 256, 1500, 9000, 65535, 65536, 70000])
+
+
+@st.composite
+def cc_cases(
+    draw: st.DrawFn,
+) -> tuple[CCTemplate, tuple[int, int | None, int, m.PayloadDirection | None, bytes]]:
+    """A CC template and one packet's encode() arguments: (sequence number, CIN or None,
+    time in POSIX ns, direction or None, packet octets of a size around every length form)."""
+    size = draw(sizes)
+    return draw(templates), (
+        draw(st.integers(0, 0xFFFFFFFF)),
+        draw(st.none() | st.integers(0, 0xFFFFFFFF)),
+        draw(st.integers(0, 253_402_300_799 * 10**9)),
+        draw(st.none() | st.sampled_from(list(m.PayloadDirection))),
+        draw(st.binary(min_size=size, max_size=size)),
+    )

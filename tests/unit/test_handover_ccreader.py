@@ -7,7 +7,7 @@ import calendar
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.handover import pspdus, sizes, templates
+from support.handover import cc_cases, pspdus, templates
 
 from lawful_intercept.codec.handover import ccreader, codec, psheader
 from lawful_intercept.codec.handover import model as m
@@ -33,26 +33,13 @@ def _expected_ns(pdu: m.PSPDU) -> int:
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    template=templates,
-    sequence=st.integers(0, 0xFFFFFFFF),
-    cin=st.none() | st.integers(0, 0xFFFFFFFF),
-    timestamp_ns=st.integers(0, 253_402_300_799 * 10**9),
-    direction=st.none() | st.sampled_from(list(m.PayloadDirection)),
-    size=sizes,
-    data=st.data(),
-)
+@given(case=cc_cases())
 def test_fast_reader_equals_the_full_decoder_on_template_pdus(
-    template: CCTemplate,
-    sequence: int,
-    cin: int | None,
-    timestamp_ns: int,
-    direction: m.PayloadDirection | None,
-    size: int,
-    data: st.DataObject,
+    case: tuple[CCTemplate, tuple[int, int | None, int, m.PayloadDirection | None, bytes]],
 ) -> None:
-    packet = data.draw(st.binary(min_size=size, max_size=size))
-    octets = template.encode(sequence, cin, timestamp_ns, direction, packet)
+    template, args = case
+    _, _, _, direction, packet = args
+    octets = template.encode(*args)
     view = read_ipcc(octets)
     full = codec.decode(octets)
     assert view is not None
