@@ -1,7 +1,8 @@
 """The asyncio pieces every transport shares (X2/X3, HI delivery, the LEMF, X1): one
 connection type for servers and clients (:class:`Connection`, on asyncio's buffered protocol),
-:func:`start_server`, :func:`open_connection`, the reconnecting client loop
-(:func:`keep_connected`) with its :class:`Backoff`, and a connection's :class:`Peer`."""
+:class:`Listener` and :func:`start_server` for servers, :func:`open_connection` and the
+reconnecting client loop :func:`keep_connected` (with its :class:`Backoff`) for clients, a
+connection's :class:`Peer`, and :func:`supervise` for a service's background tasks."""
 
 from __future__ import annotations
 
