@@ -57,6 +57,10 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     lemf.add_argument(
         "--state", help="the streams' sequence state across restarts (default: PCAP.state)"
     )
+    lemf.add_argument(
+        "--quarantine",
+        help="PDUs kept aside, raw, as JSON lines (default: PCAP.quarantine.jsonl)",
+    )
     lemf.add_argument("--key-file", help="the HI key (from 'li mf keygen') for encrypted PDUs")
     lemf.add_argument("--encryption", default="aES-256-CBC", help="aES-256-CBC or aES-192-CBC")
     lemf.add_argument("--verify-key", help="the MF's signature public key (PEM)")
@@ -222,10 +226,16 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
     profile = EncryptionProfile(m.EncryptionType(args.encryption)) if key else None
     receiver = LEMFReceiver(key=key, profile=profile, verification_key=verify)
     state = Path(args.state or f"{args.pcap}.state")
-    with _append(args.pcap, "ab") as pcap, _append(args.iri, "a") as iri:
+    quarantine = args.quarantine or f"{args.pcap}.quarantine.jsonl"
+    with (
+        _append(args.pcap, "ab") as pcap,
+        _append(args.iri, "a") as iri,
+        _append(quarantine, "a") as kept,
+    ):
         server = LEMFServer(
             TLSConfig(args.cert, args.key, args.ca).server_context(), receiver, host=host,
             port=port, pcap=pcap, iri=iri, accept_acknowledgement=not args.no_ack, state=state,
+            quarantine=kept,
         )  # fmt: skip
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -248,5 +258,6 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
         zeroise(key)
     c = server.counters
     print(f"li lemf: stopped: CC {c.cc_packets}, IRI {c.iri_records}, gaps {c.gaps}, "
-          f"integrity failures {c.integrity_failed}", file=err)  # fmt: skip
-    return 1 if c.gaps or c.integrity_failed or c.undecryptable else 0
+          f"integrity failures {c.integrity_failed}, quarantined {c.quarantined}",
+          file=err)  # fmt: skip
+    return 1 if c.gaps or c.integrity_failed or c.undecryptable or c.out_of_window else 0

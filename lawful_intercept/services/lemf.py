@@ -13,6 +13,7 @@ acknowledged PDU has reached the operating system's file cache.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -54,7 +55,8 @@ class LEMFCounters:
     gaps: int = 0
     missing: int = 0
     duplicates: int = 0
-    out_of_window: int = 0  # quarantined: a sequence number far outside its stream's window
+    out_of_window: int = 0  # a sequence number far outside its stream's window
+    quarantined: int = 0  # PDUs kept aside, not written to the outputs
     integrity_verified: int = 0
     integrity_failed: int = 0
     undecryptable: int = 0
@@ -86,16 +88,19 @@ class LEMFServer:
         accept_acknowledgement: bool = True,
         allow_plain_tcp: bool = False,
         state: Path | None = None,
+        quarantine: IO[str] | None = None,
     ) -> None:
         """``pcap`` gets its file header only when it is empty (a restart appends);
         ``state``: a file that keeps the streams' sequence state across restarts (read at
         construction when it exists, rewritten with the outputs' flush, before every
-        acknowledgement)."""
+        acknowledgement); ``quarantine``: JSON lines that keep, raw, every PDU that is not
+        written to the outputs (undecryptable, or numbered far outside its stream), so
+        nothing acknowledged is lost."""
         if tls is None and not allow_plain_tcp:
             raise ConfigurationError("a LEMF without TLS needs allow_plain_tcp=True")
         self.tls, self.receiver = tls, receiver
         self.host, self.port = host, port
-        self.pcap, self.iri = pcap, iri
+        self.pcap, self.iri, self.quarantine = pcap, iri, quarantine
         self.accept_acknowledgement = accept_acknowledgement
         if pcap is not None and _empty(pcap):
             pcap.write(pcap_header())
@@ -121,7 +126,7 @@ class LEMFServer:
         self._flush()
 
     def _flush(self) -> None:
-        for out in (self.pcap, self.iri):
+        for out in (self.pcap, self.iri, self.quarantine):
             if out is not None:
                 out.flush()
         if self.state is not None:  # written whole, then put in place: never half a file
@@ -165,6 +170,7 @@ class LEMFServer:
         except IntegrityError as exc:
             self.counters.undecryptable += 1
             log.error("a PDU failed to decrypt: %s", exc)
+            self._keep(octets, "undecryptable", {"error": str(exc)})
             return
         pcap = self.pcap
         for event in events:
@@ -180,7 +186,19 @@ class LEMFServer:
                     records += (pcap_record_header(stamp, len(packet)), packet)
                 pcap.write(b"".join(records))
             else:
+                if type(event) is OutOfWindow:
+                    self._keep(octets, "out of window", {
+                        "liid": event.liid.hex(), "stream": event.stream,
+                        "sequence": event.sequence, "expected": event.expected,
+                    })  # fmt: skip
                 self._record(event)
+
+    def _keep(self, octets: bytes, reason: str, facts: dict[str, object]) -> None:
+        """One quarantined PDU, raw (base64) with why and what is known of it."""
+        self.counters.quarantined += 1
+        if self.quarantine is not None:
+            record = {"reason": reason, **facts, "pdu": base64.b64encode(octets).decode()}
+            self.quarantine.write(json.dumps(record, sort_keys=True) + "\n")
 
     def _record(self, event: Event) -> None:
         c = self.counters

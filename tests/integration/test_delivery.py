@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
+import json
 import logging
+import os
 import statistics
 import threading
 import time
@@ -22,6 +25,7 @@ from support.delivery import (
     x2x3_for,
 )
 
+from lawful_intercept.adapters.aio import close_writer, open_connection
 from lawful_intercept.adapters.hi_client import Destination
 from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
 from lawful_intercept.adapters.x2x3_transport import X2X3Sender
@@ -30,6 +34,7 @@ from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.template import CCTemplate
 from lawful_intercept.codec.pcap import read_capture
 from lawful_intercept.errors import ConfigurationError, LinkDeadError, TransportError
+from lawful_intercept.protection.encryption import EncryptionProfile, PayloadEncryptor
 from lawful_intercept.protocol.hi_session import (
     DeliverySession,
     LEMFSession,
@@ -37,6 +42,8 @@ from lawful_intercept.protocol.hi_session import (
     PDUData,
     Released,
 )
+from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
+from lawful_intercept.services.lemf import LEMFServer
 
 _CC = CCTemplate(
     lawful_interception_identifier=b"LIID-1", network_identifier=m.NetworkIdentifier(b"OP")
@@ -409,3 +416,54 @@ def test_lemf_refuses_an_mf_certified_by_another_ca(tmp_path: Path) -> None:
         assert not status.connected["LEA-A"]
 
     run(scenario())
+
+
+def test_the_lemf_keeps_aside_what_it_does_not_write(tmp_path: Path) -> None:
+    """A PDU numbered far outside its stream and one that does not decrypt are kept, raw, in
+    the quarantine file with why; the genuine PDUs around them reach the pcap."""
+    key = os.urandom(32)
+    template = CCTemplate(
+        lawful_interception_identifier=b"LIID-9", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    clear = [
+        template.encode(n, 1, T0, m.PayloadDirection.TO_TARGET, udp_packet(n)) for n in range(6)
+    ]
+    sealer = PayloadEncryptor(key, EncryptionProfile(), byte_counter=2**60)
+    genuine = [sealer.encrypt(pdu) for pdu in clear]
+    forged = PayloadEncryptor(key, EncryptionProfile(), byte_counter=2**60).encrypt(
+        template.encode(4_000_000_000, 1, T0, m.PayloadDirection.TO_TARGET, udp_packet(99))
+    )
+    wrong_key = PayloadEncryptor(os.urandom(32), EncryptionProfile(), byte_counter=2**60)
+    garbled = wrong_key.encrypt(template.encode(6, 1, T0, m.PayloadDirection.TO_TARGET, b"x"))
+    stream = [*genuine[:3], forged, garbled, *genuine[3:]]
+
+    async def scenario() -> None:
+        receiver = LEMFReceiver(key=key, profile=EncryptionProfile())
+        with (tmp_path / "cc.pcap").open("wb") as pcap, (tmp_path / "q.jsonl").open("w") as kept:
+            server = LEMFServer(None, receiver, pcap=pcap, quarantine=kept, allow_plain_tcp=True)
+            await server.start()
+            connection = await open_connection("127.0.0.1", server.port, tls=None)
+            session = DeliverySession(0.0, operator_id=b"OP", acknowledgement=False)
+            for position, octets in enumerate(stream):
+                session.send(position, octets, 0.0)
+            connection.write(session.data_to_send())
+            await connection.drain()
+            for _ in range(100):
+                await asyncio.sleep(0.02)
+                if server.counters.pdus >= len(stream):
+                    break
+            await close_writer(connection)
+            await server.close()
+            c = server.counters
+            assert (c.cc_packets, c.out_of_window, c.undecryptable, c.quarantined) == (6, 1, 1, 2)
+
+    run(scenario())
+    kept = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    assert [k["reason"] for k in kept] == ["out of window", "undecryptable"]
+    assert [base64.b64decode(k["pdu"]) for k in kept] == [forged, garbled]
+    assert (kept[0]["liid"], kept[0]["sequence"], kept[0]["expected"]) == (
+        b"LIID-9".hex(),
+        4_000_000_000,
+        3,
+    )
+    assert pcap_packets(tmp_path / "cc.pcap") == [udp_packet(n) for n in range(6)]
