@@ -120,6 +120,16 @@ class SQLiteQueue:
         self.max_records, self.max_octets = max_records, max_octets
         self._lock = threading.Lock()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        try:
+            self._load()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            self._sealer.close()  # zeroises the caller's key
+            raise StorageError(
+                f"queue {self.path.name} cannot be opened (damaged, or not a queue): {exc}"
+            ) from None
+
+    def _load(self) -> None:
+        """Open the file and read what the queue keeps in memory (counts, positions)."""
         self._db = _connect(self.path)
         self._db.executescript(_SCHEMA)
         os.chmod(self.path, 0o600)
@@ -161,8 +171,13 @@ class SQLiteQueue:
         KEK (HSM or TPM): the infrastructure domain that copies the file gets ciphertext and a
         key it cannot unwrap. A new file gets a fresh random key."""
         target = Path(path)
-        _connect(target).close()  # a new file: its page size, before the key's table
-        key = stored_data_key(target, store)
+        try:
+            _connect(target).close()  # a new file: its page size, before the key's table
+            key = stored_data_key(target, store)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise StorageError(
+                f"queue {target.name} cannot be opened (damaged, or not a queue): {exc}"
+            ) from None
         return cls(target, key, label=label, max_records=max_records, max_octets=max_octets)
 
     def __len__(self) -> int:

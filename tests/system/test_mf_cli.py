@@ -17,6 +17,7 @@ from support.delivery import XID, delivery_pki, pcap_packets, run, udp_packet, x
 from support.processes import LI, PASSPHRASE, free_port, until
 
 from lawful_intercept.adapters.aio import Backoff
+from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
 from lawful_intercept.adapters.x2x3_transport import X2X3Sender
 from lawful_intercept.protection.encryption import EncryptionProfile
 from lawful_intercept.protection.keys.software import SoftwareKeyStore
@@ -184,3 +185,31 @@ def test_a_malformed_poi_is_cut_off_while_another_carries_on(tmp_path: Path) -> 
     log = (tmp_path / "mf.log").read_text()
     assert "malformed X2/X3 stream" in log
     assert "LIID-9" not in log and "10.0.0.1" not in log  # no target or LIID in the log
+
+
+def test_a_damaged_queue_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """A queue file that is not a queue at all, or whose header was overwritten: `li mf run`
+    names the file in one line and exits 2, no traceback (issue 17, item 4)."""
+    mf = MFProcess(tmp_path)
+    queue = tmp_path / "mf-queue.db"
+    queue.write_bytes(b"not a queue " * 400)
+    _refused(mf)
+    queue.unlink()
+    keys = SoftwareKeyStore.open(tmp_path / "mf-keys.json", PASSPHRASE)
+    SQLiteQueue.with_keystore(queue, keys).close()
+    keys.close()
+    data = bytearray(queue.read_bytes())
+    data[:16] = bytes(16)  # "SQLite format 3\0" gone
+    queue.write_bytes(bytes(data))
+    _refused(mf)
+
+
+def _refused(mf: MFProcess) -> None:
+    result = subprocess.run(
+        [*LI, "mf", "run", "--config", str(mf.config), "--quiet"],
+        env=mf.env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert any("mf-queue.db cannot be opened" in line for line in lines), lines
