@@ -264,22 +264,31 @@ def test_native_row_sealing_matches_cryptography_both_ways(
 
 
 def test_native_row_sealing_leaves_the_gil_to_other_threads() -> None:
-    # the MF's store thread seals a commit's rows while its event loop mediates: the loop
-    # must not stop for the length of a seal
+    """The MF's store thread seals a commit's rows while its event loop mediates: the loop
+    must not stop for the length of a seal. Measured as the longest pause of a thread that
+    runs Python beside the sealing one; with the GIL held that pause is the whole seal every
+    time, so the best of three tries is compared (a busy machine may preempt one try)."""
     sealer = Sealer(key())
     record = os.urandom(48 << 20)
-    started = time.perf_counter()
-    sealer.seal_records([record], b"aad")
-    alone = time.perf_counter() - started
-    done = threading.Event()
-    worker = threading.Thread(target=lambda: (sealer.seal_records([record], b"aad"), done.set()))
-    longest, last = 0.0, time.perf_counter()
-    worker.start()
-    while not done.is_set():
-        now = time.perf_counter()
-        longest, last = max(longest, now - last), now
-    worker.join()
-    assert longest < alone / 3, (longest, alone)
+
+    def one_try() -> tuple[float, float]:
+        started = time.perf_counter()
+        sealer.seal_records([record], b"aad")
+        alone = time.perf_counter() - started
+        done = threading.Event()
+        worker = threading.Thread(
+            target=lambda: (sealer.seal_records([record], b"aad"), done.set())
+        )
+        longest, last = 0.0, time.perf_counter()
+        worker.start()
+        while not done.is_set():
+            now = time.perf_counter()
+            longest, last = max(longest, now - last), now
+        worker.join()
+        return longest, alone
+
+    tries = [one_try() for _ in range(3)]
+    assert any(longest < alone / 3 for longest, alone in tries), tries
 
 
 def test_closed_sealer_refuses_rows() -> None:
