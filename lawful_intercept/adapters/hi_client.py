@@ -1,13 +1,13 @@
 """Delivery to one LEA (asyncio adapter around :class:`DeliverySession`).
 
-The client sends one channel of the MF's durable queue (:class:`~lawful_intercept.store.
-SQLiteQueue`) to the LEA's LEMF, in queue order (so in order per LIID), and removes records
-only when the session releases them (acknowledged, or vouched for by a keep-aliveResponse:
-see :mod:`lawful_intercept.delivery.session`). After a lost connection it reconnects with
-backoff and resends everything not released. Records just committed are offered in memory
-too (a bounded window), so a client that keeps up never reads back from SQLite; one that
-falls behind reads the store, and a slow LEMF only holds the bounded window and socket
-buffers in memory.
+The client sends one channel of the MF's durable queue
+(:class:`~lawful_intercept.adapters.sqlite_queue.SQLiteQueue`) to the LEA's LEMF, in queue order
+(so in order per LIID), and removes records only when the session releases them (acknowledged,
+or vouched for by a keep-aliveResponse: see :mod:`lawful_intercept.protocol.hi_session`). After
+a lost connection it reconnects with backoff and resends everything not released. Records just
+committed are offered in memory too (a bounded window), so a client that keeps up never reads
+back from SQLite; one that falls behind reads the store, and a slow LEMF only holds the bounded
+window and socket buffers in memory.
 
 TLS with mutual authentication is the rule; plain TCP only with ``tls=None`` *and*
 ``allow_plain_tcp=True`` on the destination (an LEA configured for it).

@@ -1,7 +1,7 @@
 """A network element's X1 state — its tasks and destinations — in SQLite, sealed at rest.
 
 Target identifiers must not be readable by the infrastructure domain, so every row is
-sealed (AES-256-GCM, :mod:`lawful_intercept.store.sealing`) under a data key kept in the
+sealed (AES-256-GCM, :mod:`lawful_intercept.protection.sealing`) under a data key kept in the
 file wrapped by the element's KeyStore; the row's kind and identifier are the associated
 data. Writes are durable (WAL, synchronous=FULL) before the X1 response goes out: what the
 ADMF was told is provisioned survives a restart.

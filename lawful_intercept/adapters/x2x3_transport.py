@@ -1,18 +1,18 @@
 """asyncio X2/X3 transport over mutually authenticated TLS (ETSI TS 103 221-2 clause 6).
 
-Thin adapters around :class:`~lawful_intercept.x2x3.session.X2X3Session`:
+Thin adapters around :class:`~lawful_intercept.protocol.x2x3_session.X2X3Session`:
 
 - :class:`X2X3Sender` (POI side) connects, sends queued PDUs, keeps the link alive, and
   reconnects with exponential backoff. Its memory queue is bounded; when full, ``send`` waits
   (``QueuePolicy.BLOCK``), raises QueueFullError (``QueuePolicy.REFUSE``), or appends to an
-  encrypted on-disk :class:`~lawful_intercept.store.SQLiteQueue` (``QueuePolicy.SPILL``, which
-  raises QueueFullError only when that store is full too): a PDU is never dropped silently.
-  Order is kept: once anything is spilled, later PDUs follow it through the store until it is
-  empty. Spilled PDUs survive a restart of the process and are sent first by the next sender
-  given the same store. A PDU leaves the queue only after the TLS layer has accepted it and the
-  socket buffer has drained, so a connection lost mid-write causes a resend after reconnect
-  (at-least-once; X2/X3 has no application acknowledgement, so a receiver de-duplicates by
-  sequence number).
+  encrypted on-disk :class:`~lawful_intercept.adapters.sqlite_queue.SQLiteQueue`
+  (``QueuePolicy.SPILL``, which raises QueueFullError only when that store is full too): a PDU
+  is never dropped silently. Order is kept: once anything is spilled, later PDUs follow it
+  through the store until it is empty. Spilled PDUs survive a restart of the process and are
+  sent first by the next sender given the same store. A PDU leaves the queue only after the TLS
+  layer has accepted it and the socket buffer has drained, so a connection lost mid-write causes
+  a resend after reconnect (at-least-once; X2/X3 has no application acknowledgement, so a
+  receiver de-duplicates by sequence number).
 - :class:`X2X3Receiver` (MF side) accepts connections from certified POIs, answers
   keepalives (and sends its own only if ``send_keepalives``), hands every X2/X3 PDU to a
   callback, and drops a connection that sends a malformed stream or stays silent for P2,

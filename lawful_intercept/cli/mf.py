@@ -26,8 +26,8 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     mf = sub.add_parser(
         "mf",
         help="mediation function: X2/X3 in, HI2/HI3 out to each LEA, durably queued",
-        description="Run an MF from a JSON configuration (see lawful_intercept.mediation."
-        "config), or make an LEA's HI encryption key.",
+        description="Run an MF from a JSON configuration (see docs/configuration.md), or "
+        "make an LEA's HI encryption key.",
     )
     actions = mf.add_subparsers(dest="action", required=True)
     run = actions.add_parser("run", help="receive, mediate, queue and deliver until SIGTERM")

@@ -206,7 +206,7 @@ class LEMFReceiver:
         self, octets: bytes, kind: int | None = None, *, batched: bool = False
     ) -> list[Event]:
         """Events for one PS-PDU as received; ``kind``: its Payload CHOICE tag number, when
-        the caller has read it (:class:`~lawful_intercept.delivery.PDUData` carries it).
+        the caller has read it (:class:`~lawful_intercept.protocol.hi_session.PDUData` carries it).
         ``batched``: a CC PDU's packets as one CCPackets, not a CCPacket each."""
         self.pdus += 1
         if kind is None:

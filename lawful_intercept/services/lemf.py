@@ -2,7 +2,7 @@
 
 Accepts MF delivery connections (mutual TLS; plain TCP only when explicitly allowed),
 answers option negotiation, keep-alives and PDU acknowledgement requests through
-:class:`~lawful_intercept.delivery.LEMFSession`, and hands data PDUs to one
+:class:`~lawful_intercept.protocol.hi_session.LEMFSession`, and hands data PDUs to one
 :class:`~lawful_intercept.lemf.LEMFReceiver` shared by all connections (so sequence state,
 de-duplication and integrity verification survive the MF's reconnects). CC goes to a pcap of
 the original IP packets, IRI to JSON lines; gaps, duplicates and integrity results are counted

@@ -1,11 +1,11 @@
 """The MF as a service (asyncio): X2/X3 from POIs -> Mediator -> durable queue -> LEAs.
 
-One :class:`~lawful_intercept.x2x3.transport.X2X3Receiver` takes X2/X3 from certified POIs;
-each PDU goes through the sans-IO :class:`Mediator`; the PS-PDUs it makes are committed to
-the :class:`~lawful_intercept.store.SQLiteQueue` (one channel per LEA) in group commits of
-at most ``commit_records`` PDUs or ``commit_interval`` seconds, together with the
-mediator's sequence and CIN state, so a restart after kill -9 resumes the numbering with
-neither gap nor repeat. A :class:`~lawful_intercept.delivery.DeliveryClient` per LEA drains
+One :class:`~lawful_intercept.adapters.x2x3_transport.X2X3Receiver` takes X2/X3 from certified
+POIs; each PDU goes through the sans-IO :class:`Mediator`; the PS-PDUs it makes are committed to
+the :class:`~lawful_intercept.adapters.sqlite_queue.SQLiteQueue` (one channel per LEA) in group
+commits of at most ``commit_records`` PDUs or ``commit_interval`` seconds, together with the
+mediator's sequence and CIN state, so a restart after kill -9 resumes the numbering with neither
+gap nor repeat. A :class:`~lawful_intercept.adapters.hi_client.DeliveryClient` per LEA drains
 its channel.
 
 Guarantees and policy (TS 102 232-1 is silent on the MF's storage):

@@ -20,7 +20,7 @@ the LEA out of band)::
                 "network_element_id": "MF1", "country": "GB"}]}
 
 ``leas`` and ``tasks`` may be empty when an ADMF provisions them over X1: an ``x1`` section
-(see :mod:`lawful_intercept.x1.runner`) with ``delivery_tls``, the client certificate for
+(see :mod:`lawful_intercept.services.x1_runner`) with ``delivery_tls``, the client certificate for
 the LEMFs its destinations name, and ``leas``: protection per DID (``did``, ``encryption``,
 ``hi_key_file``, ``integrity_every``, ``sign_every``, ``aggregate``, ``aggregate_wait``); a
 DID not listed gets integrity checks every 1000 PDUs, no encryption and no aggregation.

@@ -1,7 +1,7 @@
 """What X1 provisioning does at a POI and at an MF (the :class:`ElementHooks` of each).
 
 At a POI (:class:`POIHooks`): a destination is an MF's X2/X3 address — the POI keeps one
-:class:`~lawful_intercept.x2x3.transport.X2X3Sender` (mutual TLS) per DID; a task is a tap
+:class:`~lawful_intercept.adapters.x2x3_transport.X2X3Sender` (mutual TLS) per DID; a task is a tap
 and its matching (:meth:`POIService.add_task`), and its X2/X3 PDUs go to the task's DIDs
 (routed by the XID every PDU carries). IP identifiers (ipv4Address, ipv6Address, ipv4Cidr,
 ipv6Cidr) are what a POI on a VNF's interface can tap; another identifier type is refused

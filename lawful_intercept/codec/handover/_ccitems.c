@@ -195,7 +195,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef ccitems_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "lawful_intercept.handover._ccitems",
+    .m_name = "lawful_intercept.codec.handover._ccitems",
     .m_doc = PyDoc_STR("Native cCPayloadSequence encoding (see handover.template)."),
     .m_size = -1,
     .m_methods = methods,

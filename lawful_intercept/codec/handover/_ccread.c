@@ -285,7 +285,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef ccread_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "lawful_intercept.handover._ccread",
+    .m_name = "lawful_intercept.codec.handover._ccread",
     .m_doc = PyDoc_STR("Native iPCC cCPayloadSequence reading (see handover.ccreader)."),
     .m_size = -1,
     .m_methods = methods,

@@ -1,6 +1,6 @@
 """Generic PS-PDU encoder and decoder (TS 102 232-1 clause 5-7, TS 102 232-3), via asn1tools.
 
-:func:`encode` turns a :class:`~lawful_intercept.handover.model.PSPDU` into BER with definite,
+:func:`encode` turns a :class:`~lawful_intercept.codec.handover.model.PSPDU` into BER with definite,
 minimal lengths; :func:`decode` does the reverse and raises DecodeError on any bad input.
 GeneralizedTime is written DER-canonically (X.690 11.7): ``YYYYMMDDHHMMSS[.ffffff]Z``, UTC,
 fraction without trailing zeros. On reading, BER's other forms are accepted (missing minutes

@@ -3,7 +3,7 @@
 A :class:`CCTemplate` fixes what does not change between one LIID's PDUs — LIID, network
 identifier, country codes, interception point, which time stamps are sent — and pre-encodes
 it. Per PDU it writes the sequence number, CIN, time stamps, direction and packet with
-definite, minimal lengths. The octets equal :func:`~lawful_intercept.handover.codec.encode`
+definite, minimal lengths. The octets equal :func:`~lawful_intercept.codec.handover.codec.encode`
 of :meth:`CCTemplate.pdu` for the same arguments (a property test checks it).
 
 Aggregation (clause 6.2.3): :meth:`CCTemplate.encode_items` puts several packets of one

@@ -333,7 +333,7 @@ static PyMethodDef Checker_methods[] = {
 
 static PyTypeObject CheckerType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "lawful_intercept.x2x3._viewcheck.Checker",
+    .tp_name = "lawful_intercept.codec.x2x3._viewcheck.Checker",
     .tp_doc = PyDoc_STR("X2/X3 view checks with the attribute rules given at construction."),
     .tp_basicsize = sizeof(Checker),
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -344,7 +344,7 @@ static PyTypeObject CheckerType = {
 
 static struct PyModuleDef viewcheck_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "lawful_intercept.x2x3._viewcheck",
+    .m_name = "lawful_intercept.codec.x2x3._viewcheck",
     .m_doc = PyDoc_STR("Native X2/X3 view checks (see x2x3.decoder)."),
     .m_size = -1,
 };

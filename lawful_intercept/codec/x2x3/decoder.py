@@ -1,10 +1,10 @@
 """Decoding X2/X3 PDUs (ETSI TS 103 221-2 clause 5): a validated zero-copy view, and decode().
 
-Building an :class:`X2X3View` checks everything :func:`~lawful_intercept.x2x3.pdu.decode`
+Building an :class:`X2X3View` checks everything :func:`~lawful_intercept.codec.x2x3.pdu.decode`
 checks — header lengths and limits, every attribute's bounds and fixed length, UTF-8 of text
 attributes, the timestamp's nanoseconds — but creates no attribute objects. The header fields,
 sequence number, timestamp and payload are then read straight from the buffer; ``to_pdu()``
-gives the fully typed :class:`~lawful_intercept.x2x3.pdu.X2X3PDU` when needed.
+gives the fully typed :class:`~lawful_intercept.codec.x2x3.pdu.X2X3PDU` when needed.
 
 The checks run in the native helper ``x2x3._viewcheck`` (C) when it is built: it passes a
 PDU only when every check holds and leaves everything else to the Python path below, which

@@ -2,7 +2,7 @@
 
 Feed it the byte stream in chunks of any size; it returns each whole PDU as soon as its last
 octet arrives. It never buffers more than one PDU, and refuses a PDU whose declared lengths
-exceed its :class:`~lawful_intercept.x2x3.pdu.Limits` as soon as the 40-octet header is in,
+exceed its :class:`~lawful_intercept.codec.x2x3.pdu.Limits` as soon as the 40-octet header is in,
 so a hostile peer cannot make it allocate without bound. Offsets in its errors count from the
 start of the stream. After an error the stream's framing is lost: every later call raises the
 same error.

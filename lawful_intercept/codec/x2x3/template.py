@@ -4,7 +4,7 @@ An :class:`X3Template` fixes what does not change between the PDUs of one task â
 XID, correlation ID and trailing constant attributes (matched target identifier, DID, NFID,
 IPID) â€” and pre-compiles one ``struct`` layout per packet shape (IPv4 or IPv6, with or
 without ports). Each call then packs the per-packet fields in one step. The output is
-byte-for-byte what :func:`~lawful_intercept.x2x3.pdu.encode` produces for the PDU that
+byte-for-byte what :func:`~lawful_intercept.codec.x2x3.pdu.encode` produces for the PDU that
 :meth:`X3Template.pdu` describes.
 
 Attribute order: Sequence Number, Timestamp, source address, destination address, source
