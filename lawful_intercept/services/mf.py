@@ -61,6 +61,11 @@ class MFStatus:
     storage_fault: bool = False  # the queue cannot be written: acceptance is stopped
     storage_failures: int = 0
     task_failures: int = 0
+    #: ranges of records the queue found it cannot deliver (each alarmed with its LEA and
+    #: positions: rows deleted or set aside, commits lost to a rollback)
+    queue_losses: int = 0
+    #: the queue was found older than its anchor at start (restored copy, damaged WAL)
+    queue_rolled_back: bool = False
 
 
 class MFService:
@@ -213,6 +218,8 @@ class MFService:
             storage_fault=self.storage_fault is not None,
             storage_failures=self.storage_failures,
             task_failures=self.task_failures,
+            queue_losses=len(self.store.losses),
+            queue_rolled_back=self.store.rolled_back_from is not None,
         )
 
     def _restore(self, batches: dict[str, list[bytes]], inputs: int) -> None:
