@@ -13,6 +13,7 @@ from lawful_intercept.protocol.lemf_receiver import (
     KeepAlive,
     LEMFReceiver,
     OutOfWindow,
+    Reused,
 )
 from lawful_intercept.services.lemf import LEMFCounters, LEMFServer
 
@@ -29,4 +30,5 @@ __all__ = [
     "LEMFServer",
     "LEMFSession",
     "OutOfWindow",
+    "Reused",
 ]

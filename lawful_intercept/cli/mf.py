@@ -182,6 +182,8 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
                 Path(args.status_file).write_text(json.dumps(attrs.asdict(status)))
             if not args.quiet:
                 fault = "  STORAGE FAULT: not accepting" if status.storage_fault else ""
+                if status.queue_losses:
+                    fault += f"  QUEUE LOSSES: {status.queue_losses} range(s)"
                 print(f"li mf: received {status.x2x3_received}  accepted {status.accepted}  "
                       f"refused {status.refused}  queued {status.queued}  "
                       f"delivered {status.delivered}{fault}", file=err, flush=True)  # fmt: skip
@@ -260,4 +262,5 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
     print(f"li lemf: stopped: CC {c.cc_packets}, IRI {c.iri_records}, gaps {c.gaps}, "
           f"integrity failures {c.integrity_failed}, quarantined {c.quarantined}",
           file=err)  # fmt: skip
-    return 1 if c.gaps or c.integrity_failed or c.undecryptable or c.out_of_window else 0
+    problems = c.gaps or c.integrity_failed or c.undecryptable or c.out_of_window or c.reused
+    return 1 if problems else 0

@@ -10,18 +10,32 @@ later); a number already stored there is a duplicate; anything farther away, ahe
 behind, moves nothing: it is *outside the window* and goes to quarantine, so one forged or
 stale number (a rolled-back MF, a broken peer) can neither make genuine content look like
 duplicates nor be taken as a duplicate itself.
+
+A duplicate is only what was stored: for the last :data:`RECENT` numbers the window keeps a
+digest of what each one carried, and a number that comes again with other content is
+*re-used* (a sender gone back to older numbers: an MF restored from a snapshot), not a
+duplicate; it goes to quarantine too. Digests are not persisted: after a restart the check
+covers the numbers received since.
+
+A stream starts at the number of its first PDU (an MF's streams need not start at 0 for
+this LEMF: it may have been replaced, or the MF restored).
 """
 
 from __future__ import annotations
 
+import array
 import enum
 
-__all__ = ["MODULUS", "WINDOW", "Verdict", "StreamWindow", "serial_distance"]
+__all__ = ["MODULUS", "RECENT", "WINDOW", "Verdict", "StreamWindow", "serial_distance"]
 
 MODULUS = 1 << 32
 #: how far ahead of the high mark a number may move it, and how far behind a late one may
 #: still fill a gap (a window of 2^16 PDUs: far more than any reordering of a TCP stream)
 WINDOW = 1 << 16
+#: how many of the latest numbers have their content's digest kept (a resend after a
+#: reconnect repeats what was not yet acknowledged: far fewer)
+RECENT = 1 << 12
+DIGEST = 8  #: octets of digest kept per number
 
 
 def serial_distance(start: int, number: int) -> int:
@@ -37,42 +51,69 @@ class Verdict(enum.Enum):
     AHEAD = "ahead"  # within the window ahead: stored, the numbers skipped are missing
     LATE = "late"  # a missing number arriving late: stored
     DUPLICATE = "duplicate"  # already stored: dropped
+    REUSED = "reused"  # stored already with other content: quarantined
     OUTSIDE = "outside"  # farther than the window, ahead or behind: quarantined
 
 
 class StreamWindow:
     """One stream's high mark and missing numbers (sans-IO; no clock, no I/O)."""
 
-    __slots__ = ("high", "missing", "span")
+    __slots__ = ("_digests", "_numbers", "_started", "high", "missing", "span")
 
-    def __init__(self, high: int = 0, missing: set[int] | None = None, span: int = 0) -> None:
+    def __init__(
+        self, high: int | None = None, missing: set[int] | None = None, span: int = 0
+    ) -> None:
+        """``high`` None: a new stream, which starts at its first PDU's number."""
+        self._started = high is not None
         #: the next number expected (mod 2^32)
-        self.high = high % MODULUS
+        self.high = (high or 0) % MODULUS
         #: numbers within the window below the high mark that have not arrived
         self.missing: set[int] = set() if missing is None else set(missing)
         #: how many numbers below the high mark the stream has covered (at most WINDOW): a
         #: number behind a new stream's start was never stored, so it is no duplicate
         self.span = span
+        # the digest of what each of the latest numbers carried, by number % RECENT
+        self._numbers: array.array[int] | None = None
+        self._digests = bytearray()
 
-    def accept(self, number: int) -> Verdict:
-        """The verdict for ``number``; the state moves only for NEXT, AHEAD and LATE."""
+    def accept(self, number: int, digest: bytes | None = None) -> Verdict:
+        """The verdict for ``number``; the state moves only for NEXT, AHEAD and LATE.
+        ``digest``: of the PDU's content (DIGEST octets), to tell a resend from a re-use."""
         distance = serial_distance(self.high, number)
+        if not self._started:  # a new stream starts where its first PDU is
+            self._started, distance = True, 0
         if distance == 0:
             self.high = (number + 1) % MODULUS
             self.span = min(WINDOW, self.span + 1)
-            return Verdict.NEXT
+            return self._stored(number, digest, Verdict.NEXT)
         if 0 < distance <= WINDOW:
             self.missing.update((self.high + k) % MODULUS for k in range(distance))
             self.high = (number + 1) % MODULUS
             self.span = min(WINDOW, self.span + distance + 1)
             self._prune()
-            return Verdict.AHEAD
+            return self._stored(number, digest, Verdict.AHEAD)
         if -self.span <= distance < 0:
             if number in self.missing:
                 self.missing.discard(number)
-                return Verdict.LATE
+                return self._stored(number, digest, Verdict.LATE)
+            if digest is not None and self._numbers is not None:
+                slot = number % RECENT
+                if self._numbers[slot] == number and (
+                    self._digests[slot * DIGEST : (slot + 1) * DIGEST] != digest
+                ):
+                    return Verdict.REUSED
             return Verdict.DUPLICATE
         return Verdict.OUTSIDE
+
+    def _stored(self, number: int, digest: bytes | None, verdict: Verdict) -> Verdict:
+        if digest is not None:
+            if self._numbers is None:
+                self._numbers = array.array("q", [-1]) * RECENT
+                self._digests = bytearray(RECENT * DIGEST)
+            slot = number % RECENT
+            self._numbers[slot] = number
+            self._digests[slot * DIGEST : (slot + 1) * DIGEST] = digest
+        return verdict
 
     def _prune(self) -> None:
         """Forget missing numbers that fell out of the window (they were reported as a gap)."""

@@ -12,6 +12,7 @@ offset, as the framer does.
 from __future__ import annotations
 
 import calendar
+import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -34,6 +35,7 @@ from lawful_intercept.errors import DecodeError, IntegrityError
 from lawful_intercept.protection.encryption import EncryptionProfile, PayloadDecryptor
 from lawful_intercept.protection.integrity import IntegrityVerifier
 from lawful_intercept.protocol.hi_sequence import (
+    DIGEST,
     MODULUS,
     WINDOW,
     StreamWindow,
@@ -45,6 +47,7 @@ __all__ = [
     "CCPacket",
     "CCPackets",
     "OutOfWindow",
+    "Reused",
     "Duplicate",
     "Gap",
     "IRIRecord",
@@ -123,6 +126,17 @@ class OutOfWindow:
 
 
 @attrs.frozen
+class Reused:
+    """A sequence number already stored arrived again with other content (a sender gone
+    back to older numbers, such as an MF restored from a snapshot): not a duplicate; its
+    content goes to quarantine and is reported."""
+
+    liid: bytes
+    stream: str
+    sequence: int
+
+
+@attrs.frozen
 class Duplicate:
     """A sequence number already received (a resend after a reconnect): its content is
     dropped, not reported twice."""
@@ -155,7 +169,15 @@ _CC_PAYLOAD_SEQUENCE, _ENCRYPTION_CONTAINER = 1, 4  # Payload CHOICE tag numbers
 
 #: Missing sequence numbers remembered per stream, so a late PDU is told from a repeat.
 Event = (
-    CCPacket | CCPackets | IRIRecord | Gap | Duplicate | OutOfWindow | IntegrityResult | KeepAlive
+    CCPacket
+    | CCPackets
+    | IRIRecord
+    | Gap
+    | Duplicate
+    | Reused
+    | OutOfWindow
+    | IntegrityResult
+    | KeepAlive
 )
 
 
@@ -230,8 +252,8 @@ class LEMFReceiver:
         return self._full(decode(octets), octets, octets, batched)
 
     def _ipcc(self, view: IPCCView, received: bytes, batched: bool) -> list[Event]:
-        events: list[Event] = list(self._sequence(view.liid, "HI3", view.sequence))
-        if events and isinstance(events[-1], Duplicate | OutOfWindow):
+        events: list[Event] = list(self._sequence(view.liid, "HI3", view.sequence, received))
+        if events and isinstance(events[-1], Duplicate | OutOfWindow | Reused):
             return events
         self._verifier(view.liid, "HI3").add(view.sequence, received)
         cc = CCPackets(view.liid, view.cin, view.sequence, view.timestamp_ns, view.items)
@@ -253,8 +275,8 @@ class LEMFReceiver:
         stream = _stream_of(payload)
         if stream is None:
             return []
-        events: list[Event] = list(self._sequence(liid, stream, sequence))
-        if events and isinstance(events[-1], Duplicate | OutOfWindow):
+        events: list[Event] = list(self._sequence(liid, stream, sequence, received))
+        if events and isinstance(events[-1], Duplicate | OutOfWindow | Reused):
             return events
         verifier = self._verifier(liid, stream)
         if isinstance(payload, m.IntegrityCheck):
@@ -308,19 +330,24 @@ class LEMFReceiver:
             raise DecodeError(0, f"not a LEMF sequence state: {exc}") from None
         self._streams = streams
 
-    def _sequence(self, liid: bytes, stream: str, sequence: int) -> Iterable[Event]:
+    def _sequence(
+        self, liid: bytes, stream: str, sequence: int, received: bytes
+    ) -> Iterable[Event]:
         key = (liid, stream)
         window = self._streams.get(key)
         if window is None:
             window = self._streams[key] = StreamWindow()
         expected = window.high
-        verdict = window.accept(sequence)
+        digest = hashlib.blake2b(received, digest_size=DIGEST).digest()
+        verdict = window.accept(sequence, digest)
         if verdict is Verdict.AHEAD:
             yield Gap(liid, stream, expected, sequence)
         elif verdict is Verdict.DUPLICATE:
             yield Duplicate(liid, stream, sequence)
         elif verdict is Verdict.OUTSIDE:
             yield OutOfWindow(liid, stream, sequence, expected)
+        elif verdict is Verdict.REUSED:
+            yield Reused(liid, stream, sequence)
 
     def _cc(self, liid: bytes, pdu: m.PSPDU, items: Iterable[m.CCPayload]) -> CCPackets:
         header = pdu.header

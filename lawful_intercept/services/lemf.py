@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import os
 import ssl
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import attrs
 
@@ -37,6 +38,7 @@ from lawful_intercept.protocol.lemf_receiver import (
     IRIRecord,
     LEMFReceiver,
     OutOfWindow,
+    Reused,
 )
 
 __all__ = ["LEMFCounters", "LEMFServer"]
@@ -56,6 +58,7 @@ class LEMFCounters:
     missing: int = 0
     duplicates: int = 0
     out_of_window: int = 0  # a sequence number far outside its stream's window
+    reused: int = 0  # a sequence number stored already, again with other content
     quarantined: int = 0  # PDUs kept aside, not written to the outputs
     integrity_verified: int = 0
     integrity_failed: int = 0
@@ -91,33 +94,56 @@ class LEMFServer:
         quarantine: IO[str] | None = None,
     ) -> None:
         """``pcap`` gets its file header only when it is empty (a restart appends);
-        ``state``: a file that keeps the streams' sequence state across restarts (read at
-        construction when it exists, rewritten with the outputs' flush, before every
-        acknowledgement); ``quarantine``: JSON lines that keep, raw, every PDU that is not
-        written to the outputs (undecryptable, or numbered far outside its stream), so
-        nothing acknowledged is lost."""
+        ``state``: a file that keeps the streams' sequence state and the outputs' sizes
+        across restarts (read at construction when it exists, rewritten with the outputs'
+        flush, before every acknowledgement): an output longer than its recorded size is cut
+        back to it, since what follows was not acknowledged and the MF sends it again, so a
+        killed LEMF writes nothing twice; ``quarantine``: JSON lines that keep, raw, every PDU
+        that is not written to the outputs (undecryptable, numbered far outside its stream,
+        or a number re-used with other content), so nothing acknowledged is lost, and report
+        every gap with its LIID, stream and numbers."""
         if tls is None and not allow_plain_tcp:
             raise ConfigurationError("a LEMF without TLS needs allow_plain_tcp=True")
         self.tls, self.receiver = tls, receiver
         self.host, self.port = host, port
         self.pcap, self.iri, self.quarantine = pcap, iri, quarantine
         self.accept_acknowledgement = accept_acknowledgement
-        if pcap is not None and _empty(pcap):
-            pcap.write(pcap_header())
         self.state = state
         if state is not None and state.exists():
             try:
-                receiver.restore_sequences(json.loads(state.read_text()))
-            except (OSError, ValueError, DecodeError) as exc:
+                saved = json.loads(state.read_text())
+                receiver.restore_sequences(saved)
+                self._cut_back(saved.get("outputs", {}))
+            except (OSError, ValueError, TypeError, AttributeError, DecodeError) as exc:
                 raise ConfigurationError(f"LEMF state {state}: {exc}") from None
+        if pcap is not None and _empty(pcap):
+            pcap.write(pcap_header())
         self.counters = LEMFCounters()
         self._listener = Listener(self._handle, host, port, tls=tls)
 
+    def _outputs(self) -> dict[str, IO[Any] | None]:
+        return {"pcap": self.pcap, "iri": self.iri, "quarantine": self.quarantine}
+
+    def _cut_back(self, sizes: dict[str, int]) -> None:
+        """Cut each output back to the size the state recorded with the last
+        acknowledgement (what a killed LEMF wrote after it comes again)."""
+        for name, out in self._outputs().items():
+            size = sizes.get(name)
+            if out is None or size is None:
+                continue
+            out.flush()
+            if os.fstat(out.fileno()).st_size > int(size):
+                os.ftruncate(out.fileno(), int(size))
+                log.warning("LEMF %s output cut back to its last acknowledged size (%d octets):"
+                            " the MF sends the rest again", name, int(size))  # fmt: skip
+
     async def start(self) -> None:
         """Compile the ASN.1 specifications IRI and session PDUs need (not on the first
-        PDU's time), then listen; :attr:`port` is then the bound port."""
+        PDU's time), record the outputs' sizes, then listen; :attr:`port` is then the bound
+        port."""
         await asyncio.to_thread(compiled, "ber")
         await asyncio.to_thread(compiled, "jer")
+        self._flush()
         self.port = await self._listener.start()
 
     async def close(self) -> None:
@@ -126,14 +152,17 @@ class LEMFServer:
         self._flush()
 
     def _flush(self) -> None:
-        for out in (self.pcap, self.iri, self.quarantine):
+        sizes = {}
+        for name, out in self._outputs().items():
             if out is not None:
                 out.flush()
+                with contextlib.suppress(OSError):  # a pipe has no size to come back to
+                    sizes[name] = os.fstat(out.fileno()).st_size
         if self.state is not None:  # written whole, then put in place: never half a file
             fresh = self.state.with_name(self.state.name + ".new")
             fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:
-                json.dump(self.receiver.sequence_state(), out)
+                json.dump({**self.receiver.sequence_state(), "outputs": sizes}, out)
             os.replace(fresh, self.state)
 
     async def _handle(self, connection: Connection) -> None:
@@ -191,13 +220,21 @@ class LEMFServer:
                         "liid": event.liid.hex(), "stream": event.stream,
                         "sequence": event.sequence, "expected": event.expected,
                     })  # fmt: skip
+                elif type(event) is Reused:
+                    self._keep(octets, "sequence number re-used", {
+                        "liid": event.liid.hex(), "stream": event.stream,
+                        "sequence": event.sequence,
+                    })  # fmt: skip
                 self._record(event)
 
     def _keep(self, octets: bytes, reason: str, facts: dict[str, object]) -> None:
         """One quarantined PDU, raw (base64) with why and what is known of it."""
         self.counters.quarantined += 1
+        self._report(reason, {**facts, "pdu": base64.b64encode(octets).decode()})
+
+    def _report(self, reason: str, facts: dict[str, object]) -> None:
         if self.quarantine is not None:
-            record = {"reason": reason, **facts, "pdu": base64.b64encode(octets).decode()}
+            record = {"reason": reason, **facts}
             self.quarantine.write(json.dumps(record, sort_keys=True) + "\n")
 
     def _record(self, event: Event) -> None:
@@ -209,6 +246,10 @@ class LEMFServer:
         elif isinstance(event, Gap):
             c.gaps += 1
             c.missing += event.count
+            self._report("gap", {
+                "liid": event.liid.hex(), "stream": event.stream, "first": event.expected,
+                "last": (event.received - 1) % (1 << 32), "count": event.count,
+            })  # fmt: skip
             log.warning("%s sequence gap: %d PDU(s) missing (%d to %d)", event.stream,
                         event.count, event.expected, (event.received - 1) % (1 << 32))  # fmt: skip
         elif isinstance(event, Duplicate):
@@ -218,6 +259,10 @@ class LEMFServer:
             log.error("%s sequence number %d is far outside its window (next expected %d): "
                       "quarantined, not written", event.stream, event.sequence,
                       event.expected)  # fmt: skip
+        elif isinstance(event, Reused):
+            c.reused += 1
+            log.error("%s sequence number %d came again with other content (the sender went "
+                      "back): quarantined, not written", event.stream, event.sequence)  # fmt: skip
         elif isinstance(event, IntegrityResult):
             if event.reason is None:
                 c.integrity_verified += 1

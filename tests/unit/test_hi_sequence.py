@@ -13,6 +13,7 @@ from lawful_intercept.codec.handover.template import CCTemplate
 from lawful_intercept.errors import DecodeError
 from lawful_intercept.protocol.hi_sequence import (
     MODULUS,
+    RECENT,
     WINDOW,
     StreamWindow,
     Verdict,
@@ -24,6 +25,7 @@ from lawful_intercept.protocol.lemf_receiver import (
     Gap,
     LEMFReceiver,
     OutOfWindow,
+    Reused,
 )
 
 TOP = MODULUS - 1
@@ -60,8 +62,11 @@ def test_gaps_late_arrivals_and_duplicates() -> None:
 
 
 def test_numbers_never_stored_are_not_duplicates() -> None:
-    fresh = StreamWindow()
-    assert fresh.accept(TOP) is Verdict.OUTSIDE  # behind a new stream's start
+    fresh = StreamWindow(high=0)
+    assert fresh.accept(TOP) is Verdict.OUTSIDE  # behind the stream's start
+    new = StreamWindow()  # a stream not seen before starts at its first number
+    assert [new.accept(n) for n in (TOP - 1, TOP, 0)] == [Verdict.NEXT] * 3
+    assert new.accept(TOP - 2) is Verdict.OUTSIDE
     long = StreamWindow(high=10 * WINDOW, span=WINDOW)
     assert long.accept(10 * WINDOW - WINDOW - 1) is Verdict.OUTSIDE  # older than the window
     assert long.accept(10 * WINDOW + WINDOW + 1) is Verdict.OUTSIDE  # too far ahead
@@ -114,6 +119,28 @@ def test_the_lemf_quarantines_a_forged_number_and_keeps_the_genuine_content() ->
     assert gap[0] == Gap(b"LIID-1", "HI3", 505, 507) and gap[0].count == 2
     wrap = Gap(b"L", "HI3", TOP - 1, 1)
     assert wrap.count == 3
+
+
+def test_a_number_stored_already_with_other_content_is_reused_not_a_duplicate() -> None:
+    """An MF restored from a snapshot numbers new content from where the snapshot was:
+    the LEMF keeps it (quarantine), and still drops true resends."""
+    template = CCTemplate(
+        lawful_interception_identifier=b"LIID-1", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    other = CCTemplate(
+        lawful_interception_identifier=b"LIID-1", network_identifier=m.NetworkIdentifier(b"OQ")
+    )
+    receiver = LEMFReceiver()
+    for n in range(RECENT + 100):
+        receiver.on_pdu(_cc(template, n))
+    assert receiver.on_pdu(_cc(template, RECENT + 50)) == [Duplicate(b"LIID-1", "HI3", RECENT + 50)]
+    assert receiver.on_pdu(_cc(other, RECENT + 50)) == [Reused(b"LIID-1", "HI3", RECENT + 50)]
+    assert receiver.on_pdu(_cc(other, 5)) == [Duplicate(b"LIID-1", "HI3", 5)]  # too old to tell
+    window = StreamWindow()
+    assert window.accept(0, b"a" * 8) is Verdict.NEXT
+    assert window.accept(0, b"b" * 8) is Verdict.REUSED
+    assert window.accept(0, b"a" * 8) is Verdict.DUPLICATE
+    assert window.accept(0) is Verdict.DUPLICATE  # no digest given: by number only
 
 
 def test_a_receivers_sequence_state_survives_a_round_trip_and_refuses_damage() -> None:
