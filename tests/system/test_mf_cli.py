@@ -4,121 +4,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
-from typing import Any
 
-from support.delivery import XID, delivery_pki, pcap_packets, run, udp_packet, x2x3_for
-from support.processes import LI, PASSPHRASE, free_port, until
+from support.delivery import pcap_packets, run, udp_packet, x2x3_for
+from support.processes import LI, PASSPHRASE, MFProcess, until
 
-from lawful_intercept.adapters.aio import Backoff
 from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
-from lawful_intercept.adapters.x2x3_transport import X2X3Sender
-from lawful_intercept.protection.encryption import EncryptionProfile
 from lawful_intercept.protection.keys.software import SoftwareKeyStore
-from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
-from lawful_intercept.protocol.x2x3_session import Timers
-from lawful_intercept.services.lemf import LEMFServer
-
-
-class MFProcess:
-    """An `li mf run` process made from a configuration the test writes."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.pki = delivery_pki(tmp)
-        self.env = {**os.environ, "LI_KEYSTORE_PASSPHRASE": PASSPHRASE}
-        SoftwareKeyStore.create(tmp / "mf-keys.json", PASSPHRASE).close()
-        self.port, self.lemf_port = free_port(), free_port()
-        pki = self.pki
-
-        def tls(name: str) -> dict[str, str]:
-            c = pki[name]
-            return {"cert": str(c.certificate), "key": str(c.private_key), "ca": str(c.ca_bundle)}
-
-        config = {
-            "listen": f"127.0.0.1:{self.port}",
-            "tls": tls("mf"),
-            "keystore": {"backend": "software", "file": "mf-keys.json"},
-            "queue": {"path": "mf-queue.db"},
-            "leas": [
-                {
-                    "name": "LEA-A",
-                    "lemf": f"127.0.0.1:{self.lemf_port}",
-                    "server_hostname": "lemf",
-                    "tls": tls("mf_client"),
-                    "encryption": "aES-256-CBC",
-                    "hi_key_file": "lea-a.hikey",
-                    "integrity_every": 200,
-                    "sign_every": 5,
-                    "aggregate": 8,  # held packets must survive kill -9 like the rest
-                }
-            ],
-            "tasks": [{"xid": str(XID), "liid": "LIID-9", "leas": ["LEA-A"], "country": "GB"}],
-        }
-        self.config = tmp / "mf.json"
-        self.config.write_text(json.dumps(config))
-        subprocess.run(
-            [*LI, "mf", "keygen", "--config", str(self.config), "--lea", "LEA-A",
-             "--lemf-key", str(tmp / "lemf-hi.key"), "--lemf-verify-key", str(tmp / "mf-sign.pem")],
-            env=self.env, check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [*LI, "mf", "run", "--config", str(self.config), "--quiet",
-             "--status-file", str(self.tmp / "status.json")],
-            env=self.env, stderr=open(self.tmp / "mf.log", "ab"),  # noqa: SIM115
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.1)
-        raise AssertionError("li mf did not start: " + (self.tmp / "mf.log").read_text())
-
-    def status(self) -> dict[str, Any]:
-        try:
-            return dict(json.loads((self.tmp / "status.json").read_text()))
-        except (OSError, ValueError):
-            return {}
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        (self.tmp / "status.json").unlink(missing_ok=True)
-
-    def stop(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(30)
-
-    def lemf(self) -> LEMFServer:
-        from cryptography.hazmat.primitives import serialization
-
-        verify = serialization.load_pem_public_key((self.tmp / "mf-sign.pem").read_bytes())
-        receiver = LEMFReceiver(
-            key=(self.tmp / "lemf-hi.key").read_bytes(), profile=EncryptionProfile(),
-            verification_key=verify,  # type: ignore[arg-type]
-        )  # fmt: skip
-        self.pcap = (self.tmp / "cc.pcap").open("wb")
-        return LEMFServer(
-            self.pki["lemf"].server_context(), receiver, port=self.lemf_port, pcap=self.pcap
-        )
-
-    def poi(self) -> X2X3Sender:
-        return X2X3Sender(
-            "127.0.0.1", self.port, self.pki["poi"].client_context(), server_hostname="mf",
-            timers=Timers(0.5, 2.0), backoff=Backoff(initial=0.05, maximum=0.2),
-        )  # fmt: skip
 
 
 def test_kill9_of_the_mf_and_restarts_lose_nothing(tmp_path: Path) -> None:
