@@ -59,7 +59,8 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     lemf.add_argument(
         "--quarantine",
-        help="PDUs kept aside, raw, as JSON lines (default: PCAP.quarantine.jsonl)",
+        help="PDUs kept aside, raw, and gap reports, as JSON lines "
+        "(default: PCAP.quarantine.jsonl)",
     )
     lemf.add_argument("--key-file", help="the HI key (from 'li mf keygen') for encrypted PDUs")
     lemf.add_argument("--encryption", default="aES-256-CBC", help="aES-256-CBC or aES-192-CBC")
@@ -259,8 +260,10 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
     if key is not None:
         zeroise(key)
     c = server.counters
-    print(f"li lemf: stopped: CC {c.cc_packets}, IRI {c.iri_records}, gaps {c.gaps}, "
-          f"integrity failures {c.integrity_failed}, quarantined {c.quarantined}",
+    print(f"li lemf: stopped: CC {c.cc_packets}, IRI {c.iri_records}, gaps {c.gaps} "
+          f"({c.missing} missing), duplicates {c.duplicates}, integrity failures "
+          f"{c.integrity_failed}, quarantined {c.quarantined} (out of window "
+          f"{c.out_of_window}, re-used {c.reused}, undecryptable {c.undecryptable})",
           file=err)  # fmt: skip
     problems = c.gaps or c.integrity_failed or c.undecryptable or c.out_of_window or c.reused
     return 1 if problems else 0
