@@ -191,7 +191,7 @@ class SQLiteQueue:
             found = Head()
         head = found
         anchored = self._anchor.read()
-        if anchored is None and any(p.exists() for p in self._anchor.paths) and found.generation:
+        if anchored is None and any(p.exists() for p in self._anchor.paths):
             log.critical("ALARM: queue %s: its anchor files do not open under its key; "
                          "they are rewritten", self.path.name)  # fmt: skip
         if anchored is not None and anchored.generation > found.generation:
@@ -205,15 +205,12 @@ class SQLiteQueue:
                              channel, through, self._released.get(channel, -1))  # fmt: skip
         self._check_rows()
         self._count_records()
-        if head is not found or (row is None and head.generation == 0 and self._has_rows()):
+        if head is not found or (row is None and found != Head()):
             self._write_head(head)  # a 0.2 queue's first head, or the rolled-forward one
 
     @property
     def _anchor_aad(self) -> bytes:
         return self.label + b"\0head"
-
-    def _has_rows(self) -> bool:
-        return self._db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is not None
 
     def _legacy_head(self) -> Head:
         """The head of a queue 0.2 wrote (or of a new one): from its tables, as they are."""
@@ -526,7 +523,7 @@ class SQLiteQueue:
                         bytes(sealed), aad, f"row at {position}", count
                     )
                 except IntegrityError:
-                    self._set_aside_read(channel, position, count, after)
+                    self._set_aside_read(channel, position, count)
                     continue
                 for index, record in enumerate(records):
                     if position + index > after:
@@ -535,12 +532,12 @@ class SQLiteQueue:
                     break
         return out[:limit]
 
-    def _set_aside_read(self, channel: str, position: int, count: int, after: int) -> None:
+    def _set_aside_read(self, channel: str, position: int, count: int) -> None:
         """A row that failed authentication on read: kept aside, no longer counted."""
         self._octets -= self._set_aside(
             channel, position, "fails authentication (damaged or altered)"
         )
-        waiting = position + count - 1 - max(position - 1, after)
+        waiting = position + count - 1 - max(position - 1, self._released.get(channel, -1))
         self._count -= waiting
         self._counts[channel] = self._counts.get(channel, 0) - waiting
 

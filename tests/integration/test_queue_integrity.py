@@ -292,3 +292,56 @@ def test_a_queue_written_by_0_2_opens_and_goes_on(tmp_path: Path) -> None:
     again = SQLiteQueue(path, key())
     assert again.losses == [] and contents(again) == [b"b0", b"a2", b"b2", b"new"]
     again.close()
+
+
+def test_a_new_queue_beside_another_queues_anchor_is_alarmed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    filled(tmp_path / "q.db").close()
+    for name in ("q.db", "q.db-wal", "q.db-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    other_key = bytearray(b"\x07" * 32)
+    with caplog.at_level(logging.CRITICAL):
+        fresh = SQLiteQueue(tmp_path / "q.db", other_key)
+    assert "anchor files do not open under its key" in caplog.text
+    fresh.put([b"x"], channel="lea")
+    fresh.close()
+    caplog.clear()
+    again = SQLiteQueue(tmp_path / "q.db", bytearray(b"\x07" * 32))  # rewritten: quiet
+    assert again.losses == [] and "ALARM" not in caplog.text
+    again.close()
+
+
+def test_a_partly_released_row_set_aside_counts_only_its_waiting_records(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    queue = SQLiteQueue(path, key())
+    queue.put([b"a", b"b", b"c", b"d"], channel="lea")  # one row, positions 0-3
+    queue.put([b"e"], channel="lea")
+    queue.remove_through(1, channel="lea")
+    queue.close()
+    with sqlite3.connect(path) as db:
+        (sealed,) = db.execute("SELECT sealed FROM records WHERE position = 0").fetchone()
+        db.execute(
+            "UPDATE records SET sealed = ? WHERE position = 0",
+            (bytes([sealed[0] ^ 1]) + sealed[1:],),
+        )
+    queue = SQLiteQueue(path, key())
+    assert len(queue) == 3
+    assert contents(queue) == [b"e"]
+    assert len(queue) == 1 == queue.count("lea")
+    queue.close()
+
+
+def test_a_0_2_queue_with_released_positions_only_opens_twice(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE records (position INTEGER PRIMARY KEY, channel TEXT NOT NULL,"
+            " count INTEGER NOT NULL, sealed BLOB NOT NULL);"
+            "CREATE TABLE released (channel TEXT PRIMARY KEY, through INTEGER NOT NULL);"
+            "INSERT INTO released VALUES ('lea', 41);"
+        )
+    for _ in range(2):
+        queue = SQLiteQueue(path, key())
+        assert queue.losses == [] and queue.last_position == 41
+        queue.close()
