@@ -252,6 +252,9 @@ class SQLiteQueue:
                 "DELETE FROM records WHERE channel = ? AND position + count - 1 <= ?",
                 (name, channels[name].released),
             )
+            self._db.execute(
+                "INSERT OR REPLACE INTO released VALUES (?, ?)", (name, channels[name].released)
+            )
         log.critical(
             "ALARM: queue %s is older than its anchor (commit %d, anchored %d: restored from a "
             "copy, or its WAL was damaged): going on from the anchored positions and state",

@@ -261,7 +261,8 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
         zeroise(key)
     c = server.counters
     print(f"li lemf: stopped: CC {c.cc_packets}, IRI {c.iri_records}, gaps {c.gaps} "
-          f"({c.missing} missing), duplicates {c.duplicates}, integrity failures "
+          f"({c.missing} missing), duplicates {c.duplicates} ({c.unchecked} kept: too old "
+          f"to compare), integrity failures "
           f"{c.integrity_failed}, quarantined {c.quarantined} (out of window "
           f"{c.out_of_window}, re-used {c.reused}, undecryptable {c.undecryptable})",
           file=err)  # fmt: skip

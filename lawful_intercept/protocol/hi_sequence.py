@@ -14,8 +14,9 @@ duplicates nor be taken as a duplicate itself.
 A duplicate is only what was stored: for the last :data:`RECENT` numbers the window keeps a
 digest of what each one carried, and a number that comes again with other content is
 *re-used* (a sender gone back to older numbers: an MF restored from a snapshot), not a
-duplicate; it goes to quarantine too. Digests are not persisted: after a restart the check
-covers the numbers received since.
+duplicate; it goes to quarantine too. A number stored too long ago to compare (or before a
+restart: digests are not persisted) is *unchecked*: kept aside as well, never dropped on
+the strength of its number alone.
 
 A stream starts at the number of its first PDU (an MF's streams need not start at 0 for
 this LEMF: it may have been replaced, or the MF restored).
@@ -26,7 +27,7 @@ from __future__ import annotations
 import array
 import enum
 
-__all__ = ["MODULUS", "RECENT", "WINDOW", "Verdict", "StreamWindow", "serial_distance"]
+__all__ = ["MODULUS", "RECENT", "WINDOW", "StreamWindow", "Verdict", "serial_distance"]
 
 MODULUS = 1 << 32
 #: how far ahead of the high mark a number may move it, and how far behind a late one may
@@ -35,7 +36,6 @@ WINDOW = 1 << 16
 #: how many of the latest numbers have their content's digest kept (a resend after a
 #: reconnect repeats what was not yet acknowledged: far fewer)
 RECENT = 1 << 12
-DIGEST = 8  #: octets of digest kept per number
 
 
 def serial_distance(start: int, number: int) -> int:
@@ -50,7 +50,8 @@ class Verdict(enum.Enum):
     NEXT = "next"  # the number expected: stored, the high mark moves on
     AHEAD = "ahead"  # within the window ahead: stored, the numbers skipped are missing
     LATE = "late"  # a missing number arriving late: stored
-    DUPLICATE = "duplicate"  # already stored: dropped
+    DUPLICATE = "duplicate"  # already stored, the same content: dropped
+    UNCHECKED = "unchecked"  # already stored, too long ago to compare: kept, not dropped
     REUSED = "reused"  # stored already with other content: quarantined
     OUTSIDE = "outside"  # farther than the window, ahead or behind: quarantined
 
@@ -74,11 +75,12 @@ class StreamWindow:
         self.span = span
         # the digest of what each of the latest numbers carried, by number % RECENT
         self._numbers: array.array[int] | None = None
-        self._digests = bytearray()
+        self._digests: array.array[int] | None = None
 
-    def accept(self, number: int, digest: bytes | None = None) -> Verdict:
+    def accept(self, number: int, digest: int | None = None) -> Verdict:
         """The verdict for ``number``; the state moves only for NEXT, AHEAD and LATE.
-        ``digest``: of the PDU's content (DIGEST octets), to tell a resend from a re-use."""
+        ``digest``: of the PDU's content (a signed 64-bit integer), to tell a resend from a
+        re-use."""
         distance = serial_distance(self.high, number)
         if not self._started:  # a new stream starts where its first PDU is
             self._started, distance = True, 0
@@ -96,23 +98,22 @@ class StreamWindow:
             if number in self.missing:
                 self.missing.discard(number)
                 return self._stored(number, digest, Verdict.LATE)
-            if digest is not None and self._numbers is not None:
-                slot = number % RECENT
-                if self._numbers[slot] == number and (
-                    self._digests[slot * DIGEST : (slot + 1) * DIGEST] != digest
-                ):
-                    return Verdict.REUSED
-            return Verdict.DUPLICATE
+            if digest is None:
+                return Verdict.DUPLICATE
+            slot = number % RECENT
+            if self._numbers is None or self._digests is None or self._numbers[slot] != number:
+                return Verdict.UNCHECKED
+            return Verdict.DUPLICATE if self._digests[slot] == digest else Verdict.REUSED
         return Verdict.OUTSIDE
 
-    def _stored(self, number: int, digest: bytes | None, verdict: Verdict) -> Verdict:
+    def _stored(self, number: int, digest: int | None, verdict: Verdict) -> Verdict:
         if digest is not None:
-            if self._numbers is None:
+            if self._numbers is None or self._digests is None:
                 self._numbers = array.array("q", [-1]) * RECENT
-                self._digests = bytearray(RECENT * DIGEST)
+                self._digests = array.array("q", [0]) * RECENT
             slot = number % RECENT
             self._numbers[slot] = number
-            self._digests[slot * DIGEST : (slot + 1) * DIGEST] = digest
+            self._digests[slot] = digest
         return verdict
 
     def _prune(self) -> None:

@@ -12,7 +12,6 @@ offset, as the framer does.
 from __future__ import annotations
 
 import calendar
-import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -35,7 +34,6 @@ from lawful_intercept.errors import DecodeError, IntegrityError
 from lawful_intercept.protection.encryption import EncryptionProfile, PayloadDecryptor
 from lawful_intercept.protection.integrity import IntegrityVerifier
 from lawful_intercept.protocol.hi_sequence import (
-    DIGEST,
     MODULUS,
     WINDOW,
     StreamWindow,
@@ -138,12 +136,14 @@ class Reused:
 
 @attrs.frozen
 class Duplicate:
-    """A sequence number already received (a resend after a reconnect): its content is
-    dropped, not reported twice."""
+    """A sequence number already received (a resend after a reconnect). ``checked``: its
+    content is what was stored, and it is dropped; False: it was stored too long ago (or
+    before a restart) to compare, so its content is kept aside, not dropped."""
 
     liid: bytes
     stream: str
     sequence: int
+    checked: bool = True
 
 
 @attrs.frozen
@@ -200,16 +200,14 @@ def _stream_of(payload: m.Payload) -> str | None:
 _EDGE = 128
 
 
-def _fingerprint(octets: bytes) -> bytes:
-    """What tells a resent PDU (the same octets) from other content under its number: a
-    digest of its length, its first and its last :data:`_EDGE` octets, the pSHeader with its
-    time stamp and, when encrypted, the last cipher blocks, which depend on all the plain
-    text. Constant cost, whatever the PDU's size (hashing whole aggregated PDUs cost ~27 us
-    per 25 kB PDU)."""
-    digest = hashlib.blake2b(len(octets).to_bytes(4, "big"), digest_size=DIGEST)
-    digest.update(octets[:_EDGE])
-    digest.update(octets[-_EDGE:])
-    return digest.digest()
+def _fingerprint(octets: bytes) -> int:
+    """What tells a resent PDU (the same octets) from other content under its number: the
+    length, the first and the last :data:`_EDGE` octets (the pSHeader with its time stamp
+    and, when encrypted, the last cipher blocks, which depend on all the plain text), hashed
+    with the interpreter's keyed SipHash (its key is random per process: a sender cannot aim
+    at a collision, and fingerprints are never stored). Constant cost, ~0.2 us, whatever the
+    PDU's size."""
+    return hash((len(octets), octets[:_EDGE], octets[-_EDGE:]))
 
 
 class LEMFReceiver:
@@ -359,6 +357,8 @@ class LEMFReceiver:
             yield Gap(liid, stream, expected, sequence)
         elif verdict is Verdict.DUPLICATE:
             yield Duplicate(liid, stream, sequence)
+        elif verdict is Verdict.UNCHECKED:
+            yield Duplicate(liid, stream, sequence, checked=False)
         elif verdict is Verdict.OUTSIDE:
             yield OutOfWindow(liid, stream, sequence, expected)
         elif verdict is Verdict.REUSED:

@@ -59,6 +59,7 @@ class LEMFCounters:
     duplicates: int = 0
     out_of_window: int = 0  # a sequence number far outside its stream's window
     reused: int = 0  # a sequence number stored already, again with other content
+    unchecked: int = 0  # a number stored too long ago to compare: kept aside, not dropped
     quarantined: int = 0  # PDUs kept aside, not written to the outputs
     integrity_verified: int = 0
     integrity_failed: int = 0
@@ -220,6 +221,11 @@ class LEMFServer:
                         "liid": event.liid.hex(), "stream": event.stream,
                         "sequence": event.sequence, "expected": event.expected,
                     })  # fmt: skip
+                elif type(event) is Duplicate and not event.checked:
+                    self._keep(octets, "duplicate number, content not comparable", {
+                        "liid": event.liid.hex(), "stream": event.stream,
+                        "sequence": event.sequence,
+                    })  # fmt: skip
                 elif type(event) is Reused:
                     self._keep(octets, "sequence number re-used", {
                         "liid": event.liid.hex(), "stream": event.stream,
@@ -254,6 +260,12 @@ class LEMFServer:
                         event.count, event.expected, (event.received - 1) % (1 << 32))  # fmt: skip
         elif isinstance(event, Duplicate):
             c.duplicates += 1
+            if not event.checked:
+                c.unchecked += 1
+                if c.unchecked == 1 or c.unchecked % 1000 == 0:
+                    log.warning("%s sequence number %d was stored too long ago to compare "
+                                "with: kept aside, not dropped (%d so far)", event.stream,
+                                event.sequence, c.unchecked)  # fmt: skip
         elif isinstance(event, OutOfWindow):
             c.out_of_window += 1
             log.error("%s sequence number %d is far outside its window (next expected %d): "
