@@ -2,11 +2,13 @@
 
 Anything an MF (or an attacker on the path) sends must yield events, or DecodeError, or
 IntegrityError — never another exception; a decryption key is set so encrypted PDUs are
-opened too.
+opened too. Inputs that are JSON are also tried as a saved sequence state (a LEMF's state
+file): taken back, or DecodeError, and the stream then goes on.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 
 import atheris
@@ -22,6 +24,15 @@ def test_one_input(data: bytes) -> None:
         return
     step = data[0] % 31 + 1
     receiver = LEMFReceiver(key=bytes(range(32)), profile=EncryptionProfile())
+    try:
+        state = json.loads(data)
+    except (ValueError, RecursionError):
+        state = None
+    if isinstance(state, dict):
+        try:
+            receiver.restore_sequences(state)
+        except DecodeError:
+            pass
     try:
         for start in range(1, len(data), step):
             receiver.feed(data[start : start + step])

@@ -43,6 +43,10 @@ def seeds() -> list[bytes]:
         json.dumps(pdu_to_json(x.keepalive(1))).encode(),
         *_ps_pdus(),
         *_x1_documents(),
+        # a LEMF's saved sequence state (fuzz_lemf takes JSON inputs back as one)
+        json.dumps(
+            {"version": 1, "streams": [["4c494944", "HI3", 5, 3, [2]]], "outputs": {"pcap": 24}}
+        ).encode(),
     ]
 
 

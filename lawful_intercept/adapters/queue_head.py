@@ -13,9 +13,11 @@ every commit the head is also written to a file beside the queue, alternately to
 (``<queue>.anchor.0`` and ``.1``, so a torn write leaves the other), each made durable. The
 newest authentic slot is the queue's floor: a queue whose head is older than its anchor has
 lost commits, and its caller learns exactly which positions and which state it must not go
-back behind. The anchor lives in the same domain as the queue (it is sealed under the same
-data key); a snapshot of the whole machine takes both back together, which only a counter
-outside the machine (a TPM's NV counter, say) can catch.
+back behind. The anchor files live in the same domain as the queue (sealed under the same
+data key); a snapshot of the whole machine takes both back together. Where the key store
+keeps records outside the machine (an HSM: :attr:`KeyStore.keeps_records`), the head of
+every commit that adds records is also kept there, and a whole-machine snapshot is caught
+too.
 """
 
 from __future__ import annotations
@@ -24,15 +26,16 @@ import base64
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from lawful_intercept.errors import IntegrityError, StorageError
+from lawful_intercept.errors import IntegrityError, KeyCustodyError, StorageError
 from lawful_intercept.protection.sealing import Sealer
 
-__all__ = ["Anchor", "ChannelHead", "Head", "decode_head", "encode_head"]
+__all__ = ["Anchor", "ChannelHead", "ExternalAnchor", "Head", "decode_head", "encode_head"]
 
 _VERSION = 1
 
@@ -99,30 +102,67 @@ def decode_head(octets: bytes) -> Head:
         raise IntegrityError(f"the queue head does not parse: {exc}") from None
 
 
-class Anchor:
-    """The two anchor slots of one queue file."""
+@attrs.frozen
+class ExternalAnchor:
+    """Where a queue's head is also kept outside the machine: a key store's record
+    (:meth:`KeyStore.load_records`, :meth:`KeyStore.store_record`; KeyCustodyError when the
+    device fails)."""
 
-    def __init__(self, queue: Path, sealer: Sealer, aad: bytes) -> None:
+    load: Callable[[], list[bytes]] = attrs.field(eq=False)
+    store: Callable[[bytes], None] = attrs.field(eq=False)
+
+
+class Anchor:
+    """The two anchor slots of one queue file, and its external anchor if it has one."""
+
+    def __init__(
+        self, queue: Path, sealer: Sealer, aad: bytes, external: ExternalAnchor | None = None
+    ) -> None:
         self.paths = (queue.with_name(queue.name + ".anchor.0"),
                       queue.with_name(queue.name + ".anchor.1"))  # fmt: skip
         self._sealer, self._aad = sealer, aad
+        self.external = external
         self._fds: list[int | None] = [None, None]
         self._slot = 0
 
+    def _open(self, sealed: bytes) -> Head | None:
+        try:
+            return decode_head(self._sealer.open(sealed, self._aad, "queue anchor"))
+        except IntegrityError:
+            return None
+
     def read(self) -> Head | None:
-        """The newest authentic head of the two slots (None: neither is there, or
-        neither opens; a damaged slot is what a torn write leaves)."""
+        """The newest authentic head of the two slots and the external anchor (None: none
+        is there, or none opens; a damaged slot is what a torn write leaves). StorageError
+        when the external anchor cannot be read."""
         best: Head | None = None
         for index, path in enumerate(self.paths):
             try:
-                sealed = path.read_bytes()
-                head = decode_head(self._sealer.open(sealed, self._aad, "queue anchor"))
-            except (OSError, IntegrityError):
+                head = self._open(path.read_bytes())
+            except OSError:
                 continue
-            if best is None or head.generation > best.generation:
+            if head is not None and (best is None or head.generation > best.generation):
                 best = head
                 self._slot = 1 - index  # the next write goes to the other slot
+        if self.external is not None:
+            try:
+                kept = self.external.load()
+            except KeyCustodyError as exc:
+                raise StorageError(f"the queue's external anchor cannot be read: {exc}") from None
+            for sealed in kept:
+                head = self._open(sealed)
+                if head is not None and (best is None or head.generation > best.generation):
+                    best = head
         return best
+
+    def write_external(self, sealed: bytes) -> None:
+        """Keep a sealed head in the external anchor; StorageError when it cannot be."""
+        if self.external is None:
+            return
+        try:
+            self.external.store(sealed)
+        except KeyCustodyError as exc:
+            raise StorageError(f"the queue's external anchor cannot be written: {exc}") from None
 
     def write_sealed(self, sealed: bytes) -> None:
         """Make a sealed head durable in the older slot; StorageError when it cannot be."""

@@ -38,6 +38,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import hmac
 import logging
 import os
 import sqlite3
@@ -49,7 +50,14 @@ from typing import ParamSpec, TypeVar
 
 import attrs
 
-from lawful_intercept.adapters.queue_head import Anchor, ChannelHead, Head, decode_head, encode_head
+from lawful_intercept.adapters.queue_head import (
+    Anchor,
+    ChannelHead,
+    ExternalAnchor,
+    Head,
+    decode_head,
+    encode_head,
+)
 from lawful_intercept.errors import IntegrityError, QueueFullError, StorageError
 from lawful_intercept.protection.keys.base import KeyStore
 from lawful_intercept.protection.sealing import Sealer, stored_data_key
@@ -148,14 +156,18 @@ class SQLiteQueue:
         label: bytes = b"lawful_intercept.queue",
         max_records: int = 1_000_000,
         max_octets: int = 1 << 30,
+        external: ExternalAnchor | None = None,
     ) -> None:
+        """``external``: where the head of every commit that adds records is also kept,
+        outside the machine (:meth:`with_keystore` sets it for a key store that keeps
+        records, an HSM)."""
         self._sealer = Sealer(key, "queue")
         self.path = Path(path)
         self.label = label
         self.max_records, self.max_octets = max_records, max_octets
         self._lock = threading.Lock()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
-        self._anchor = Anchor(self.path, self._sealer, label + b"\0head")
+        self._anchor = Anchor(self.path, self._sealer, label + b"\0head", external)
         #: what the queue found it cannot deliver, at open and since (each alarmed once)
         self.losses: list[QueueLoss] = []
         #: the head's generation the anchor was ahead of at open (None: it was not)
@@ -163,7 +175,7 @@ class SQLiteQueue:
         self.anchor_failures = 0
         try:
             self._load()
-        except (sqlite3.DatabaseError, OSError, IntegrityError) as exc:
+        except (sqlite3.DatabaseError, OSError, IntegrityError, StorageError) as exc:
             self._anchor.close()
             self._sealer.close()  # zeroises the caller's key
             raise StorageError(
@@ -363,7 +375,7 @@ class SQLiteQueue:
         """Commit ``head`` alone (in its own transaction) and anchor it."""
         with self._transaction("head"):
             sealed = self._store_head(head)
-        self._anchor_head(sealed)
+        self._anchor_head(sealed, external=True)
 
     def _store_head(self, head: Head) -> bytes:
         """Within a transaction: replace the stored head; its sealed octets (to anchor once
@@ -373,11 +385,14 @@ class SQLiteQueue:
         self._db.execute("INSERT OR REPLACE INTO head VALUES (1, ?)", (sealed,))
         return sealed
 
-    def _anchor_head(self, sealed: bytes) -> None:
-        """Write the committed head to the anchor; a failure is counted and alarmed (the
-        commit stands: the next one anchors again)."""
+    def _anchor_head(self, sealed: bytes, *, external: bool = False) -> None:
+        """Write the committed head to the anchor files (and, with ``external``, to the
+        external anchor); a failure is counted and alarmed (the commit stands: the next one
+        anchors again)."""
         try:
             self._anchor.write_sealed(sealed)
+            if external:
+                self._anchor.write_external(sealed)
         except StorageError as exc:
             self.anchor_failures += 1
             if self.anchor_failures == 1 or self.anchor_failures % 1000 == 0:
@@ -396,7 +411,9 @@ class SQLiteQueue:
     ) -> SQLiteQueue:
         """Open (or create) a queue whose data key lives in the file wrapped by ``store``'s
         KEK (HSM or TPM): the infrastructure domain that copies the file gets ciphertext and a
-        key it cannot unwrap. A new file gets a fresh random key."""
+        key it cannot unwrap. A new file gets a fresh random key. A store that keeps records
+        (an HSM) also keeps the queue's head after every commit that adds records, so a
+        snapshot of the whole machine restored is found too."""
         target = Path(path)
         try:
             _connect(target).close()  # a new file: its page size, before the key's table
@@ -405,7 +422,17 @@ class SQLiteQueue:
             raise StorageError(
                 f"queue {target.name} cannot be opened (damaged, or not a queue): {exc}"
             ) from None
-        return cls(target, key, label=label, max_records=max_records, max_octets=max_octets)
+        external = None
+        if store.keeps_records:  # the head outside the machine too
+            name = hmac.new(key, b"lawful_intercept queue anchor", "sha256").hexdigest()
+            external = ExternalAnchor(
+                load=functools.partial(store.load_records, name[:16]),
+                store=functools.partial(store.store_record, name[:16]),
+            )
+        return cls(
+            target, key, label=label, max_records=max_records, max_octets=max_octets,
+            external=external,
+        )  # fmt: skip
 
     def __len__(self) -> int:
         return self._count
@@ -478,7 +505,7 @@ class SQLiteQueue:
             with self._transaction("store"):
                 self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
                 sealed_head = self._store_head(head)
-            self._anchor_head(sealed_head)
+            self._anchor_head(sealed_head, external=True)
             self._next = position
             self._count += total
             self._octets += added

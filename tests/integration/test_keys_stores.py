@@ -192,3 +192,36 @@ def test_pkcs11_settings_from_environment(
     monkeypatch.delenv("LI_HSM_PIN")
     with pytest.raises(ConfigurationError):
         PKCS11KeyStore()
+
+
+def test_pkcs11_records_replace_and_survive_calls_from_two_threads(
+    hsm_token: dict[str, str], tmp_path: Path
+) -> None:
+    """Records (a queue's external anchor) are token objects replaced whole; the token is
+    called from a store's thread while the event loop signs: every call holds one lock
+    (SoftHSM2 through python-pkcs11 crashed the process without it)."""
+    import threading
+
+    with PKCS11KeyStore(**hsm_token) as hsm:
+        hsm.initialise()
+        assert hsm.load_records("q") == []
+        hsm.store_record("q", b"first")
+        hsm.store_record("q", b"second")
+        assert hsm.load_records("q") == [b"second"]
+
+        def writer() -> None:
+            for n in range(150):
+                hsm.store_record("q", b"value %d" % n)
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        digest = hashlib.sha256(b"x").digest()
+        signatures = [hsm.sign_digest(digest) for _ in range(150)]
+        thread.join()
+        for signature in signatures:
+            verify_digest(hsm.public_key(), digest, signature)
+        assert hsm.load_records("q") == [b"value 149"]
+    with SoftwareKeyStore.create(tmp_path / "k.json", "pass phrase") as software:
+        assert not software.keeps_records
+        with pytest.raises(KeyCustodyError, match="keeps no records"):
+            software.store_record("q", b"x")

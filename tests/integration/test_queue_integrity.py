@@ -349,3 +349,35 @@ def test_a_0_2_queue_with_released_positions_only_opens_twice(tmp_path: Path) ->
         queue = SQLiteQueue(path, key())
         assert queue.losses == [] and queue.last_position == 41
         queue.close()
+
+
+def test_an_hsm_keeps_the_head_so_a_whole_machine_snapshot_is_found(
+    tmp_path: Path, hsm_token: dict[str, str]
+) -> None:
+    """Queue and anchor files restored together (what a VM snapshot does): the head the
+    token kept is newer, so the queue goes on from it."""
+    from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
+
+    path = tmp_path / "q.db"
+    with PKCS11KeyStore(**hsm_token) as hsm:
+        hsm.initialise()
+        queue = SQLiteQueue.with_keystore(path, hsm)
+        queue.put([b"a", b"b"], channel="lea", state=b"state 1")
+        queue.close()
+        copy_queue(path, tmp_path / "snapshot", anchors=True)
+        queue = SQLiteQueue.with_keystore(path, hsm)
+        queue.put([b"c"], channel="lea", state=b"state 2")
+        queue.remove_through(1, channel="lea")
+        queue.put([b"d"], channel="lea", state=b"state 3")
+        queue.close()
+        for file in tmp_path.iterdir():
+            if file.name.startswith("q.db"):
+                file.unlink()
+        copy_queue(tmp_path / "snapshot" / "q.db", tmp_path, anchors=True)
+        restored = SQLiteQueue.with_keystore(path, hsm)
+        assert restored.rolled_back_from is not None
+        assert restored.state() == b"state 3"
+        assert [(loss.first, loss.last) for loss in restored.losses] == [(2, 3)]
+        assert contents(restored) == []  # a and b were released before the snapshot's end
+        assert restored.put([b"e"], channel="lea") == 4
+        restored.close()

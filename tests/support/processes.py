@@ -18,6 +18,7 @@ from lawful_intercept.adapters.aio import Backoff
 from lawful_intercept.adapters.x2x3_transport import X2X3Sender
 from lawful_intercept.lab.network import TestBed
 from lawful_intercept.protection.encryption import EncryptionProfile
+from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
 from lawful_intercept.protection.keys.software import SoftwareKeyStore
 from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
 from lawful_intercept.protocol.x2x3_session import Timers
@@ -70,13 +71,22 @@ class MFProcess:
         aggregate: int = 8,
         integrity_every: int = 200,
         sign_every: int = 5,
+        hsm: dict[str, str] | None = None,
     ) -> None:
         """Defaults: aggregation and integrity checks on; with ``aggregate=1`` and
-        ``integrity_every=0`` HI3 sequence number n is the n-th CC packet."""
+        ``integrity_every=0`` HI3 sequence number n is the n-th CC packet. ``hsm``: a
+        SoftHSM2 token (the ``hsm_token`` fixture) as the key store, else a software one."""
         self.tmp = tmp
         self.pki = delivery_pki(tmp)
         self.env = {**os.environ, "LI_KEYSTORE_PASSPHRASE": PASSPHRASE}
-        SoftwareKeyStore.create(tmp / "mf-keys.json", PASSPHRASE).close()
+        keystore: dict[str, str] = {"backend": "software", "file": "mf-keys.json"}
+        if hsm is None:
+            SoftwareKeyStore.create(tmp / "mf-keys.json", PASSPHRASE).close()
+        else:
+            with PKCS11KeyStore(**hsm) as token:
+                token.initialise()
+            keystore = {"backend": "pkcs11", "token": hsm["token"]}
+            self.env["LI_HSM_PIN"] = hsm["pin"]
         self.port, self.lemf_port = free_port(), free_port()
         pki = self.pki
 
@@ -87,7 +97,7 @@ class MFProcess:
         config = {
             "listen": f"127.0.0.1:{self.port}",
             "tls": tls("mf"),
-            "keystore": {"backend": "software", "file": "mf-keys.json"},
+            "keystore": keystore,
             "queue": {"path": "mf-queue.db"},
             "leas": [
                 {

@@ -121,6 +121,20 @@ class KeyStore(abc.ABC):
         """Release a sealed secret if the platform is in the sealed state (TPM only)."""
         raise KeyCustodyError(f"the {self.backend} key store cannot unseal")
 
+    #: whether :meth:`load_records` and :meth:`store_record` keep data in the store itself
+    #: (in a device, outside this machine's disks and their snapshots)
+    keeps_records: ClassVar[bool] = False
+
+    def load_records(self, name: str) -> list[bytes]:
+        """The record ``name`` kept by :meth:`store_record` (normally one value; more if a
+        replacement was cut short, and the caller tells the newest); [] if none."""
+        raise KeyCustodyError(f"the {self.backend} key store keeps no records")
+
+    def store_record(self, name: str, value: bytes) -> None:
+        """Keep ``value`` (small, not secret: sealed by the caller) as record ``name``,
+        replacing the one kept before."""
+        raise KeyCustodyError(f"the {self.backend} key store keeps no records")
+
     @abc.abstractmethod
     def close(self) -> None:
         """Forget in-process secrets and release sessions and handles."""

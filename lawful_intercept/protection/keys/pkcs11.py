@@ -9,13 +9,22 @@ read back as a session object and destroyed. Signing hashes on the host and sign
 
 Module, token label and PIN come from arguments or the environment (``LI_PKCS11_MODULE``,
 ``LI_HSM_TOKEN``, ``LI_HSM_PIN``); the PIN is never logged or shown.
+
+Records (:meth:`PKCS11KeyStore.store_record`) are private token data objects; a replacement
+creates the new object before it destroys the old (SoftHSM2 keeps a data object's value
+read-only). Every call into the token holds one lock: the module is used from an event loop
+and a store's thread, and SoftHSM2 through python-pkcs11 crashed when two threads called it
+at once.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from typing import Any, ClassVar
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -36,6 +45,23 @@ log = logging.getLogger(__name__)
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 KEK_LABEL = "li-kek"
 SIGNING_LABEL = "li-signing"
+RECORD_PREFIX = "li-record:"
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _serialised(
+    method: Callable[Concatenate[PKCS11KeyStore, _P], _T],
+) -> Callable[Concatenate[PKCS11KeyStore, _P], _T]:
+    """One call into the token at a time, whichever thread makes it."""
+
+    @functools.wraps(method)
+    def call(self: PKCS11KeyStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return call
 
 
 def _setting(value: str | None, env: str, default: str | None = None) -> str:
@@ -50,6 +76,7 @@ class PKCS11KeyStore(KeyStore):
 
     backend: ClassVar[str] = "pkcs11"
     hardware_protected: ClassVar[bool] = True
+    keeps_records: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -62,6 +89,7 @@ class PKCS11KeyStore(KeyStore):
     ) -> None:
         import pkcs11
 
+        self._lock = threading.RLock()
         self._p11 = pkcs11
         self._module = _setting(module, "LI_PKCS11_MODULE", DEFAULT_MODULE)
         self._token_label = _setting(token, "LI_HSM_TOKEN")
@@ -99,6 +127,7 @@ class PKCS11KeyStore(KeyStore):
             raise KeyCustodyError(f"no KEK {self._kek_label!r} in the token (run li keys init)")
         return kek
 
+    @_serialised
     def initialise(self) -> bool:
         """Create the KEK and the signing key pair if absent; True if anything was created."""
         attribute, key_type = self._p11.Attribute, self._p11.KeyType
@@ -139,6 +168,7 @@ class PKCS11KeyStore(KeyStore):
 
     # -- KeyStore ---------------------------------------------------------------------------
 
+    @_serialised
     def wrap(self, data_key: bytes | bytearray) -> bytes:
         attribute = self._p11.Attribute
         kek = self._kek()
@@ -160,6 +190,7 @@ class PKCS11KeyStore(KeyStore):
         finally:
             session_key.destroy()
 
+    @_serialised
     def unwrap(self, wrapped: bytes) -> bytearray:
         attribute = self._p11.Attribute
         kek = self._kek()
@@ -179,6 +210,7 @@ class PKCS11KeyStore(KeyStore):
         finally:
             session_key.destroy()
 
+    @_serialised
     def sign_digest(self, digest: bytes) -> bytes:
         prehashed(digest)  # refuses digests that are not SHA-256/384/512
         private = self._find(self._signing_label, self._p11.ObjectClass.PRIVATE_KEY)
@@ -189,6 +221,7 @@ class PKCS11KeyStore(KeyStore):
         r, s = int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
         return encode_dss_signature(r, s)
 
+    @_serialised
     def public_key(self) -> ec.EllipticCurvePublicKey:
         if self._public is None:
             from pkcs11.util.ec import encode_ec_public_key
@@ -202,6 +235,7 @@ class PKCS11KeyStore(KeyStore):
             self._public = key
         return self._public
 
+    @_serialised
     def status(self) -> KeyStoreStatus:
         kek = self._find(self._kek_label, self._p11.ObjectClass.SECRET_KEY)
         signing = self._find(self._signing_label, self._p11.ObjectClass.PRIVATE_KEY)
@@ -219,6 +253,41 @@ class PKCS11KeyStore(KeyStore):
             details=tuple(details),
         )
 
+    @_serialised
+    def load_records(self, name: str) -> list[bytes]:
+        data = self._p11.ObjectClass.DATA
+        try:
+            return [bytes(o[self._p11.Attribute.VALUE]) for o in self._records(name, data)]
+        except self._p11.PKCS11Error as exc:
+            raise KeyCustodyError(f"PKCS#11 record {name}: {type(exc).__name__}") from None
+
+    @_serialised
+    def store_record(self, name: str, value: bytes) -> None:
+        attribute, data = self._p11.Attribute, self._p11.ObjectClass.DATA
+        try:
+            older = self._records(name, data)
+            self._session.create_object(
+                {
+                    attribute.CLASS: data,
+                    attribute.LABEL: RECORD_PREFIX + name,
+                    attribute.TOKEN: True,
+                    attribute.PRIVATE: True,
+                    attribute.VALUE: bytes(value),
+                }
+            )
+            for old in older:
+                old.destroy()
+        except self._p11.PKCS11Error as exc:
+            raise KeyCustodyError(f"PKCS#11 record {name}: {type(exc).__name__}") from None
+
+    def _records(self, name: str, data: Any) -> list[Any]:
+        if self._session is None:
+            raise KeyCustodyError("the key store is closed")
+        attribute = self._p11.Attribute
+        template = {attribute.LABEL: RECORD_PREFIX + name, attribute.CLASS: data}
+        return list(self._session.get_objects(template))
+
+    @_serialised
     def close(self) -> None:
         session, self._session = self._session, None
         if session is not None:
