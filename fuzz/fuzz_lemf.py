@@ -8,6 +8,7 @@ file): taken back, or DecodeError, and the stream then goes on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -29,10 +30,8 @@ def test_one_input(data: bytes) -> None:
     except (ValueError, RecursionError):
         state = None
     if isinstance(state, dict):
-        try:
+        with contextlib.suppress(DecodeError):
             receiver.restore_sequences(state)
-        except DecodeError:
-            pass
     try:
         for start in range(1, len(data), step):
             receiver.feed(data[start : start + step])
