@@ -3,7 +3,7 @@ HI2/HI3 PS-PDUs per LEA, ETSI TS 102 232-1), the encrypted durable queue, delive
 LEMF, and the service and configuration file that compose them."""
 
 from lawful_intercept.adapters.hi_client import DeliveryClient, Destination
-from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
+from lawful_intercept.adapters.sqlite_queue import QueueLoss, SQLiteQueue
 from lawful_intercept.protocol.hi_session import DeliverySession, DeliveryTimers
 from lawful_intercept.protocol.mediator import (
     HIPDU,
@@ -29,6 +29,7 @@ __all__ = [
     "MFStatus",
     "Mediator",
     "MediatorCounters",
+    "QueueLoss",
     "SQLiteQueue",
     "TaskBinding",
     "load_mf_config",
