@@ -17,6 +17,7 @@ __all__ = [
     "TLV",
     "TruncatedError",
     "UNIVERSAL",
+    "definite",
     "encode_integer",
     "element_end",
     "encode_length",
@@ -218,3 +219,51 @@ def end_of(data: bytes | bytearray | memoryview, pos: int, limit: int) -> int | 
         return element_end(data, pos, limit)
     except TruncatedError:
         return None
+
+
+def definite(data: bytes) -> bytes:
+    """The element that fills ``data`` with every indefinite length made definite (minimal),
+    the rest octet for octet; ``data`` itself when it has no indefinite length. BER allows
+    both forms (X.690 8.1.3.6); asn1tools 0.169 misreads a SEQUENCE in the indefinite form
+    whose extension additions are absent, so the generic decoder reads this form of it."""
+    rewritten, end = _definite(data, 0, len(data), 0)
+    if end != len(data):
+        raise DecodeError(end, f"{len(data) - end} octets follow the element")
+    return data if rewritten is None else rewritten
+
+
+def _definite(data: bytes, pos: int, limit: int, depth: int) -> tuple[bytes | None, int]:
+    """(the element at ``pos`` rewritten, or None when it has no indefinite length; its end)."""
+    _class, constructed, _number, at, length = read_header(data, pos, limit)
+    if length is not None and at + length > limit:
+        raise TruncatedError(at, f"content of {length} octets overruns its container")
+    if not constructed:
+        assert length is not None  # read_header refuses an indefinite primitive
+        return None, at + length
+    if depth >= MAX_DEPTH:
+        raise DecodeError(pos, f"nesting deeper than {MAX_DEPTH}")
+    stop = limit if length is None else at + length
+    parts: list[bytes] = []
+    changed = length is None
+    cursor = at
+    while True:
+        if length is None:
+            if cursor + 2 <= stop and data[cursor] == 0 and data[cursor + 1] == 0:
+                end = cursor + 2
+                break
+        elif cursor == stop:
+            end = cursor
+            break
+        child, child_end = _definite(data, cursor, stop, depth + 1)
+        changed = changed or child is not None
+        parts.append(data[cursor:child_end] if child is None else child)
+        cursor = child_end
+    if not changed:
+        return None, end
+    identifier_end = pos + 1
+    if data[pos] & 0x1F == 0x1F:  # high tag number form: through the octet without bit 8
+        while data[identifier_end] & 0x80:
+            identifier_end += 1
+        identifier_end += 1
+    content = b"".join(parts)
+    return data[pos:identifier_end] + encode_length(len(content)) + content, end

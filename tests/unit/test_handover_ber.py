@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import lawful_intercept as li
+from lawful_intercept.codec import ber
 from lawful_intercept.codec.ber import (
     CONTEXT,
     TruncatedError,
@@ -89,3 +90,28 @@ def test_any_bytes_read_or_raise_decode_error(data: bytes) -> None:
         assert 0 <= exc.offset <= len(data)
     else:
         assert 0 < element.end <= len(data)
+
+
+def test_indefinite_lengths_are_made_definite_for_the_generic_decoder() -> None:
+    """asn1tools 0.169 reads `30 80 80 01 05 00 00` of S ::= SEQUENCE { a [0] INTEGER, ...,
+    b [1] INTEGER OPTIONAL } past its end-of-contents; the definite form reads."""
+    import asn1tools
+
+    spec = asn1tools.compile_string(
+        "M DEFINITIONS AUTOMATIC TAGS ::= BEGIN "
+        "S ::= SEQUENCE { a [0] INTEGER, ..., b [1] INTEGER OPTIONAL } END",
+        "ber",
+    )
+    indefinite = bytes.fromhex("3080800105 0000")
+    assert ber.definite(indefinite) == bytes.fromhex("3003800105")
+    assert spec.decode("S", ber.definite(indefinite)) == {"a": 5}
+    nested = bytes.fromhex("3080 a080 800101 0000 8102 0102 0000")  # inside a definite one too
+    assert ber.definite(nested) == bytes.fromhex("3009 a003 800101 81020102")
+    definite = bytes.fromhex("3003800105")
+    assert ber.definite(definite) is definite  # nothing to rewrite: the same object
+    high = bytes.fromhex("3f8101 80 800100 0000")  # a high tag number, indefinite
+    assert ber.definite(high) == bytes.fromhex("3f8101 03 800100")
+    for bad, offset in ((b"\x30\x80\x80\x01\x05", 5), (bytes.fromhex("3003800105ff"), 5)):
+        with pytest.raises(li.DecodeError) as caught:
+            ber.definite(bad)
+        assert caught.value.offset == offset

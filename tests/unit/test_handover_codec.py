@@ -6,6 +6,7 @@ import datetime
 import ipaddress
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -98,12 +99,20 @@ def test_malformed_pdus_raise_decode_error(wire: bytes, reason: str) -> None:
         codec.decode(wire)
 
 
-def test_wrong_domain_id_is_refused() -> None:
+def test_any_edition_of_the_module_is_read_and_written_back_unchanged() -> None:
+    """li-psDomainId names the edition (0.4.0.2.2.5.1.x): the module is extensible, so an
+    earlier edition's PDU (OpenLI writes 17) is a value of ours; the value is kept."""
     wire = bytearray(codec.encode(m.PSPDU(HEADER, m.NullTRI("keep-alive"))))
     at = wire.index(bytes.fromhex("05012b"))
-    wire[at + 2] = 0x2A  # version42
+    wire[at + 2] = 0x11  # version17
+    pdu = codec.decode(bytes(wire))
+    assert pdu.header.li_ps_domain_id == "0.4.0.2.2.5.1.17"
+    assert codec.encode(pdu) == bytes(wire)
+    wire[at + 1] = 0x02  # 0.4.0.2.2.5.2.17: not LI-PS-PDU at all
     with pytest.raises(li.DecodeError, match="li-psDomainId"):
         codec.decode(bytes(wire))
+    with pytest.raises(ValueError, match="not an edition"):
+        attrs.evolve(HEADER, li_ps_domain_id="0.4.0.2.2.5.1.x")
 
 
 @given(st.binary(max_size=200))

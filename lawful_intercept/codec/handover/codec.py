@@ -1,7 +1,11 @@
 """Generic PS-PDU encoder and decoder (TS 102 232-1 clause 5-7, TS 102 232-3), via asn1tools.
 
 :func:`encode` turns a :class:`~lawful_intercept.codec.handover.model.PSPDU` into BER with definite,
-minimal lengths; :func:`decode` does the reverse and raises DecodeError on any bad input.
+minimal lengths; :func:`decode` does the reverse and raises DecodeError on any bad input. It
+reads any edition of the module (li-psDomainId 0.4.0.2.2.5.1.x, kept in the header and written
+back), and BER's indefinite lengths: they are made definite before asn1tools reads them
+(:func:`~lawful_intercept.codec.ber.definite`; an offset asn1tools reports is then one into
+that form).
 GeneralizedTime is written DER-canonically (X.690 11.7): ``YYYYMMDDHHMMSS[.ffffff]Z``, UTC,
 fraction without trailing zeros. On reading, BER's other forms are accepted (missing minutes
 or seconds, ``,`` as decimal sign, an offset); a time without zone is taken as UTC, and
@@ -17,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lawful_intercept.codec.asn1 import compiled
-from lawful_intercept.codec.ber import encode_length, read_tlv
+from lawful_intercept.codec.ber import definite, encode_length, read_tlv
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.errors import DecodeError, EncodeError
 
@@ -125,7 +129,7 @@ def _header(header: m.PSHeader) -> dict[str, Any]:
     _put(comm, "communicationIdentityNumber", cid.communication_identity_number)
     _put(comm, "deliveryCountryCode", cid.delivery_country_code)
     out: dict[str, Any] = {
-        "li-psDomainId": m.LI_PS_DOMAIN_ID,
+        "li-psDomainId": header.li_ps_domain_id,
         "lawfulInterceptionIdentifier": header.lawful_interception_identifier,
     }
     _put(out, "authorizationCountryCode", header.authorization_country_code)
@@ -285,7 +289,7 @@ def decode_payload(data: bytes) -> m.Payload:
     if end != len(data):
         raise DecodeError(end, f"{len(data) - end} octets follow the Payload")
     try:
-        value = compiled().decode("Payload", data)
+        value = compiled().decode("Payload", definite(data))
     except Exception as exc:
         raise DecodeError(_offset_of(exc), f"not a valid Payload: {_reason(exc)}") from None
     try:
@@ -351,8 +355,6 @@ def _from_ip(value: dict[str, Any]) -> m.IPAddress:
 
 
 def _from_header(value: dict[str, Any]) -> m.PSHeader:
-    if value["li-psDomainId"] != m.LI_PS_DOMAIN_ID:
-        raise ValueError(f"li-psDomainId {value['li-psDomainId']} is not {m.LI_PS_DOMAIN_ID}")
     comm = value["communicationIdentifier"]
     network = comm["networkIdentifier"]
     return m.PSHeader(
@@ -370,6 +372,7 @@ def _from_header(value: dict[str, Any]) -> m.PSHeader:
         **_times(value),
         extended_interception_point_id=value.get("extendedInterceptionPointID"),
         network_function_identifier=value.get("networkFunctionIdentifier"),
+        li_ps_domain_id=value["li-psDomainId"],
     )
 
 
@@ -514,7 +517,7 @@ def decode_with_value(data: bytes) -> tuple[dict[str, Any], m.PSPDU]:
     if (outer.tag_class, outer.constructed, outer.number) != (0, True, 16):
         raise DecodeError(0, "a PS-PDU starts with a SEQUENCE")
     try:
-        value = compiled().decode("PS-PDU", data)
+        value = compiled().decode("PS-PDU", definite(data))
     except Exception as exc:  # asn1tools' errors carry no reliable offset
         raise DecodeError(_offset_of(exc), f"not a valid PS-PDU: {_reason(exc)}") from None
     try:

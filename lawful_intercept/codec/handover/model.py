@@ -21,6 +21,7 @@ from lawful_intercept.errors import EncodeError
 
 __all__ = [
     "LI_PS_DOMAIN_ID",
+    "LI_PS_DOMAIN_PREFIX",
     "AccessEventType",
     "AuthenticationType",
     "CCPayload",
@@ -64,6 +65,15 @@ __all__ = [
 
 #: li-psDomainId, exactly {0 4 0 2 2 5 1 43} (TS 102 232-1 clause 5.2.1, version43).
 LI_PS_DOMAIN_ID = "0.4.0.2.2.5.1.43"
+#: li-psDomainId of every edition of the module: {itu-t(0) identified-organization(4) etsi(0)
+#: securityDomain(2) lawfulIntercept(2) threeGPP... li-ps(5) lI-PS-PDU(1) version(x)}
+LI_PS_DOMAIN_PREFIX = "0.4.0.2.2.5.1."
+
+
+def _domain_id(_instance: object, _attribute: object, value: str) -> None:
+    edition = value.removeprefix(LI_PS_DOMAIN_PREFIX)
+    if edition == value or not edition.isdigit() or len(edition) > 9:
+        raise ValueError(f"li-psDomainId {value} is not an edition of LI-PS-PDU (0.4.0.2.2.5.1.x)")
 
 
 def _bounded(low: int, high: int) -> Any:
@@ -280,7 +290,9 @@ class MicroSecondTimeStamp:
 
 @attrs.frozen(kw_only=True)
 class PSHeader:
-    """PSHeader of TS 102 232-1 clause 5.2 (li-psDomainId is always LI_PS_DOMAIN_ID)."""
+    """PSHeader of TS 102 232-1 clause 5.2. ``li_ps_domain_id``: the module edition the PDU
+    names (0.4.0.2.2.5.1.x; this one's, 43, by default; a PDU read keeps its own, so it is
+    written back unchanged)."""
 
     lawful_interception_identifier: bytes = attrs.field(validator=_size(1, 25))
     communication_identifier: CommunicationIdentifier
@@ -294,6 +306,7 @@ class PSHeader:
         default=None, validator=_size(1, 65535)
     )
     network_function_identifier: bytes | None = attrs.field(default=None, validator=_size(1, 65535))
+    li_ps_domain_id: str = attrs.field(default=LI_PS_DOMAIN_ID, validator=_domain_id)
 
 
 # --- CC (TS 102 232-3 clause 6.3) ----------------------------------------------------------
