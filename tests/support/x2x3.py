@@ -33,6 +33,8 @@ def attribute_of(cls: type[x.Attribute]) -> st.SearchStrategy[x.Attribute]:
     """Values of one attribute class."""
     if cls is x.Timestamp:
         return st.builds(x.Timestamp, u32, st.integers(0, 999_999_999))
+    if cls is x.AdditionalXIDRelatedInformation:
+        return st.builds(cls, uuids, u64, st.one_of(st.none(), u32))
     if cls in _UINT:
         return st.builds(cls, _UINT[cls])
     for kind, values in _BY_KIND.items():

@@ -336,3 +336,35 @@ def test_the_native_fast_path_reads_a_stream_as_the_python_path_does(
     stream = bytes(wire[: data.draw(st.integers(0, len(wire)))])
     step = data.draw(st.integers(1, len(stream) + 1))
     assert _read_stream(stream, step, native=True) == _read_stream(stream, step, native=False)
+
+
+def test_additional_xid_related_information_is_the_standards_tuple() -> None:
+    """Type 21 (TS 103 221-2 clause 5.3.22): XID, Correlation ID and an optional Sequence
+    Number, 24 or 28 octets, repeated per further XID; another length (a bare XID, as 0.2
+    sent) is kept raw, so the PDU is neither refused nor changed."""
+    further = [
+        x.AdditionalXIDRelatedInformation(uuid.UUID(int=5), 7),
+        x.AdditionalXIDRelatedInformation(uuid.UUID(int=6), 1 << 63, 4294967295),
+    ]
+    pdu = x.X2X3PDU(pdu_type=2, payload_format=5, payload_direction=1, xid=uuid.UUID(int=4),
+                    attributes=tuple(further), payload=b"\x45" + bytes(19))  # fmt: skip
+    wire = x.encode(pdu)
+    assert wire.count(b"\x00\x15\x00\x18") == 1 and wire.count(b"\x00\x15\x00\x1c") == 1
+    assert x.decode(wire) == pdu
+    assert x.pdu_from_json(x.pdu_to_json(pdu)) == pdu
+    assert x.pdu_to_json(pdu)["attributes"][1]["value"] == {
+        "xid": str(uuid.UUID(int=6)), "correlation_id": 1 << 63, "sequence_number": 4294967295,
+    }  # fmt: skip
+    bare = wire.replace(
+        b"\x00\x15\x00\x18" + uuid.UUID(int=5).bytes + (7).to_bytes(8, "big"),
+        b"\x00\x15\x00\x10" + uuid.UUID(int=5).bytes,
+    )
+    bare = bare[:4] + (int.from_bytes(bare[4:8], "big") - 8).to_bytes(4, "big") + bare[8:]
+    kept = x.decode(bare)
+    raw = kept.attributes[0]
+    assert isinstance(raw, x.UnknownAttribute)
+    assert (raw.TYPE, raw.value) == (21, uuid.UUID(int=5).bytes)
+    assert x.encode(kept) == bare
+    assert x.pdu_from_json(x.pdu_to_json(kept)) == kept
+    with pytest.raises(li.EncodeError):
+        x.AdditionalXIDRelatedInformation(uuid.UUID(int=5), 1 << 64)

@@ -39,6 +39,7 @@ __all__ = [
     "NetworkFunctionID",
     "OtherTargetIdentifier",
     "ProprietaryAttribute",
+    "RAW_WHEN_MALFORMED",
     "SDPSessionDescription",
     "SequenceNumber",
     "SourceIPv4Address",
@@ -471,12 +472,43 @@ class MIMEContentTransferEncoding(TextAttribute):
     NAME = "mime_content_transfer_encoding"
 
 
+_AXRI = struct.Struct(">16sQ")  # XID, Correlation ID
+
+
 @attrs.frozen
-class AdditionalXIDRelatedInformation(UUIDAttribute):
-    """Type 21: Additional XID Related Information: a further XID (UUID) the PDU serves."""
+class AdditionalXIDRelatedInformation(Attribute):
+    """Type 21, Additional XID Related Information (clause 5.3.22): one further XID the PDU
+    serves, its Correlation ID and, optionally, its Sequence Number (24 or 28 octets). The
+    attribute is repeated for each further XID (TS 33.128 clause 5.3.3, efficient xCC
+    delivery)."""
 
     TYPE = 21
     NAME = "additional_xid_related_information"
+    xid: uuid.UUID = attrs.field(validator=_check_instance(uuid.UUID))
+    correlation_id: int = attrs.field(validator=check_uint(64))
+    sequence_number: int | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(check_uint(32)),
+    )
+
+    def encode(self) -> bytes:
+        value = _AXRI.pack(self.xid.bytes, self.correlation_id)
+        if self.sequence_number is not None:
+            value += _U32.pack(self.sequence_number)
+        return _tlv(self.TYPE, value)
+
+    @classmethod
+    def decode_value(cls, data: bytes | memoryview, start: int, length: int) -> Attribute:
+        """The typed tuple; a value of another length (a POI that sends a bare XID, as this
+        library did before 0.3) is kept raw, as an UnknownAttribute of type 21, so the PDU
+        is not refused for an optional attribute and re-encodes unchanged."""
+        if length not in (24, 28):
+            raw = bytes(data[start : start + length])
+            return trusted(UnknownAttribute, type=cls.TYPE, value=raw)
+        xid, correlation = _AXRI.unpack_from(data, start)
+        sequence = _U32.unpack_from(data, start + 24)[0] if length == 28 else None
+        return trusted(cls, xid=uuid.UUID(bytes=xid), correlation_id=correlation,
+                       sequence_number=sequence)  # fmt: skip
 
 
 @attrs.frozen
@@ -500,7 +532,7 @@ class UnknownAttribute(Attribute):
         return self.type
 
     def __attrs_post_init__(self) -> None:
-        if self.type in ATTRIBUTE_CLASSES:
+        if self.type in ATTRIBUTE_CLASSES and self.type not in RAW_WHEN_MALFORMED:
             raise EncodeError(f"attribute type {self.type} is defined: use its typed class")
 
     def encode(self) -> bytes:
@@ -537,6 +569,8 @@ ATTRIBUTE_CLASSES: dict[int, type[Attribute]] = {
 }
 
 _DECODERS = {code: cls.decode_value for code, cls in ATTRIBUTE_CLASSES.items()}
+#: defined types whose value of an unexpected length is kept raw (an UnknownAttribute)
+RAW_WHEN_MALFORMED = frozenset({AdditionalXIDRelatedInformation.TYPE})
 
 
 def decode_attribute(type_: int, data: bytes | memoryview, start: int, length: int) -> Attribute:

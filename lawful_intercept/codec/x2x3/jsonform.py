@@ -5,7 +5,9 @@ One object per PDU: ``pdu_type``, ``version``, ``header_length``, ``payload_leng
 ``attributes`` (list of ``{"type", "name", "value"}``) and ``payload`` (hex). On input the
 two lengths and each attribute's ``name`` may be left out; when present they must agree.
 Attribute values: octets as hex; text as a string; numbers as integers; addresses and UUIDs
-as their usual strings; the timestamp as ``{"seconds": s, "nanoseconds": ns}``.
+as their usual strings; the timestamp as ``{"seconds": s, "nanoseconds": ns}``; Additional
+XID Related Information as ``{"xid": uuid, "correlation_id": n, "sequence_number": n}``
+(the last only when present).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 from lawful_intercept.codec.x2x3.attributes import (
     ATTRIBUTE_CLASSES,
+    RAW_WHEN_MALFORMED,
+    AdditionalXIDRelatedInformation,
     Attribute,
     BytesAttribute,
     IPv4Attribute,
@@ -36,6 +40,14 @@ def attribute_value_to_json(attribute: Attribute) -> Any:
     """The JSON value of one attribute (see the module docstring)."""
     if isinstance(attribute, Timestamp):
         return {"seconds": attribute.seconds, "nanoseconds": attribute.nanoseconds}
+    if isinstance(attribute, AdditionalXIDRelatedInformation):
+        out: dict[str, Any] = {
+            "xid": str(attribute.xid),
+            "correlation_id": attribute.correlation_id,
+        }
+        if attribute.sequence_number is not None:
+            out["sequence_number"] = attribute.sequence_number
+        return out
     if isinstance(attribute, (BytesAttribute, UnknownAttribute)):
         return attribute.value.hex()
     if isinstance(attribute, (IPv4Attribute, IPv6Attribute, UUIDAttribute)):
@@ -71,7 +83,7 @@ def _attribute_from_json(item: Any) -> Attribute:
     if not isinstance(type_, int) or isinstance(type_, bool):
         raise ValueError("attribute type must be an integer")
     cls = ATTRIBUTE_CLASSES.get(type_)
-    if cls is None:
+    if cls is None or (type_ in RAW_WHEN_MALFORMED and isinstance(value, str)):
         return UnknownAttribute(type_, bytes.fromhex(_typed(value, str)))
     if "name" in item and item["name"] != cls.NAME:
         raise ValueError(f"attribute type {type_} is named {cls.NAME!r}, not {item['name']!r}")
@@ -80,6 +92,15 @@ def _attribute_from_json(item: Any) -> Attribute:
             raise ValueError('timestamp value must be {"seconds": s, "nanoseconds": ns}')
         return Timestamp(
             _typed(value.get("seconds"), int), _typed(value.get("nanoseconds", 0), int)
+        )
+    if issubclass(cls, AdditionalXIDRelatedInformation):
+        if not isinstance(value, dict):
+            raise ValueError('additional XID value must be {"xid", "correlation_id", ...}')
+        sequence = value.get("sequence_number")
+        return AdditionalXIDRelatedInformation(
+            uuid.UUID(_typed(value.get("xid"), str)),
+            _typed(value.get("correlation_id"), int),
+            None if sequence is None else _typed(sequence, int),
         )
     if issubclass(cls, BytesAttribute):
         return cls(bytes.fromhex(_typed(value, str)))
