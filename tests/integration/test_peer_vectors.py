@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.ccreader import read_cc_items
 from lawful_intercept.codec.handover.codec import decode, encode
+from lawful_intercept.protection.encryption import EncryptionProfile, PayloadDecryptor
 from lawful_intercept.protocol.lemf_receiver import CCPackets, IRIRecord, KeepAlive, LEMFReceiver
 
 VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "libwandder"
@@ -109,3 +111,25 @@ def test_the_lemf_takes_openlis_cc_iri_and_keepalives() -> None:
     iri = [e for e in events if isinstance(e, IRIRecord)]
     assert len(iri) == 3
     assert all(r.record["pSHeader"]["li-psDomainId"] == "0.4.0.2.2.5.1.17" for r in iri)
+
+
+@pytest.mark.parametrize(
+    ("facts", "wire"), [v for v in vectors() if v[0]["kind"] == "enc_cc"], ids=["empty", "1500"]
+)
+def test_openlis_encryption_container_decrypts_to_the_packet_it_was_given(
+    facts: dict[str, Any], wire: bytes
+) -> None:
+    """OpenLI's layout: AES-192-CBC, IV = the 32-bit sequence number four times (our
+    IVRule.SEQUENCE_REPEATED), byteCounter as its encoder set it."""
+    given = facts["payload"]
+    profile = EncryptionProfile(m.EncryptionType(given["encryptionType"]))
+    decrypted = PayloadDecryptor(bytes.fromhex(given["key"]), profile).decrypt(
+        wire, sequence_number=facts["seqno"]
+    )
+    assert decrypted.byte_counter == given["byteCounter"]
+    items = read_cc_items(decrypted.payload)
+    assert items is not None
+    ((direction, packet, _),) = items
+    assert direction is m.PayloadDirection.TO_TARGET
+    assert len(packet) == given["packet"]["len"]
+    assert hashlib.sha256(packet).hexdigest() == given["packet"]["sha256"]
