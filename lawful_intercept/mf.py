@@ -8,6 +8,7 @@ from lawful_intercept.protocol.hi_session import DeliverySession, DeliveryTimers
 from lawful_intercept.protocol.mediator import (
     HIPDU,
     Handover,
+    HeaderTime,
     LEAConfig,
     Mediator,
     MediatorCounters,
@@ -23,6 +24,7 @@ __all__ = [
     "DeliveryTimers",
     "Destination",
     "Handover",
+    "HeaderTime",
     "LEAConfig",
     "MFConfig",
     "MFService",

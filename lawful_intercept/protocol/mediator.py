@@ -60,6 +60,17 @@ class Handover(enum.Enum):
     HI3 = "HI3"
 
 
+class HeaderTime(enum.Enum):
+    """Which time the pSHeader carries (TS 102 232-1 clause 5.2: timeStamp, a GeneralizedTime,
+    and/or microSecondTimeStamp, seconds and microseconds). libwandder-based LEMFs (OpenLI,
+    libtrace's ETSI tools) misread a GeneralizedTime's fraction and read
+    microSecondTimeStamp right."""
+
+    TIME_STAMP = "timeStamp"
+    MICRO_SECOND = "microSecondTimeStamp"
+    BOTH = "both"
+
+
 @attrs.frozen
 class LEAConfig:
     """One LEA's delivery settings (protection; the address lives with the delivery layer)."""
@@ -74,6 +85,17 @@ class LEAConfig:
     aggregate: int = attrs.field(default=1, validator=attrs.validators.ge(1))
     #: seconds the first held packet may wait for more before its PDU goes out
     aggregate_wait: float = attrs.field(default=0.01, validator=attrs.validators.gt(0))
+    #: the time form of every pSHeader to this LEA
+    header_time: HeaderTime = HeaderTime.TIME_STAMP
+    #: the li-psDomainId edition written (0.4.0.2.2.5.1.x)
+    li_ps_domain_id: str = attrs.field(default=m.LI_PS_DOMAIN_ID)
+
+    @li_ps_domain_id.validator
+    def _edition(self, _attribute: object, value: str) -> None:
+        edition = value.removeprefix(m.LI_PS_DOMAIN_PREFIX)
+        if edition == value or not edition.isdigit() or len(edition) > 9:
+            raise ConfigurationError(f"LEA {self.name}: li_ps_domain_id {value} is not "
+                                     "0.4.0.2.2.5.1.x")  # fmt: skip
 
 
 def _names(items: Iterable[str]) -> tuple[str, ...]:
@@ -130,6 +152,7 @@ class _Stream:
         now: float,
     ) -> None:
         self.lea, self.liid, self.handover = lea, liid, handover
+        self.template: CCTemplate  # the task's header writer for this LEA (set on binding)
         self.sequence = 0
         self.encryptor = (
             PayloadEncryptor(key, lea.encryption, now=now)
@@ -172,15 +195,30 @@ class _Period:
 class _Task:
     def __init__(self, binding: TaskBinding) -> None:
         self.binding = binding
-        self.template = CCTemplate(
-            lawful_interception_identifier=binding.liid,
-            network_identifier=m.NetworkIdentifier(binding.operator_id, binding.network_element_id),
-            authorization_country_code=binding.authorization_country_code,
-            delivery_country_code=binding.delivery_country_code,
-        )
+        # one header writer per header form its LEAs want (most share one)
+        self._templates: dict[tuple[HeaderTime, str], CCTemplate] = {}
         self.periods: dict[bytes, _Period] = {}  # by Matched Target Identifier octets
         self.next_cin = 1
         self.streams: list[tuple[_Stream, _Stream]] = []  # (HI2, HI3) per LEA
+
+    def template_for(self, lea: LEAConfig) -> CCTemplate:
+        """The header writer of ``lea``'s streams of this task."""
+        key = (lea.header_time, lea.li_ps_domain_id)
+        found = self._templates.get(key)
+        if found is None:
+            binding = self.binding
+            found = self._templates[key] = CCTemplate(
+                lawful_interception_identifier=binding.liid,
+                network_identifier=m.NetworkIdentifier(
+                    binding.operator_id, binding.network_element_id
+                ),
+                authorization_country_code=binding.authorization_country_code,
+                delivery_country_code=binding.delivery_country_code,
+                generalized_time=lea.header_time is not HeaderTime.MICRO_SECOND,
+                micro_second_time_stamp=lea.header_time is not HeaderTime.TIME_STAMP,
+                li_ps_domain_id=lea.li_ps_domain_id,
+            )
+        return found
 
     def cin_for(self, target: bytes, begin: bool) -> int:
         period = self.periods.get(target)
@@ -243,6 +281,7 @@ class Mediator:
             )
             for stream in pair:
                 stream.sequence = self._saved_streams.get(_stream_key(stream), 0)
+                stream.template = task.template_for(lea)
             task.streams.append(pair)
         self._tasks[binding.xid.bytes] = task
 
@@ -324,9 +363,9 @@ class Mediator:
             by_stream.setdefault(id(job.stream), []).append(job)
         sealed: dict[int, tuple[_Sealing, bytes]] = {}
         for jobs in by_stream.values():
-            task, encryptor = jobs[0].task, jobs[0].stream.encryptor
+            stream, encryptor = jobs[0].stream, jobs[0].stream.encryptor
             assert encryptor is not None  # only encrypting streams defer
-            made = task.template.encode_items_encrypted_many(
+            made = stream.template.encode_items_encrypted_many(
                 encryptor, [(j.pdu.sequence, j.cin, j.timestamp, j.items) for j in jobs]
             )
             sealed.update((id(j.pdu), (j, o)) for j, o in zip(jobs, made, strict=True))
@@ -354,11 +393,11 @@ class Mediator:
             direction, packet, timestamp = item
             sequence = stream.take()
             if stream.encryptor is not None:
-                octets = task.template.encode_encrypted(
+                octets = stream.template.encode_encrypted(
                     stream.encryptor, sequence, cin, timestamp, direction, packet
                 )
             else:
-                octets = task.template.encode(sequence, cin, timestamp, direction, packet)
+                octets = stream.template.encode(sequence, cin, timestamp, direction, packet)
             out.append(HIPDU(stream.lea.name, task.binding.liid, Handover.HI3, sequence, octets))
             self.counters.hi3 += 1
             self._check(task, stream, sequence, octets, timestamp, now, out)
@@ -396,11 +435,11 @@ class Mediator:
             self.counters.hi3 += 1
             return
         if stream.encryptor is not None:
-            octets = task.template.encode_items_encrypted(
+            octets = stream.template.encode_items_encrypted(
                 stream.encryptor, sequence, cin, timestamp, items
             )
         else:
-            octets = task.template.encode_items(sequence, cin, timestamp, items)
+            octets = stream.template.encode_items(sequence, cin, timestamp, items)
         out.append(HIPDU(stream.lea.name, task.binding.liid, Handover.HI3, sequence, octets))
         self.counters.hi3 += 1
         self._check(task, stream, sequence, octets, timestamp, stream.held_since, out)
@@ -433,7 +472,7 @@ class Mediator:
         out: list[HIPDU] = []
         for stream, _ in task.streams:
             sequence = stream.take()
-            header = task.template.header_octets(sequence, cin, timestamp)
+            header = stream.template.header_octets(sequence, cin, timestamp)
             if stream.encryptor is not None:
                 clear_size = tlv_size(len(header) + tlv_size(len(payload)))
                 octets = stream.encryptor.encrypt_payload(
@@ -468,7 +507,7 @@ class Mediator:
         """An IntegrityCheck TRI PS-PDU on the stream it covers: in clear (the LEMF must read
         it to verify what it received), without a CIN (it covers several communications)."""
         sequence = stream.take()
-        header = task.template.header(sequence, None, timestamp)
+        header = stream.template.header(sequence, None, timestamp)
         self.counters.integrity_checks += 1
         return HIPDU(
             stream.lea.name, task.binding.liid, stream.handover, sequence,

@@ -28,6 +28,18 @@ DID not listed gets integrity checks every 1000 PDUs, no encryption and no aggre
 ``aggregate`` (default 1: off): up to this many CC packets of one communication in one HI3
 PDU (TS 102 232-1 clause 6.2.3), each with its own time stamp; ``aggregate_wait``: seconds the
 first of them may wait for the others.
+
+Compatibility with the LEA's LEMF, per LEA: ``header_time`` (``timeStamp``, the default;
+``microSecondTimeStamp``; ``both``), ``li_ps_domain_id`` (the module edition written, default
+``0.4.0.2.2.5.1.43``), and ``compatibility``, a named preset that sets several at once
+(:data:`PRESETS`; keys given beside it win):
+
+- ``"openli"``: LEMFs built on libwandder (OpenLI's, libtrace's ETSI tools). They misread a
+  GeneralizedTime's fraction and crash on a time without one, read microSecondTimeStamp
+  right, return only the first CCPayload of an aggregated PDU, and decrypt only
+  aES-192-CBC with the sequence-number IV: ``header_time`` microSecondTimeStamp,
+  ``li_ps_domain_id`` 0.4.0.2.2.5.1.17 (what OpenLI writes), ``aggregate`` 1, and
+  ``"encryption": true`` means aES-192-CBC.
 """
 
 from __future__ import annotations
@@ -44,9 +56,19 @@ from lawful_intercept.adapters.tls import TLSConfig
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.protection.encryption import EncryptionProfile
-from lawful_intercept.protocol.mediator import LEAConfig, TaskBinding
+from lawful_intercept.protocol.mediator import HeaderTime, LEAConfig, TaskBinding
 
-__all__ = ["LEAEntry", "MFConfig", "load_mf_config"]
+__all__ = ["PRESETS", "LEAEntry", "MFConfig", "load_mf_config"]
+
+#: compatibility presets: settings an LEA entry gets unless it gives them itself
+PRESETS: dict[str, dict[str, Any]] = {
+    "openli": {
+        "header_time": "microSecondTimeStamp",
+        "li_ps_domain_id": "0.4.0.2.2.5.1.17",
+        "aggregate": 1,
+        "encryption_type": "aES-192-CBC",  # when the LEA encrypts
+    },
+}
 
 
 @attrs.frozen
@@ -92,8 +114,25 @@ def _tls(value: dict[str, str], base: Path) -> TLSConfig:
         raise ConfigurationError("a tls entry needs cert, key and ca") from None
 
 
+def _with_preset(value: dict[str, Any], name: str) -> dict[str, Any]:
+    """The LEA entry with its compatibility preset's settings where it gives none."""
+    preset = value.get("compatibility")
+    if preset is None:
+        return value
+    settings = PRESETS.get(str(preset))
+    if settings is None:
+        raise ConfigurationError(
+            f"LEA {name}: unknown compatibility preset {preset!r} (known: {sorted(PRESETS)})"
+        )
+    merged = {**settings, **value}
+    if merged.get("encryption") is True:  # encrypt, with the preset's cipher
+        merged["encryption"] = settings["encryption_type"]
+    return merged
+
+
 def _protection(value: dict[str, Any], name: str, base: Path) -> tuple[LEAConfig, Path | None]:
     """An LEA's protection settings and the file of its wrapped HI key (if it encrypts)."""
+    value = _with_preset(value, name)
     encryption = value.get("encryption")
     profile = EncryptionProfile(m.EncryptionType(encryption)) if encryption else None
     key_file = value.get("hi_key_file")
@@ -107,6 +146,8 @@ def _protection(value: dict[str, Any], name: str, base: Path) -> tuple[LEAConfig
         sign_every=int(value.get("sign_every", 0)),
         aggregate=int(value.get("aggregate", 1)),
         aggregate_wait=float(value.get("aggregate_wait", 0.01)),
+        header_time=HeaderTime(value.get("header_time", HeaderTime.TIME_STAMP.value)),
+        li_ps_domain_id=str(value.get("li_ps_domain_id", m.LI_PS_DOMAIN_ID)),
     )
     return lea, base / key_file if key_file else None
 

@@ -435,3 +435,62 @@ def test_a_batch_seals_its_pdus_together_with_the_same_outcome(store: Any, check
     assert sorted(p.sequence for p in batched if p.handover is Handover.HI3) == list(
         range(len(hi3))
     )
+
+
+def test_an_openli_lea_gets_pdus_a_libwandder_lemf_reads_right(tmp_path: Path) -> None:
+    """The "openli" preset, checked on our octets against libwandder's documented reading:
+    no GeneralizedTime in the pSHeader (libwandder takes its fraction digits as milliseconds
+    whatever their count, and crashes on a time without fraction), a microSecondTimeStamp
+    (which it reads right), li-psDomainId .17, one CCPayload per PDU (it returns only the
+    first), aES-192-CBC with the sequence-number IV (the only form it decrypts). The other
+    LEA of the same task keeps the defaults."""
+    import json
+
+    from lawful_intercept.protocol.mediator import HeaderTime
+    from lawful_intercept.services.mf_config import load_mf_config
+
+    tls = {"cert": "c.pem", "key": "k.pem", "ca": "ca.pem"}
+    raw = {
+        "tls": tls, "keystore": {"backend": "software", "file": "k.json"},
+        "leas": [
+            {"name": "OPENLI", "lemf": "127.0.0.1:9", "tls": tls, "compatibility": "openli",
+             "encryption": True, "hi_key_file": "o.hikey", "integrity_every": None},
+            {"name": "OVERRIDE", "lemf": "127.0.0.1:9", "tls": tls, "compatibility": "openli",
+             "aggregate": 4, "header_time": "both"},
+            {"name": "PLAIN", "lemf": "127.0.0.1:9", "tls": tls},
+        ],
+    }  # fmt: skip
+    (tmp_path / "mf.json").write_text(json.dumps(raw))
+    config = load_mf_config(tmp_path / "mf.json")
+    openli, override, plain = (entry.config for entry in config.leas)
+    assert openli.header_time is HeaderTime.MICRO_SECOND
+    assert openli.li_ps_domain_id == "0.4.0.2.2.5.1.17" and openli.aggregate == 1
+    assert openli.encryption == EncryptionProfile(m.EncryptionType.AES_192_CBC)
+    assert (override.aggregate, override.header_time) == (4, HeaderTime.BOTH)
+    assert (plain.header_time, plain.li_ps_domain_id) == (HeaderTime.TIME_STAMP, m.LI_PS_DOMAIN_ID)
+
+    key = os.urandom(24)
+    mediator = Mediator(
+        [TaskBinding(XID, b"LIID-7", ("OPENLI", "PLAIN"))], [openli, plain],
+        keys={"OPENLI": key}, now=T0 / S,
+    )  # fmt: skip
+    x2x3, packets = _poi_output()
+    out = [p for wire in x2x3 for p in mediator.on_pdu(X2X3View(wire), T0 / S)]
+    out += mediator.release_held()
+    decryptor = PayloadDecryptor(key, EncryptionProfile(m.EncryptionType.AES_192_CBC))
+    got = []
+    for pdu in out:
+        if pdu.lea == "PLAIN":
+            header = codec.decode(pdu.octets).header
+            assert header.time_stamp is not None and header.micro_second_time_stamp is None
+            assert header.li_ps_domain_id == m.LI_PS_DOMAIN_ID
+            continue
+        clear = codec.decode(decryptor.decrypt(pdu.octets, sequence_number=pdu.sequence).pdu)
+        assert clear.header.time_stamp is None
+        assert clear.header.micro_second_time_stamp is not None
+        assert clear.header.li_ps_domain_id == "0.4.0.2.2.5.1.17"
+        if isinstance(clear.payload, m.CCPayloadSequence):
+            (item,) = clear.payload.items  # one packet per PDU
+            assert isinstance(item.contents, m.IPCC)
+            got.append(item.contents.packets)
+    assert got == packets

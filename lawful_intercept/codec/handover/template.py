@@ -45,7 +45,22 @@ __all__ = ["CCItem", "CCTemplate"]
 #: One packet of an aggregated PDU: (direction, IP packet octets, capture time in POSIX ns).
 CCItem = tuple["m.PayloadDirection | None", bytes, int]
 
-_OID = bytes.fromhex("800704000202 05012b")  # li-psDomainId [0] {0 4 0 2 2 5 1 43}
+
+def _domain_id(dotted: str) -> bytes:
+    """li-psDomainId [0] for an OBJECT IDENTIFIER in dotted form (X.690 8.19: the first two
+    arcs in one subidentifier, each subidentifier base 128, high bit on all but its last)."""
+    arcs = [int(a) for a in dotted.split(".")]
+    content = bytearray()
+    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        content += bytes(reversed(chunk))
+    return tlv(b"\x80", bytes(content))
+
+
 _SHORT = [bytes((n,)) for n in range(128)]
 _DIRECTION: dict[m.PayloadDirection | None, bytes] = {
     None: b"",
@@ -80,6 +95,8 @@ class CCTemplate:
     generalized_time: bool = True
     micro_second_time_stamp: bool = False
     time_stamp_qualifier: m.TimeStampQualifier | None = None
+    #: the module edition written (some LEMFs insist on theirs: OpenLI's is .17)
+    li_ps_domain_id: str = m.LI_PS_DOMAIN_ID
     _head: bytes = attrs.field(init=False, repr=False, eq=False)
     _network: bytes = attrs.field(init=False, repr=False, eq=False)
     _middle: bytes = attrs.field(init=False, repr=False, eq=False)
@@ -91,7 +108,7 @@ class CCTemplate:
     def __attrs_post_init__(self) -> None:
         # validate through the typed model once: the same bounds as the generic path
         self.pdu(0, None, 0, None, b"")
-        head = _OID + tlv(b"\x81", self.lawful_interception_identifier)
+        head = _domain_id(self.li_ps_domain_id) + tlv(b"\x81", self.lawful_interception_identifier)
         if self.authorization_country_code is not None:
             head += tlv(b"\x82", self.authorization_country_code.encode("ascii"))
         network = tlv(b"\x80", self.network_identifier.operator_identifier)
@@ -378,6 +395,7 @@ class CCTemplate:
                 m.MicroSecondTimeStamp(seconds, micro) if self.micro_second_time_stamp else None
             ),
             time_stamp_qualifier=self.time_stamp_qualifier,
+            li_ps_domain_id=self.li_ps_domain_id,
         )
 
     def pdu_items(
