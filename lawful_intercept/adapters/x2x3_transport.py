@@ -42,6 +42,7 @@ from lawful_intercept.adapters.aio import (
     wait_event,
 )
 from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
+from lawful_intercept.codec.x2x3.constants import VERSION_V1_6, VERSION_V1_10
 from lawful_intercept.codec.x2x3.decoder import X2X3View
 from lawful_intercept.codec.x2x3.pdu import DEFAULT_LIMITS, Limits
 from lawful_intercept.errors import (
@@ -83,9 +84,18 @@ class X2X3Sender:
         backoff: Backoff = Backoff(),
         limits: Limits = DEFAULT_LIMITS,
         spill: SQLiteQueue | None = None,
+        version: int | None = None,
     ) -> None:
+        """``version``: the X2/X3 header version this destination gets (5, or 6 from TS
+        103 221-2 V1.10.1; some receivers refuse 6): each PDU's first two octets are
+        rewritten to it (the header is the same in both), keepalives are made with it.
+        None: PDUs go as encoded, keepalives as version 5."""
         if queue_size < 1:
             raise ValueError("queue_size must be positive")
+        if version not in (None, VERSION_V1_6, VERSION_V1_10):
+            raise ConfigurationError(f"X2/X3 header version {version}: 5 or 6")
+        self.version = version
+        self._version_octets = b"" if version is None else version.to_bytes(2, "big")
         if (policy is QueuePolicy.SPILL) != (spill is not None):
             raise ConfigurationError("QueuePolicy.SPILL and a spill store go together")
         self.spill = spill
@@ -124,6 +134,9 @@ class X2X3Sender:
 
     async def send(self, pdu_octets: bytes) -> None:
         """Queue one encoded PDU; when the memory queue is full, act per the policy."""
+        head = self._version_octets
+        if head and pdu_octets[:2] != head:
+            pdu_octets = head + pdu_octets[2:]
         if self.spill is not None and (len(self.spill) or len(self._pending) >= self.queue_size):
             await self.spill.call(self.spill.put, [pdu_octets])  # QueueFullError when full
             self._not_empty.set()
@@ -166,7 +179,10 @@ class X2X3Sender:
         """One connection's life: the session's PDUs out, keepalives and their answers."""
         self.connects += 1
         self._connected.set()
-        session = X2X3Session(asyncio.get_running_loop().time(), self.timers, self.limits)
+        session = X2X3Session(
+            asyncio.get_running_loop().time(), self.timers, self.limits,
+            version=self.version or VERSION_V1_6,
+        )  # fmt: skip
         try:
             await first_failure(
                 self._pump_out(session, connection), self._pump_in(session, connection)

@@ -162,6 +162,7 @@ async def _run_x1(args: argparse.Namespace, err: TextIO) -> int:
     import json
 
     from lawful_intercept.adapters.tls import TLSConfig
+    from lawful_intercept.codec.x1.messages import DestinationDetails
     from lawful_intercept.protection.keys.config import open_keystore
     from lawful_intercept.services.poi import POIService
     from lawful_intercept.services.x1_hooks import POIHooks
@@ -174,9 +175,16 @@ async def _run_x1(args: argparse.Namespace, err: TextIO) -> int:
         x2x3_tls = TLSConfig(path.parent / x2x3["cert"], path.parent / x2x3["key"],
                              path.parent / x2x3["ca"])  # fmt: skip
         keystore = raw["keystore"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        found = raw.get("x2x3_version")
+        default_version = None if found is None else int(found)
+        versions = {uuid.UUID(str(did)): int(v) for did, v in raw.get("x2x3_versions", {}).items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigurationError(f"X1 configuration {path}: {exc!r}") from None
     config = load_ne_config(raw, path.parent)
+
+    def version(destination: DestinationDetails) -> int | None:
+        """The X2/X3 header version for a destination: its own, else the default."""
+        return versions.get(destination.did, default_version)
 
     async def nowhere(pdu: bytes) -> None:
         """Replaced by the X1 hooks' router before any task exists."""
@@ -187,7 +195,7 @@ async def _run_x1(args: argparse.Namespace, err: TextIO) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    hooks = POIHooks(service, x2x3_tls.client_context())
+    hooks = POIHooks(service, x2x3_tls.client_context(), version=version)
     running = asyncio.ensure_future(service.run(stop))
     try:
         element, server = await start_ne(config, store, hooks)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import attrs
 
-from lawful_intercept.codec.x2x3.constants import PDUType
+from lawful_intercept.codec.x2x3.constants import VERSION_V1_6, PDUType
 from lawful_intercept.codec.x2x3.decoder import X2X3View
 from lawful_intercept.codec.x2x3.pdu import DEFAULT_LIMITS, Limits, encode, keepalive, keepalive_ack
 from lawful_intercept.codec.x2x3.reader import X2X3StreamReader
@@ -84,9 +84,13 @@ class X2X3Session:
         *,
         expect_traffic: bool = False,
         send_keepalives: bool = True,
+        version: int = VERSION_V1_6,
     ) -> None:
+        """``version``: the header version of the keepalives this end sends (5, or 6 from
+        TS 103 221-2 V1.10.1; some receivers refuse 6)."""
         if not (expect_traffic or send_keepalives):
             raise ValueError("a session must send keepalives or expect traffic to see a dead link")
+        self.version = version
         self.timers = timers
         self.expect_traffic = expect_traffic
         self.send_keepalives = send_keepalives
@@ -173,4 +177,4 @@ class X2X3Session:
             self._next_keepalive = (sequence + 1) & 0xFFFFFFFF
             self._outstanding[sequence] = now
             self.keepalives_sent += 1
-            self.send(encode(keepalive(sequence)), now)
+            self.send(encode(keepalive(sequence, self.version)), now)

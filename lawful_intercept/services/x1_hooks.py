@@ -61,8 +61,11 @@ class POIHooks:
         *,
         server_hostname: Callable[[DestinationDetails], str | None] = lambda d: None,
         idle_timeout: float = 60.0,
+        version: Callable[[DestinationDetails], int | None] = lambda d: None,
     ) -> None:
+        """``version``: the X2/X3 header version a destination gets (None: as encoded)."""
         self.service, self.tls = service, x2x3_tls
+        self.version = version
         self.server_hostname, self.idle_timeout = server_hostname, idle_timeout
         self.senders: dict[uuid.UUID, X2X3Sender] = {}
         self.routes: dict[bytes, tuple[uuid.UUID, ...]] = {}  # XID octets -> DIDs
@@ -109,6 +112,7 @@ class POIHooks:
         sender = X2X3Sender(
             str(destination.address), destination.port, self.tls,
             server_hostname=self.server_hostname(destination),
+            version=self.version(destination),
         )  # fmt: skip
         await sender.start()
         self.senders[destination.did] = sender

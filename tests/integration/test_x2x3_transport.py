@@ -409,3 +409,34 @@ def test_a_receiver_takes_exactly_one_kind_of_handler() -> None:
         X2X3Receiver(tls, None)
     with pytest.raises(ValueError, match="on_pdus"):
         X2X3Receiver(tls, lambda view, peer: None, on_pdus=lambda views, peer: None)
+
+
+def test_a_destination_gets_its_header_version(pki: dict[str, TLSConfig]) -> None:
+    """TS 103 221-2 V1.10.1 writes version 6, earlier editions 5, and some receivers refuse 6:
+    a sender set to a version rewrites each PDU's and makes its keepalives with it."""
+
+    async def main() -> None:
+        versions: list[int] = []
+        got = Collector()
+        got.want = 3
+
+        def collect(view: x.X2X3View, peer: Any) -> None:
+            versions.append(view.version)
+            got(view, peer)
+
+        mf = X2X3Receiver(pki["mf"].server_context(), collect, timers=FAST)
+        await mf.start()
+        poi = X2X3Sender("127.0.0.1", mf.port, pki["poi"].client_context(), backoff=QUICK,
+                         timers=FAST, version=6)  # fmt: skip
+        await poi.start()
+        for n in range(3):
+            await poi.send(x3(n))  # encoded as version 5
+        await asyncio.wait_for(got.arrived.wait(), 20)
+        await asyncio.sleep(1.0)  # keepalives on the idle link, answered in their version
+        await poi.close()  # the session's counts are added when its link ends
+        assert versions == [6, 6, 6] and poi.keepalives_acknowledged >= 1
+        await mf.close()
+        with pytest.raises(li.ConfigurationError, match="5 or 6"):
+            X2X3Sender("127.0.0.1", 1, pki["poi"].client_context(), version=7)
+
+    run(main())
