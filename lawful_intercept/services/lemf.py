@@ -115,7 +115,7 @@ class LEMFServer:
                 saved = json.loads(state.read_text())
                 receiver.restore_sequences(saved)
                 self._cut_back(saved.get("outputs", {}))
-            except (OSError, ValueError, TypeError, AttributeError, DecodeError) as exc:
+            except (OSError, ValueError, TypeError, AttributeError, KeyError, DecodeError) as exc:
                 raise ConfigurationError(f"LEMF state {state}: {exc}") from None
         if pcap is not None and _empty(pcap):
             pcap.write(pcap_header())
@@ -125,18 +125,24 @@ class LEMFServer:
     def _outputs(self) -> dict[str, IO[Any] | None]:
         return {"pcap": self.pcap, "iri": self.iri, "quarantine": self.quarantine}
 
-    def _cut_back(self, sizes: dict[str, int]) -> None:
+    def _cut_back(self, recorded: dict[str, dict[str, int]]) -> None:
         """Cut each output back to the size the state recorded with the last
-        acknowledgement (what a killed LEMF wrote after it comes again)."""
+        acknowledgement (what a killed LEMF wrote after it comes again); only the very file
+        the state recorded (same inode), never another one given in its place."""
         for name, out in self._outputs().items():
-            size = sizes.get(name)
-            if out is None or size is None:
+            facts = recorded.get(name)
+            if out is None or facts is None:
                 continue
             out.flush()
-            if os.fstat(out.fileno()).st_size > int(size):
-                os.ftruncate(out.fileno(), int(size))
+            found = os.fstat(out.fileno())
+            size = int(facts["size"])
+            if found.st_ino != int(facts["inode"]):
+                log.warning("LEMF %s output is not the file its state recorded: not cut back",
+                            name)  # fmt: skip
+            elif found.st_size > size:
+                os.ftruncate(out.fileno(), size)
                 log.warning("LEMF %s output cut back to its last acknowledged size (%d octets):"
-                            " the MF sends the rest again", name, int(size))  # fmt: skip
+                            " the MF sends the rest again", name, size)  # fmt: skip
 
     async def start(self) -> None:
         """Compile the ASN.1 specifications IRI and session PDUs need (not on the first
@@ -158,7 +164,8 @@ class LEMFServer:
             if out is not None:
                 out.flush()
                 with contextlib.suppress(OSError):  # a pipe has no size to come back to
-                    sizes[name] = os.fstat(out.fileno()).st_size
+                    found = os.fstat(out.fileno())
+                    sizes[name] = {"size": found.st_size, "inode": found.st_ino}
         if self.state is not None:  # written whole, then put in place: never half a file
             fresh = self.state.with_name(self.state.name + ".new")
             fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

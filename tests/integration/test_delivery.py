@@ -467,3 +467,38 @@ def test_the_lemf_keeps_aside_what_it_does_not_write(tmp_path: Path) -> None:
         3,
     )
     assert pcap_packets(tmp_path / "cc.pcap") == [udp_packet(n) for n in range(6)]
+
+
+def test_a_restarted_lemf_cuts_back_only_its_own_outputs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a killed LEMF wrote after its last acknowledgement is cut off at restart (the MF
+    sends it again); a different file given in its place is left whole."""
+    from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
+    from lawful_intercept.services.lemf import LEMFServer
+
+    state, pcap = tmp_path / "lemf.state", tmp_path / "cc.pcap"
+
+    def server(path: Path) -> None:
+        """A LEMF started and stopped on loopback: its state records the outputs' sizes."""
+        with path.open("ab") as out:
+            made = LEMFServer(None, LEMFReceiver(), pcap=out, state=state, allow_plain_tcp=True)
+
+            async def life() -> None:
+                await made.start()
+                await made.close()
+
+            asyncio.run(life())
+
+    server(pcap)
+    acknowledged = pcap.read_bytes()
+    with pcap.open("ab") as out:
+        out.write(b"records written, never acknowledged")
+    server(pcap)
+    assert pcap.read_bytes() == acknowledged
+    other = tmp_path / "other.pcap"
+    other.write_bytes(b"evidence of another run" * 10)
+    with caplog.at_level(logging.WARNING):
+        LEMFServer(None, LEMFReceiver(), pcap=other.open("ab"), state=state, allow_plain_tcp=True)
+    assert other.read_bytes() == b"evidence of another run" * 10
+    assert "not the file its state recorded" in caplog.text
