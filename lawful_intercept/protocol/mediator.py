@@ -92,10 +92,10 @@ class LEAConfig:
 
     @li_ps_domain_id.validator
     def _edition(self, _attribute: object, value: str) -> None:
-        edition = value.removeprefix(m.LI_PS_DOMAIN_PREFIX)
-        if edition == value or not edition.isdigit() or len(edition) > 9:
-            raise ConfigurationError(f"LEA {self.name}: li_ps_domain_id {value} is not "
-                                     "0.4.0.2.2.5.1.x")  # fmt: skip
+        try:
+            m.check_domain_id(value)
+        except ValueError as exc:
+            raise ConfigurationError(f"LEA {self.name}: {exc}") from None
 
 
 def _names(items: Iterable[str]) -> tuple[str, ...]:

@@ -468,6 +468,10 @@ def test_an_openli_lea_gets_pdus_a_libwandder_lemf_reads_right(tmp_path: Path) -
     assert openli.encryption == EncryptionProfile(m.EncryptionType.AES_192_CBC)
     assert (override.aggregate, override.header_time) == (4, HeaderTime.BOTH)
     assert (plain.header_time, plain.li_ps_domain_id) == (HeaderTime.TIME_STAMP, m.LI_PS_DOMAIN_ID)
+    from lawful_intercept.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="not an edition of LI-PS-PDU"):
+        LEAConfig("BAD", li_ps_domain_id="1.2.840.113549")
 
     key = os.urandom(24)
     mediator = Mediator(

@@ -22,6 +22,7 @@ from lawful_intercept.errors import EncodeError
 __all__ = [
     "LI_PS_DOMAIN_ID",
     "LI_PS_DOMAIN_PREFIX",
+    "check_domain_id",
     "AccessEventType",
     "AuthenticationType",
     "CCPayload",
@@ -70,10 +71,16 @@ LI_PS_DOMAIN_ID = "0.4.0.2.2.5.1.43"
 LI_PS_DOMAIN_PREFIX = "0.4.0.2.2.5.1."
 
 
-def _domain_id(_instance: object, _attribute: object, value: str) -> None:
+def check_domain_id(value: str) -> None:
+    """ValueError unless ``value`` names an edition of LI-PS-PDU (0.4.0.2.2.5.1.x, the
+    edition a number of at most 9 digits)."""
     edition = value.removeprefix(LI_PS_DOMAIN_PREFIX)
     if edition == value or not edition.isdigit() or len(edition) > 9:
         raise ValueError(f"li-psDomainId {value} is not an edition of LI-PS-PDU (0.4.0.2.2.5.1.x)")
+
+
+def _domain_id(_instance: object, _attribute: object, value: str) -> None:
+    check_domain_id(value)
 
 
 def _bounded(low: int, high: int) -> Any:
