@@ -19,6 +19,7 @@ __all__ = [
     "UNIVERSAL",
     "definite",
     "encode_integer",
+    "encode_subidentifiers",
     "element_end",
     "encode_length",
     "end_of",
@@ -67,6 +68,20 @@ def encode_integer(value: int) -> bytes:
     """INTEGER content octets: minimal two's complement (X.690 8.3.2)."""
     size = (value + (value < 0)).bit_length() // 8 + 1
     return value.to_bytes(size, "big", signed=True)
+
+
+def encode_subidentifiers(values: list[int]) -> bytes:
+    """OBJECT IDENTIFIER / RELATIVE-OID subidentifiers (X.690 8.19.2, 8.20.2): each base
+    128, bit 8 set on every octet but its last."""
+    out = bytearray()
+    for value in values:
+        chunk = [value & 0x7F]
+        value >>= 7
+        while value:
+            chunk.append(0x80 | (value & 0x7F))
+            value >>= 7
+        out += bytes(reversed(chunk))
+    return bytes(out)
 
 
 @attrs.frozen

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from lawful_intercept.codec.asn1 import compiled
+from lawful_intercept.codec.ber import encode_subidentifiers
 from lawful_intercept.codec.handover.codec import decode_with_value, from_asn1
 from lawful_intercept.errors import DecodeError, EncodeError
 
@@ -46,18 +47,11 @@ def relative_oid_to_dotted(octets: bytes) -> str:
 
 def dotted_to_relative_oid(text: str) -> bytes:
     """Dotted arcs to RELATIVE-OID content octets; ValueError if malformed."""
-    out = bytearray()
-    for part in text.split("."):
+    parts = text.split(".")
+    for part in parts:
         if not part.isdigit():
             raise ValueError(f"RELATIVE-OID arc {part!r} is not a number")
-        arc = int(part)
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out += bytes(reversed(chunk))
-    return bytes(out)
+    return encode_subidentifiers([int(part) for part in parts])
 
 
 def _convert(node: Any, convert: Any) -> Any:

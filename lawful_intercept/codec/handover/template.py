@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from lawful_intercept import _native
-from lawful_intercept.codec.ber import encode_integer, tlv
+from lawful_intercept.codec.ber import encode_integer, encode_subidentifiers, tlv
 from lawful_intercept.codec.ber import encode_length as _length
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.codec import IPCC_OBJ_ID, format_time
@@ -50,15 +50,7 @@ def _domain_id(dotted: str) -> bytes:
     """li-psDomainId [0] for an OBJECT IDENTIFIER in dotted form (X.690 8.19: the first two
     arcs in one subidentifier, each subidentifier base 128, high bit on all but its last)."""
     arcs = [int(a) for a in dotted.split(".")]
-    content = bytearray()
-    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        content += bytes(reversed(chunk))
-    return tlv(b"\x80", bytes(content))
+    return tlv(b"\x80", encode_subidentifiers([arcs[0] * 40 + arcs[1], *arcs[2:]]))
 
 
 _SHORT = [bytes((n,)) for n in range(128)]
