@@ -157,6 +157,24 @@ def _restore_queue(copy: Path, into: Path) -> None:
         shutil.copy2(path, into / path.name)
 
 
+async def _restored_between_runs(mf: MFProcess, lemf: LEMFProcess, *, anchors: bool) -> bool:
+    """Three MF runs of 1,000 packets each, all delivered to a running LEMF; the queue files
+    (with its anchor files when ``anchors``) copied after the first run and put back before
+    the third. Whether the third run found its queue rolled back."""
+    lemf.start()
+    for first in (0, 1000, 2000):
+        if first == 2000:
+            _restore_queue(mf.tmp / "copy", mf.tmp)
+        mf.start()
+        await send(mf, first, 1000)
+        await delivered(mf)
+        rolled_back = bool(mf.status()["queue_rolled_back"])
+        assert mf.stop() == 0
+        if first == 0:
+            _copy_queue(mf.tmp, mf.tmp / "copy", anchors=anchors)
+    return rolled_back
+
+
 def test_an_older_queue_restored_while_the_lemf_keeps_its_state(tmp_path: Path) -> None:
     """The queue (not its anchor) restored from a copy: the MF finds out before it sends and
     numbers new content after what it delivered since the copy."""
@@ -164,22 +182,7 @@ def test_an_older_queue_restored_while_the_lemf_keeps_its_state(tmp_path: Path) 
     lemf = LEMFProcess(mf)
 
     async def scenario() -> None:
-        lemf.start()
-        mf.start()
-        await send(mf, 0, 1000)
-        await delivered(mf)
-        assert mf.stop() == 0
-        _copy_queue(tmp_path, tmp_path / "copy", anchors=False)
-        mf.start()
-        await send(mf, 1000, 1000)
-        await delivered(mf)
-        assert mf.stop() == 0
-        _restore_queue(tmp_path / "copy", tmp_path)
-        mf.start()
-        await send(mf, 2000, 1000)
-        await delivered(mf)
-        assert mf.status()["queue_rolled_back"] is True
-        assert mf.stop() == 0
+        assert await _restored_between_runs(mf, lemf, anchors=False) is True
         assert lemf.stop() == 0  # no gap, nothing re-used, nothing quarantined
 
     run(scenario(), timeout=240)
@@ -203,22 +206,7 @@ def test_a_whole_snapshot_restored(
     lemf = LEMFProcess(mf)
 
     async def scenario() -> None:
-        lemf.start()
-        mf.start()
-        await send(mf, 0, 1000)
-        await delivered(mf)
-        assert mf.stop() == 0
-        _copy_queue(tmp_path, tmp_path / "snapshot", anchors=True)
-        mf.start()
-        await send(mf, 1000, 1000)
-        await delivered(mf)
-        assert mf.stop() == 0
-        _restore_queue(tmp_path / "snapshot", tmp_path)
-        mf.start()
-        await send(mf, 2000, 1000)
-        await delivered(mf)
-        assert mf.status()["queue_rolled_back"] is (hsm is not None)
-        assert mf.stop() == 0
+        assert await _restored_between_runs(mf, lemf, anchors=True) is (hsm is not None)
         assert lemf.stop() == (0 if hsm else 1)
 
     run(scenario(), timeout=240)
