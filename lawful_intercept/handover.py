@@ -32,6 +32,7 @@ from lawful_intercept.codec.handover.reader import (
 )
 from lawful_intercept.codec.handover.template import CCTemplate
 from lawful_intercept.protection.encryption import (
+    CounterStep,
     DecryptedPDU,
     EncryptionProfile,
     IVRule,
@@ -46,6 +47,7 @@ __all__ = [
     "IPIRI_OBJ_ID",
     "PAYLOAD_KINDS",
     "CCTemplate",
+    "CounterStep",
     "DecryptedPDU",
     "EncryptionProfile",
     "IVRule",

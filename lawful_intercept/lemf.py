@@ -4,6 +4,7 @@ IRI files."""
 
 from lawful_intercept.protocol.hi_session import LEMFSession
 from lawful_intercept.protocol.lemf_receiver import (
+    ByteCounterStep,
     CCPacket,
     CCPackets,
     Duplicate,
@@ -18,6 +19,7 @@ from lawful_intercept.protocol.lemf_receiver import (
 from lawful_intercept.services.lemf import LEMFCounters, LEMFServer
 
 __all__ = [
+    "ByteCounterStep",
     "CCPacket",
     "CCPackets",
     "Duplicate",

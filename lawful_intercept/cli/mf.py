@@ -264,7 +264,9 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
           f"({c.missing} missing), duplicates {c.duplicates} ({c.unchecked} kept: too old "
           f"to compare), integrity failures "
           f"{c.integrity_failed}, quarantined {c.quarantined} (out of window "
-          f"{c.out_of_window}, re-used {c.reused}, undecryptable {c.undecryptable})",
+          f"{c.out_of_window}, re-used {c.reused}, undecryptable {c.undecryptable})"
+          + (f", byteCounter steps off annex G {c.counter_steps} (kept)"
+             if c.counter_steps else ""),
           file=err)  # fmt: skip
     problems = c.gaps or c.integrity_failed or c.undecryptable or c.out_of_window or c.reused
     return 1 if problems else 0

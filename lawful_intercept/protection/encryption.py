@@ -6,9 +6,11 @@ moves into ``EncryptedPayload ::= SEQUENCE { byteCounter [0], payload [1] Payloa
 is DER-encoded, padded with zero octets to the 16-octet block, encrypted with AES-192-CBC or
 AES-256-CBC and carried as ``encryptedPayload`` with ``encryptedPayloadType``.
 
-byteCounter: the first PDU's is ``unixTime(now) << 32``; each next is the previous plus the
-size of the previous PDU, taken here as the octets of the clear PS-PDU (header and
-unencrypted payload). A receiver that sees a jump knows PDUs are missing or reordered.
+byteCounter (the module's comment on EncryptedPayload, referring to annex G): the first
+PDU's is ``unixTime(now) << 32``; each next is the previous plus size(PDU[N-1]), the octets
+of the previous PS-PDU of the stream as delivered (encrypted, whole). OpenLI counts the same
+way; lawful_intercept 0.2 added the clear PS-PDU's size instead. The decryptor reads every
+step and says which rule it follows (:class:`CounterStep`) rather than refuse a PDU for it.
 
 The IV is a profile choice (:class:`IVRule`), agreed with the LEA:
 
@@ -51,6 +53,8 @@ if not _native.use("lawful_intercept.protection._crypto", _crypto is not None):
 _Sealer = None if _crypto is None else _crypto.Sealer
 
 __all__ = [
+    "ByteCounterTrack",
+    "CounterStep",
     "DecryptedPDU",
     "EncryptionProfile",
     "IVRule",
@@ -187,9 +191,8 @@ class PayloadEncryptor:
         if sequence_number is None and self.profile.iv_rule is IVRule.SEQUENCE_REPEATED:
             sequence_number = psheader_sequence(pdu, parts.header_at, parts.header_end)
         return self.encrypt_payload(
-            pdu[h_start:h_end], (pdu[p_start:p_end],), p_end - p_start, sequence_number or 0,
-            len(pdu),
-        )  # fmt: skip
+            pdu[h_start:h_end], (pdu[p_start:p_end],), p_end - p_start, sequence_number or 0
+        )
 
     def encrypt_payload(
         self,
@@ -197,15 +200,13 @@ class PayloadEncryptor:
         payload: tuple[bytes, ...],
         payload_len: int,
         sequence_number: int,
-        clear_size: int,
     ) -> bytes:
-        """The encrypted PS-PDU from its parts: the pSHeader element, the Payload CHOICE's
-        octets in pieces (``payload_len`` in all), and the clear PS-PDU's size (byteCounter).
+        """The encrypted PS-PDU from its parts: the pSHeader element and the Payload CHOICE's
+        octets in pieces (``payload_len`` in all).
 
         For encoders that hold the parts already (:meth:`CCTemplate.encode_encrypted`).
         """
-        return self.encrypt_parts((header,), len(header), payload, payload_len,
-                                  sequence_number, clear_size)  # fmt: skip
+        return self.encrypt_parts((header,), len(header), payload, payload_len, sequence_number)
 
     def _layout(self, payload_len: int, counter_len: int) -> _Layout:
         """What is fixed for a payload length and a byteCounter size: the EncryptedPayload's
@@ -243,12 +244,11 @@ class PayloadEncryptor:
         payload: tuple[bytes, ...],
         payload_len: int,
         sequence_number: int,
-        clear_size: int,
     ) -> bytes:
         """:meth:`encrypt_payload` with the pSHeader element in pieces (``header_len``
         octets): the encoders' per-packet path, without joining the header first."""
         counter = self.byte_counter
-        layout = self._checked_layout(counter, payload_len, sequence_number, clear_size)
+        layout, size = self._checked_layout(counter, header_len, payload_len, sequence_number)
         if self._sealer is not None:
             pdu = self._sealer.seal(sequence_number, counter, header, layout.sealing, payload)
         else:
@@ -262,7 +262,7 @@ class PayloadEncryptor:
                 (b"\x30", encode_length(total), *header, layout.outer, sealed,
                  self._container_tail)
             )  # fmt: skip
-        self.byte_counter = counter + clear_size  # only for a PDU made
+        self.byte_counter = counter + size  # only for a PDU made
         return pdu
 
     def encrypt_parts_many(self, jobs: Sequence[PartsJob]) -> list[bytes]:
@@ -273,30 +273,34 @@ class PayloadEncryptor:
             return [self.encrypt_parts(*job) for job in jobs]
         counter = self.byte_counter
         sealing = []
-        for header, _len, payload, payload_len, sequence_number, clear_size in jobs:
-            layout = self._checked_layout(counter, payload_len, sequence_number, clear_size)
+        for header, header_len, payload, payload_len, sequence_number in jobs:
+            layout, size = self._checked_layout(counter, header_len, payload_len, sequence_number)
             sealing.append((sequence_number, counter, header, layout.sealing, payload))
-            counter += clear_size
+            counter += size
         pdus = self._sealer.seal_many(sealing)
         self.byte_counter = counter  # only once every PDU is made
         return pdus
 
     def _checked_layout(
-        self, counter: int, payload_len: int, sequence_number: int, clear_size: int
-    ) -> _Layout:
-        """The layout of a PDU sealed at byteCounter ``counter``, after the range checks."""
+        self, counter: int, header_len: int, payload_len: int, sequence_number: int
+    ) -> tuple[_Layout, int]:
+        """The layout of a PDU sealed at byteCounter ``counter`` and the whole encrypted
+        PDU's size (what the next byteCounter adds), after the range checks."""
         if not 0 <= sequence_number <= 0xFFFFFFFF:
             raise EncodeError("sequenceNumber out of range")
-        if counter + clear_size > _MAX_COUNTER:
-            raise EncodeError("byteCounter would pass 2^64 - 1: rotate the key and restart")
         if _EIGHT_OCTETS_LOW <= counter < _EIGHT_OCTETS_HIGH:
-            return self._layouts.get(payload_len) or self._cached_layout(payload_len)
-        return self._layout(payload_len, len(encode_integer(counter)))
+            layout = self._layouts.get(payload_len) or self._cached_layout(payload_len)
+        else:
+            layout = self._layout(payload_len, len(encode_integer(counter)))
+        size = tlv_size(header_len + layout.outer_tail_len)
+        if counter + size > _MAX_COUNTER:
+            raise EncodeError("byteCounter would pass 2^64 - 1: rotate the key and restart")
+        return layout, size
 
 
 #: :meth:`PayloadEncryptor.encrypt_parts`'s arguments: pSHeader pieces and their length, the
-#: Payload's pieces and their length, the sequence number, the clear PDU's size
-PartsJob = tuple[tuple[bytes, ...], int, tuple[bytes, ...], int, int, int]
+#: Payload's pieces and their length, the sequence number
+PartsJob = tuple[tuple[bytes, ...], int, tuple[bytes, ...], int, int]
 
 
 @attrs.frozen
@@ -314,6 +318,17 @@ class _Layout:
     sealing: tuple[bytes, int, bytes, int, bytes, bytes]
 
 
+class CounterStep(enum.Enum):
+    """How a byteCounter followed the one before it in its stream."""
+
+    #: the previous plus the previous PDU's size as delivered (annex G; OpenLI)
+    ANNEX_G = "annex G"
+    #: the previous plus the previous clear PS-PDU's size (lawful_intercept 0.2)
+    CLEAR_SIZE = "clear PDU size"
+    #: neither: PDUs missing or reordered, or another encoder's rule
+    OTHER = "other"
+
+
 @attrs.frozen
 class DecryptedPDU:
     """A decrypted PS-PDU and what its byteCounter says about the stream."""
@@ -321,11 +336,15 @@ class DecryptedPDU:
     #: the pSHeader element's octets, as received
     header: bytes
     byte_counter: int
-    #: byteCounter minus the expected value: 0 in order; > 0 octets of PDUs missing;
-    #: < 0 repeated or reordered; None for the first PDU seen.
-    counter_gap: int | None
     #: the clear Payload CHOICE alternative (what :attr:`pdu`'s payload [2] holds)
     payload: bytes
+    #: the encrypted PDU's octets as received (what annex G's next byteCounter adds)
+    size: int
+    #: byteCounter minus the annex G value expected from the PDU before: 0 in order; > 0
+    #: octets of PDUs missing; < 0 repeated or reordered; None for the first PDU seen.
+    counter_gap: int | None = None
+    #: how the byteCounter stepped from the PDU before (None for the first PDU seen)
+    counter_step: CounterStep | None = None
 
     @property
     def pdu(self) -> bytes:
@@ -333,21 +352,56 @@ class DecryptedPDU:
         demand: a LEMF reading CC from :attr:`payload` never needs it)."""
         return join_pspdu(self.header, self.payload)
 
+    @property
+    def clear_size(self) -> int:
+        """The octets of :attr:`pdu`, without building it."""
+        return tlv_size(len(self.header) + tlv_size(len(self.payload)))
+
+
+class ByteCounterTrack:
+    """One stream's byteCounters, PDU after PDU (the module's comment on EncryptedPayload):
+    how each stepped from the one before. Never a reason to refuse a PDU."""
+
+    def __init__(self) -> None:
+        self._last: tuple[int, int, int] | None = None  # counter, size, clear size
+
+    def follow(self, opened: DecryptedPDU) -> tuple[int | None, CounterStep | None]:
+        """The gap from the annex G value and the step's rule, for the PDU after the last
+        one followed."""
+        last = self._last
+        counter = opened.byte_counter
+        self._last = (counter, opened.size, opened.clear_size)
+        if last is None:
+            return None, None
+        gap = counter - (last[0] + last[1])
+        if gap == 0:
+            return 0, CounterStep.ANNEX_G
+        if counter == last[0] + last[2]:
+            return gap, CounterStep.CLEAR_SIZE
+        return gap, CounterStep.OTHER
+
 
 class PayloadDecryptor:
-    """LEMF side: decrypts EncryptionContainers of one delivery stream, checks byteCounter."""
+    """LEMF side: decrypts EncryptionContainers of one delivery stream, follows byteCounter."""
 
     def __init__(self, key: bytes | bytearray, profile: EncryptionProfile) -> None:
         if len(key) != _KEY_OCTETS[profile.encryption_type]:
             raise DecodeError(0, "decryption key has the wrong length for the profile")
         self.profile = profile
         self._chain = _Chain(key, decrypt=True)
-        self._expected: int | None = None
+        self._track = ByteCounterTrack()
 
     def decrypt(self, pdu: bytes, *, sequence_number: int | None = None) -> DecryptedPDU:
-        """Decrypt; DecodeError if it is not an EncryptionContainer PDU, IntegrityError if it
-        does not decrypt to an EncryptedPayload (wrong key, wrong IV rule, tampering).
-        ``sequence_number``: the header's, when the caller has read it already."""
+        """Decrypt and follow the byteCounter (one stream); see :meth:`open`."""
+        opened = self.open(pdu, sequence_number=sequence_number)
+        gap, step = self._track.follow(opened)
+        return attrs.evolve(opened, counter_gap=gap, counter_step=step)
+
+    def open(self, pdu: bytes, *, sequence_number: int | None = None) -> DecryptedPDU:
+        """Decrypt one PDU, whatever its stream (no byteCounter followed); DecodeError if it
+        is not an EncryptionContainer PDU, IntegrityError if it does not decrypt to an
+        EncryptedPayload (wrong key, wrong IV rule, tampering). ``sequence_number``: the
+        header's, when the caller has read it already."""
         parts = frame(pdu)
         p_start, p_end = parts.payload_at, parts.payload_end
         tag, container_start, container_end, after = element(pdu, p_start, p_end)
@@ -379,9 +433,7 @@ class PayloadDecryptor:
                 "or tampered)"
             ) from None
         header = pdu[parts.header_start : parts.header_after]
-        gap = None if self._expected is None else counter - self._expected
-        self._expected = counter + tlv_size(len(header) + tlv_size(len(inner)))
-        return DecryptedPDU(header, counter, gap, inner)
+        return DecryptedPDU(header, counter, inner, len(pdu))
 
     @staticmethod
     def _parse(plain: memoryview) -> tuple[int, bytes]:

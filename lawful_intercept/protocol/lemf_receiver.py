@@ -31,7 +31,13 @@ from lawful_intercept.codec.handover.codec import decode
 from lawful_intercept.codec.handover.jsonform import pspdu_to_json
 from lawful_intercept.codec.handover.reader import PSPDUStreamReader
 from lawful_intercept.errors import DecodeError, IntegrityError
-from lawful_intercept.protection.encryption import EncryptionProfile, PayloadDecryptor
+from lawful_intercept.protection.encryption import (
+    ByteCounterTrack,
+    CounterStep,
+    DecryptedPDU,
+    EncryptionProfile,
+    PayloadDecryptor,
+)
 from lawful_intercept.protection.integrity import IntegrityVerifier
 from lawful_intercept.protocol.hi_sequence import (
     MODULUS,
@@ -42,6 +48,7 @@ from lawful_intercept.protocol.hi_sequence import (
 )
 
 __all__ = [
+    "ByteCounterStep",
     "CCPacket",
     "CCPackets",
     "OutOfWindow",
@@ -147,6 +154,19 @@ class Duplicate:
 
 
 @attrs.frozen
+class ByteCounterStep:
+    """An encrypted PDU whose byteCounter did not step from its predecessor's (the number
+    before it) as annex G says: reported, the PDU kept (deployed encoders differ).
+    ``step``: the rule it followed instead; ``gap``: octets off the annex G value."""
+
+    liid: bytes
+    stream: str
+    sequence: int
+    step: CounterStep
+    gap: int
+
+
+@attrs.frozen
 class IntegrityResult:
     """An IntegrityCheck and its outcome (``reason`` None when it verified)."""
 
@@ -177,6 +197,7 @@ Event = (
     | Reused
     | OutOfWindow
     | IntegrityResult
+    | ByteCounterStep
     | KeepAlive
 )
 
@@ -223,10 +244,11 @@ class LEMFReceiver:
     ) -> None:
         if (key is None) != (profile is None):
             raise ValueError("a decryption key and its profile go together")
-        self._key, self._profile = key, profile
         self._verification_key = verification_key
         self._reader = PSPDUStreamReader(max_pdu_length)
-        self._decryptors: dict[bytes, PayloadDecryptor] = {}
+        self._decryptor = None if key is None or profile is None else PayloadDecryptor(key, profile)
+        # per (LIID, stream): the last encrypted PDU's sequence number, and its byteCounters
+        self._tracks: dict[tuple[bytes, str], tuple[int, ByteCounterTrack]] = {}
         self._streams: dict[tuple[bytes, str], StreamWindow] = {}  # (LIID, stream)
         self._verifiers: dict[tuple[bytes, str], IntegrityVerifier] = {}
         self.pdus = 0
@@ -250,20 +272,40 @@ class LEMFReceiver:
         if kind == _ENCRYPTION_CONTAINER:
             # the header from the PDU as received, the payload from its decryption
             liid, cin, sequence, stamp = read_header_fields(octets)
-            if self._key is None or self._profile is None:
+            if self._decryptor is None:
                 raise IntegrityError("an encrypted PDU arrived, but no decryption key is set")
-            decryptor = self._decryptors.get(liid)
-            if decryptor is None:
-                decryptor = self._decryptors[liid] = PayloadDecryptor(self._key, self._profile)
-            decrypted = decryptor.decrypt(octets, sequence_number=sequence)
+            decrypted = self._decryptor.open(octets, sequence_number=sequence)
             items = read_cc_items(decrypted.payload)
             if items is not None:  # the per-packet path: no typed model built
-                return self._ipcc(IPCCView(liid, cin, sequence, stamp, items), octets, batched)
-            return self._full(decode(decrypted.pdu), octets, decrypted.pdu, batched)
+                steps = self._counter(liid, "HI3", sequence, decrypted)
+                return steps + self._ipcc(
+                    IPCCView(liid, cin, sequence, stamp, items), octets, batched
+                )
+            pdu = decode(decrypted.pdu)
+            stream = _stream_of(pdu.payload)
+            steps = [] if stream is None else self._counter(liid, stream, sequence, decrypted)
+            return steps + self._full(pdu, octets, decrypted.pdu, batched)
         view = read_ipcc(octets) if kind == _CC_PAYLOAD_SEQUENCE else None
         if view is not None:
             return self._ipcc(view, octets, batched)
         return self._full(decode(octets), octets, octets, batched)
+
+    def _counter(
+        self, liid: bytes, stream: str, sequence: int, decrypted: DecryptedPDU
+    ) -> list[Event]:
+        """A ByteCounterStep when the stream's encrypted PDU just before this number stepped
+        to this one other than by annex G (after a gap or a reordering the step says nothing
+        new: the sequence check reports those)."""
+        key = (liid, stream)
+        entry = self._tracks.get(key)
+        last, track = (None, ByteCounterTrack()) if entry is None else entry
+        gap, step = track.follow(decrypted)
+        self._tracks[key] = (sequence, track)
+        if step is None or step is CounterStep.ANNEX_G or last is None:
+            return []
+        if (last + 1) & 0xFFFFFFFF != sequence:
+            return []
+        return [ByteCounterStep(liid, stream, sequence, step, gap or 0)]
 
     def _ipcc(self, view: IPCCView, received: bytes, batched: bool) -> list[Event]:
         events: list[Event] = list(self._sequence(view.liid, "HI3", view.sequence, received))

@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 
-from lawful_intercept.codec.ber import tlv_size
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.codec import decode_payload, encode, join_pspdu
 from lawful_intercept.codec.handover.template import CCItem, CCTemplate
@@ -474,9 +473,8 @@ class Mediator:
             sequence = stream.take()
             header = stream.template.header_octets(sequence, cin, timestamp)
             if stream.encryptor is not None:
-                clear_size = tlv_size(len(header) + tlv_size(len(payload)))
                 octets = stream.encryptor.encrypt_payload(
-                    header, (payload,), len(payload), sequence, clear_size
+                    header, (payload,), len(payload), sequence
                 )
             else:
                 octets = join_pspdu(header, payload)

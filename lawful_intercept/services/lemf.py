@@ -30,6 +30,7 @@ from lawful_intercept.codec.pcap import pcap_header, pcap_record_header
 from lawful_intercept.errors import ConfigurationError, DecodeError, IntegrityError
 from lawful_intercept.protocol.hi_session import LEMFSession
 from lawful_intercept.protocol.lemf_receiver import (
+    ByteCounterStep,
     CCPackets,
     Duplicate,
     Event,
@@ -64,6 +65,8 @@ class LEMFCounters:
     integrity_verified: int = 0
     integrity_failed: int = 0
     undecryptable: int = 0
+    #: encrypted PDUs whose byteCounter stepped other than annex G says (kept, reported)
+    counter_steps: int = 0
     streams_rejected: int = 0
     acknowledgements: int = 0
     keepalives: int = 0
@@ -282,6 +285,13 @@ class LEMFServer:
             c.reused += 1
             log.error("%s sequence number %d came again with other content (the sender went "
                       "back): quarantined, not written", event.stream, event.sequence)  # fmt: skip
+        elif isinstance(event, ByteCounterStep):
+            c.counter_steps += 1
+            if c.counter_steps == 1 or c.counter_steps % 1000 == 0:
+                log.warning("%s byteCounter of sequence number %d stepped by the %s rule, %d "
+                            "octets off annex G: PDU kept (%d so far)", event.stream,
+                            event.sequence, event.step.value, event.gap,
+                            c.counter_steps)  # fmt: skip
         elif isinstance(event, IntegrityResult):
             if event.reason is None:
                 c.integrity_verified += 1

@@ -19,6 +19,7 @@ from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.template import CCTemplate
 from lawful_intercept.errors import DecodeError, EncodeError, IntegrityError
 from lawful_intercept.protection.encryption import (
+    CounterStep,
     EncryptionProfile,
     IVRule,
     PayloadDecryptor,
@@ -73,7 +74,8 @@ def test_round_trip_and_byte_counter(
         assert opened.pdu == clear
         assert opened.byte_counter == expected_counter
         assert opened.counter_gap == (None if i == 0 else 0)
-        expected_counter += len(clear)
+        assert opened.counter_step is (None if i == 0 else CounterStep.ANNEX_G)
+        expected_counter += len(sealed)  # annex G: the size of the PDU as delivered
         summary_header = codec.decode(sealed).header
         assert summary_header == codec.decode(clear).header  # the header stays in clear
 
@@ -120,8 +122,32 @@ def test_missing_and_reordered_pdus_show_in_the_byte_counter() -> None:
     clear = _stream([100, 200, 300, 400])
     sealed = [encryptor.encrypt(p) for p in clear]
     decryptor = PayloadDecryptor(key, profile)
-    gaps = [decryptor.decrypt(s).counter_gap for s in (sealed[0], sealed[2], sealed[1])]
-    assert gaps == [None, len(clear[1]), -(len(clear[1]) + len(clear[2]))]
+    opened = [decryptor.decrypt(s) for s in (sealed[0], sealed[2], sealed[1])]
+    assert [o.counter_gap for o in opened] == [None, len(sealed[1]),
+                                               -(len(sealed[1]) + len(sealed[2]))]  # fmt: skip
+    assert [o.counter_step for o in opened] == [None, CounterStep.OTHER, CounterStep.OTHER]
+
+
+def test_other_encoders_counter_steps_are_read_and_named_not_refused() -> None:
+    """A stream counted by the clear PDU's size (lawful_intercept 0.2), or by a rule of its
+    own, decrypts like any other; each step says which rule it followed."""
+    profile = PROFILES[0]
+    key = _key(profile)
+    clear = _stream([100, 1500, 0, 40])
+    start = int(NOW) << 32
+    clear_size = [start]
+    for p in clear[:-1]:
+        clear_size.append(clear_size[-1] + len(p))
+    own_rule = [start + 1000 * i for i in range(len(clear))]
+    for counters, step in ((clear_size, CounterStep.CLEAR_SIZE), (own_rule, CounterStep.OTHER)):
+        decryptor = PayloadDecryptor(key, profile)
+        for i, (pdu, counter) in enumerate(zip(clear, counters, strict=True)):
+            sealed = PayloadEncryptor(key, profile, byte_counter=counter).encrypt(
+                pdu, sequence_number=i
+            )
+            opened = decryptor.decrypt(sealed, sequence_number=i)
+            assert (opened.pdu, opened.byte_counter) == (pdu, counter)
+            assert opened.counter_step is (None if i == 0 else step)
 
 
 def test_wrong_key_or_iv_rule_is_an_integrity_error() -> None:
@@ -380,10 +406,10 @@ def test_the_native_sealer_refuses_bad_arguments() -> None:
 def test_a_pdu_not_made_leaves_the_byte_counter_alone(native: bool) -> None:
     encryptor = PayloadEncryptor(bytes(32), EncryptionProfile(), byte_counter=2**60, native=native)
     with pytest.raises(TypeError):
-        encryptor.encrypt_parts(("not octets",), 10, (b"x",), 1, 1, 20)  # type: ignore[arg-type]
+        encryptor.encrypt_parts(("not octets",), 10, (b"x",), 1, 1)  # type: ignore[arg-type]
     assert encryptor.byte_counter == 2**60
-    encryptor.encrypt_parts((b"header",), 6, (b"x",), 1, 1, 20)
-    assert encryptor.byte_counter == 2**60 + 20
+    made = encryptor.encrypt_parts((b"header",), 6, (b"x",), 1, 1)
+    assert encryptor.byte_counter == 2**60 + len(made)
 
 
 @settings(max_examples=60, deadline=None)

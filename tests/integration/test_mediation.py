@@ -16,12 +16,19 @@ from scapy.layers.l2 import Ether
 
 from lawful_intercept.codec.handover import codec
 from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.template import CCTemplate
 from lawful_intercept.codec.ip import Frame
 from lawful_intercept.codec.x2x3.decoder import X2X3View
 from lawful_intercept.codec.x2x3.pdu import encode, keepalive
-from lawful_intercept.protection.encryption import EncryptionProfile, PayloadDecryptor
+from lawful_intercept.protection.encryption import (
+    CounterStep,
+    EncryptionProfile,
+    PayloadDecryptor,
+    PayloadEncryptor,
+)
 from lawful_intercept.protection.integrity import IntegrityVerifier
 from lawful_intercept.protection.keys.software import SoftwareKeyStore
+from lawful_intercept.protocol.lemf_receiver import ByteCounterStep, CCPacket, Gap, LEMFReceiver
 from lawful_intercept.protocol.mediator import Handover, LEAConfig, Mediator, TaskBinding
 from lawful_intercept.protocol.poi_pipeline import InterceptTask, POIPipeline
 from lawful_intercept.protocol.targets import Target
@@ -129,6 +136,39 @@ def test_encrypted_lea_decrypts_to_the_clear_lea_content(store: Any) -> None:
         opened.append(codec.decode(result.pdu))
     clear = [codec.decode(p.octets) for p in by_lea["LEA-A"]]
     assert payloads(opened) == payloads(clear)
+
+
+def test_the_lemf_follows_each_streams_byte_counter_and_reports_other_steps(
+    store: Any,
+) -> None:
+    """HI2 and HI3 of one LIID, interleaved on one receiver: every step follows annex G. A
+    peer that counts the clear PDU's size instead is reported per PDU, and its CC kept."""
+    key = os.urandom(32)
+    _, out = _mediate(store, key)
+    receiver = LEMFReceiver(key=key, profile=EncryptionProfile())
+    events = [e for pdu in out if pdu.lea == "LEA-B" for e in receiver.on_pdu(pdu.octets)]
+    assert not [e for e in events if isinstance(e, ByteCounterStep | Gap)]
+    assert sum(isinstance(e, CCPacket) for e in events) == len(_poi_output()[1])
+
+    template = CCTemplate(
+        lawful_interception_identifier=b"LIID-78", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    clear = [
+        template.encode(n, 1, T0, m.PayloadDirection.TO_TARGET, bytes(20 + n)) for n in range(4)
+    ]
+    counter = 2**60
+    receiver = LEMFReceiver(key=key, profile=EncryptionProfile())
+    seen: list[Any] = []
+    for pdu in clear:
+        sealed = PayloadEncryptor(key, EncryptionProfile(), byte_counter=counter).encrypt(pdu)
+        seen += receiver.on_pdu(sealed)
+        counter += len(pdu)  # the clear size (lawful_intercept 0.2's rule)
+    steps = [e for e in seen if isinstance(e, ByteCounterStep)]
+    assert [(e.liid, e.stream, e.sequence, e.step) for e in steps] == [
+        (b"LIID-78", "HI3", n, CounterStep.CLEAR_SIZE) for n in (1, 2, 3)
+    ]
+    assert all(e.gap < 0 for e in steps)  # the container's octets were not counted
+    assert [e.packet for e in seen if isinstance(e, CCPacket)] == [bytes(20 + n) for n in range(4)]
 
 
 def test_integrity_checks_verify_hashes_and_signatures(store: Any) -> None:

@@ -29,7 +29,7 @@ from lawful_intercept.codec.x2x3 import decoder
 from lawful_intercept.protection import encryption
 encryptor = encryption.PayloadEncryptor(
     bytes(32), encryption.EncryptionProfile(), byte_counter=2**60)
-sealed = encryptor.encrypt_parts((b"header",), 6, (b"x",), 1, 5, 20)
+sealed = encryptor.encrypt_parts((b"header",), 6, (b"x",), 1, 5)
 print(json.dumps({"loaded": _native.loaded(), "sealed": sealed.hex()}))
 """
 

@@ -258,11 +258,7 @@ class CCTemplate:
         """An aggregated PDU's parts as :meth:`PayloadEncryptor.encrypt_parts` takes them."""
         pieces, payload_len = self._items(items)
         header, header_len = self._header(sequence, cin, timestamp_ns)
-        total = header_len + 1 + len(_length(payload_len)) + payload_len
-        return (
-            header, header_len, tuple(pieces), payload_len, sequence,
-            1 + len(_length(total)) + total,
-        )  # fmt: skip
+        return header, header_len, tuple(pieces), payload_len, sequence
 
     def _header(
         self, sequence: int, cin: int | None, timestamp_ns: int
@@ -349,12 +345,9 @@ class CCTemplate:
         header, header_len = self._header(
             sequence_number, communication_identity_number, timestamp_ns
         )
-        payload_len = len(inner) + size
-        total = header_len + 1 + len(_length(payload_len)) + payload_len
         return encryptor.encrypt_parts(
-            header, header_len, (inner, packet), payload_len, sequence_number,
-            1 + len(_length(total)) + total,
-        )  # fmt: skip
+            header, header_len, (inner, packet), len(inner) + size, sequence_number
+        )
 
     def keepalive(
         self, sequence_number: int, communication_identity_number: int | None, timestamp_ns: int
