@@ -270,6 +270,8 @@ class X2X3Receiver:
         self.connections_accepted = 0
         self.pdus_received = 0
         self.streams_rejected = 0
+        #: PDUs taken with a defined attribute kept raw (a value of another edition)
+        self.raw_attribute_pdus = 0
 
     async def start(self) -> None:
         """Listen; :attr:`port` is then the bound port."""
@@ -284,6 +286,9 @@ class X2X3Receiver:
         if not views:
             return
         self.pdus_received += len(views)
+        raw = [view for view in views if view.raw_attributes]
+        if raw:
+            self._kept_raw(raw, peer)
         if self.on_pdus is not None:
             result = self.on_pdus(views, peer)
             if result is not None:
@@ -294,6 +299,16 @@ class X2X3Receiver:
             outcome = self.on_pdu(view, peer)
             if inspect.isawaitable(outcome):
                 await outcome
+
+    def _kept_raw(self, views: list[X2X3View], peer: Peer) -> None:
+        """Count PDUs with an attribute kept raw; a line at the first and every thousandth
+        (type, length or form: never the value)."""
+        before = self.raw_attribute_pdus
+        self.raw_attribute_pdus += len(views)
+        if before == 0 or before // 1000 != self.raw_attribute_pdus // 1000:
+            _type, _offset, reason = views[0].raw_attributes[0]
+            log.warning("X2/X3 from %s: %s: kept raw, PDU accepted (%d such PDU(s) so far)",
+                        peer.address, reason, self.raw_attribute_pdus)  # fmt: skip
 
     async def _handle(self, connection: Connection) -> None:
         peer = peer_of(connection)

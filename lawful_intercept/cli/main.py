@@ -21,7 +21,7 @@ from lawful_intercept.cli.x1 import add_x1_parsers, cmd_admf, cmd_audit
 from lawful_intercept.codec.handover.jsonform import pspdu_from_json, pspdu_to_json
 from lawful_intercept.codec.handover.reader import PSPDUStreamReader
 from lawful_intercept.codec.pcap import FlowKey, TCPReassembler, is_capture, parse_tcp, read_capture
-from lawful_intercept.codec.x2x3.attributes import Timestamp
+from lawful_intercept.codec.x2x3.attributes import RawAttribute, Timestamp
 from lawful_intercept.codec.x2x3.constants import (
     AttributeType,
     PayloadDirection,
@@ -73,6 +73,8 @@ def format_tree(pdu: X2X3PDU, where: str) -> str:
             label = AttributeType(attribute.TYPE).name.lower()
         except ValueError:
             label = "unknown"
+        if isinstance(attribute, RawAttribute):
+            label += ", kept raw: not this edition's form"
         lines.append(f"    {label} ({attribute.TYPE}): {value}")
     shown = pdu.payload[:32].hex()
     more = "..." if len(pdu.payload) > 32 else ""

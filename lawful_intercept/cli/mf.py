@@ -185,6 +185,8 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
                 fault = "  STORAGE FAULT: not accepting" if status.storage_fault else ""
                 if status.queue_losses:
                     fault += f"  QUEUE LOSSES: {status.queue_losses} range(s)"
+                if status.raw_attribute_pdus:
+                    fault += f"  attributes kept raw in {status.raw_attribute_pdus} PDU(s)"
                 print(f"li mf: received {status.x2x3_received}  accepted {status.accepted}  "
                       f"refused {status.refused}  queued {status.queued}  "
                       f"delivered {status.delivered}{fault}", file=err, flush=True)  # fmt: skip

@@ -66,6 +66,8 @@ class MFStatus:
     queue_losses: int = 0
     #: the queue was found older than its anchor at start (restored copy, damaged WAL)
     queue_rolled_back: bool = False
+    #: X2/X3 PDUs taken with a defined attribute kept raw (a value of another edition)
+    raw_attribute_pdus: int = 0
 
 
 class MFService:
@@ -220,6 +222,7 @@ class MFService:
             task_failures=self.task_failures,
             queue_losses=len(self.store.losses),
             queue_rolled_back=self.store.rolled_back_from is not None,
+            raw_attribute_pdus=self.receiver.raw_attribute_pdus,
         )
 
     def _restore(self, batches: dict[str, list[bytes]], inputs: int) -> None:

@@ -339,6 +339,42 @@ def test_a_malformed_stream_is_cut_off_while_other_pois_carry_on(
     assert str(XID) not in caplog.text  # no task identifier or content in the logs
 
 
+def test_attributes_of_another_edition_are_taken_counted_and_logged(
+    pki: dict[str, TLSConfig], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A POI that sends an optional attribute in another edition's form (a 4-octet port,
+    attribute 21 as a bare XID) is not cut off: every PDU arrives, each is counted, and one
+    line names the attribute, never its value."""
+
+    def odd(seq: int) -> bytes:
+        good = x3(seq)
+        extra = x.SourcePort(443).encode()[:2] + b"\x00\x04\x00\x00\x01\xbb"
+        extra += b"\x00\x15\x00\x10" + XID.bytes
+        header = int.from_bytes(good[4:8], "big") + len(extra)
+        return good[:4] + header.to_bytes(4, "big") + good[8:40] + extra + good[40:]
+
+    async def main() -> None:
+        got = Collector()
+        got.want = 20
+        mf = X2X3Receiver(pki["mf"].server_context(), got, timers=FAST)
+        await mf.start()
+        poi = X2X3Sender("127.0.0.1", mf.port, pki["poi"].client_context(), backoff=QUICK)
+        await poi.start()
+        for n in range(20):
+            await poi.send(odd(n) if n % 2 else x3(n))
+        await asyncio.wait_for(got.arrived.wait(), 10)
+        assert got.sequences == list(range(20))
+        assert (mf.raw_attribute_pdus, mf.streams_rejected) == (10, 0)
+        await poi.close()
+        await mf.close()
+
+    with caplog.at_level(logging.INFO, logger="lawful_intercept"):
+        run(main())
+    lines = [r.getMessage() for r in caplog.records if "kept raw" in r.getMessage()]
+    assert len(lines) == 1 and "source_port attribute has length 4, expected 2" in lines[0]
+    assert str(XID) not in caplog.text and XID.hex not in caplog.text
+
+
 def test_spill_keeps_order_and_nothing_is_lost(pki: dict[str, TLSConfig], tmp_path: Any) -> None:
     async def main() -> None:
         store = li.mf.SQLiteQueue(tmp_path / "spill.db", bytearray(range(32)))

@@ -143,7 +143,7 @@ def _x3(attrs: bytes, payload: bytes = b"") -> bytes:
         (_x3(b"\x00\x08\x00\x03\x00\x00\x01"), 40, "sequence_number attribute has length 3"),
         (_x3(b"\x00\x05\x00\x09abc"), 42, "overruns the header by 6"),
         (_x3(b"\x00\x05\x00"), 40, "truncated attribute type and length"),
-        (_x3(b"\x00\x11\x00\x02\xc3\x28"), 44, "not valid UTF-8"),
+        (_x3(b"\x00\x09\x00\x0c" + bytes(12)), 40, "timestamp attribute has length 12"),
         (_x3(b"\x00\x09\x00\x08\x00\x00\x00\x01\x3b\x9a\xca\x00"), 48, "nanoseconds"),
     ],
 )
@@ -180,6 +180,43 @@ def test_reader_close_reports_a_truncated_stream() -> None:
     reader.feed(wire[:45])
     with pytest.raises(li.DecodeError, match="inside a PDU: 3 more octets"):
         reader.close()
+
+
+def test_optional_attributes_of_another_form_are_kept_raw_and_reported() -> None:
+    """A defined optional attribute of a length or form this edition does not expect is kept
+    raw (and listed on the view for the receiver to report); the PDU is read, re-encodes
+    unchanged and survives JSON. The Sequence Number and Timestamp stay strict."""
+    port = x.SourcePort.TYPE
+    attributes = (
+        b"\x00\x08\x00\x04\x00\x00\x00\x07"  # sequence number 7
+        + port.to_bytes(2, "big") + b"\x00\x04\x00\x00\x00\x50"  # a 4-octet port
+        + b"\x00\x11\x00\x02\xc3\x28"  # a matched target that is not UTF-8
+        + b"\x00\x15\x00\x10" + bytes(range(16))  # attribute 21 as a bare XID
+    )  # fmt: skip
+    wire = _x3(attributes, b"\x45")
+    for native in (True, False):
+        view = X2X3View(wire, native=native)
+        assert [(t, reason) for t, _, reason in view.raw_attributes] == [
+            (port, "source_port attribute has length 4, expected 2"),
+            (17, "matched_target_identifier is not valid UTF-8"),
+            (21, "additional_xid_related_information attribute has length 16, expected 24 or 28"),
+        ]
+        assert (view.sequence_number, view.text_attribute(17)) == (7, None)
+    pdu = x.decode(wire)
+    assert pdu.attributes[1:] == (
+        x.RawAttribute(port, b"\x00\x00\x00\x50"),
+        x.RawAttribute(17, b"\xc3\x28"),
+        x.RawAttribute(21, bytes(range(16))),
+    )
+    assert x.encode(pdu) == wire
+    assert [a["name"] for a in x.pdu_to_json(pdu)["attributes"]] == ["sequence_number"] + [
+        "raw"
+    ] * 3
+    assert x.pdu_from_json(x.pdu_to_json(pdu)) == pdu
+    assert X2X3View(_x3(x.SourcePort(80).encode())).raw_attributes == ()
+    for strict in (x.SequenceNumber.TYPE, x.Timestamp.TYPE, 300):
+        with pytest.raises(li.EncodeError):
+            x.RawAttribute(strict, b"\x00")
 
 
 def test_unknown_attribute_types_are_kept_raw() -> None:
@@ -263,7 +300,7 @@ def _view_fields(wire: bytes, *, native: bool) -> tuple[object, ...] | str:
         view = X2X3View(wire, native=native)
     except li.DecodeError as exc:
         return f"{exc.offset}: {exc}"
-    return (view._header, view._seq_at, view._texts, view._timestamp)
+    return (view._header, view._seq_at, view._texts, view._timestamp, view.raw_attributes)
 
 
 @given(pdus, st.data())
@@ -295,6 +332,9 @@ def test_native_and_python_views_agree_on_any_mutation(pdu: x.X2X3PDU, data: st.
         b"\x00\x05\x00",  # a truncated type and length
         b"\x00\x05\x00\x09abc",  # an overrun
         b"\x00\x11\x00\x02\xc3\xa9" * 70,  # more text attributes than the native path keeps
+        b"\x00\x0e\x00\x04\x00\x00\x00\x50",  # a source port of 4 octets: kept raw
+        b"\x00\x15\x00\x10" + bytes(16),  # a bare XID as attribute 21: kept raw
+        b"\x00\x15\x00\x1c" + bytes(28),  # attribute 21 with its sequence number
     ],
 )
 def test_native_and_python_views_agree_on_edge_cases(attrs_: bytes) -> None:
@@ -362,7 +402,7 @@ def test_additional_xid_related_information_is_the_standards_tuple() -> None:
     bare = bare[:4] + (int.from_bytes(bare[4:8], "big") - 8).to_bytes(4, "big") + bare[8:]
     kept = x.decode(bare)
     raw = kept.attributes[0]
-    assert isinstance(raw, x.UnknownAttribute)
+    assert isinstance(raw, x.RawAttribute)
     assert (raw.TYPE, raw.value) == (21, uuid.UUID(int=5).bytes)
     assert x.encode(kept) == bare
     assert x.pdu_from_json(x.pdu_to_json(kept)) == kept

@@ -29,6 +29,7 @@
 typedef struct {
     PyObject_HEAD
     unsigned char fixed[TYPES]; /* attribute type -> required value length + 1 (0: any) */
+    unsigned char other[TYPES]; /* attribute type -> another allowed length + 1 (0: none) */
     unsigned char text[TYPES];  /* attribute type -> 1 for a UTF-8 text attribute */
     long sequence_type, timestamp_type;
 } Checker;
@@ -45,28 +46,40 @@ u16(const unsigned char *p)
     return (unsigned)p[0] << 8 | p[1];
 }
 
+/* table[type] = length + 1 for each type -> length of the dict; 0 elsewhere. */
 static int
-Checker_init(Checker *self, PyObject *args, PyObject *kwds)
+length_table(PyObject *dict, unsigned char *table)
 {
-    static char *kwlist[] = {"fixed", "texts", "sequence_type", "timestamp_type", NULL};
-    PyObject *fixed, *texts, *key, *value, *iterator, *item;
+    PyObject *key, *value;
     Py_ssize_t pos = 0;
-
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!Oll", kwlist, &PyDict_Type, &fixed, &texts,
-                                     &self->sequence_type, &self->timestamp_type))
-        return -1;
-    memset(self->fixed, 0, sizeof self->fixed);
-    memset(self->text, 0, sizeof self->text);
-    while (PyDict_Next(fixed, &pos, &key, &value)) {
+    memset(table, 0, TYPES);
+    while (PyDict_Next(dict, &pos, &key, &value)) {
         long type = PyLong_AsLong(key), length = PyLong_AsLong(value);
         if (PyErr_Occurred())
             return -1;
         if (type < 0 || type >= TYPES || length < 0 || length > 254) {
-            PyErr_SetString(PyExc_ValueError, "fixed: attribute type -> length (0..254)");
+            PyErr_SetString(PyExc_ValueError, "attribute type -> length (0..254)");
             return -1;
         }
-        self->fixed[type] = (unsigned char)(length + 1);
+        table[type] = (unsigned char)(length + 1);
     }
+    return 0;
+}
+
+static int
+Checker_init(Checker *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"fixed", "other", "texts", "sequence_type", "timestamp_type",
+                             NULL};
+    PyObject *fixed, *other, *texts, *iterator, *item;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!Oll", kwlist, &PyDict_Type, &fixed,
+                                     &PyDict_Type, &other, &texts, &self->sequence_type,
+                                     &self->timestamp_type))
+        return -1;
+    memset(self->text, 0, sizeof self->text);
+    if (length_table(fixed, self->fixed) < 0 || length_table(other, self->other) < 0)
+        return -1;
     iterator = PyObject_GetIter(texts);
     if (iterator == NULL)
         return -1;
@@ -157,8 +170,8 @@ check(Checker *self, const unsigned char *p, Py_ssize_t size, PyObject *versions
         start = pos + 4;
         if ((Py_ssize_t)length > end - start)
             Py_RETURN_NONE;
-        if (self->fixed[type] && self->fixed[type] != length + 1)
-            Py_RETURN_NONE;
+        if (self->fixed[type] && self->fixed[type] != length + 1 && self->other[type] != length + 1)
+            Py_RETURN_NONE; /* the Python path: an error, or a value kept raw */
         if ((long)type == self->sequence_type && seq_at < 0)
             seq_at = (long)start;
         else if ((long)type == self->timestamp_type) {
@@ -253,12 +266,13 @@ Checker_fields(Checker *self, PyObject *const *args, Py_ssize_t nargs)
                  PyBytes_GET_SIZE(args[0]), versions, max_header, max_payload);
 }
 
-static PyObject *SLOTS[5]; /* the view's attribute names, interned at import */
+static PyObject *SLOTS[6]; /* the view's attribute names, interned at import */
+static PyObject *EMPTY;     /* () for a view's _raw: nothing kept raw in a PDU passed here */
 
 PyDoc_STRVAR(split_doc,
 "split(data, start, versions, max_header_length, max_payload_length, view) -> (list, int)\n\n"
 "Views (instances of the class view, its slots data, _header, _seq_at, _texts, _timestamp\n"
-"set from fields()) of the whole PDUs of the bytes data from offset start on, up to the first\n"
+"set from fields(), and _raw to ()) of the whole PDUs of the bytes data from offset start on, up to the first\n"
 "PDU that is incomplete or that fields() does not pass; and the offset where they end.");
 
 static PyObject *
@@ -307,6 +321,7 @@ Checker_split(Checker *self, PyObject *const *args, Py_ssize_t nargs)
             failed = PyObject_SetAttr(view, SLOTS[0], data) < 0;
             for (k = 0; k < 4 && !failed; k++)
                 failed = PyObject_SetAttr(view, SLOTS[k + 1], PyTuple_GET_ITEM(fields, k)) < 0;
+            failed = failed || PyObject_SetAttr(view, SLOTS[5], EMPTY) < 0;
             failed = failed || PyList_Append(views, view) < 0;
         }
         Py_XDECREF(data);
@@ -352,12 +367,14 @@ static struct PyModuleDef viewcheck_module = {
 PyMODINIT_FUNC
 PyInit__viewcheck(void)
 {
-    static const char *names[5] = {"data", "_header", "_seq_at", "_texts", "_timestamp"};
+    static const char *names[6] = {"data", "_header", "_seq_at", "_texts", "_timestamp", "_raw"};
     PyObject *module;
     int i;
-    for (i = 0; i < 5; i++)
+    for (i = 0; i < 6; i++)
         if ((SLOTS[i] = PyUnicode_InternFromString(names[i])) == NULL)
             return NULL;
+    if ((EMPTY = PyTuple_New(0)) == NULL)
+        return NULL;
     if (PyType_Ready(&CheckerType) < 0)
         return NULL;
     module = PyModule_Create(&viewcheck_module);

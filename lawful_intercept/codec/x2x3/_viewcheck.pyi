@@ -9,7 +9,12 @@ class Checker:
     """The checks of X2X3View with the attribute rules given here."""
 
     def __init__(
-        self, fixed: dict[int, int], texts: Iterable[int], sequence_type: int, timestamp_type: int
+        self,
+        fixed: dict[int, int],
+        other: dict[int, int],
+        texts: Iterable[int],
+        sequence_type: int,
+        timestamp_type: int,
     ) -> None: ...
     def fields(
         self, data: bytes, versions: frozenset[int], max_header_length: int, max_payload_length: int

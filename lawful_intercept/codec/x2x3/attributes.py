@@ -2,7 +2,11 @@
 
 Each attribute is a frozen attrs class with a class-level ``TYPE`` (the code point of table
 5.3.1-1) and ``NAME`` (its snake_case name, used in JSON). Types this library does not know
-decode to :class:`UnknownAttribute`, which keeps the raw value so that it round-trips.
+decode to :class:`UnknownAttribute`, which keeps the raw value so that it round-trips. A
+defined optional attribute whose value this edition does not expect (another length, text that
+is not UTF-8: a POI following another edition) decodes to :class:`RawAttribute`, kept raw and
+reported, not a reason to refuse the PDU; the Sequence Number and Timestamp stay strict
+(:data:`STRICT_TYPES`).
 
 Wire form (clause 5.3.1): Attribute Type (2 octets) | Attribute Length (2) | Value.
 """
@@ -21,6 +25,7 @@ from lawful_intercept.errors import DecodeError, EncodeError
 
 __all__ = [
     "ATTRIBUTE_CLASSES",
+    "LENGTHS",
     "AdditionalXIDRelatedInformation",
     "Attribute",
     "BytesAttribute",
@@ -39,7 +44,8 @@ __all__ = [
     "NetworkFunctionID",
     "OtherTargetIdentifier",
     "ProprietaryAttribute",
-    "RAW_WHEN_MALFORMED",
+    "STRICT_TYPES",
+    "RawAttribute",
     "SDPSessionDescription",
     "SequenceNumber",
     "SourceIPv4Address",
@@ -499,12 +505,11 @@ class AdditionalXIDRelatedInformation(Attribute):
 
     @classmethod
     def decode_value(cls, data: bytes | memoryview, start: int, length: int) -> Attribute:
-        """The typed tuple; a value of another length (a POI that sends a bare XID, as this
-        library did before 0.3) is kept raw, as an UnknownAttribute of type 21, so the PDU
-        is not refused for an optional attribute and re-encodes unchanged."""
+        """The typed tuple (a value of another length, such as the bare XID this library
+        sent before 0.3, is kept raw by :func:`decode_attribute`)."""
         if length not in (24, 28):
-            raw = bytes(data[start : start + length])
-            return trusted(UnknownAttribute, type=cls.TYPE, value=raw)
+            raise DecodeError(start - 4, f"{cls.NAME} attribute has length {length}, "
+                                         "expected 24 or 28")  # fmt: skip
         xid, correlation = _AXRI.unpack_from(data, start)
         sequence = _U32.unpack_from(data, start + 24)[0] if length == 28 else None
         return trusted(cls, xid=uuid.UUID(bytes=xid), correlation_id=correlation,
@@ -532,11 +537,24 @@ class UnknownAttribute(Attribute):
         return self.type
 
     def __attrs_post_init__(self) -> None:
-        if self.type in ATTRIBUTE_CLASSES and self.type not in RAW_WHEN_MALFORMED:
+        if self.type in ATTRIBUTE_CLASSES:
             raise EncodeError(f"attribute type {self.type} is defined: use its typed class")
 
     def encode(self) -> bytes:
         return _tlv(self.type, self.value)
+
+
+@attrs.frozen
+class RawAttribute(UnknownAttribute):
+    """A defined optional attribute whose value this edition does not expect (another
+    length, text that is not UTF-8), kept as received: it re-encodes unchanged, and the
+    receiver reports it (:attr:`X2X3View.raw_attributes`) instead of refusing the PDU."""
+
+    NAME = "raw"
+
+    def __attrs_post_init__(self) -> None:
+        if self.type not in ATTRIBUTE_CLASSES or self.type in STRICT_TYPES:
+            raise EncodeError(f"attribute type {self.type} cannot be kept raw")
 
 
 #: Every defined attribute class, by type code.
@@ -569,13 +587,26 @@ ATTRIBUTE_CLASSES: dict[int, type[Attribute]] = {
 }
 
 _DECODERS = {code: cls.decode_value for code, cls in ATTRIBUTE_CLASSES.items()}
-#: defined types whose value of an unexpected length is kept raw (an UnknownAttribute)
-RAW_WHEN_MALFORMED = frozenset({AdditionalXIDRelatedInformation.TYPE})
+#: the value lengths of each attribute type that has fixed ones
+LENGTHS: dict[int, tuple[int, ...]] = {
+    **{t: (c.FIXED_LENGTH,) for t, c in ATTRIBUTE_CLASSES.items() if c.FIXED_LENGTH is not None},
+    AdditionalXIDRelatedInformation.TYPE: (24, 28),
+}
+#: the attributes a PDU is refused for when malformed (what the MF's sequencing and timing
+#: rest on); any other defined attribute is kept raw (:class:`RawAttribute`)
+STRICT_TYPES = frozenset({SequenceNumber.TYPE, Timestamp.TYPE})
 
 
 def decode_attribute(type_: int, data: bytes | memoryview, start: int, length: int) -> Attribute:
-    """Decode one attribute value of ``type_`` (length already bounds-checked by the caller)."""
+    """Decode one attribute value of ``type_`` (length already bounds-checked by the caller):
+    its typed form, an UnknownAttribute for a type not defined, a RawAttribute for a value
+    this edition does not expect; DecodeError only for a malformed :data:`STRICT_TYPES`."""
     decoder = _DECODERS.get(type_)
     if decoder is None:
         return trusted(UnknownAttribute, type=type_, value=bytes(data[start : start + length]))
-    return decoder(data, start, length)
+    if type_ in STRICT_TYPES:
+        return decoder(data, start, length)
+    try:
+        return decoder(data, start, length)
+    except DecodeError:
+        return trusted(RawAttribute, type=type_, value=bytes(data[start : start + length]))

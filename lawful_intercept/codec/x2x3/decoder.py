@@ -2,9 +2,12 @@
 
 Building an :class:`X2X3View` checks everything :func:`~lawful_intercept.codec.x2x3.pdu.decode`
 checks — header lengths and limits, every attribute's bounds and fixed length, UTF-8 of text
-attributes, the timestamp's nanoseconds — but creates no attribute objects. The header fields,
-sequence number, timestamp and payload are then read straight from the buffer; ``to_pdu()``
-gives the fully typed :class:`~lawful_intercept.codec.x2x3.pdu.X2X3PDU` when needed.
+attributes, the timestamp's nanoseconds — but creates no attribute objects. A defined optional
+attribute that fails its check is not an error: it is kept raw and listed in
+:attr:`X2X3View.raw_attributes` (only the Sequence Number and Timestamp are strict). The
+header fields, sequence number, timestamp and payload are then read straight from the
+buffer; ``to_pdu()`` gives the fully typed :class:`~lawful_intercept.codec.x2x3.pdu.X2X3PDU`
+when needed.
 
 The checks run in the native helper ``x2x3._viewcheck`` (C) when it is built: it passes a
 PDU only when every check holds and leaves everything else to the Python path below, which
@@ -21,7 +24,9 @@ import attrs
 from lawful_intercept import _native
 from lawful_intercept.codec.x2x3.attributes import (
     ATTRIBUTE_CLASSES,
+    LENGTHS,
     NANOSECONDS_PER_SECOND,
+    STRICT_TYPES,
     Attribute,
     TextAttribute,
     decode_attribute,
@@ -43,10 +48,8 @@ __all__ = ["X2X3View", "decode", "split_views"]
 _TL = struct.Struct(">HH")
 _U32 = struct.Struct(">I")
 _TS = struct.Struct(">II")
-#: Attribute type -> required value length, for the fixed-size attributes.
-_FIXED: dict[int, int] = {
-    t: c.FIXED_LENGTH for t, c in ATTRIBUTE_CLASSES.items() if c.FIXED_LENGTH is not None
-}
+#: One kept-raw attribute: its type, where its value starts, and why it was not read.
+RawNote = tuple[int, int, str]
 SEQUENCE_NUMBER = AttributeType.SEQUENCE_NUMBER.value
 TIMESTAMP = AttributeType.TIMESTAMP.value
 _TEXT = frozenset(t for t, c in ATTRIBUTE_CLASSES.items() if issubclass(c, TextAttribute))
@@ -60,7 +63,11 @@ if not _native.use("lawful_intercept.codec.x2x3._viewcheck", _viewcheck is not N
     _viewcheck = None  # type: ignore[assignment]
 if _viewcheck is not None:
     _checker = _viewcheck.Checker(
-        fixed=_FIXED, texts=_TEXT, sequence_type=SEQUENCE_NUMBER, timestamp_type=TIMESTAMP
+        fixed={t: lengths[0] for t, lengths in LENGTHS.items()},
+        other={t: lengths[1] for t, lengths in LENGTHS.items() if len(lengths) > 1},
+        texts=_TEXT,
+        sequence_type=SEQUENCE_NUMBER,
+        timestamp_type=TIMESTAMP,
     )
     _native_fields, _native_split = _checker.fields, _checker.split
 else:
@@ -84,9 +91,10 @@ class _Layout:
     ts_at: int
     ns_at: tuple[int, ...]
     texts: tuple[tuple[int, int, int], ...]
+    raw: tuple[RawNote, ...]  # attributes of a length this edition does not expect
 
     @classmethod
-    def of(cls, spans: list[tuple[int, int, int]]) -> _Layout:
+    def of(cls, spans: list[tuple[int, int, int]], raw: list[RawNote]) -> _Layout:
         fmt = [">"]
         expected: list[int] = []
         seq_at = ts_at = -1
@@ -104,8 +112,9 @@ class _Layout:
             elif type_ in _TEXT:
                 texts.append((type_, start, length))
         return cls(
-            struct.Struct("".join(fmt)), tuple(expected), seq_at, ts_at, tuple(ns_at), tuple(texts)
-        )
+            struct.Struct("".join(fmt)), tuple(expected), seq_at, ts_at, tuple(ns_at),
+            tuple(texts), tuple(raw),
+        )  # fmt: skip
 
 
 #: The attribute layouts seen, by header length. Module-level on purpose, as a memo that
@@ -119,6 +128,7 @@ _LAYOUTS_MAX = 256
 def _scan(data: bytes, header_length: int) -> _Layout:
     """Validate the attributes of ``data`` one by one; return their layout."""
     spans: list[tuple[int, int, int]] = []
+    raw: list[RawNote] = []
     pos = HEADER_LENGTH
     while pos < header_length:
         if header_length - pos < 4:
@@ -130,12 +140,16 @@ def _scan(data: bytes, header_length: int) -> _Layout:
             raise DecodeError(
                 start - 2, f"attribute {type_} overruns the header by {pos - header_length} octets"
             )
-        want = _FIXED.get(type_)
-        if want is not None and length != want:
+        want = LENGTHS.get(type_)
+        if want is not None and length not in want:
             name = ATTRIBUTE_CLASSES[type_].NAME
-            raise DecodeError(start - 4, f"{name} attribute has length {length}, expected {want}")
+            reason = f"{name} attribute has length {length}, expected {' or '.join(map(str, want))}"
+            if type_ in STRICT_TYPES:
+                raise DecodeError(start - 4, reason)
+            raw.append((type_, start, reason))
+            type_ = -1  # read as nothing else: kept raw
         spans.append((type_, start, length))
-    return _Layout.of(spans)
+    return _Layout.of(spans, raw)
 
 
 class X2X3View:
@@ -144,8 +158,9 @@ class X2X3View:
     Raises DecodeError with the byte offset of the first problem found.
     """
 
-    __slots__ = ("_header", "_seq_at", "_texts", "_timestamp", "data")
+    __slots__ = ("_header", "_raw", "_seq_at", "_texts", "_timestamp", "data")
     _header: _Header
+    _raw: tuple[RawNote, ...]
     _seq_at: int
     _texts: tuple[tuple[int, int, int], ...]
     _timestamp: int | None
@@ -161,6 +176,7 @@ class X2X3View:
             if found is not None:
                 self.data = data
                 self._header, self._seq_at, self._texts, self._timestamp = found
+                self._raw = ()
                 return
         header_length, payload_length = check_header(data, limits)
         if len(data) != header_length + payload_length:
@@ -177,16 +193,20 @@ class X2X3View:
         for at in layout.ns_at:
             if _U32.unpack_from(data, at)[0] >= NANOSECONDS_PER_SECOND:
                 raise DecodeError(at, "timestamp nanoseconds out of range")
+        texts, raw = layout.texts, layout.raw
         for type_, start, length in layout.texts:
             try:  # the typed decoder's check, without building the attribute
                 str(data[start : start + length], "utf-8")
-            except UnicodeDecodeError as exc:
+            except UnicodeDecodeError:  # no text type is strict: kept raw
                 name = ATTRIBUTE_CLASSES[type_].NAME
-                raise DecodeError(start + exc.start, f"{name} is not valid UTF-8") from None
+                raw = tuple(sorted((*raw, (type_, start, f"{name} is not valid UTF-8")),
+                                   key=lambda note: note[1]))  # fmt: skip
+                texts = tuple(t for t in texts if t[1] != start)
         self.data = data
         self._header = HEADER.unpack_from(data, 0)
         self._seq_at = layout.seq_at
-        self._texts = layout.texts
+        self._texts = texts
+        self._raw = raw
         self._timestamp = None
         if layout.ts_at >= 0:
             seconds, nanoseconds = _TS.unpack_from(data, layout.ts_at)
@@ -256,6 +276,13 @@ class X2X3View:
             if type_ == attribute_type:
                 return bytes(self.data[start : start + length])
         return None
+
+    @property
+    def raw_attributes(self) -> tuple[RawNote, ...]:
+        """The defined attributes kept raw (value of a length or form this edition does not
+        expect): type, value offset, and why, for the receiver to report; () for nearly
+        every PDU."""
+        return self._raw
 
     @property
     def payload(self) -> memoryview:

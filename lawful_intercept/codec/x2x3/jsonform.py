@@ -7,7 +7,8 @@ two lengths and each attribute's ``name`` may be left out; when present they mus
 Attribute values: octets as hex; text as a string; numbers as integers; addresses and UUIDs
 as their usual strings; the timestamp as ``{"seconds": s, "nanoseconds": ns}``; Additional
 XID Related Information as ``{"xid": uuid, "correlation_id": n, "sequence_number": n}``
-(the last only when present).
+(the last only when present). A defined attribute kept raw (a value this edition does not
+expect) is ``{"type", "name": "raw", "value": hex}``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from typing import Any
 
 from lawful_intercept.codec.x2x3.attributes import (
     ATTRIBUTE_CLASSES,
-    RAW_WHEN_MALFORMED,
     AdditionalXIDRelatedInformation,
     Attribute,
     BytesAttribute,
     IPv4Attribute,
     IPv6Attribute,
+    RawAttribute,
     TextAttribute,
     Timestamp,
     UIntAttribute,
@@ -83,8 +84,10 @@ def _attribute_from_json(item: Any) -> Attribute:
     if not isinstance(type_, int) or isinstance(type_, bool):
         raise ValueError("attribute type must be an integer")
     cls = ATTRIBUTE_CLASSES.get(type_)
-    if cls is None or (type_ in RAW_WHEN_MALFORMED and isinstance(value, str)):
+    if cls is None:
         return UnknownAttribute(type_, bytes.fromhex(_typed(value, str)))
+    if item.get("name") == RawAttribute.NAME:  # a defined attribute kept raw
+        return RawAttribute(type_, bytes.fromhex(_typed(value, str)))
     if "name" in item and item["name"] != cls.NAME:
         raise ValueError(f"attribute type {type_} is named {cls.NAME!r}, not {item['name']!r}")
     if issubclass(cls, Timestamp):
