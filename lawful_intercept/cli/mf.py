@@ -64,6 +64,12 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     lemf.add_argument("--key-file", help="the HI key (from 'li mf keygen') for encrypted PDUs")
     lemf.add_argument("--encryption", default="aES-256-CBC", help="aES-256-CBC or aES-192-CBC")
+    lemf.add_argument(
+        "--encryption-iv",
+        default="sequence-repeated",
+        choices=["sequence-repeated", "zero"],
+        help="the CBC IV rule agreed with the MF (default sequence-repeated)",
+    )
     lemf.add_argument("--verify-key", help="the MF's signature public key (PEM)")
     lemf.add_argument("--no-ack", action="store_true", help="decline PDU acknowledgement")
     lemf.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -216,7 +222,7 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
     from lawful_intercept.adapters.aio import parse_address
     from lawful_intercept.adapters.tls import TLSConfig
     from lawful_intercept.codec.handover import model as m
-    from lawful_intercept.protection.encryption import EncryptionProfile
+    from lawful_intercept.protection.encryption import EncryptionProfile, IVRule
     from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
     from lawful_intercept.services.lemf import LEMFServer
 
@@ -228,7 +234,11 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
         if not isinstance(loaded, ec.EllipticCurvePublicKey):
             raise ConfigurationError("--verify-key must be an EC public key")
         verify = loaded
-    profile = EncryptionProfile(m.EncryptionType(args.encryption)) if key else None
+    profile = (
+        EncryptionProfile(m.EncryptionType(args.encryption), IVRule(args.encryption_iv))
+        if key
+        else None
+    )
     receiver = LEMFReceiver(key=key, profile=profile, verification_key=verify)
     state = Path(args.state or f"{args.pcap}.state")
     quarantine = args.quarantine or f"{args.pcap}.quarantine.jsonl"

@@ -31,15 +31,19 @@ first of them may wait for the others.
 
 Compatibility with the LEA's LEMF, per LEA: ``header_time`` (``timeStamp``, the default;
 ``microSecondTimeStamp``; ``both``), ``li_ps_domain_id`` (the module edition written, default
-``0.4.0.2.2.5.1.43``), and ``compatibility``, a named preset that sets several at once
+``0.4.0.2.2.5.1.43``), the EncryptionContainer profile beside ``encryption`` (the cipher):
+``encryption_iv`` (``sequence-repeated``, the default: the 32-bit sequence number four times;
+``zero``) and ``encrypted_payload_type`` (``part3``, the default; another part; ``null`` to
+leave it out), and ``compatibility``, a named preset that sets several at once
 (:data:`PRESETS`; keys given beside it win):
 
 - ``"openli"``: LEMFs built on libwandder (OpenLI's, libtrace's ETSI tools). They misread a
   GeneralizedTime's fraction and crash on a time without one, read microSecondTimeStamp
   right, return only the first CCPayload of an aggregated PDU, and decrypt only
   aES-192-CBC with the sequence-number IV: ``header_time`` microSecondTimeStamp,
-  ``li_ps_domain_id`` 0.4.0.2.2.5.1.17 (what OpenLI writes), ``aggregate`` 1, and
-  ``"encryption": true`` means aES-192-CBC.
+  ``li_ps_domain_id`` 0.4.0.2.2.5.1.17 (what OpenLI writes), ``aggregate`` 1,
+  ``"encryption": true`` means aES-192-CBC, with the sequence-number IV and part3 (as OpenLI
+  writes).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ from lawful_intercept.adapters.aio import parse_address
 from lawful_intercept.adapters.tls import TLSConfig
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.errors import ConfigurationError
-from lawful_intercept.protection.encryption import EncryptionProfile
+from lawful_intercept.protection.encryption import EncryptionProfile, IVRule
 from lawful_intercept.protocol.mediator import HeaderTime, LEAConfig, TaskBinding
 
 __all__ = ["PRESETS", "LEAEntry", "MFConfig", "load_mf_config"]
@@ -67,6 +71,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "li_ps_domain_id": "0.4.0.2.2.5.1.17",
         "aggregate": 1,
         "encryption_type": "aES-192-CBC",  # when the LEA encrypts
+        "encryption_iv": "sequence-repeated",
+        "encrypted_payload_type": "part3",
     },
 }
 
@@ -130,11 +136,24 @@ def _with_preset(value: dict[str, Any], name: str) -> dict[str, Any]:
     return merged
 
 
+def _payload_type(value: object) -> m.EncryptedPayloadType | None:
+    """encryptedPayloadType as configured: an enumeration name, or null to leave it out."""
+    return None if value is None else m.EncryptedPayloadType(str(value))
+
+
 def _protection(value: dict[str, Any], name: str, base: Path) -> tuple[LEAConfig, Path | None]:
     """An LEA's protection settings and the file of its wrapped HI key (if it encrypts)."""
     value = _with_preset(value, name)
     encryption = value.get("encryption")
-    profile = EncryptionProfile(m.EncryptionType(encryption)) if encryption else None
+    profile = (
+        EncryptionProfile(
+            m.EncryptionType(encryption),
+            IVRule(value.get("encryption_iv", IVRule.SEQUENCE_REPEATED.value)),
+            _payload_type(value.get("encrypted_payload_type", "part3")),
+        )
+        if encryption
+        else None
+    )
     key_file = value.get("hi_key_file")
     if profile is not None and not key_file:
         raise ConfigurationError(f"LEA {name}: encryption needs hi_key_file")

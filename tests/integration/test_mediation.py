@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import itertools
+import json
 import os
 import uuid
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
@@ -20,18 +23,27 @@ from lawful_intercept.codec.handover.template import CCTemplate
 from lawful_intercept.codec.ip import Frame
 from lawful_intercept.codec.x2x3.decoder import X2X3View
 from lawful_intercept.codec.x2x3.pdu import encode, keepalive
+from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.protection.encryption import (
     CounterStep,
     EncryptionProfile,
+    IVRule,
     PayloadDecryptor,
     PayloadEncryptor,
 )
 from lawful_intercept.protection.integrity import IntegrityVerifier
 from lawful_intercept.protection.keys.software import SoftwareKeyStore
 from lawful_intercept.protocol.lemf_receiver import ByteCounterStep, CCPacket, Gap, LEMFReceiver
-from lawful_intercept.protocol.mediator import Handover, LEAConfig, Mediator, TaskBinding
+from lawful_intercept.protocol.mediator import (
+    Handover,
+    HeaderTime,
+    LEAConfig,
+    Mediator,
+    TaskBinding,
+)
 from lawful_intercept.protocol.poi_pipeline import InterceptTask, POIPipeline
 from lawful_intercept.protocol.targets import Target
+from lawful_intercept.services.mf_config import load_mf_config
 
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
 XID = uuid.UUID("8b1c2f0e-2d4c-4e55-9a57-2f0c9b8e6a11")
@@ -477,18 +489,9 @@ def test_a_batch_seals_its_pdus_together_with_the_same_outcome(store: Any, check
     )
 
 
-def test_an_openli_lea_gets_pdus_a_libwandder_lemf_reads_right(tmp_path: Path) -> None:
-    """The "openli" preset, checked on our octets against libwandder's documented reading:
-    no GeneralizedTime in the pSHeader (libwandder takes its fraction digits as milliseconds
-    whatever their count, and crashes on a time without fraction), a microSecondTimeStamp
-    (which it reads right), li-psDomainId .17, one CCPayload per PDU (it returns only the
-    first), aES-192-CBC with the sequence-number IV (the only form it decrypts). The other
-    LEA of the same task keeps the defaults."""
-    import json
-
-    from lawful_intercept.protocol.mediator import HeaderTime
-    from lawful_intercept.services.mf_config import load_mf_config
-
+def _openli_leas(tmp_path: Path) -> tuple[LEAConfig, LEAConfig, LEAConfig]:
+    """LEAs from a configuration file: the "openli" preset, the preset with keys of its own,
+    and the defaults."""
     tls = {"cert": "c.pem", "key": "k.pem", "ca": "ca.pem"}
     raw = {
         "tls": tls, "keystore": {"backend": "software", "file": "k.json"},
@@ -496,31 +499,49 @@ def test_an_openli_lea_gets_pdus_a_libwandder_lemf_reads_right(tmp_path: Path) -
             {"name": "OPENLI", "lemf": "127.0.0.1:9", "tls": tls, "compatibility": "openli",
              "encryption": True, "hi_key_file": "o.hikey", "integrity_every": None},
             {"name": "OVERRIDE", "lemf": "127.0.0.1:9", "tls": tls, "compatibility": "openli",
-             "aggregate": 4, "header_time": "both"},
+             "aggregate": 4, "header_time": "both", "encryption": "aES-256-CBC",
+             "hi_key_file": "v.hikey", "encryption_iv": "zero", "encrypted_payload_type": None},
             {"name": "PLAIN", "lemf": "127.0.0.1:9", "tls": tls},
         ],
     }  # fmt: skip
     (tmp_path / "mf.json").write_text(json.dumps(raw))
-    config = load_mf_config(tmp_path / "mf.json")
-    openli, override, plain = (entry.config for entry in config.leas)
-    assert openli.header_time is HeaderTime.MICRO_SECOND
-    assert openli.li_ps_domain_id == "0.4.0.2.2.5.1.17" and openli.aggregate == 1
-    assert openli.encryption == EncryptionProfile(m.EncryptionType.AES_192_CBC)
-    assert (override.aggregate, override.header_time) == (4, HeaderTime.BOTH)
-    assert (plain.header_time, plain.li_ps_domain_id) == (HeaderTime.TIME_STAMP, m.LI_PS_DOMAIN_ID)
-    from lawful_intercept.errors import ConfigurationError
+    openli, override, plain = (entry.config for entry in load_mf_config(tmp_path / "mf.json").leas)
+    return openli, override, plain
 
-    with pytest.raises(ConfigurationError, match="not an edition of LI-PS-PDU"):
-        LEAConfig("BAD", li_ps_domain_id="1.2.840.113549")
 
-    key = os.urandom(24)
+def _openli_run(openli: LEAConfig, plain: LEAConfig, key: bytes) -> list[Any]:
+    """The POI output of :func:`_poi_output` mediated for both LEAs of one task."""
     mediator = Mediator(
         [TaskBinding(XID, b"LIID-7", ("OPENLI", "PLAIN"))], [openli, plain],
         keys={"OPENLI": key}, now=T0 / S,
     )  # fmt: skip
-    x2x3, packets = _poi_output()
+    x2x3, _ = _poi_output()
     out = [p for wire in x2x3 for p in mediator.on_pdu(X2X3View(wire), T0 / S)]
-    out += mediator.release_held()
+    return out + mediator.release_held()
+
+
+def test_an_openli_lea_gets_pdus_a_libwandder_lemf_reads_right(tmp_path: Path) -> None:
+    """The "openli" preset, checked on our octets against libwandder's documented reading:
+    no GeneralizedTime in the pSHeader (libwandder takes its fraction digits as milliseconds
+    whatever their count, and crashes on a time without fraction), a microSecondTimeStamp
+    (which it reads right), li-psDomainId .17, one CCPayload per PDU (it returns only the
+    first), aES-192-CBC with the sequence-number IV (the only form it decrypts). The other
+    LEA of the same task keeps the defaults."""
+    openli, override, plain = _openli_leas(tmp_path)
+    assert openli.header_time is HeaderTime.MICRO_SECOND
+    assert openli.li_ps_domain_id == "0.4.0.2.2.5.1.17" and openli.aggregate == 1
+    assert openli.encryption == EncryptionProfile(m.EncryptionType.AES_192_CBC)
+    assert (override.aggregate, override.header_time) == (4, HeaderTime.BOTH)
+    assert override.encryption == EncryptionProfile(
+        m.EncryptionType.AES_256_CBC, IVRule.ZERO, payload_type=None
+    )
+    assert (plain.header_time, plain.li_ps_domain_id) == (HeaderTime.TIME_STAMP, m.LI_PS_DOMAIN_ID)
+    with pytest.raises(ConfigurationError, match="not an edition of LI-PS-PDU"):
+        LEAConfig("BAD", li_ps_domain_id="1.2.840.113549")
+
+    key = os.urandom(24)
+    out = _openli_run(openli, plain, key)
+    _, packets = _poi_output()
     decryptor = PayloadDecryptor(key, EncryptionProfile(m.EncryptionType.AES_192_CBC))
     got = []
     for pdu in out:
@@ -538,3 +559,50 @@ def test_an_openli_lea_gets_pdus_a_libwandder_lemf_reads_right(tmp_path: Path) -
             assert isinstance(item.contents, m.IPCC)
             got.append(item.contents.packets)
     assert got == packets
+
+
+def test_openli_preset_pdus_read_by_an_independent_codec_as_libwandder_reads_them(
+    tmp_path: Path, pycrate_li: Any
+) -> None:
+    """What a libwandder-based LEMF does with the "openli" preset's PDUs, done with parts we
+    did not write: pycrate reads the header (LIID, CIN, sequence number, li-psDomainId .17,
+    microSecondTimeStamp only); a plain AES-192-CBC with the sequence number four times as
+    IV (the one form libwandder decrypts) opens each container to an EncryptedPayload that
+    pycrate reads, holding the packet the POI saw; and each stream's byteCounter steps by
+    the size of the PDU before it as delivered (annex G; OpenLI's count)."""
+    openli, _, plain = _openli_leas(tmp_path)
+    key = os.urandom(24)
+    out = [p for p in _openli_run(openli, plain, key) if p.lea == "OPENLI"]
+    _, packets = _poi_output()
+    counters: dict[Handover, list[tuple[int, int]]] = collections.defaultdict(list)
+    got, cins = [], set()
+    for pdu in out:
+        ps = pycrate_li.PS_PDU
+        ps.from_ber(pdu.octets)
+        value = ps.get_val()
+        header = value["pSHeader"]
+        assert header["li-psDomainId"] == (0, 4, 0, 2, 2, 5, 1, 17)
+        assert header["lawfulInterceptionIdentifier"] == b"LIID-7"
+        assert header["sequenceNumber"] == pdu.sequence
+        assert "timeStamp" not in header and header["microSecondTimeStamp"]["seconds"] >= T0 // S
+        choice, container = value["payload"]
+        assert (choice, container["encryptionType"]) == ("encryptionContainer", "aES-192-CBC")
+        assert container["encryptedPayloadType"] == "part3"
+        iv = pdu.sequence.to_bytes(4, "big") * 4
+        opener = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+        plain_text = opener.update(container["encryptedPayload"]) + opener.finalize()
+        inner = pycrate_li.EncryptedPayload
+        inner.from_ber(plain_text)
+        counters[pdu.handover].append((inner.get_val()["byteCounter"], len(pdu.octets)))
+        kind, content = inner.get_val()["payload"]
+        if kind == "cCPayloadSequence":
+            (item,) = content  # one CCPayload per PDU: all libwandder returns
+            assert item["cCContents"][0] == "iPCC"
+            got.append(item["cCContents"][1]["iPCCContents"][1])
+            cins.add(header["communicationIdentifier"]["communicationIdentityNumber"])
+    assert got == packets and len(cins) == 3
+    assert set(counters) == {Handover.HI2, Handover.HI3}
+    for steps in counters.values():
+        assert all(
+            after == before + size for (before, size), (after, _) in itertools.pairwise(steps)
+        )
