@@ -120,3 +120,24 @@ def test_li_decode_reads_what_openli_sends() -> None:
     assert again.returncode == 0, again.stderr
     redecoded = li("decode", "--json", "-", stdin=again.stdout)
     assert redecoded.stdout.splitlines() == lines
+
+
+def test_li_decode_reads_the_whole_conformance_suite(tmp_path: Path) -> None:
+    """Every accepted vector of tests/vectors/, PS-PDUs back to back in one stream and X2/X3
+    PDUs in another, gives the stored JSON line for line; a refused vector gives one line
+    with its offset and reason, and exit 2."""
+    suite = Path(__file__).resolve().parents[1] / "vectors"
+    vectors = json.loads((suite / "manifest.json").read_text())["vectors"]
+    by_file = {v["file"]: v for v in vectors}
+    for structure in ("PS-PDU", "X2/X3"):
+        accepted = [v for v in vectors if v["structure"] == structure and v["expect"] == "accept"]
+        data = b"".join((suite / v["file"]).read_bytes() for v in accepted)
+        result = li("decode", "--json", "-", stdin=data)
+        assert result.returncode == 0, result.stderr
+        got = [json.loads(line) for line in result.stdout.splitlines()]
+        assert got == [by_file[v.get("same_as", v["file"])]["json"] for v in accepted]
+    for refused in (v for v in vectors if v["expect"] == "refuse"):
+        result = li("decode", "--json", str(suite / refused["file"]))
+        assert result.returncode == 2
+        (line,) = result.stderr.decode().splitlines()
+        assert refused["error"]["reason"] in line
