@@ -26,7 +26,7 @@ def _fields(data: bytes, native: bool) -> object:
         view = X2X3View(data, LIMITS, native=native)
     except DecodeError as exc:
         return (exc.offset, str(exc))
-    return (view._header, view._seq_at, view._texts, view._timestamp)
+    return (view._header, view._seq_at, view._texts, view._timestamp, view.raw_attributes)
 
 
 def _read(stream: bytes, step: int, native: bool) -> tuple[list[bytes], object]:
