@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TextIO
 
 from lawful_intercept import __version__
+from lawful_intercept.cli.config import add_config_parser, cmd_config
 from lawful_intercept.cli.keys import add_keys_parser, cmd_keys
 from lawful_intercept.cli.mf import add_mf_parsers, cmd_lemf, cmd_mf
 from lawful_intercept.cli.poi import add_poi_parser, cmd_poi
@@ -315,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: an object with pSHeader is a PS-PDU, others X2/X3",
     )
+    add_config_parser(sub)
     add_keys_parser(sub)
     add_poi_parser(sub)
     add_mf_parsers(sub)
@@ -325,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     services: dict[str, Callable[[argparse.Namespace], int]] = {
+        "config": lambda a: cmd_config(a, sys.stdout),
         "keys": lambda a: cmd_keys(a, sys.stdout),
         "poi": lambda a: cmd_poi(a, sys.stderr),
         "mf": lambda a: cmd_mf(a, sys.stderr),
@@ -336,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return services[args.command](args)
         except LawfulInterceptError as exc:
-            action = f" {args.action}" if args.command in ("keys", "mf", "admf", "audit") else ""
+            grouped = ("config", "keys", "mf", "admf", "audit")
+            action = f" {args.action}" if args.command in grouped else ""
             print(f"li {args.command}{action}: {exc}", file=sys.stderr)
             return 2
     commands: dict[str, Callable[[argparse.Namespace], None]] = {

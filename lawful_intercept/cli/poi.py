@@ -159,18 +159,17 @@ async def _sink(args: argparse.Namespace) -> AsyncIterator[Send]:
 
 async def _run_x1(args: argparse.Namespace, err: TextIO) -> int:
     """A POI provisioned over X1: no task until an ADMF activates one."""
-    import json
-
     from lawful_intercept.adapters.tls import TLSConfig
     from lawful_intercept.codec.x1.messages import DestinationDetails
     from lawful_intercept.protection.keys.config import open_keystore
+    from lawful_intercept.services.config_file import load_document
     from lawful_intercept.services.poi import POIService
     from lawful_intercept.services.x1_hooks import POIHooks
     from lawful_intercept.services.x1_runner import load_ne_config, start_ne
 
     path = Path(args.x1)
+    raw = load_document(path, "poi-x1")
     try:
-        raw = json.loads(path.read_text())
         x2x3 = raw["x2x3_tls"]
         x2x3_tls = TLSConfig(path.parent / x2x3["cert"], path.parent / x2x3["key"],
                              path.parent / x2x3["ca"])  # fmt: skip

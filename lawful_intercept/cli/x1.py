@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import uuid
 from pathlib import Path
 from typing import Any, TextIO
@@ -49,19 +48,9 @@ def add_x1_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _load_plan(path: str) -> dict[str, Any]:
-    text = Path(path).read_text()
-    try:
-        if path.endswith((".yaml", ".yml")):
-            import yaml
+    from lawful_intercept.services.config_file import load_document
 
-            loaded = yaml.safe_load(text)
-        else:
-            loaded = json.loads(text)
-    except ValueError as exc:
-        raise ConfigurationError(f"{path}: {exc}") from None
-    if not isinstance(loaded, dict):
-        raise ConfigurationError(f"{path}: expected a mapping at the top")
-    return loaded
+    return load_document(path, "admf-plan")
 
 
 def _client(plan: dict[str, Any], base: Path) -> Any:

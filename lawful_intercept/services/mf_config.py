@@ -1,4 +1,6 @@
-"""The MF's configuration file (JSON): listener, TLS, key store, queue, LEAs, tasks.
+"""The MF's configuration file (JSON or YAML, validated against
+:data:`~lawful_intercept.services.config_schema.MF` before anything starts): listener, TLS,
+key store, queue, LEAs, tasks.
 
 Relative paths are taken from the file's directory. Secrets are not in the file: the key
 store's PIN or passphrase comes from the environment (``LI_HSM_PIN``,
@@ -48,7 +50,6 @@ leave it out), and ``compatibility``, a named preset that sets several at once
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ from lawful_intercept.codec.handover import model as m
 from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.protection.encryption import EncryptionProfile, IVRule
 from lawful_intercept.protocol.mediator import HeaderTime, LEAConfig, TaskBinding
+from lawful_intercept.services.config_file import load_document
 
 __all__ = ["PRESETS", "LEAEntry", "MFConfig", "load_mf_config"]
 
@@ -145,6 +147,8 @@ def _protection(value: dict[str, Any], name: str, base: Path) -> tuple[LEAConfig
     """An LEA's protection settings and the file of its wrapped HI key (if it encrypts)."""
     value = _with_preset(value, name)
     encryption = value.get("encryption")
+    if encryption is True:  # encrypt, with no preset to name the cipher
+        encryption = m.EncryptionType.AES_256_CBC.value
     profile = (
         EncryptionProfile(
             m.EncryptionType(encryption),
@@ -199,13 +203,14 @@ def _x1_protection(
     return found
 
 
-def _task(value: dict[str, Any]) -> TaskBinding:
+def _task(value: dict[str, Any], operator_id: bytes) -> TaskBinding:
     country = value.get("country")
     element = value.get("network_element_id")
     return TaskBinding(
         uuid.UUID(str(value["xid"])),
         str(value["liid"]).encode(),
         tuple(value["leas"]),
+        operator_id=operator_id,
         network_element_id=element.encode() if element else None,
         authorization_country_code=country,
         delivery_country_code=country,
@@ -213,25 +218,35 @@ def _task(value: dict[str, Any]) -> TaskBinding:
 
 
 def load_mf_config(path: str | Path) -> MFConfig:
-    """Read and check an MF configuration file."""
+    """Read, validate and check an MF configuration file; ConfigurationError (one line
+    naming the file and the key) for any mistake."""
     source = Path(path)
     base = source.parent
+    raw = load_document(source, "mf")
+    queue = raw.get("queue", {})
+    operator_id = str(raw.get("operator_id", "OPERATOR")).encode()
+    x1 = raw.get("x1")
     try:
-        raw = json.loads(source.read_text())
-        queue = raw.get("queue", {})
-        return MFConfig(
-            listen=parse_address(str(raw.get("listen", "127.0.0.1:9443"))),
-            tls=_tls(raw["tls"], base),
-            operator_id=str(raw.get("operator_id", "OPERATOR")).encode(),
-            keystore=dict(raw["keystore"]),
-            queue_path=base / queue.get("path", "mf-queue.db"),
-            max_records=int(queue.get("max_records", 1_000_000)),
-            max_octets=int(queue.get("max_octets", 1 << 30)),
-            leas=tuple(_lea(v, base) for v in raw.get("leas", [])),
-            tasks=tuple(_task(v) for v in raw.get("tasks", [])),
-            x1=raw.get("x1"),
-            x1_delivery_tls=_tls(raw["x1"]["delivery_tls"], base) if raw.get("x1") else None,
-            x1_protection=_x1_protection(raw.get("x1"), base),
-        )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigurationError(f"MF configuration {source}: {exc!r}") from None
+        leas = tuple(_lea(v, base) for v in raw.get("leas", []))
+        x1_protection = _x1_protection(x1, base)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{source}: {exc}") from None
+    names = {lea.config.name for lea in leas}
+    for n, task in enumerate(raw.get("tasks", [])):
+        unknown = sorted(set(task["leas"]) - names)
+        if unknown:
+            raise ConfigurationError(f"{source}: tasks[{n}].leas: no LEA named {unknown[0]!r}")
+    return MFConfig(
+        listen=parse_address(str(raw.get("listen", "127.0.0.1:9443"))),
+        tls=_tls(raw["tls"], base),
+        operator_id=operator_id,
+        keystore=dict(raw["keystore"]),
+        queue_path=base / queue.get("path", "mf-queue.db"),
+        max_records=int(queue.get("max_records", 1_000_000)),
+        max_octets=int(queue.get("max_octets", 1 << 30)),
+        leas=leas,
+        tasks=tuple(_task(v, operator_id) for v in raw.get("tasks", [])),
+        x1=x1,
+        x1_delivery_tls=_tls(x1["delivery_tls"], base) if x1 else None,
+        x1_protection=x1_protection,
+    )

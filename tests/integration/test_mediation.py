@@ -399,7 +399,9 @@ def test_mf_configuration_carries_aggregation_for_leas_and_x1_dids(tmp_path: Pat
     did = str(uuid.uuid4())
     raw = {
         "tls": tls, "keystore": {"backend": "software", "file": "k.json"}, "leas": [lea],
-        "x1": {"delivery_tls": tls, "leas": [{"did": did, "aggregate": 4}]},
+        "x1": {"delivery_tls": tls, "leas": [{"did": did, "aggregate": 4}], "tls": tls,
+               "ne_identifier": "mf-1",
+               "admfs": [{"identifier": "admf-1", "certificate_sha256": "ab" * 32}]},
     }  # fmt: skip
     path = tmp_path / "mf.json"
     path.write_text(json.dumps(raw))
