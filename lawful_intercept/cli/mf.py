@@ -42,6 +42,9 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     keygen.add_argument("--lea", required=True)
     keygen.add_argument("--lemf-key", required=True, help="the LEMF's copy (mode 0600)")
     keygen.add_argument(
+        "--force", action="store_true", help="replace an existing HI key (and the LEMF's copy)"
+    )
+    keygen.add_argument(
         "--lemf-verify-key", help="also write the MF's signature public key (PEM) here"
     )
     lemf = sub.add_parser(
@@ -90,10 +93,16 @@ def cmd_mf(args: argparse.Namespace, err: TextIO) -> int:
         profiles.update({did: lea.encryption for did, (lea, _) in config.x1_protection.items()})
         profile = profiles.get(args.lea)
         size = 24 if profile and profile.encryption_type is m.EncryptionType.AES_192_CBC else 32
+        for existing in (key_file, Path(args.lemf_key)):
+            if existing.exists() and not args.force:
+                raise ConfigurationError(
+                    f"{existing} exists: a new key would leave the LEMF unable to decrypt what "
+                    "the old one protects (--force replaces it)"
+                )
         key = bytearray(os.urandom(size))
         try:
             with open_keystore(config.keystore, base) as store:
-                key_file.write_bytes(store.wrap(key))
+                _write_private(key_file, store.wrap(key))
                 if args.lemf_verify_key:
                     Path(args.lemf_verify_key).write_bytes(
                         store.public_key().public_bytes(
@@ -101,15 +110,21 @@ def cmd_mf(args: argparse.Namespace, err: TextIO) -> int:
                             serialization.PublicFormat.SubjectPublicKeyInfo,
                         )
                     )
-            fd = os.open(args.lemf_key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(key)
+            _write_private(Path(args.lemf_key), key)
         finally:
             zeroise(key)
         print(f"li mf keygen: {args.lea}: MF copy wrapped in {key_file}, LEMF copy "
               f"in {args.lemf_key} (move it to the LEA out of band)", file=err)  # fmt: skip
         return 0
     return asyncio.run(_run_mf(args, config, base, err))
+
+
+def _write_private(path: Path, octets: bytes | bytearray) -> None:
+    """``octets`` in a file only its owner reads (mode 0600, also when it existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(octets)
 
 
 async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: TextIO) -> int:

@@ -99,9 +99,16 @@ tasks:
         await poi.flush(30)
         await poi.close()
 
-    made = li("mf", "keygen", "--config", str(tmp_path / "mf.json"), "--lea", str(DID),
+    keygen = ("mf", "keygen", "--config", str(tmp_path / "mf.json"), "--lea", str(DID),
               "--lemf-key", str(tmp_path / "lemf-hi.key"))  # fmt: skip
+    made = li(*keygen)
     assert made.returncode == 0, made.stderr
+    lemf_copy = (tmp_path / "lemf-hi.key").read_bytes()
+    again = li(*keygen)  # would leave the LEMF unable to decrypt: refused
+    assert again.returncode == 2 and "exists" in again.stderr and "--force" in again.stderr
+    assert (tmp_path / "lemf-hi.key").read_bytes() == lemf_copy
+    assert {p.stat().st_mode & 0o777 for p in tmp_path.glob("*.hikey")} == {0o600}
+    assert (tmp_path / "lemf-hi.key").stat().st_mode & 0o777 == 0o600
 
     async def scenario() -> None:
         from cryptography.hazmat.primitives.asymmetric import ec
