@@ -208,9 +208,18 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
                     fault += f"  QUEUE LOSSES: {status.queue_losses} range(s)"
                 if status.raw_attribute_pdus:
                     fault += f"  attributes kept raw in {status.raw_attribute_pdus} PDU(s)"
+                if status.unknown_xid or status.unsupported:
+                    fault += (f"  DROPPED: {status.unknown_xid} for no task, "
+                              f"{status.unsupported} unsupported")  # fmt: skip
+                delivered = ", ".join(
+                    f"{lea} {count} ({status.pending[lea]} pending"
+                    f"{'' if status.connected[lea] else ', not connected'})"
+                    for lea, count in status.delivered.items()
+                )
                 print(f"li mf: received {status.x2x3_received}  accepted {status.accepted}  "
                       f"refused {status.refused}  queued {status.queued}  "
-                      f"delivered {status.delivered}{fault}", file=err, flush=True)  # fmt: skip
+                      f"delivered {delivered or 'nothing'}{fault}", file=err,
+                      flush=True)  # fmt: skip
         if x1 is not None:
             await x1[1].close()
             x1[0].close()

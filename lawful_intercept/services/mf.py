@@ -68,6 +68,12 @@ class MFStatus:
     queue_rolled_back: bool = False
     #: X2/X3 PDUs taken with a defined attribute kept raw (a value of another edition)
     raw_attribute_pdus: int = 0
+    #: X2/X3 PDUs dropped: for an XID with no task; of a type or format not mediated
+    unknown_xid: int = 0
+    unsupported: int = 0
+    #: HI PS-PDUs made, per interface
+    hi2: int = 0
+    hi3: int = 0
 
 
 class MFService:
@@ -223,6 +229,10 @@ class MFService:
             queue_losses=len(self.store.losses),
             queue_rolled_back=self.store.rolled_back_from is not None,
             raw_attribute_pdus=self.receiver.raw_attribute_pdus,
+            unknown_xid=self.mediator.counters.unknown_xid,
+            unsupported=self.mediator.counters.unsupported,
+            hi2=self.mediator.counters.hi2,
+            hi3=self.mediator.counters.hi3,
         )
 
     def _restore(self, batches: dict[str, list[bytes]], inputs: int) -> None:
@@ -297,8 +307,24 @@ class MFService:
 
     def _take(self, views: list[X2X3View]) -> None:
         self._refusing = False
+        counters = self.mediator.counters
+        dropped = counters.unknown_xid + counters.unsupported
         self._add(self.mediator.on_pdus(views, time.time()))
         self._inputs += len(views)  # accepted once their batch is committed
+        if counters.unknown_xid + counters.unsupported != dropped:
+            self._dropped(dropped)
+
+    def _dropped(self, before: int) -> None:
+        """A line at the first X2/X3 PDU dropped for no task or an unsupported form, and at
+        every thousandth (never the XID: a task's identifier stays out of logs)."""
+        counters = self.mediator.counters
+        now = counters.unknown_xid + counters.unsupported
+        if before == 0 or before // 1000 != now // 1000:
+            log.warning(
+                "X2/X3 PDUs dropped: %d for an XID with no task, %d of a PDU type or payload "
+                "format the MF does not mediate",
+                counters.unknown_xid, counters.unsupported,
+            )  # fmt: skip
         if self._batch_started is None:  # held for aggregation: commit within the interval
             self._batch_started = time.monotonic()
             self._wake.set()

@@ -11,13 +11,16 @@ import os
 import statistics
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from support.delivery import (
     T0,
     TIMERS,
+    XID,
     Rig,
     pcap_packets,
     run,
@@ -25,6 +28,7 @@ from support.delivery import (
     x2x3_for,
 )
 
+import lawful_intercept.x2x3 as x
 from lawful_intercept.adapters.aio import close_writer, open_connection
 from lawful_intercept.adapters.hi_client import Destination
 from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
@@ -502,3 +506,44 @@ def test_a_restarted_lemf_cuts_back_only_its_own_outputs(
         LEMFServer(None, LEMFReceiver(), pcap=other.open("ab"), state=state, allow_plain_tcp=True)
     assert other.read_bytes() == b"evidence of another run" * 10
     assert "not the file its state recorded" in caplog.text
+
+
+def test_x2x3_the_mf_does_not_mediate_is_counted_and_named_never_silent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A POI with the wrong XID (li poi --pcap without --xid) and a payload format the MF does
+    not mediate: every such PDU is counted in MFStatus (and so in --status-file and the
+    progress line) and one line says so, without the XID; the good PDUs are delivered."""
+
+    packets = [udp_packet(n, to_target=True) for n in range(40)]
+    stranger = uuid.UUID("0e0e0e0e-0e0e-4e0e-8e0e-0e0e0e0e0e0e")
+    strays = [x.encode(attrs.evolve(x.decode(pdu), xid=stranger)) for pdu in x2x3_for(packets[:30])]
+    odd_format = x.encode(
+        x.X2X3PDU(pdu_type=x.PDUType.X3, payload_format=x.PayloadFormat.ETHERNET_FRAME,
+                  payload_direction=x.PayloadDirection.TO_TARGET, xid=XID,
+                  attributes=(x.SequenceNumber(0),), payload=b"\x00" * 60)
+    )  # fmt: skip
+
+    async def scenario() -> Any:
+        rig = Rig(tmp_path)
+        lemf = await rig.start_lemf()
+        mf = rig.mf()
+        await mf.start()
+        poi = rig.poi(mf.port)
+        await poi.start()
+        await _send_all(poi, [*strays, odd_format, *x2x3_for(packets)])
+        await asyncio.sleep(0.2)
+        await mf.drained(30)
+        status = mf.status()
+        await poi.close()
+        await mf.close()
+        await rig.stop_lemf()
+        return status, lemf.counters.cc_packets
+
+    with caplog.at_level(logging.INFO, logger="lawful_intercept"):
+        status, delivered = run(scenario())
+    assert (status.unknown_xid, status.unsupported) == (len(strays), 1)
+    assert delivered == len(packets)
+    lines = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert lines and lines[0].startswith("X2/X3 PDUs dropped: ")
+    assert str(stranger) not in caplog.text and stranger.hex not in caplog.text
