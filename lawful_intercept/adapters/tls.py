@@ -11,6 +11,8 @@ from pathlib import Path
 
 import attrs
 
+from lawful_intercept.errors import ConfigurationError
+
 __all__ = ["TLSConfig"]
 
 
@@ -23,10 +25,27 @@ class TLSConfig:
     ca_bundle: Path = attrs.field(converter=Path)
 
     def _context(self, purpose: ssl.Purpose) -> ssl.SSLContext:
-        context = ssl.create_default_context(purpose, cafile=str(self.ca_bundle))
+        """ConfigurationError naming the file for a file missing or not of its kind."""
+        for role, path in (("certificate", self.certificate), ("key", self.private_key),
+                           ("CA bundle", self.ca_bundle)):  # fmt: skip
+            if not path.is_file():
+                why = "is a directory" if path.is_dir() else "no such file"
+                raise ConfigurationError(f"TLS {role} {path}: {why}")
+        try:
+            context = ssl.create_default_context(purpose, cafile=str(self.ca_bundle))
+        except ssl.SSLError as exc:
+            raise ConfigurationError(
+                f"TLS CA bundle {self.ca_bundle}: {exc.reason or exc}"
+            ) from None
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.verify_mode = ssl.CERT_REQUIRED
-        context.load_cert_chain(str(self.certificate), str(self.private_key))
+        try:
+            context.load_cert_chain(str(self.certificate), str(self.private_key))
+        except (ssl.SSLError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise ConfigurationError(
+                f"TLS certificate {self.certificate} with key {self.private_key}: {reason}"
+            ) from None
         return context
 
     def server_context(self) -> ssl.SSLContext:

@@ -11,7 +11,7 @@ import datetime
 import json
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, NoReturn, TextIO
 
 from lawful_intercept import __version__
 from lawful_intercept.cli.config import add_config_parser, cmd_config
@@ -285,10 +285,17 @@ def _json_format(obj: Any) -> _Format:
     return FORMATS["pspdu"] if isinstance(obj, dict) and "pSHeader" in obj else FORMATS["x2x3"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line (``li SUBCOMMAND: what``; ``-h`` for usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} -h)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="li", description="Lawful interception toolkit.")
+    parser = _Parser(prog="li", description="Lawful interception toolkit.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub: Any = parser.add_subparsers(dest="command", required=True)  # of _Parser
     dec = sub.add_parser(
         "decode",
         help="decode X2/X3 PDUs or PS-PDUs from a raw byte stream or a pcap/pcapng capture",
@@ -336,12 +343,15 @@ def main(argv: list[str] | None = None) -> int:
         "audit": lambda a: cmd_audit(a, sys.stdout),
     }
     if args.command in services:
+        grouped = ("config", "keys", "mf", "admf", "audit")
+        where = f"li {args.command}" + (f" {args.action}" if args.command in grouped else "")
         try:
             return services[args.command](args)
         except LawfulInterceptError as exc:
-            grouped = ("config", "keys", "mf", "admf", "audit")
-            action = f" {args.action}" if args.command in grouped else ""
-            print(f"li {args.command}{action}: {exc}", file=sys.stderr)
+            print(f"{where}: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # a peer down, a port in use, a file the system refuses
+            print(f"{where}: {_os_error(exc)}", file=sys.stderr)
             return 2
     commands: dict[str, Callable[[argparse.Namespace], None]] = {
         "decode": lambda a: cmd_decode(a, sys.stdout),
@@ -357,9 +367,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _os_error(exc: OSError) -> str:
+    """An OSError in one line: what failed, and on what."""
+    if isinstance(exc, TimeoutError) and not exc.strerror:
+        return "timed out"
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return f"{exc.filename}: {text}" if exc.filename else text
+
+
 def _run_encode(args: argparse.Namespace) -> None:
     if args.output:
-        with open(args.output, "wb") as out:
+        try:
+            out = open(args.output, "wb")  # noqa: SIM115 - closed below; OSError named first
+        except OSError as exc:
+            raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        with out:
             cmd_encode(args, out)
     else:
         cmd_encode(args, sys.stdout.buffer)

@@ -9,13 +9,14 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import IO, Any, TextIO
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
+from lawful_intercept.cli.files import read_input, read_verification_key
 from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.protection.keys.base import zeroise
 
@@ -66,7 +67,8 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "(default: PCAP.quarantine.jsonl)",
     )
     lemf.add_argument("--key-file", help="the HI key (from 'li mf keygen') for encrypted PDUs")
-    lemf.add_argument("--encryption", default="aES-256-CBC", help="aES-256-CBC or aES-192-CBC")
+    lemf.add_argument("--encryption", default="aES-256-CBC", choices=["aES-256-CBC", "aES-192-CBC"],
+                      help="the cipher agreed with the MF (default aES-256-CBC)")  # fmt: skip
     lemf.add_argument(
         "--encryption-iv",
         default="sequence-repeated",
@@ -238,6 +240,21 @@ def _append(path: str, mode: str) -> IO[Any]:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), mode)
 
 
+def _can_listen(host: str, port: int) -> None:
+    """ConfigurationError if ``host:port`` cannot be listened on (in use, not ours), found
+    before any output file is opened."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's listener
+        try:
+            probe.bind((host, port))
+            probe.listen()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            ) from None
+
+
 def cmd_lemf(args: argparse.Namespace, err: TextIO) -> int:
     return asyncio.run(_run_lemf(args, err))
 
@@ -251,13 +268,10 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
     from lawful_intercept.services.lemf import LEMFServer
 
     host, port = parse_address(args.listen)
-    key = bytearray(Path(args.key_file).read_bytes()) if args.key_file else None
-    verify = None
-    if args.verify_key:
-        loaded = serialization.load_pem_public_key(Path(args.verify_key).read_bytes())
-        if not isinstance(loaded, ec.EllipticCurvePublicKey):
-            raise ConfigurationError("--verify-key must be an EC public key")
-        verify = loaded
+    tls = TLSConfig(args.cert, args.key, args.ca).server_context()  # before any output opens
+    _can_listen(host, port)
+    key = bytearray(read_input(args.key_file, "--key-file")) if args.key_file else None
+    verify = read_verification_key(args.verify_key, "--verify-key") if args.verify_key else None
     profile = (
         EncryptionProfile(m.EncryptionType(args.encryption), IVRule(args.encryption_iv))
         if key
@@ -272,7 +286,7 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
         _append(quarantine, "a") as kept,
     ):
         server = LEMFServer(
-            TLSConfig(args.cert, args.key, args.ca).server_context(), receiver, host=host,
+            tls, receiver, host=host,
             port=port, pcap=pcap, iri=iri, accept_acknowledgement=not args.no_ack, state=state,
             quarantine=kept,
         )  # fmt: skip

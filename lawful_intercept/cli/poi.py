@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from lawful_intercept.errors import ConfigurationError
+from lawful_intercept.cli.files import read_input
+from lawful_intercept.errors import ConfigurationError, TransportError
 from lawful_intercept.protocol.poi_pipeline import InterceptTask, POICounters
 from lawful_intercept.protocol.targets import Target
 from lawful_intercept.services.poi import POIStatus
@@ -48,6 +49,11 @@ def add_poi_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     poi.add_argument("--ipid", help="Interception Point ID attribute")
     sink = poi.add_mutually_exclusive_group(required=True)
     sink.add_argument("--mf", help="MF address HOST:PORT (mutual TLS)")
+    poi.add_argument(
+        "--mf-timeout", type=float, default=30.0, metavar="SECONDS",
+        help="with --pcap: how long an unreachable MF is waited for before the POI gives up "
+        "and says how many PDUs were not delivered (default 30)",
+    )  # fmt: skip
     sink.add_argument("--output", help="write the X2/X3 byte stream to this file")
     sink.add_argument(
         "--x1", metavar="CONFIG",
@@ -84,17 +90,20 @@ def cmd_poi(args: argparse.Namespace, err: TextIO) -> int:
     )
     if args.mf and not (args.cert and args.key and args.ca):
         raise ConfigurationError("--mf needs --cert, --key and --ca (mutual TLS)")
+    capture = read_input(args.pcap, "--pcap") if args.pcap else None  # before any output
     print(f"li poi: task {task.xid}, {len(task.targets)} target(s)", file=err)
-    return asyncio.run(_run(args, task, err))
+    return asyncio.run(_run(args, task, capture, err))
 
 
-async def _run(args: argparse.Namespace, task: InterceptTask, err: TextIO) -> int:
+async def _run(
+    args: argparse.Namespace, task: InterceptTask, capture: bytes | None, err: TextIO
+) -> int:
     async with _sink(args) as send:
-        if args.pcap:
+        if capture is not None:
             from lawful_intercept.services.poi_offline import replay
 
             counters = POICounters()
-            for pipeline, pdus in replay(Path(args.pcap).read_bytes(), [task]):
+            for pipeline, pdus in replay(capture, [task]):
                 counters = pipeline.counters
                 for pdu in pdus:
                     await send(pdu)
@@ -152,7 +161,14 @@ async def _sink(args: argparse.Namespace) -> AsyncIterator[Send]:
     send: Send = sender.send
     try:
         yield send
-        await sender.flush(timeout=30)
+        try:
+            await sender.flush(timeout=args.mf_timeout)
+        except TimeoutError:
+            reason = f" ({sender.last_error})" if sender.last_error else ""
+            raise TransportError(
+                f"MF {args.mf} unreachable for {args.mf_timeout:g} s{reason}: "
+                f"{sender.queued} X2/X3 PDU(s) not delivered"
+            ) from None
     finally:
         await sender.close()
 

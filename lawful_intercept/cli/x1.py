@@ -112,17 +112,18 @@ async def _admf(args: argparse.Namespace, plan: dict[str, Any], base: Path, out:
 
 
 def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    import sqlite3
 
     from lawful_intercept.adapters.audit import verify_audit
+    from lawful_intercept.cli.files import read_verification_key
 
-    key = serialization.load_pem_public_key(Path(args.public_key).read_bytes())
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise ConfigurationError("--public-key must be an EC public key")
+    key = read_verification_key(args.public_key, "--public-key")
     if not Path(args.log).is_file():
         raise ConfigurationError(f"no audit trail at {args.log}")
-    report = verify_audit(args.log, key)
+    try:
+        report = verify_audit(args.log, key)
+    except sqlite3.DatabaseError as exc:
+        raise ConfigurationError(f"{args.log} is not an audit trail ({exc})") from None
     for problem in report.problems:
         print(f"PROBLEM: {problem}", file=out)
     print(f"{report.entries} entries; signed through entry {report.signed_through}; "

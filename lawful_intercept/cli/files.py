@@ -1,0 +1,37 @@
+"""Files an operator names on the command line, read with one clear error each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from lawful_intercept.errors import ConfigurationError
+
+__all__ = ["read_input", "read_verification_key"]
+
+
+def read_input(path: str | Path, what: str) -> bytes:
+    """The octets of ``path``; ConfigurationError naming it and ``what`` it should be."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"{what} {path}: {exc.strerror or exc}") from None
+
+
+def read_verification_key(path: str | Path, what: str) -> ec.EllipticCurvePublicKey:
+    """An EC public key from a PEM public key or a PEM certificate (its subject's key)."""
+    data = read_input(path, what)
+    key: object
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            key = x509.load_pem_x509_certificate(data).public_key()
+        else:
+            key = serialization.load_pem_public_key(data)
+    except ValueError:
+        raise ConfigurationError(f"{what} {path}: not a PEM public key or certificate") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ConfigurationError(f"{what} {path}: not an EC key")
+    return key
