@@ -33,10 +33,14 @@ def add_keys_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     for name, text in (
         ("init", "create the KEK and signing key in a PKCS#11 token or a software store"),
         ("status", "show which keys exist and non-secret facts about the store"),
-    ):
+        ("export-public", "write the signing key's public half (PEM): what verifies the "
+         "audit trail (li audit verify) and signed IntegrityChecks (li lemf --verify-key)"),
+    ):  # fmt: skip
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument("--backend", choices=["pkcs11", "software", "tpm"], required=True)
         _store_options(action)
+        if name == "export-public":
+            action.add_argument("--out", required=True, help="the PEM file to write")
     seal = actions.add_parser(
         "seal", help="seal a new KEK to TPM PCRs; make the TPM signing key and attestation key"
     )
@@ -106,6 +110,16 @@ def cmd_keys(args: argparse.Namespace, out: TextIO) -> int:
     if args.action in ("init", "status"):
         with _open(args, create=args.action == "init") as store:
             _print_status(store.status(), out)
+        return 0
+    if args.action == "export-public":
+        from cryptography.hazmat.primitives import serialization
+
+        with _open(args, create=False) as store:
+            pem = store.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        Path(args.out).write_bytes(pem)
+        print(f"{args.out}: the {args.backend} key store's signing public key", file=out)
         return 0
     from lawful_intercept.protection.keys.tpm import TPMKeyStore
 

@@ -16,7 +16,11 @@ from typing import Any, BinaryIO, NoReturn, TextIO
 from lawful_intercept import __version__
 from lawful_intercept.cli.config import add_config_parser, cmd_config
 from lawful_intercept.cli.keys import add_keys_parser, cmd_keys
+from lawful_intercept.cli.logs import LEVELS
+from lawful_intercept.cli.logs import configure as configure_logging
+from lawful_intercept.cli.logs import release as release_logging
 from lawful_intercept.cli.mf import add_mf_parsers, cmd_lemf, cmd_mf
+from lawful_intercept.cli.pki import add_pki_parser, cmd_pki
 from lawful_intercept.cli.poi import add_poi_parser, cmd_poi
 from lawful_intercept.cli.x1 import add_x1_parsers, cmd_admf, cmd_audit
 from lawful_intercept.codec.handover.jsonform import pspdu_from_json, pspdu_to_json
@@ -295,6 +299,11 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="li", description="Lawful interception toolkit.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--log-level", choices=LEVELS, default="warning",
+                        help="log lines at this level and above, on stderr (default warning; "
+                        "info shows X1 requests, connections and deliveries)")  # fmt: skip
+    parser.add_argument("--log-format", choices=["text", "json"], default="text",
+                        help="text lines, or one JSON object per line")  # fmt: skip
     sub: Any = parser.add_subparsers(dest="command", required=True)  # of _Parser
     dec = sub.add_parser(
         "decode",
@@ -325,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_parser(sub)
     add_keys_parser(sub)
+    add_pki_parser(sub)
     add_poi_parser(sub)
     add_mf_parsers(sub)
     add_x1_parsers(sub)
@@ -333,9 +343,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = configure_logging(args.log_level, args.log_format)
+    try:
+        return _dispatch(args)
+    finally:
+        release_logging(handler)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     services: dict[str, Callable[[argparse.Namespace], int]] = {
         "config": lambda a: cmd_config(a, sys.stdout),
         "keys": lambda a: cmd_keys(a, sys.stdout),
+        "pki": lambda a: cmd_pki(a, sys.stdout),
         "poi": lambda a: cmd_poi(a, sys.stderr),
         "mf": lambda a: cmd_mf(a, sys.stderr),
         "lemf": lambda a: cmd_lemf(a, sys.stderr),
@@ -343,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         "audit": lambda a: cmd_audit(a, sys.stdout),
     }
     if args.command in services:
-        grouped = ("config", "keys", "mf", "admf", "audit")
+        grouped = ("config", "keys", "mf", "admf", "audit", "pki")
         where = f"li {args.command}" + (f" {args.action}" if args.command in grouped else "")
         try:
             return services[args.command](args)

@@ -50,8 +50,9 @@ class DevCA:
         self.path = directory / f"{name}-ca.pem"
         self.path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
 
-    def issue(self, cn: str, *, server: bool) -> tuple[Path, Path]:
-        """Issue a leaf for ``cn`` (servers: SAN cn, localhost, 127.0.0.1); return cert, key."""
+    def issue(self, cn: str, *, server: bool, hours: float = 2) -> tuple[Path, Path]:
+        """Issue a leaf for ``cn`` valid ``hours`` (servers: SAN cn, localhost, 127.0.0.1);
+        return cert, key."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         builder = (
@@ -61,7 +62,7 @@ class DevCA:
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(hours=2))
+            .not_valid_after(now + datetime.timedelta(hours=hours))
             .add_extension(
                 x509.ExtendedKeyUsage(
                     [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]

@@ -52,7 +52,7 @@ KEYSTORE = _object(
     {
         "backend": {"enum": ["software", "pkcs11", "tpm"], "description": "where keys live"},
         "file": _string("software: the encrypted key file (passphrase: LI_KEYSTORE_PASSPHRASE)"),
-        "module": _string("pkcs11: the PKCS#11 module (default: LI_HSM_MODULE)"),
+        "module": _string("pkcs11: the PKCS#11 module (default: LI_PKCS11_MODULE, else SoftHSM2)"),
         "token": _string("pkcs11: the token label (default: LI_HSM_TOKEN; PIN: LI_HSM_PIN)"),
         "state_dir": _string("tpm: the directory of the sealed KEK"),
         "tcti": _string("tpm: the TCTI (e.g. swtpm:port=2321)"),

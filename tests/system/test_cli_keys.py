@@ -12,9 +12,11 @@ from typing import Any
 from lawful_intercept.protection.keys.tpm import TPMKeyStore
 
 
-def _li(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _li(
+    *args: str, env: dict[str, str] | None = None, options: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lawful_intercept.cli", "keys", *args],
+        [sys.executable, "-m", "lawful_intercept.cli", *options, "keys", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -36,7 +38,11 @@ def test_hsm_init_and_status(hsm_token: dict[str, str], softhsm: Any) -> None:
     wrong = _li("status", "--backend", "pkcs11", "--token", hsm_token["token"],
                 env={**env, "LI_HSM_PIN": "000000"})  # fmt: skip
     assert wrong.returncode == 2 and "PinIncorrect" in wrong.stderr
+    assert "LI_HSM_PIN is not the token's user PIN" in wrong.stderr
     assert "000000" not in wrong.stderr
+    missing = _li("status", "--backend", "pkcs11", "--token", "no-such-token", env=env)
+    assert missing.returncode == 2 and "NoSuchToken" in missing.stderr
+    assert "softhsm2-util --init-token --free --label" in missing.stderr  # what to do
 
 
 def test_software_init_warns(tmp_path: Path) -> None:
@@ -45,6 +51,14 @@ def test_software_init_warns(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "hardware-protected: NO" in done.stdout
     assert "NOT hardware-protected" in done.stderr
+    status = ("status", "--backend", "software", "--file", str(tmp_path / "k.json"))
+    as_json = _li(*status, env=env, options=("--log-format", "json"))
+    (record,) = [json.loads(line) for line in as_json.stderr.splitlines()]
+    assert record["level"] == "warning" and "NOT hardware-protected" in record["message"]
+    assert record["logger"] == "lawful_intercept.protection.keys.software"
+    assert record["time"].endswith("Z")
+    quiet = _li(*status, env=env, options=("--log-level", "error"))
+    assert quiet.returncode == 0 and quiet.stderr == ""
 
 
 def test_tpm_seal_attest_and_a_changed_platform(tmp_path: Path, swtpm: Any) -> None:

@@ -40,6 +40,16 @@ from lawful_intercept.protection.keys.base import (
 
 __all__ = ["DEFAULT_MODULE", "KEK_LABEL", "SIGNING_LABEL", "PKCS11KeyStore"]
 
+#: what to do about the PKCS#11 errors an operator meets first
+_HINTS = {
+    "NoSuchToken": " (no token with that label in the module: for SoftHSM2, make one with "
+    "'softhsm2-util --init-token --free --label LABEL', then 'li keys init --backend pkcs11 "
+    "--token LABEL' with LI_HSM_PIN set)",
+    "PinIncorrect": " (LI_HSM_PIN is not the token's user PIN)",
+    "PinLenRange": " (LI_HSM_PIN has a length the token does not take)",
+    "UserPinNotInitialized": " (the token has no user PIN yet: initialise it with its tool)",
+}
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -102,6 +112,7 @@ class PKCS11KeyStore(KeyStore):
         except pkcs11.PKCS11Error as exc:  # wrong PIN, no such token, module missing
             raise KeyCustodyError(
                 f"cannot open PKCS#11 token {self._token_label!r}: {type(exc).__name__}"
+                f"{_HINTS.get(type(exc).__name__, '')}"
             ) from None
         except RuntimeError as exc:
             raise KeyCustodyError(f"cannot load PKCS#11 module {self._module}") from exc
