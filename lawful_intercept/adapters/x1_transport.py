@@ -149,6 +149,14 @@ class X1Server:
         return 200, await self.handler(body, admfs)
 
 
+#: what an ADMF is told when the NE closes the connection unanswered (as it does for a
+#: certificate not in its allow-list)
+_CLOSED = (
+    "the NE closed the connection without answering: is this ADMF's certificate (its "
+    "SHA-256) and admfIdentifier in the NE's admfs list?"
+)
+
+
 async def post(
     host: str,
     port: int,
@@ -178,13 +186,18 @@ async def post(
         connection.write(http.send(h11.EndOfMessage()))
         await connection.drain()
         event = await _next_event(http, connection, timeout)
+        if isinstance(event, h11.ConnectionClosed):
+            raise TransportError(_CLOSED)
         if not isinstance(event, h11.Response):
             raise TransportError(f"no HTTP response from the NE ({type(event).__name__})")
         body = await _read_body(http, connection, timeout)
         if event.status_code != 200:
             raise TransportError(f"the NE answered HTTP {event.status_code}")
         return body
-    except (h11.RemoteProtocolError, OSError, ssl.SSLError, TimeoutError) as exc:
+    except h11.RemoteProtocolError as exc:
+        closed = "ConnectionClosed" in str(exc)
+        raise TransportError(_CLOSED if closed else f"X1 exchange failed: {exc}") from None
+    except (OSError, ssl.SSLError, TimeoutError) as exc:
         raise TransportError(f"X1 exchange failed: {type(exc).__name__}: {exc}") from None
     finally:
         await close_writer(connection)

@@ -51,6 +51,7 @@ from lawful_intercept.codec.x1.messages import (
     TopLevelError,
     decode_responses,
     encode_requests,
+    error_meaning,
 )
 from lawful_intercept.errors import ConfigurationError, X1Error
 
@@ -90,7 +91,8 @@ class ADMFClient:
         if message.header.transaction_id != header.transaction_id:
             raise X1Error(ErrorCode.GENERIC, "the answer is for another transaction")
         if isinstance(message.response, ErrorResponse):
-            raise X1Error(message.response.code, message.response.description)
+            code = message.response.code
+            raise X1Error(code, f"{error_meaning(code)}: {message.response.description}")
         return message.response
 
     async def _ok(self, request: Request) -> None:

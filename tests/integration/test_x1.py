@@ -356,6 +356,7 @@ def test_https_admf_client_and_certificate_allow_list(
         with pytest.raises(X1Error) as refused:
             await client.activate_task(tasks[0])
         assert refused.value.code == 2010
+        assert "X1 error 2010: XID already exists: " in str(refused.value)  # clause 6.7's words
         impostor = ADMFClient("127.0.0.1", server.port, admf_tls.client_context(),
                               admf_id="admf-other", ne_id="ne-1")  # fmt: skip
         with pytest.raises(X1Error) as wrong_id:
@@ -363,7 +364,7 @@ def test_https_admf_client_and_certificate_allow_list(
         assert wrong_id.value.code == 1000
         stranger = ADMFClient("127.0.0.1", server.port, stranger_tls.client_context(),
                               admf_id="admf-1", ne_id="ne-1")  # fmt: skip
-        with pytest.raises(TransportError):
+        with pytest.raises(TransportError, match="is this ADMF's certificate .* in the NE's"):
             await stranger.ping()
         assert server.refused_certificates == 1
         raw = await post("127.0.0.1", server.port, admf_tls.client_context(), b"<oops")

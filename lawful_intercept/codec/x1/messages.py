@@ -101,6 +101,23 @@ class ErrorCode(enum.IntEnum):
     REMOVE_DESTINATION_FAILED = 7000
     DESTINATION_IN_USE = 7010
 
+    @property
+    def meaning(self) -> str:
+        """What the code means, in the words of clause 6.7 ("XID does not exist")."""
+        words = self.name.lower().replace("_", " ")
+        for acronym in ("xid", "did"):
+            words = words.replace(acronym, acronym.upper())
+        return words[0].upper() + words[1:]
+
+
+def error_meaning(code: int) -> str:
+    """The meaning of an errorCode (clause 6.7), or what kind of code it is when this model
+    does not name it."""
+    try:
+        return ErrorCode(code).meaning
+    except ValueError:
+        return "an error code this element does not name"
+
 
 class DeliveryType(enum.Enum):
     X2_ONLY = "X2Only"
