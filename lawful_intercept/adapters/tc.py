@@ -78,6 +78,8 @@ class TapManager:
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
         self._pr2 = _pyroute2()
+        #: interfaces whose clsact qdisc this manager added (removed with their last filter)
+        self._added_clsact: set[int] = set()
 
     @contextlib.contextmanager
     def _ipr(self) -> Iterator[Any]:
@@ -135,6 +137,7 @@ class TapManager:
             index, mirror_index = self._index(ipr, interface), self._index(ipr, mirror)
             try:
                 ipr.tc("add", "clsact", index)
+                self._added_clsact.add(index)
             except self._pr2.NetlinkError as exc:
                 if exc.code != _EEXIST:
                     raise
@@ -165,7 +168,21 @@ class TapManager:
             for prio, protocol in sorted(slots):
                 for hook in (INGRESS, EGRESS):
                     removed += self._delete(ipr, found[0], hook, prio, protocol)
+            self._release_clsact(ipr, found[0])
         return removed
+
+    def _release_clsact(self, ipr: Any, index: int) -> None:
+        """Delete the clsact qdisc this manager added on ``index`` once no filter (ours or
+        anyone's) is left on it; one that was there before is never touched."""
+        if index not in self._added_clsact:
+            return
+        for hook in (INGRESS, EGRESS):
+            with contextlib.suppress(self._pr2.NetlinkError):
+                if list(ipr.get_filters(index=index, parent=hook)):
+                    return
+        with contextlib.suppress(self._pr2.NetlinkError):
+            ipr.tc("del", "clsact", index)
+        self._added_clsact.discard(index)
 
     def _delete(self, ipr: Any, index: int, hook: int, prio: int, protocol: int) -> int:
         try:

@@ -78,6 +78,7 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     lemf.add_argument("--verify-key", help="the MF's signature public key (PEM)")
     lemf.add_argument("--no-ack", action="store_true", help="decline PDU acknowledgement")
     lemf.add_argument("--quiet", action="store_true", help="no progress lines")
+    lemf.add_argument("--status-file", help="write the counters here as JSON every second")
 
 
 def cmd_mf(args: argparse.Namespace, err: TextIO) -> int:
@@ -203,7 +204,7 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
                 await asyncio.wait_for(stop.wait(), 1.0)
             status = service.status()
             if args.status_file:
-                Path(args.status_file).write_text(json.dumps(attrs.asdict(status)))
+                _write_status(Path(args.status_file), attrs.asdict(status))
             if not args.quiet:
                 fault = "  STORAGE FAULT: not accepting" if status.storage_fault else ""
                 if status.queue_losses:
@@ -240,6 +241,13 @@ def _append(path: str, mode: str) -> IO[Any]:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), mode)
 
 
+def _write_status(path: Path, counters: dict[str, object]) -> None:
+    """The counters as JSON, replaced whole (a reader never sees half a file)."""
+    partial = path.with_name(path.name + ".new")
+    partial.write_text(json.dumps(counters, sort_keys=True))
+    partial.replace(path)
+
+
 def _can_listen(host: str, port: int) -> None:
     """ConfigurationError if ``host:port`` cannot be listened on (in use, not ours), found
     before any output file is opened."""
@@ -260,6 +268,8 @@ def cmd_lemf(args: argparse.Namespace, err: TextIO) -> int:
 
 
 async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
+    import attrs
+
     from lawful_intercept.adapters.aio import parse_address
     from lawful_intercept.adapters.tls import TLSConfig
     from lawful_intercept.codec.handover import model as m
@@ -301,6 +311,8 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
             c = server.counters
+            if args.status_file:
+                _write_status(Path(args.status_file), attrs.asdict(c))
             if not args.quiet:
                 print(f"li lemf: {time.monotonic() - started:.0f}s  CC {c.cc_packets}  "
                       f"IRI {c.iri_records}  gaps {c.gaps}  duplicates {c.duplicates}  "

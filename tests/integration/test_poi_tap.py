@@ -111,11 +111,36 @@ def test_exactly_the_target_packets_are_mirrored_and_emitted(bed: TestBed) -> No
     assert {f.interface for f in per_filter} == {"vnf0"}
     assert len(per_filter) == 2 * 2 * 2 * 2  # families x (plain, 802.1Q) x hooks x sides
     assert sum(f.packets for f in per_filter) == counters.packets
+    assert "clsact" in _qdiscs(bed, "vnf0")
     taps.remove(1, "vnf0")
     assert taps.installed() == set()
+    assert "clsact" not in _qdiscs(bed, "vnf0")  # ours, and nothing else used it
     with contextlib_closing(PacketRing(capture, netns=bed.vnf, block_size=1 << 16)) as ring:
         _udp_exchange(bed, socket.AF_INET, bed.PEER_V4, 5, 100)
         assert ring.read_batch(0.3) == []  # nothing mirrored once the tap is gone
+
+
+def _qdiscs(bed: TestBed, interface: str) -> str:
+    """What tc (iproute2, not our code) lists on ``interface`` in the VNF's namespace."""
+    return subprocess.run(
+        ["ip", "netns", "exec", bed.vnf, "tc", "qdisc", "show", "dev", interface],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
+def test_a_clsact_that_was_there_before_stays(bed: TestBed) -> None:
+    """The operator's own clsact (and its filters) outlive our tap."""
+    subprocess.run(["ip", "netns", "exec", bed.vnf, "tc", "qdisc", "add", "dev", "vnf0",
+                    "clsact"], check=True)  # fmt: skip
+    try:
+        taps = TapManager(bed.vnf)
+        mirror, _ = taps.capture_pair(4)
+        taps.install(5, "vnf0", [Target.parse(bed.PEER_V4)], mirror)
+        taps.remove(5, "vnf0")
+        assert "clsact" in _qdiscs(bed, "vnf0")
+    finally:
+        subprocess.run(["ip", "netns", "exec", bed.vnf, "tc", "qdisc", "del", "dev", "vnf0",
+                        "clsact"], check=False)  # fmt: skip
 
 
 def test_recv_fallback_sees_the_same(bed: TestBed) -> None:

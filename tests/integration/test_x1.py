@@ -364,7 +364,7 @@ def test_https_admf_client_and_certificate_allow_list(
         assert wrong_id.value.code == 1000
         stranger = ADMFClient("127.0.0.1", server.port, stranger_tls.client_context(),
                               admf_id="admf-1", ne_id="ne-1")  # fmt: skip
-        with pytest.raises(TransportError, match="is this ADMF's certificate .* in the NE's"):
+        with pytest.raises(TransportError, match=r"is this ADMF's certificate .* in the NE's"):
             await stranger.ping()
         assert server.refused_certificates == 1
         raw = await post("127.0.0.1", server.port, admf_tls.client_context(), b"<oops")

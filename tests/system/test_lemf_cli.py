@@ -23,7 +23,7 @@ def test_a_restarted_li_lemf_appends_to_its_outputs_and_keeps_its_state(tmp_path
     command = [
         *LI, "lemf", "--listen", f"127.0.0.1:{free_port()}", "--cert", str(tls.certificate),
         "--key", str(tls.private_key), "--ca", str(tls.ca_bundle), "--pcap", str(pcap),
-        "--iri", str(iri), "--quiet",
+        "--iri", str(iri), "--quiet", "--status-file", str(tmp_path / "status.json"),
     ]  # fmt: skip
     for _ in range(2):  # run, stop, run again
         process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
@@ -41,3 +41,5 @@ def test_a_restarted_li_lemf_appends_to_its_outputs_and_keeps_its_state(tmp_path
     assert outputs == {"pcap": len(before), "iri": 22, "quarantine": 0}  # where to cut back to
     assert saved["outputs"]["pcap"]["inode"] == pcap.stat().st_ino  # and only that file
     assert state.stat().st_mode & 0o777 == 0o600
+    status = json.loads((tmp_path / "status.json").read_text())  # the counters, in words
+    assert status["pdus"] == 0 and {"undecryptable", "counter_steps", "gaps"} <= set(status)
