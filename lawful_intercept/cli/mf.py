@@ -79,6 +79,9 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     lemf.add_argument("--no-ack", action="store_true", help="decline PDU acknowledgement")
     lemf.add_argument("--quiet", action="store_true", help="no progress lines")
     lemf.add_argument("--status-file", help="write the counters here as JSON every second")
+    lemf.add_argument("--metrics", metavar="HOST:PORT",
+                      help="serve the counters for Prometheus at https://HOST:PORT/metrics "
+                      "(this LEMF's certificate; scrapers need one from --ca)")  # fmt: skip
 
 
 def cmd_mf(args: argparse.Namespace, err: TextIO) -> int:
@@ -170,6 +173,12 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        metrics = None
+        if config.metrics is not None:
+            from lawful_intercept.adapters.metrics import MetricsEndpoint
+
+            (host, port), tls = config.metrics
+            metrics = MetricsEndpoint(tls, host, port, "li_mf", MF_GAUGES)
         await service.start()
         x1 = None
         if config.x1 is not None:
@@ -205,6 +214,8 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
             status = service.status()
             if args.status_file:
                 _write_status(Path(args.status_file), attrs.asdict(status))
+            if metrics is not None:
+                metrics.update(attrs.asdict(status))
             if not args.quiet:
                 fault = "  STORAGE FAULT: not accepting" if status.storage_fault else ""
                 if status.queue_losses:
@@ -228,6 +239,8 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
             x1[0].close()
         await service.close()
         queue.close()
+        if metrics is not None:
+            metrics.close()
         print("li mf: stopped; undelivered PDUs stay queued for the next run", file=err)
         return 0
     finally:
@@ -239,6 +252,10 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
 def _append(path: str, mode: str) -> IO[Any]:
     """An output opened for appending (a restart never truncates evidence), made 0600."""
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), mode)
+
+
+#: MFStatus fields that are levels, not running totals
+MF_GAUGES = frozenset({"queued", "pending", "connected", "storage_fault", "queue_rolled_back"})
 
 
 def _write_status(path: Path, counters: dict[str, object]) -> None:
@@ -278,8 +295,15 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
     from lawful_intercept.services.lemf import LEMFServer
 
     host, port = parse_address(args.listen)
-    tls = TLSConfig(args.cert, args.key, args.ca).server_context()  # before any output opens
+    files = TLSConfig(args.cert, args.key, args.ca)
+    tls = files.server_context()  # before any output opens
     _can_listen(host, port)
+    metrics = None
+    if args.metrics:
+        from lawful_intercept.adapters.metrics import MetricsEndpoint
+
+        metrics_host, metrics_port = parse_address(args.metrics)
+        _can_listen(metrics_host, metrics_port)
     key = bytearray(read_input(args.key_file, "--key-file")) if args.key_file else None
     verify = read_verification_key(args.verify_key, "--verify-key") if args.verify_key else None
     profile = (
@@ -305,6 +329,8 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await server.start()
+        if args.metrics:
+            metrics = MetricsEndpoint(files, metrics_host, metrics_port, "li_lemf", frozenset())
         print(f"li lemf: listening on {host}:{server.port}", file=err, flush=True)
         started = time.monotonic()
         while not stop.is_set():
@@ -313,12 +339,16 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
             c = server.counters
             if args.status_file:
                 _write_status(Path(args.status_file), attrs.asdict(c))
+            if metrics is not None:
+                metrics.update(attrs.asdict(c))
             if not args.quiet:
                 print(f"li lemf: {time.monotonic() - started:.0f}s  CC {c.cc_packets}  "
                       f"IRI {c.iri_records}  gaps {c.gaps}  duplicates {c.duplicates}  "
                       f"integrity ok {c.integrity_verified} failed {c.integrity_failed}",
                       file=err, flush=True)  # fmt: skip
         await server.close()
+        if metrics is not None:
+            metrics.close()
     if key is not None:
         zeroise(key)
     c = server.counters

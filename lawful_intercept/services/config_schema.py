@@ -164,6 +164,12 @@ MF = _object(
             },
             description="the durable queue of PDUs not yet acknowledged by their LEMF",
         ),
+        "metrics": _object(
+            {"listen": ADDRESS, "tls": TLS},
+            ("listen", "tls"),
+            description="a Prometheus endpoint, https://HOST:PORT/metrics (scrapers present "
+            "a certificate from tls.ca)",
+        ),
         "leas": {"type": "array", "items": LEA, "description": "LEAs and their LEMFs"},
         "tasks": {"type": "array", "items": TASK, "description": "static tasks (XID to LIID)"},
         "x1": _object(

@@ -107,6 +107,8 @@ class MFConfig:
     x1_delivery_tls: TLSConfig | None = None
     #: protection per DID for LEAs provisioned over X1 (others: integrity checks only)
     x1_protection: dict[str, tuple[LEAConfig, Path | None]] = attrs.field(factory=dict)
+    #: the Prometheus endpoint: where it listens and its TLS files
+    metrics: tuple[tuple[str, int], TLSConfig] | None = None
 
     def hi_key_files(self) -> dict[str, Path]:
         """Every LEA name (or DID) with an HI key file."""
@@ -249,4 +251,9 @@ def load_mf_config(path: str | Path) -> MFConfig:
         x1=x1,
         x1_delivery_tls=_tls(x1["delivery_tls"], base) if x1 else None,
         x1_protection=x1_protection,
+        metrics=(
+            (parse_address(str(raw["metrics"]["listen"])), _tls(raw["metrics"]["tls"], base))
+            if "metrics" in raw
+            else None
+        ),
     )

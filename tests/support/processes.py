@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ class MFProcess:
                 token.initialise()
             keystore = {"backend": "pkcs11", "token": hsm["token"]}
             self.env["LI_HSM_PIN"] = hsm["pin"]
-        self.port, self.lemf_port = free_port(), free_port()
+        self.port, self.lemf_port, self.metrics_port = free_port(), free_port(), free_port()
         pki = self.pki
 
         def tls(name: str) -> dict[str, str]:
@@ -99,6 +100,7 @@ class MFProcess:
             "tls": tls("mf"),
             "keystore": keystore,
             "queue": {"path": "mf-queue.db"},
+            "metrics": {"listen": f"127.0.0.1:{self.metrics_port}", "tls": tls("mf")},
             "leas": [
                 {
                     "name": "LEA-A",
@@ -143,6 +145,14 @@ class MFProcess:
             return dict(json.loads((self.tmp / "status.json").read_text()))
         except (OSError, ValueError):
             return {}
+
+    def metrics(self) -> str:
+        """A Prometheus scrape of the running MF (a POI's certificate from the same CA)."""
+        context = self.pki["poi"].client_context()
+        context.check_hostname = False
+        url = f"https://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, context=context, timeout=10) as response:
+            return str(response.read().decode())
 
     def kill9(self) -> None:
         assert self.process is not None
@@ -204,6 +214,14 @@ class LEMFProcess:
                     return
             time.sleep(0.1)
         raise AssertionError("li lemf did not start: " + (self.tmp / "lemf.log").read_text())
+
+    def metrics(self) -> str:
+        """A Prometheus scrape of the running MF (a POI's certificate from the same CA)."""
+        context = self.pki["poi"].client_context()
+        context.check_hostname = False
+        url = f"https://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, context=context, timeout=10) as response:
+            return str(response.read().decode())
 
     def kill9(self) -> None:
         assert self.process is not None

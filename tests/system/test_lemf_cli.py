@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 from support.processes import LI, free_port
@@ -15,7 +16,11 @@ from lawful_intercept.lab import DevCA
 
 
 def test_a_restarted_li_lemf_appends_to_its_outputs_and_keeps_its_state(tmp_path: Path) -> None:
-    tls = DevCA(tmp_path, "li-lemf").config("lemf", server=True)
+    ca = DevCA(tmp_path, "li-lemf")
+    tls = ca.config("lemf", server=True)
+    scraper = ca.config("prometheus", server=False).client_context()
+    scraper.check_hostname = False
+    metrics_port = free_port()
     pcap, iri = tmp_path / "cc.pcap", tmp_path / "iri.jsonl"
     before = b"\xd4\xc3\xb2\xa1" + bytes(20) + b"earlier run's records"
     pcap.write_bytes(before)
@@ -24,10 +29,15 @@ def test_a_restarted_li_lemf_appends_to_its_outputs_and_keeps_its_state(tmp_path
         *LI, "lemf", "--listen", f"127.0.0.1:{free_port()}", "--cert", str(tls.certificate),
         "--key", str(tls.private_key), "--ca", str(tls.ca_bundle), "--pcap", str(pcap),
         "--iri", str(iri), "--quiet", "--status-file", str(tmp_path / "status.json"),
+        "--metrics", f"127.0.0.1:{metrics_port}",
     ]  # fmt: skip
     for _ in range(2):  # run, stop, run again
         process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
         time.sleep(3)
+        url = f"https://127.0.0.1:{metrics_port}/metrics"
+        with urllib.request.urlopen(url, context=scraper, timeout=10) as response:
+            scraped = response.read().decode()
+        assert "li_lemf_pdus_total 0.0" in scraped and "li_lemf_gaps_total 0.0" in scraped
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
         assert process.returncode == 0, err

@@ -68,6 +68,10 @@ def test_a_malformed_poi_is_cut_off_while_another_carries_on(tmp_path: Path) -> 
             await good.send(pdu)
         await good.flush(30)
         await until(lambda: lemf.counters.cc_packets >= 500, 60, "the good POI's traffic")
+        await asyncio.sleep(1.5)  # the next snapshot
+        scraped = mf.metrics()
+        assert "li_mf_streams_rejected_total 1.0" in scraped
+        assert 'li_mf_delivered_total{lea="LEA-A"}' in scraped and "LIID-9" not in scraped
         assert mf.stop() == 0
         await good.close()
         await lemf.close()
