@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, NoReturn, TextIO
 
+import attrs
+
 from lawful_intercept import __version__
 from lawful_intercept.cli.config import add_config_parser, cmd_config
 from lawful_intercept.cli.keys import add_keys_parser, cmd_keys
@@ -194,34 +196,93 @@ def _raw_stream(
     reader.close()
 
 
-def _capture(data: bytes, chosen: str) -> Iterator[tuple[str, _Format, Any]]:
-    flows: dict[FlowKey, tuple[TCPReassembler, _Format | None, Any]] = {}
+@attrs.define
+class _Flow:
+    """One TCP flow of a capture: its reassembly, format and reader once its first octets
+    arrive, how many PDUs it gave, and why it was set aside (None while it is read)."""
+
+    label: str
+    reassembler: TCPReassembler = attrs.field(factory=TCPReassembler)
+    fmt: _Format | None = None
+    reader: Any = None
+    pdus: int = 0
+    stopped: str | None = None
+
+
+@attrs.define
+class CaptureSummary:
+    """What ``li decode`` of a capture read: PDUs, and the flows it set aside (not LI:
+    nothing decoded; damaged: PDUs, then octets that are not one; not chosen by --port)."""
+
+    pdus: int = 0
+    flows: int = 0
+    not_li: list[str] = attrs.field(factory=list)
+    damaged: list[str] = attrs.field(factory=list)
+    other_ports: int = 0
+
+    def line(self) -> str:
+        parts = [f"{self.pdus} PDU(s) from {self.flows - len(self.not_li) - len(self.damaged)}"
+                 f" flow(s)"]  # fmt: skip
+        if self.not_li:
+            parts.append(f"{len(self.not_li)} flow(s) not LI, skipped: {'; '.join(self.not_li)}")
+        if self.damaged:
+            parts.append(f"{len(self.damaged)} flow(s) DAMAGED: {'; '.join(self.damaged)}")
+        if self.other_ports:
+            parts.append(f"{self.other_ports} flow(s) on other ports")
+        return ", ".join(parts)
+
+
+def _capture(
+    data: bytes, chosen: str, ports: frozenset[int], summary: CaptureSummary
+) -> Iterator[tuple[str, _Format, Any]]:
+    """The PDUs of every TCP flow, reassembled; a flow whose octets are not LI is set aside
+    (named in ``summary``) and the others go on, as tshark would."""
+    flows: dict[FlowKey, _Flow] = {}
     for record in read_capture(data):
         segment = parse_tcp(record.linktype, record.data)
         if segment is None:
             continue
         src, sport, dst, dport = segment.flow
-        label = f"{src}:{sport} -> {dst}:{dport}"
-        reassembler, fmt, reader = flows.setdefault(segment.flow, (TCPReassembler(), None, None))
+        flow = flows.get(segment.flow)
+        if flow is None:
+            flow = flows[segment.flow] = _Flow(f"{src}:{sport} -> {dst}:{dport}")
+            if ports and not {sport, dport} & ports:
+                flow.stopped = "port"
+                summary.other_ports += 1
+            else:
+                summary.flows += 1
+        if flow.stopped is not None:
+            continue
         try:
-            payload = reassembler.add(segment)
+            payload = flow.reassembler.add(segment)
             if not payload:
                 continue
-            if fmt is None:  # the flow's first octets decide its format
-                fmt = _detect(payload, chosen)
-                reader = fmt.reader()
-                flows[segment.flow] = (reassembler, fmt, reader)
-            frames = fmt.frames(reader, payload)
+            if flow.fmt is None:  # the flow's first octets decide its format
+                flow.fmt = _detect(payload, chosen)
+                flow.reader = flow.fmt.reader()
+            frames = flow.fmt.frames(flow.reader, payload)
         except DecodeError as exc:
-            raise InputError(f"packet {record.number}, flow {label}, stream {exc}") from None
+            _set_aside(flow, f"packet {record.number}, stream {exc}", summary)
+            continue
         for offset, frame in frames:
-            yield f"in packet {record.number}, flow {label}, stream offset {offset}", fmt, frame
-    for (src, sport, dst, dport), (_r, _fmt, reader) in flows.items():
+            flow.pdus += 1
+            summary.pdus += 1
+            yield (f"in packet {record.number}, flow {flow.label}, stream offset {offset}",
+                   flow.fmt, frame)  # fmt: skip
+    for flow in flows.values():
         try:
-            if reader is not None:
-                reader.close()
+            if flow.stopped is None and flow.reader is not None:
+                flow.reader.close()
         except DecodeError as exc:
-            raise InputError(f"flow {src}:{sport} -> {dst}:{dport}, stream {exc}") from None
+            _set_aside(flow, f"at its end, stream {exc}", summary)
+
+
+def _set_aside(flow: _Flow, where: str, summary: CaptureSummary) -> None:
+    flow.stopped = where
+    if flow.pdus:
+        summary.damaged.append(f"{flow.label} after {flow.pdus} PDU(s), {where}")
+    else:
+        summary.not_li.append(flow.label)
 
 
 def _open_binary(path: str) -> BinaryIO:
@@ -233,13 +294,16 @@ def _open_binary(path: str) -> BinaryIO:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def cmd_decode(args: argparse.Namespace, out: TextIO) -> None:
+def cmd_decode(args: argparse.Namespace, out: TextIO) -> int:
+    """Decode; the exit status: 0, or 1 when a capture held a damaged LI flow."""
     source = _open_binary(args.file)
+    summary = CaptureSummary()
     try:
         first = source.read(CHUNK)
         capture = is_capture(first)
+        ports = frozenset(args.port or ())
         frames = (
-            _capture(first + source.read(), args.format)
+            _capture(first + source.read(), args.format, ports, summary)
             if capture
             else _raw_stream(source, first, args.format)
         )
@@ -255,6 +319,14 @@ def cmd_decode(args: argparse.Namespace, out: TextIO) -> None:
     finally:
         if source is not sys.stdin.buffer:
             source.close()
+    if not capture:
+        return 0
+    out.flush()
+    if summary.not_li or summary.damaged or summary.other_ports or not summary.pdus:
+        print(f"li decode: {summary.line()}", file=sys.stderr)
+    if not summary.pdus and summary.not_li:
+        raise InputError("no flow of the capture holds X2/X3 or PS-PDUs (--port N says which is)")
+    return 1 if summary.damaged else 0
 
 
 def cmd_encode(args: argparse.Namespace, out: BinaryIO) -> None:
@@ -314,6 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
     dec.add_argument("--json", action="store_true", help="one JSON object per PDU per line")
     dec.add_argument(
+        "--port",
+        type=int,
+        action="append",
+        metavar="N",
+        help="in a capture, decode only the TCP flows to or from this port (repeatable; "
+        "default: every flow, and those that are not LI are skipped)",
+    )
+    dec.add_argument(
         "--format",
         choices=["auto", *FORMATS],
         default="auto",
@@ -372,12 +452,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         except OSError as exc:  # a peer down, a port in use, a file the system refuses
             print(f"{where}: {_os_error(exc)}", file=sys.stderr)
             return 2
-    commands: dict[str, Callable[[argparse.Namespace], None]] = {
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "decode": lambda a: cmd_decode(a, sys.stdout),
         "encode": _run_encode,
     }
     try:
-        commands[args.command](args)
+        return commands[args.command](args)
     except InputError as exc:
         print(f"li {args.command}: {exc}", file=sys.stderr)
         return 2
@@ -394,7 +474,7 @@ def _os_error(exc: OSError) -> str:
     return f"{exc.filename}: {text}" if exc.filename else text
 
 
-def _run_encode(args: argparse.Namespace) -> None:
+def _run_encode(args: argparse.Namespace) -> int:
     if args.output:
         try:
             out = open(args.output, "wb")  # noqa: SIM115 - closed below; OSError named first
@@ -404,3 +484,4 @@ def _run_encode(args: argparse.Namespace) -> None:
             cmd_encode(args, out)
     else:
         cmd_encode(args, sys.stdout.buffer)
+    return 0

@@ -82,6 +82,57 @@ def test_li_decode_reassembles_segmented_shuffled_streams(
     assert decoded == pdus
 
 
+def _flow(data: bytes, sport: int, dport: int, src: str = "10.9.0.5") -> list:
+    """``data`` as one in-order TCP flow."""
+    l2l3 = Ether(src=MAC_A, dst=MAC_B) / IP(src=src, dst="10.9.0.6")
+    return [l2l3 / TCP(sport=sport, dport=dport, flags="S", seq=99)] + [
+        l2l3 / TCP(sport=sport, dport=dport, flags="PA", seq=100 + at) / Raw(data[at : at + 1000])
+        for at in range(0, len(data), 1000)
+    ]
+
+
+def test_li_decode_skips_flows_that_are_not_li_and_names_them(tmp_path: Path) -> None:
+    """One HTTP request ahead of 40 X2/X3 PDUs stopped li decode at 0 PDUs with exit 2; the
+    HTTP flow is now skipped and named in a closing line, like tshark; --port chooses."""
+    pdus, data = stream(40)
+    http = b"GET / HTTP/1.1\r\nHost: example\r\n\r\n"
+    path = tmp_path / "mixed.pcap"
+    wrpcap(str(path), _flow(http, 40000, 80) + _flow(data, 40001, 30000))
+    result = li_decode(path)
+    assert result.returncode == 0, result.stderr
+    assert [pdu_from_json(json.loads(line)) for line in result.stdout.splitlines()] == pdus
+    assert result.stderr.strip() == (
+        "li decode: 40 PDU(s) from 1 flow(s), 1 flow(s) not LI, skipped: "
+        "10.9.0.5:40000 -> 10.9.0.6:80"
+    )
+    chosen = li_decode(path, "--port", "30000")
+    assert chosen.stdout == result.stdout
+    assert chosen.stderr.strip() == "li decode: 40 PDU(s) from 1 flow(s), 1 flow(s) on other ports"
+    nothing = li_decode(path, "--port", "80")
+    assert nothing.returncode == 2 and "no flow of the capture holds" in nothing.stderr
+
+
+def test_a_damaged_li_flow_is_reported_and_the_others_are_read(tmp_path: Path) -> None:
+    """PDUs, then octets that are not one: the flow's PDUs are given, the damage named (with
+    packet and stream offset), the other flow read whole, and exit 1 (a failed check)."""
+    _, data = stream(10)
+    path = tmp_path / "damaged.pcap"
+    l2l3 = Ether(src=MAC_A, dst=MAC_B) / IP(src="10.9.0.5", dst="10.9.0.6")
+    garbage = (
+        l2l3
+        / TCP(sport=40002, dport=30000, flags="PA", seq=100 + len(data))
+        / Raw(b"\x00\x09" + bytes(60))
+    )
+    wrpcap(str(path), [*_flow(data, 40002, 30000), garbage, *_flow(data, 40003, 30000)])
+    result = li_decode(path)
+    assert result.returncode == 1
+    assert len(result.stdout.splitlines()) == 20
+    assert "1 flow(s) DAMAGED: 10.9.0.5:40002 -> 10.9.0.6:30000 after 10 PDU(s), packet" in (
+        result.stderr
+    )
+    assert "unsupported version" in result.stderr
+
+
 def test_read_capture_reports_truncation_with_offset(tmp_path: Path) -> None:
     path = tmp_path / "t.pcap"
     wrpcap(str(path), [Ether(src=MAC_A, dst=MAC_B) / IP() / TCP() / Raw(b"x" * 100)])
