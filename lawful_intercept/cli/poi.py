@@ -116,23 +116,30 @@ async def _run(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
 
-        def report(status: POIStatus) -> None:
-            if not args.quiet:
-                print(
-                    f"li poi: {_summary(status.counters)}  mirrored {status.mirrored}  "
-                    f"captured {status.captured}  dropped {status.dropped}",
-                    file=err, flush=True,
-                )  # fmt: skip
-
         def ready(capture: str) -> None:
             print(f"li poi: tapping {args.interface}, capturing on {capture}", file=err, flush=True)
 
         service = POIService(
-            [task], args.interface, send, netns=args.netns, report=report, on_ready=ready
-        )
+            [task], args.interface, send, netns=args.netns, report=_reporter(args, err),
+            on_ready=ready,
+        )  # fmt: skip
         status = await service.run(stop)
         print(f"li poi: stopped, taps removed: {_summary(status.counters)}", file=err)
         return 0
+
+
+def _reporter(args: argparse.Namespace, err: TextIO) -> Callable[[POIStatus], None]:
+    """The progress line a second (unless --quiet), live and X1-provisioned alike."""
+
+    def report(status: POIStatus) -> None:
+        if not args.quiet:
+            print(
+                f"li poi: {_summary(status.counters)}  mirrored {status.mirrored}  "
+                f"captured {status.captured}  dropped {status.dropped}",
+                file=err, flush=True,
+            )  # fmt: skip
+
+    return report
 
 
 @contextlib.asynccontextmanager
@@ -205,7 +212,7 @@ async def _run_x1(args: argparse.Namespace, err: TextIO) -> int:
         """Replaced by the X1 hooks' router before any task exists."""
 
     store = open_keystore(keystore, path.parent)
-    service = POIService([], args.interface, nowhere, netns=args.netns)
+    service = POIService([], args.interface, nowhere, netns=args.netns, report=_reporter(args, err))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -238,6 +238,7 @@ def test_li_poi_over_x1_taps_what_li_admf_activates(tmp_path: Path) -> None:
             assert await process.wait() == 0, errors
             await mf.close()
         assert bed.PEER_V4 not in errors  # no target identifier in its output
+        assert "li poi: frames " in errors and " matched " in errors  # it said what it did
 
     with TestBed() as bed:
         asyncio.run(asyncio.wait_for(main(bed), 120))
