@@ -1,7 +1,9 @@
-"""Files an operator names on the command line, read with one clear error each."""
+"""Files an operator names on the command line: inputs read with one clear error each, and
+status files written whole."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from cryptography import x509
@@ -10,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from lawful_intercept.errors import ConfigurationError
 
-__all__ = ["read_input", "read_verification_key"]
+__all__ = ["read_input", "read_verification_key", "write_status"]
 
 
 def read_input(path: str | Path, what: str) -> bytes:
@@ -35,3 +37,12 @@ def read_verification_key(path: str | Path, what: str) -> ec.EllipticCurvePublic
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise ConfigurationError(f"{what} {path}: not an EC key")
     return key
+
+
+def write_status(path: str | Path, counters: dict[str, object]) -> None:
+    """A service's counters as JSON (``--status-file``), replaced whole: a reader never
+    sees half a file."""
+    target = Path(path)
+    partial = target.with_name(target.name + ".new")
+    partial.write_text(json.dumps(counters, sort_keys=True))
+    partial.replace(target)

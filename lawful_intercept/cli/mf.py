@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -16,7 +15,7 @@ from typing import IO, Any, TextIO
 
 from cryptography.hazmat.primitives import serialization
 
-from lawful_intercept.cli.files import read_input, read_verification_key
+from lawful_intercept.cli.files import read_input, read_verification_key, write_status
 from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.protection.keys.base import zeroise
 
@@ -213,7 +212,7 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
                 await asyncio.wait_for(stop.wait(), 1.0)
             status = service.status()
             if args.status_file:
-                _write_status(Path(args.status_file), attrs.asdict(status))
+                write_status(args.status_file, attrs.asdict(status))
             if metrics is not None:
                 metrics.update(attrs.asdict(status))
             if not args.quiet:
@@ -256,13 +255,6 @@ def _append(path: str, mode: str) -> IO[Any]:
 
 #: MFStatus fields that are levels, not running totals
 MF_GAUGES = frozenset({"queued", "pending", "connected", "storage_fault", "queue_rolled_back"})
-
-
-def _write_status(path: Path, counters: dict[str, object]) -> None:
-    """The counters as JSON, replaced whole (a reader never sees half a file)."""
-    partial = path.with_name(path.name + ".new")
-    partial.write_text(json.dumps(counters, sort_keys=True))
-    partial.replace(path)
 
 
 def _can_listen(host: str, port: int) -> None:
@@ -338,7 +330,7 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
                 await asyncio.wait_for(stop.wait(), 1.0)
             c = server.counters
             if args.status_file:
-                _write_status(Path(args.status_file), attrs.asdict(c))
+                write_status(args.status_file, attrs.asdict(c))
             if metrics is not None:
                 metrics.update(attrs.asdict(c))
             if not args.quiet:

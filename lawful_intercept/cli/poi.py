@@ -17,7 +17,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from lawful_intercept.cli.files import read_input
+import attrs
+
+from lawful_intercept.cli.files import read_input, write_status
 from lawful_intercept.errors import ConfigurationError, TransportError
 from lawful_intercept.protocol.poi_pipeline import InterceptTask, POICounters
 from lawful_intercept.protocol.targets import Target
@@ -64,6 +66,9 @@ def add_poi_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     poi.add_argument("--key", help="POI private key (PEM)")
     poi.add_argument("--ca", help="CA bundle that signed the MF's certificate")
     poi.add_argument("--quiet", action="store_true", help="no progress lines")
+    poi.add_argument(
+        "--status-file", help="live and --x1: write the counters here as JSON every second"
+    )
 
 
 def _summary(counters: POICounters) -> str:
@@ -132,6 +137,11 @@ def _reporter(args: argparse.Namespace, err: TextIO) -> Callable[[POIStatus], No
     """The progress line a second (unless --quiet), live and X1-provisioned alike."""
 
     def report(status: POIStatus) -> None:
+        if args.status_file:
+            write_status(args.status_file, {
+                **attrs.asdict(status.counters), "captured": status.captured,
+                "dropped": status.dropped, "mirrored": status.mirrored,
+            })  # fmt: skip
         if not args.quiet:
             print(
                 f"li poi: {_summary(status.counters)}  mirrored {status.mirrored}  "

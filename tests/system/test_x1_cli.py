@@ -209,7 +209,8 @@ def test_li_poi_over_x1_taps_what_li_admf_activates(tmp_path: Path) -> None:
         }))  # fmt: skip
         process = await asyncio.create_subprocess_exec(
             *LI, "poi", "--x1", str(tmp_path / "x1.json"), "--interface", "vnf0",
-            "--netns", bed.vnf, env=env, stderr=asyncio.subprocess.PIPE,
+            "--netns", bed.vnf, "--status-file", str(tmp_path / "poi-status.json"), env=env,
+            stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert process.stderr is not None
         try:
@@ -239,6 +240,8 @@ def test_li_poi_over_x1_taps_what_li_admf_activates(tmp_path: Path) -> None:
             await mf.close()
         assert bed.PEER_V4 not in errors  # no target identifier in its output
         assert "li poi: frames " in errors and " matched " in errors  # it said what it did
+        status = json.loads((tmp_path / "poi-status.json").read_text())
+        assert status["x3"] >= 20 and {"captured", "dropped", "mirrored"} <= set(status)
 
     with TestBed() as bed:
         asyncio.run(asyncio.wait_for(main(bed), 120))
