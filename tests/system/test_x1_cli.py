@@ -228,6 +228,11 @@ def test_li_poi_over_x1_taps_what_li_admf_activates(tmp_path: Path) -> None:
                 if sum(kind == PDUType.X3 for kind, _ in received) >= 20:
                     break
                 await asyncio.sleep(0.1)
+            status_file = tmp_path / "poi-status.json"
+            for _ in range(100):  # the next report (once a second) has counted them
+                if status_file.exists() and json.loads(status_file.read_text())["x3"] >= 20:
+                    break
+                await asyncio.sleep(0.1)
             gone = await asyncio.to_thread(
                 li, "admf", "deactivate", str(tmp_path / "plan.json"), "--xid", str(XID)
             )
