@@ -176,12 +176,13 @@ class TapManager:
         anyone's) is left on it; one that was there before is never touched."""
         if index not in self._added_clsact:
             return
-        for hook in (INGRESS, EGRESS):
-            with contextlib.suppress(self._pr2.NetlinkError):
-                if list(ipr.get_filters(index=index, parent=hook)):
-                    return
-        with contextlib.suppress(self._pr2.NetlinkError):
+        try:
+            if any(list(ipr.get_filters(index=index, parent=hook)) for hook in (INGRESS, EGRESS)):
+                return  # someone else's filters use it
             ipr.tc("del", "clsact", index)
+        except self._pr2.NetlinkError as exc:  # unknown whether others use it: it stays
+            log.warning("clsact qdisc on interface %d left in place: %s", index, exc)
+            return
         self._added_clsact.discard(index)
 
     def _delete(self, ipr: Any, index: int, hook: int, prio: int, protocol: int) -> int:

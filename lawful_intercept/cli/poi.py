@@ -192,26 +192,19 @@ async def _sink(args: argparse.Namespace) -> AsyncIterator[Send]:
 
 async def _run_x1(args: argparse.Namespace, err: TextIO) -> int:
     """A POI provisioned over X1: no task until an ADMF activates one."""
-    from lawful_intercept.adapters.tls import TLSConfig
     from lawful_intercept.codec.x1.messages import DestinationDetails
     from lawful_intercept.protection.keys.config import open_keystore
-    from lawful_intercept.services.config_file import load_document
+    from lawful_intercept.services.config_file import load_document, tls_files
     from lawful_intercept.services.poi import POIService
     from lawful_intercept.services.x1_hooks import POIHooks
     from lawful_intercept.services.x1_runner import load_ne_config, start_ne
 
     path = Path(args.x1)
-    raw = load_document(path, "poi-x1")
-    try:
-        x2x3 = raw["x2x3_tls"]
-        x2x3_tls = TLSConfig(path.parent / x2x3["cert"], path.parent / x2x3["key"],
-                             path.parent / x2x3["ca"])  # fmt: skip
-        keystore = raw["keystore"]
-        found = raw.get("x2x3_version")
-        default_version = None if found is None else int(found)
-        versions = {uuid.UUID(str(did)): int(v) for did, v in raw.get("x2x3_versions", {}).items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigurationError(f"X1 configuration {path}: {exc!r}") from None
+    raw = load_document(path, "poi-x1")  # keys, types and spellings checked
+    x2x3_tls = tls_files(raw["x2x3_tls"], path.parent)
+    keystore = raw["keystore"]
+    default_version: int | None = raw.get("x2x3_version")
+    versions = {uuid.UUID(did): int(v) for did, v in raw.get("x2x3_versions", {}).items()}
     config = load_ne_config(raw, path.parent)
 
     def version(destination: DestinationDetails) -> int | None:

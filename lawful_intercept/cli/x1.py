@@ -55,13 +55,13 @@ def _load_plan(path: str) -> dict[str, Any]:
 
 def _client(plan: dict[str, Any], base: Path) -> Any:
     from lawful_intercept.adapters.aio import parse_address
-    from lawful_intercept.adapters.tls import TLSConfig
     from lawful_intercept.services.admf import ADMFClient
+    from lawful_intercept.services.config_file import tls_files
 
     try:
         ne, admf = plan["ne"], plan["admf"]
         host, port = parse_address(str(ne["address"]))
-        tls = TLSConfig(base / admf["cert"], base / admf["key"], base / admf["ca"])
+        tls = tls_files(admf, base)
         return ADMFClient(
             host, port, tls.client_context(), admf_id=str(admf["identifier"]),
             ne_id=str(ne["identifier"]), server_hostname=ne.get("server_hostname"),

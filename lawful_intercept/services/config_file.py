@@ -16,10 +16,11 @@ from typing import Any
 import jsonschema
 import yaml
 
+from lawful_intercept.adapters.tls import TLSConfig
 from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.services.config_schema import KINDS, Schema
 
-__all__ = ["check_document", "detect_kind", "load_document", "read_document"]
+__all__ = ["check_document", "detect_kind", "load_document", "read_document", "tls_files"]
 
 
 def read_document(path: str | Path) -> Any:
@@ -119,3 +120,13 @@ def load_document(path: str | Path, kind: str) -> dict[str, Any]:
     check_document(document, KINDS[kind], path)
     assert isinstance(document, dict)  # every schema's top is an object
     return document
+
+
+def tls_files(entry: dict[str, str], base: Path) -> TLSConfig:
+    """The TLSConfig of a ``{cert, key, ca}`` entry of a file, its paths relative to ``base``
+    (the file's directory). ConfigurationError when the entry is incomplete (a mapping that
+    did not go through a schema)."""
+    try:
+        return TLSConfig(base / entry["cert"], base / entry["key"], base / entry["ca"])
+    except (KeyError, TypeError):
+        raise ConfigurationError("a tls entry needs cert, key and ca") from None

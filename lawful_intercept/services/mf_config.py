@@ -62,7 +62,7 @@ from lawful_intercept.codec.handover import model as m
 from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.protection.encryption import EncryptionProfile, IVRule
 from lawful_intercept.protocol.mediator import HeaderTime, LEAConfig, TaskBinding
-from lawful_intercept.services.config_file import load_document
+from lawful_intercept.services.config_file import load_document, tls_files
 
 __all__ = ["PRESETS", "LEAEntry", "MFConfig", "load_mf_config"]
 
@@ -115,13 +115,6 @@ class MFConfig:
         files = {e.config.name: e.hi_key_file for e in self.leas if e.hi_key_file}
         files.update({did: f for did, (_, f) in self.x1_protection.items() if f is not None})
         return files
-
-
-def _tls(value: dict[str, str], base: Path) -> TLSConfig:
-    try:
-        return TLSConfig(base / value["cert"], base / value["key"], base / value["ca"])
-    except (KeyError, TypeError):
-        raise ConfigurationError("a tls entry needs cert, key and ca") from None
 
 
 def _with_preset(value: dict[str, Any], name: str) -> dict[str, Any]:
@@ -185,7 +178,7 @@ def _lea(value: dict[str, Any], base: Path) -> LEAEntry:
     return LEAEntry(
         lea,
         parse_address(str(value["lemf"])),
-        _tls(tls, base) if tls else None,
+        tls_files(tls, base) if tls else None,
         value.get("server_hostname"),
         bool(value.get("acknowledgement", True)),
         key_file,
@@ -240,7 +233,7 @@ def load_mf_config(path: str | Path) -> MFConfig:
             raise ConfigurationError(f"{source}: tasks[{n}].leas: no LEA named {unknown[0]!r}")
     return MFConfig(
         listen=parse_address(str(raw.get("listen", "127.0.0.1:9443"))),
-        tls=_tls(raw["tls"], base),
+        tls=tls_files(raw["tls"], base),
         operator_id=operator_id,
         keystore=dict(raw["keystore"]),
         queue_path=base / queue.get("path", "mf-queue.db"),
@@ -249,10 +242,10 @@ def load_mf_config(path: str | Path) -> MFConfig:
         leas=leas,
         tasks=tuple(_task(v, operator_id) for v in raw.get("tasks", [])),
         x1=x1,
-        x1_delivery_tls=_tls(x1["delivery_tls"], base) if x1 else None,
+        x1_delivery_tls=tls_files(x1["delivery_tls"], base) if x1 else None,
         x1_protection=x1_protection,
         metrics=(
-            (parse_address(str(raw["metrics"]["listen"])), _tls(raw["metrics"]["tls"], base))
+            (parse_address(str(raw["metrics"]["listen"])), tls_files(raw["metrics"]["tls"], base))
             if "metrics" in raw
             else None
         ),

@@ -23,6 +23,7 @@ from lawful_intercept.adapters.x1_state import X1State
 from lawful_intercept.adapters.x1_transport import X1Server
 from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.protection.keys.base import KeyStore
+from lawful_intercept.services.config_file import tls_files
 from lawful_intercept.services.x1_element import ElementHooks, NetworkElement
 
 __all__ = ["NEConfig", "load_ne_config", "start_ne"]
@@ -52,7 +53,7 @@ def load_ne_config(value: dict[str, Any], base: Path) -> NEConfig:
         tls = value["tls"]
         return NEConfig(
             host.strip("[]") or "127.0.0.1", int(port), str(value["ne_identifier"]),
-            TLSConfig(base / tls["cert"], base / tls["key"], base / tls["ca"]),
+            tls_files(tls, base),
             {k: tuple(v) for k, v in admfs.items()},
             base / value.get("state", "x1-state.db"), base / value.get("audit", "x1-audit.db"),
         )  # fmt: skip

@@ -48,6 +48,7 @@ from lawful_intercept.protocol.hi_session import (
 )
 from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
 from lawful_intercept.services.lemf import LEMFServer
+from lawful_intercept.services.mf import MFService, MFStatus
 
 _CC = CCTemplate(
     lawful_interception_identifier=b"LIID-1", network_identifier=m.NetworkIdentifier(b"OP")
@@ -169,6 +170,24 @@ async def _send_all(poi: X2X3Sender, pdus: list[bytes], per_second: float | None
     await poi.flush(60)
 
 
+async def _through_the_rig(rig: Rig, pdus: list[bytes]) -> tuple[MFService, MFStatus, LEMFServer]:
+    """POI -> MF -> LEMF for ``pdus``, until the MF's queue has drained; everything stopped
+    again. The MF (closed), its last status, and the LEMF (stopped)."""
+    lemf = await rig.start_lemf()
+    mf = rig.mf()
+    await mf.start()
+    poi = rig.poi(mf.port)
+    await poi.start()
+    await _send_all(poi, pdus)
+    await asyncio.sleep(0.2)
+    await mf.drained(30)
+    status = mf.status()
+    await poi.close()
+    await mf.close()
+    await rig.stop_lemf()
+    return mf, status, lemf
+
+
 @pytest.mark.parametrize(("acknowledgement", "aggregate"), [(True, 1), (False, 1), (True, 16)])
 def test_poi_to_lemf_delivers_exactly_the_target_packets(
     tmp_path: Path, acknowledgement: bool, aggregate: int
@@ -177,18 +196,7 @@ def test_poi_to_lemf_delivers_exactly_the_target_packets(
 
     async def scenario() -> None:
         rig = Rig(tmp_path, acknowledgement=acknowledgement, aggregate=aggregate)
-        lemf = await rig.start_lemf()
-        mf = rig.mf()
-        await mf.start()
-        poi = rig.poi(mf.port)
-        await poi.start()
-        await _send_all(poi, x2x3_for(packets))
-        await asyncio.sleep(0.2)
-        await mf.drained(30)
-        status = mf.status()
-        await poi.close()
-        await mf.close()
-        await rig.stop_lemf()
+        mf, status, lemf = await _through_the_rig(rig, x2x3_for(packets))
         assert status.accepted == 3002 and status.queued == 0 and status.refused == 0
         assert mf.clients["LEA-A"].acknowledgement is acknowledgement
         c = lemf.counters
@@ -525,19 +533,9 @@ def test_x2x3_the_mf_does_not_mediate_is_counted_and_named_never_silent(
     )  # fmt: skip
 
     async def scenario() -> Any:
-        rig = Rig(tmp_path)
-        lemf = await rig.start_lemf()
-        mf = rig.mf()
-        await mf.start()
-        poi = rig.poi(mf.port)
-        await poi.start()
-        await _send_all(poi, [*strays, odd_format, *x2x3_for(packets)])
-        await asyncio.sleep(0.2)
-        await mf.drained(30)
-        status = mf.status()
-        await poi.close()
-        await mf.close()
-        await rig.stop_lemf()
+        _, status, lemf = await _through_the_rig(
+            Rig(tmp_path), [*strays, odd_format, *x2x3_for(packets)]
+        )
         return status, lemf.counters.cc_packets
 
     with caplog.at_level(logging.INFO, logger="lawful_intercept"):

@@ -215,14 +215,6 @@ class LEMFProcess:
             time.sleep(0.1)
         raise AssertionError("li lemf did not start: " + (self.tmp / "lemf.log").read_text())
 
-    def metrics(self) -> str:
-        """A Prometheus scrape of the running MF (a POI's certificate from the same CA)."""
-        context = self.pki["poi"].client_context()
-        context.check_hostname = False
-        url = f"https://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, context=context, timeout=10) as response:
-            return str(response.read().decode())
-
     def kill9(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
