@@ -1,7 +1,8 @@
 """atheris harness: capture decoding behind ``li decode`` (pcap/pcapng, IP/TCP, reassembly).
 
 Property: any input either yields records (each parsed and reassembled without another
-exception) or raises DecodeError with an offset inside the file.
+exception) or raises DecodeError with an offset inside the file; the incremental reader fed
+the input in two pieces gives the same records as one feed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from lawful_intercept.codec.pcap import TCPReassembler, parse_tcp, read_capture
+    from lawful_intercept.codec.pcap import CaptureReader, TCPReassembler, parse_tcp, read_capture
     from lawful_intercept.errors import DecodeError
 
 PREFIXES = [
@@ -36,6 +37,22 @@ def test_one_input(data: bytes) -> None:
     except DecodeError as exc:
         if not 0 <= exc.offset <= len(blob):
             raise AssertionError(f"offset {exc.offset} outside the input") from None
+    _two_pieces(blob, data[0] * 7 % (len(blob) + 1))
+
+
+def _two_pieces(blob: bytes, cut: int) -> None:
+    try:
+        whole = list(read_capture(blob))
+    except DecodeError:
+        whole = None
+    reader = CaptureReader()
+    try:
+        pieces = reader.feed(blob[:cut]) + reader.feed(blob[cut:])
+        reader.close()
+    except DecodeError:
+        pieces = None
+    if whole is not None and pieces != whole:
+        raise AssertionError("records differ when the input comes in two pieces")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from lawful_intercept.errors import DecodeError
 __all__ = [
     "LINKTYPE_ETHERNET",
     "LINKTYPE_RAW",
+    "CaptureReader",
     "CaptureRecord",
     "FlowKey",
     "TCPReassembler",
@@ -83,88 +84,162 @@ def is_capture(head: bytes) -> bool:
 
 def read_capture(data: bytes) -> Iterator[CaptureRecord]:
     """Yield each frame of a pcap or pcapng file held in ``data``."""
-    magic = data[:4]
-    if magic in _PCAP_MAGICS:
-        yield from _read_pcap(data)
-    elif magic == _PCAPNG_SHB:
-        yield from _read_pcapng(data)
-    else:
-        raise DecodeError(0, "not a pcap or pcapng file")
+    reader = CaptureReader()
+    yield from reader.feed(data)
+    reader.close()
 
 
-def _read_pcap(data: bytes) -> Iterator[CaptureRecord]:
-    endian, ns_per_unit = _PCAP_MAGICS[data[:4]]
-    if len(data) < 24:
-        raise DecodeError(len(data), "truncated pcap file header")
-    linktype = struct.unpack_from(endian + "I", data, 20)[0] & 0x0FFFFFFF
-    record = struct.Struct(endian + "IIII")
-    pos, number = 24, 0
-    while pos < len(data):
+class CaptureReader:
+    """Splits a pcap or pcapng byte stream into records under any chunking. Sans-IO.
+
+    Holds at most one incomplete record (a record longer than :data:`MAX_RECORD` is refused as
+    soon as its header says so), so a capture of any size, or a live one on a pipe, is read in
+    bounded memory. Every error names its offset in the file.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._base = 0  # file offset of _buffer[0]
+        self._number = 0
+        self._kind: str | None = None  # "pcap" or "pcapng" once the magic is read
+        self._endian = "<"
+        self._ns_per_unit = 1_000
+        self._linktype = 0
+        self._interfaces: list[tuple[int, int]] = []  # pcapng: (linktype, ns per tick)
+
+    def feed(self, chunk: bytes) -> list[CaptureRecord]:
+        """Add ``chunk``; return each record it completes."""
+        self._buffer += chunk
+        out: list[CaptureRecord] = []
+        pos = 0
+        if self._kind is None:
+            pos = self._start()
+            if self._kind is None:
+                return out
+        step = self._pcap_record if self._kind == "pcap" else self._pcapng_block
+        while True:
+            moved = step(pos, out)
+            if moved == pos:
+                break
+            pos = moved
+        del self._buffer[:pos]
+        self._base += pos
+        return out
+
+    def close(self) -> None:
+        """The stream ended: DecodeError if it stopped inside a header or a record."""
+        left, end = len(self._buffer), self._base + len(self._buffer)
+        if self._kind is None:
+            if self._base == 0 and left < 4:
+                raise DecodeError(0, "not a pcap or pcapng file")
+            raise DecodeError(end, "truncated pcap file header")
+        if not left:
+            return
+        if self._kind == "pcap":
+            what = "truncated pcap record header" if left < 16 else "truncated pcap record"
+        else:
+            what = "truncated pcapng block header" if left < 12 else "truncated pcapng block"
+        raise DecodeError(end, what)
+
+    def _start(self) -> int:
+        data = self._buffer
+        if len(data) < 4:
+            return 0
+        magic = bytes(data[:4])
+        if magic == _PCAPNG_SHB:
+            self._kind = "pcapng"
+            return 0
+        if magic not in _PCAP_MAGICS:
+            raise DecodeError(0, "not a pcap or pcapng file")
+        if len(data) < 24:
+            return 0
+        self._endian, self._ns_per_unit = _PCAP_MAGICS[magic]
+        self._linktype = struct.unpack_from(self._endian + "I", data, 20)[0] & 0x0FFFFFFF
+        self._kind = "pcap"
+        return 24
+
+    def _pcap_record(self, pos: int, out: list[CaptureRecord]) -> int:
+        data = self._buffer
         if len(data) - pos < 16:
-            raise DecodeError(pos, "truncated pcap record header")
-        seconds, fraction, caplen, _origlen = record.unpack_from(data, pos)
+            return pos
+        seconds, fraction, caplen, _origlen = struct.unpack_from(self._endian + "IIII", data, pos)
+        caplen = int(caplen)
         if caplen > MAX_RECORD:
-            raise DecodeError(pos + 8, f"record length {caplen} exceeds {MAX_RECORD}")
+            raise DecodeError(self._base + pos + 8, f"record length {caplen} exceeds {MAX_RECORD}")
         if pos + 16 + caplen > len(data):
-            raise DecodeError(len(data), "truncated pcap record")
-        number += 1
-        yield CaptureRecord(
-            number,
-            pos,
-            seconds * 1_000_000_000 + fraction * ns_per_unit,
-            linktype,
-            data[pos + 16 : pos + 16 + caplen],
+            return pos
+        self._number += 1
+        out.append(
+            CaptureRecord(
+                self._number,
+                self._base + pos,
+                seconds * 1_000_000_000 + fraction * self._ns_per_unit,
+                self._linktype,
+                bytes(data[pos + 16 : pos + 16 + caplen]),
+            )
         )
-        pos += 16 + caplen
+        return pos + 16 + caplen
 
-
-def _read_pcapng(data: bytes) -> Iterator[CaptureRecord]:
-    pos, number = 0, 0
-    endian = "<"
-    interfaces: list[tuple[int, int]] = []  # (linktype, nanoseconds per tick)
-    while pos < len(data):
+    def _pcapng_block(self, pos: int, out: list[CaptureRecord]) -> int:
+        data, at = self._buffer, self._base + pos
         if len(data) - pos < 12:
-            raise DecodeError(pos, "truncated pcapng block header")
+            return pos
         if data[pos : pos + 4] == _PCAPNG_SHB:
-            bom = data[pos + 8 : pos + 12]
+            bom = bytes(data[pos + 8 : pos + 12])
             if bom == b"\x4d\x3c\x2b\x1a":
-                endian = "<"
+                self._endian = "<"
             elif bom == b"\x1a\x2b\x3c\x4d":
-                endian = ">"
+                self._endian = ">"
             else:
-                raise DecodeError(pos + 8, "bad pcapng byte-order magic")
-            interfaces = []
+                raise DecodeError(at + 8, "bad pcapng byte-order magic")
+            self._interfaces = []
+        endian = self._endian
         block_type, length = struct.unpack_from(endian + "II", data, pos)
-        if length < 12 or length % 4 or pos + length > len(data) or length > MAX_RECORD + 64:
-            raise DecodeError(pos + 4, f"bad pcapng block length {length}")
+        length = int(length)
+        if length < 12 or length % 4 or length > MAX_RECORD + 64:
+            raise DecodeError(at + 4, f"bad pcapng block length {length}")
+        if pos + length > len(data):
+            return pos
         body = pos + 8
         if block_type == 1:  # Interface Description Block
+            if length < 20:
+                raise DecodeError(at + 4, "interface description block too short")
             linktype = struct.unpack_from(endian + "H", data, body)[0]
-            interfaces.append((linktype, _if_tsresol(data, body + 8, pos + length - 4, endian)))
+            resolution = _if_tsresol(data, body + 8, pos + length - 4, endian)
+            self._interfaces.append((linktype, resolution))
         elif block_type in (3, 6):  # Simple / Enhanced Packet Block
             if block_type == 6:
                 if length < 32:
-                    raise DecodeError(pos + 4, "enhanced packet block too short")
+                    raise DecodeError(at + 4, "enhanced packet block too short")
                 iface, high, low, caplen = struct.unpack_from(endian + "IIII", data, body)
                 start = body + 20
             else:
+                if length < 16:
+                    raise DecodeError(at + 4, "simple packet block too short")
                 iface, high, low = 0, 0, 0
-                caplen = struct.unpack_from(endian + "I", data, body)[0]
-                caplen = min(caplen, length - 16)
+                caplen = min(struct.unpack_from(endian + "I", data, body)[0], length - 16)
                 start = body + 4
-            if iface >= len(interfaces):
-                raise DecodeError(body, f"packet names interface {iface}, which is not described")
+            if iface >= len(self._interfaces):
+                raise DecodeError(
+                    self._base + body, f"packet names interface {iface}, which is not described"
+                )
             if start + caplen > pos + length - 4:
-                raise DecodeError(body + 12, "captured length overruns its block")
-            linktype, tick_ns = interfaces[iface]
-            number += 1
-            yield CaptureRecord(
-                number, pos, ((high << 32) | low) * tick_ns, linktype, data[start : start + caplen]
+                raise DecodeError(self._base + body + 12, "captured length overruns its block")
+            linktype, tick_ns = self._interfaces[iface]
+            self._number += 1
+            out.append(
+                CaptureRecord(
+                    self._number,
+                    at,
+                    ((high << 32) | low) * tick_ns,
+                    linktype,
+                    bytes(data[start : start + caplen]),
+                )
             )
-        pos += length
+        return pos + length
 
 
-def _if_tsresol(data: bytes, pos: int, end: int, endian: str) -> int:
+def _if_tsresol(data: bytes | bytearray, pos: int, end: int, endian: str) -> int:
     """Nanoseconds per timestamp tick from an IDB's if_tsresol option (default 1 us)."""
     while pos + 4 <= end:
         code, length = struct.unpack_from(endian + "HH", data, pos)

@@ -10,11 +10,19 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scapy.all import IP, TCP, Dot1Q, Ether, IPv6, Raw, wrpcap, wrpcapng
 
 import lawful_intercept as li
 import lawful_intercept.x2x3 as x
-from lawful_intercept.codec.pcap import TCPReassembler, TCPSegment, parse_tcp, read_capture
+from lawful_intercept.codec.pcap import (
+    CaptureReader,
+    TCPReassembler,
+    TCPSegment,
+    parse_tcp,
+    read_capture,
+)
 from lawful_intercept.codec.x2x3.jsonform import pdu_from_json
 
 # explicit MACs: scapy would otherwise look the destination up (and could send)
@@ -178,3 +186,26 @@ def test_sequence_wrap_is_handled() -> None:
     out = reassembler.add(TCPSegment(flow, 0xFFFFFFF1 + 20, False, False, False, b"B" * 10))
     out += reassembler.add(TCPSegment(flow, 0xFFFFFFF1, False, False, False, b"A" * 20))
     assert out == b"A" * 20 + b"B" * 10
+
+
+@settings(max_examples=60, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=1, max_value=300), max_size=40), ng=st.booleans())
+def test_capture_reader_gives_the_same_records_under_any_chunking(
+    tmp_path_factory: pytest.TempPathFactory, cuts: list[int], ng: bool
+) -> None:
+    path = tmp_path_factory.mktemp("chunks") / ("c.pcapng" if ng else "c.pcap")
+    frames = [Ether(src=MAC_A, dst=MAC_B) / IP() / TCP(seq=n) / Raw(bytes(n)) for n in range(6)]
+    (wrpcapng if ng else wrpcap)(str(path), frames)
+    data = path.read_bytes()
+    whole = list(read_capture(data))
+    reader, got, at = CaptureReader(), [], 0
+    for cut in [*cuts, len(data)]:
+        got += reader.feed(data[at : at + cut])
+        at += cut
+    reader.close()
+    assert got == whole and len(whole) == 6
+    partial = CaptureReader()
+    partial.feed(data[:-3])
+    with pytest.raises(li.DecodeError) as info:
+        partial.close()
+    assert info.value.offset == len(data) - 3

@@ -29,6 +29,8 @@ __all__ = [
     "IPCC_OBJ_ID",
     "IPIRI_OBJ_ID",
     "decode",
+    "decode_payload",
+    "decode_payload_with_value",
     "decode_with_value",
     "encode",
     "format_time",
@@ -285,6 +287,11 @@ def encode_payload(payload: m.Payload) -> bytes:
 
 def decode_payload(data: bytes) -> m.Payload:
     """Decode one Payload CHOICE that fills ``data``; DecodeError on bad input."""
+    return decode_payload_with_value(data)[1]
+
+
+def decode_payload_with_value(data: bytes) -> tuple[tuple[str, Any], m.Payload]:
+    """:func:`decode_payload`, also returning the asn1tools value as read from the wire."""
     end = read_tlv(data, 0, len(data)).end
     if end != len(data):
         raise DecodeError(end, f"{len(data) - end} octets follow the Payload")
@@ -293,7 +300,7 @@ def decode_payload(data: bytes) -> m.Payload:
     except Exception as exc:
         raise DecodeError(_offset_of(exc), f"not a valid Payload: {_reason(exc)}") from None
     try:
-        return _from_payload(value)
+        return value, _from_payload(value)
     except (ValueError, KeyError, TypeError, EncodeError) as exc:
         raise DecodeError(0, f"Payload content refused: {exc}") from None
 

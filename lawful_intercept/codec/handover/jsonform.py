@@ -12,12 +12,17 @@ from typing import Any
 
 from lawful_intercept.codec.asn1 import compiled
 from lawful_intercept.codec.ber import encode_subidentifiers
-from lawful_intercept.codec.handover.codec import decode_with_value, from_asn1
+from lawful_intercept.codec.handover.codec import (
+    decode_payload_with_value,
+    decode_with_value,
+    from_asn1,
+)
 from lawful_intercept.errors import DecodeError, EncodeError
 
 __all__ = [
     "RELATIVE_OID_FIELDS",
     "dotted_to_relative_oid",
+    "payload_to_json",
     "pspdu_from_json",
     "pspdu_to_json",
     "relative_oid_to_dotted",
@@ -69,6 +74,14 @@ def pspdu_to_json(data: bytes) -> dict[str, Any]:
     """The JSON object of the PS-PDU that fills ``data`` (validated by a full decode)."""
     value, _typed = decode_with_value(data)
     jer = json.loads(compiled("jer").encode("PS-PDU", value))
+    return _convert(jer, lambda hexed: relative_oid_to_dotted(bytes.fromhex(hexed)))  # type: ignore[no-any-return]
+
+
+def payload_to_json(data: bytes) -> dict[str, Any]:
+    """The JSON object of one Payload CHOICE that fills ``data`` (what an X2/X3 PDU of payload
+    format 17 carries, TS 103 221-2 table 5.4.1-1), validated by a full decode."""
+    value, _typed = decode_payload_with_value(data)
+    jer = json.loads(compiled("jer").encode("Payload", value))
     return _convert(jer, lambda hexed: relative_oid_to_dotted(bytes.fromhex(hexed)))  # type: ignore[no-any-return]
 
 
