@@ -55,8 +55,12 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     lemf.add_argument("--cert", required=True)
     lemf.add_argument("--key", required=True)
     lemf.add_argument("--ca", required=True, help="CA that certifies the MFs")
-    lemf.add_argument("--pcap", required=True, help="CC as a pcap of the IP packets (appended)")
-    lemf.add_argument("--iri", required=True, help="IRI as JSON lines (appended)")
+    lemf.add_argument("--pcap", required=True,
+                      help="CC as a pcap of the IP packets (appended); {liid} in the name "
+                      "gives each LIID its own file")  # fmt: skip
+    lemf.add_argument("--iri", required=True,
+                      help="IRI as JSON lines (appended); {liid} in the name gives each LIID "
+                      "its own file")  # fmt: skip
     lemf.add_argument(
         "--state", help="the streams' sequence state across restarts (default: PCAP.state)"
     )
@@ -272,6 +276,19 @@ def _can_listen(host: str, port: int) -> None:
             ) from None
 
 
+#: the place in ``li lemf --pcap/--iri`` names where each LIID's own file is named
+LIID_FIELD = "{liid}"
+
+
+def liid_file_name(liid: bytes) -> str:
+    """An LIID as a file name: its text when it is letters, digits, dot, dash and underscore
+    (and not only dots), otherwise ``x`` and its hex: never a path of its own."""
+    text = liid.decode("ascii", "replace")
+    if 0 < len(text) <= 64 and text.strip(".") and all(c.isalnum() or c in "._-" for c in text):
+        return text
+    return "x" + liid.hex()
+
+
 def cmd_lemf(args: argparse.Namespace, err: TextIO) -> int:
     return asyncio.run(_run_lemf(args, err))
 
@@ -304,17 +321,28 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
         else None
     )
     receiver = LEMFReceiver(key=key, profile=profile, verification_key=verify)
-    state = Path(args.state or f"{args.pcap}.state")
-    quarantine = args.quarantine or f"{args.pcap}.quarantine.jsonl"
-    with (
-        _append(args.pcap, "ab") as pcap,
-        _append(args.iri, "a") as iri,
-        _append(quarantine, "a") as kept,
-    ):
+    shared = args.pcap.replace(LIID_FIELD, "all")  # where the state and quarantine go by default
+    state = Path(args.state or f"{shared}.state")
+    quarantine = args.quarantine or f"{shared}.quarantine.jsonl"
+    split = {"pcap": args.pcap, "iri": args.iri}
+    for option, template in split.items():
+        folder = Path(template).parent
+        if LIID_FIELD in template and not folder.is_dir():
+            raise ConfigurationError(f"--{option} {template}: no directory {folder}")
+
+    def per_liid(kind: str, liid: bytes) -> IO[Any]:
+        return _append(split[kind].replace(LIID_FIELD, liid_file_name(liid)),
+                       "ab" if kind == "pcap" else "a")  # fmt: skip
+
+    with contextlib.ExitStack() as outputs:
+        pcap = None if LIID_FIELD in args.pcap else outputs.enter_context(_append(args.pcap, "ab"))
+        iri = None if LIID_FIELD in args.iri else outputs.enter_context(_append(args.iri, "a"))
+        kept = outputs.enter_context(_append(quarantine, "a"))
         server = LEMFServer(
             tls, receiver, host=host,
             port=port, pcap=pcap, iri=iri, accept_acknowledgement=not args.no_ack, state=state,
             quarantine=kept,
+            per_liid=per_liid if LIID_FIELD in args.pcap + args.iri else None,
         )  # fmt: skip
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -334,10 +362,13 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
             if metrics is not None:
                 metrics.update(attrs.asdict(c))
             if not args.quiet:
-                print(f"li lemf: {time.monotonic() - started:.0f}s  CC {c.cc_packets}  "
-                      f"IRI {c.iri_records}  gaps {c.gaps}  duplicates {c.duplicates}  "
-                      f"integrity ok {c.integrity_verified} failed {c.integrity_failed}",
-                      file=err, flush=True)  # fmt: skip
+                print(f"li lemf: {time.monotonic() - started:.0f}s  PDUs {c.pdus}  "
+                      f"CC {c.cc_packets}  IRI {c.iri_records}  gaps {c.gaps} ({c.missing} "
+                      f"missing)  duplicates {c.duplicates}  integrity ok "
+                      f"{c.integrity_verified} failed {c.integrity_failed}  quarantined "
+                      f"{c.quarantined} (undecryptable {c.undecryptable}, out of window "
+                      f"{c.out_of_window}, re-used {c.reused})  connections {c.connections}  "
+                      f"streams refused {c.streams_rejected}", file=err, flush=True)  # fmt: skip
         await server.close()
         if metrics is not None:
             metrics.close()

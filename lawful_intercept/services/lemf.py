@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -96,6 +97,7 @@ class LEMFServer:
         allow_plain_tcp: bool = False,
         state: Path | None = None,
         quarantine: IO[str] | None = None,
+        per_liid: Callable[[str, bytes], IO[Any]] | None = None,
     ) -> None:
         """``pcap`` gets its file header only when it is empty (a restart appends);
         ``state``: a file that keeps the streams' sequence state and the outputs' sizes
@@ -105,7 +107,10 @@ class LEMFServer:
         killed LEMF writes nothing twice; ``quarantine``: JSON lines that keep, raw, every PDU
         that is not written to the outputs (undecryptable, numbered far outside its stream,
         or a number re-used with other content), so nothing acknowledged is lost, and report
-        every gap with its LIID, stream and numbers."""
+        every gap with its LIID, stream and numbers; ``per_liid``: outputs per LIID instead of
+        ``pcap`` and ``iri``, opened on the LIID's first PDU by ``per_liid("pcap"|"iri",
+        liid)`` (for appending; the server closes them, cuts them back and records their
+        sizes as it does the others)."""
         if tls is None and not allow_plain_tcp:
             raise ConfigurationError("a LEMF without TLS needs allow_plain_tcp=True")
         self.tls, self.receiver = tls, receiver
@@ -113,11 +118,16 @@ class LEMFServer:
         self.pcap, self.iri, self.quarantine = pcap, iri, quarantine
         self.accept_acknowledgement = accept_acknowledgement
         self.state = state
+        self._per_liid = per_liid
+        self._split: dict[str, IO[Any]] = {}  # per-LIID outputs by name ("pcap <liid hex>")
+        self._recorded: dict[str, dict[str, int]] = {}
         if state is not None and state.exists():
             try:
                 saved = json.loads(state.read_text())
                 receiver.restore_sequences(saved)
-                self._cut_back(saved.get("outputs", {}))
+                self._recorded = dict(saved.get("outputs", {}))
+                for name, out in self._outputs().items():
+                    self._cut_back(name, out)
             except (OSError, ValueError, TypeError, AttributeError, KeyError, DecodeError) as exc:
                 raise ConfigurationError(f"LEMF state {state}: {exc}") from None
         if pcap is not None and _empty(pcap):
@@ -126,26 +136,44 @@ class LEMFServer:
         self._listener = Listener(self._handle, host, port, tls=tls)
 
     def _outputs(self) -> dict[str, IO[Any] | None]:
-        return {"pcap": self.pcap, "iri": self.iri, "quarantine": self.quarantine}
+        return {"pcap": self.pcap, "iri": self.iri, "quarantine": self.quarantine, **self._split}
 
-    def _cut_back(self, recorded: dict[str, dict[str, int]]) -> None:
-        """Cut each output back to the size the state recorded with the last
-        acknowledgement (what a killed LEMF wrote after it comes again); only the very file
-        the state recorded (same inode), never another one given in its place."""
-        for name, out in self._outputs().items():
-            facts = recorded.get(name)
-            if out is None or facts is None:
-                continue
-            out.flush()
-            found = os.fstat(out.fileno())
-            size = int(facts["size"])
-            if found.st_ino != int(facts["inode"]):
-                log.warning("LEMF %s output is not the file its state recorded: not cut back",
-                            name)  # fmt: skip
-            elif found.st_size > size:
-                os.ftruncate(out.fileno(), size)
-                log.warning("LEMF %s output cut back to its last acknowledged size (%d octets):"
-                            " the MF sends the rest again", name, size)  # fmt: skip
+    def _cut_back(self, name: str, out: IO[Any] | None) -> None:
+        """Cut an output back to the size the state recorded with the last acknowledgement
+        (what a killed LEMF wrote after it comes again); only the very file the state
+        recorded (same inode), never another one given in its place."""
+        facts = self._recorded.get(name)
+        if out is None or facts is None:
+            return
+        out.flush()
+        found = os.fstat(out.fileno())
+        size = int(facts["size"])
+        if found.st_ino != int(facts["inode"]):
+            log.warning("LEMF %s output is not the file its state recorded: not cut back",
+                        name.split()[0])  # fmt: skip
+        elif found.st_size > size:
+            os.ftruncate(out.fileno(), size)
+            log.warning("LEMF %s output cut back to its last acknowledged size (%d octets):"
+                        " the MF sends the rest again", name.split()[0], size)  # fmt: skip
+
+    def _output_of(self, kind: str, liid: bytes) -> IO[Any] | None:
+        """Where CC ("pcap") or IRI ("iri") of ``liid`` goes: its own file with per-LIID
+        outputs (opened on first use, cut back, given a pcap header when empty)."""
+        if self._per_liid is None:
+            return self.pcap if kind == "pcap" else self.iri
+        name = f"{kind} {liid.hex()}"
+        out = self._split.get(name)
+        if out is None:
+            out = self._split[name] = self._per_liid(kind, liid)
+            try:
+                self._cut_back(name, out)
+                if kind == "pcap" and _empty(out):
+                    out.write(pcap_header())
+            except OSError:
+                del self._split[name]
+                out.close()
+                raise
+        return out
 
     async def start(self) -> None:
         """Compile the ASN.1 specifications IRI and session PDUs need (not on the first
@@ -160,6 +188,8 @@ class LEMFServer:
         """Stop listening, drop every connection, flush the outputs."""
         await self._listener.close()
         self._flush()
+        for out in self._split.values():
+            out.close()
 
     def _flush(self) -> None:
         sizes = {}
@@ -212,11 +242,11 @@ class LEMFServer:
             log.error("a PDU failed to decrypt: %s", exc)
             self._keep(octets, "undecryptable", {"error": str(exc)})
             return
-        pcap = self.pcap
         for event in events:
             if type(event) is CCPackets:
                 items = event.items
                 self.counters.cc_packets += len(items)
+                pcap = self.pcap if self._per_liid is None else self._output_of("pcap", event.liid)
                 if pcap is None:
                     continue
                 pdu_time = event.timestamp_ns
@@ -257,8 +287,9 @@ class LEMFServer:
         c = self.counters
         if isinstance(event, IRIRecord):
             c.iri_records += 1
-            if self.iri is not None:
-                self.iri.write(json.dumps(event.record, sort_keys=True) + "\n")
+            iri = self._output_of("iri", event.liid)
+            if iri is not None:
+                iri.write(json.dumps(event.record, sort_keys=True) + "\n")
         elif isinstance(event, Gap):
             c.gaps += 1
             c.missing += event.count

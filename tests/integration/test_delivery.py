@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import attrs
 import pytest
@@ -545,3 +545,64 @@ def test_x2x3_the_mf_does_not_mediate_is_counted_and_named_never_silent(
     lines = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
     assert lines and lines[0].startswith("X2/X3 PDUs dropped: ")
     assert str(stranger) not in caplog.text and stranger.hex not in caplog.text
+
+
+def test_the_lemf_writes_each_liid_to_its_own_files_and_cuts_them_back(tmp_path: Path) -> None:
+    """`li lemf --pcap 'cc-{liid}.pcap'`: CC and IRI of each LIID in its own files, named by
+    the LIID where it is a safe name (hex otherwise); a restart cuts each back to what was
+    acknowledged and appends."""
+    from lawful_intercept.cli.mf import liid_file_name
+    from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
+    from lawful_intercept.services.lemf import LEMFServer
+
+    state = tmp_path / "lemf.state"
+    templates = {
+        "pcap": str(tmp_path / "cc-{liid}.pcap"),
+        "iri": str(tmp_path / "iri-{liid}.jsonl"),
+    }
+
+    def per_liid(kind: str, liid: bytes) -> IO[Any]:
+        name = templates[kind].replace("{liid}", liid_file_name(liid))
+        return open(name, "ab" if kind == "pcap" else "a")  # the server closes it
+
+    liids = (b"LIID-A", b"../etc/passwd")
+    operator = m.NetworkIdentifier(b"OP")
+    stream = [
+        CCTemplate(lawful_interception_identifier=liid, network_identifier=operator)
+        .encode(n, 1, T0, m.PayloadDirection.TO_TARGET, udp_packet(n + 10 * index))
+        for n in range(3)
+        for index, liid in enumerate(liids)
+    ]  # fmt: skip
+
+    async def scenario(pdus: list[bytes]) -> None:
+        server = LEMFServer(None, LEMFReceiver(), state=state, per_liid=per_liid,
+                            allow_plain_tcp=True)  # fmt: skip
+        await server.start()
+        connection = await open_connection("127.0.0.1", server.port, tls=None)
+        session = DeliverySession(0.0, operator_id=b"OP", acknowledgement=False)
+        for position, octets in enumerate(pdus):
+            session.send(position, octets, 0.0)
+        connection.write(session.data_to_send())
+        await connection.drain()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if server.counters.pdus >= len(pdus):
+                break
+        await close_writer(connection)
+        await server.close()
+        assert server.counters.gaps == 0
+
+    iri = (Path(__file__).resolve().parents[1] / "vectors/pspdu/iri-begin.der.ber").read_bytes()
+    run(scenario([iri, *stream[:4]]))
+    hexed = tmp_path / f"cc-x{liids[1].hex()}.pcap"
+    assert sorted(p.name for p in tmp_path.glob("cc-*")) == sorted(["cc-LIID-A.pcap", hexed.name])
+    with hexed.open("ab") as out:
+        out.write(b"written after the last acknowledgement")
+    run(scenario(stream[4:]))
+    assert pcap_packets(tmp_path / "cc-LIID-A.pcap") == [udp_packet(n) for n in range(3)]
+    assert pcap_packets(hexed) == [udp_packet(n + 10) for n in range(3)]
+    records = (tmp_path / "iri-LIID-CONFORMANCE.jsonl").read_text().splitlines()
+    assert [json.loads(r)["payload"]["iRIPayloadSequence"][0]["iRIType"] for r in records] == [
+        "iRI-Begin"
+    ]
+    assert [p.name for p in tmp_path.glob("iri-*")] == ["iri-LIID-CONFORMANCE.jsonl"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -12,6 +13,8 @@ from pathlib import Path
 
 from support.processes import LI, free_port
 
+from lawful_intercept.codec.handover import model as m
+from lawful_intercept.codec.handover.template import CCTemplate
 from lawful_intercept.lab import DevCA
 
 
@@ -53,3 +56,59 @@ def test_a_restarted_li_lemf_appends_to_its_outputs_and_keeps_its_state(tmp_path
     assert state.stat().st_mode & 0o777 == 0o600
     status = json.loads((tmp_path / "status.json").read_text())  # the counters, in words
     assert status["pdus"] == 0 and {"undecryptable", "counter_steps", "gaps"} <= set(status)
+
+
+def test_li_lemf_writes_each_liid_to_its_own_files_and_says_everything_it_counts(
+    tmp_path: Path,
+) -> None:
+    """`--pcap 'DIR/cc-{liid}.pcap' --iri 'DIR/iri-{liid}.jsonl'`: each LIID's CC in its own
+    pcap; the progress line names every counter in words; a template whose directory is
+    missing is one line and exit 2."""
+    ca = DevCA(tmp_path, "li-lemf")
+    tls, mf = ca.config("lemf", server=True), ca.config("mf", server=False)
+    port = free_port()
+    tls_args = ["--cert", str(tls.certificate), "--key", str(tls.private_key),
+                "--ca", str(tls.ca_bundle)]  # fmt: skip
+    missing = subprocess.run(
+        [*LI, "lemf", "--listen", f"127.0.0.1:{port}", *tls_args,
+         "--pcap", str(tmp_path / "none" / "cc-{liid}.pcap"), "--iri", str(tmp_path / "i.jsonl")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "no directory" in missing.stderr and "Traceback" not in missing.stderr
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [*LI, "lemf", "--listen", f"127.0.0.1:{port}", *tls_args,
+               "--pcap", str(out / "cc-{liid}.pcap"),
+               "--iri", str(out / "iri-{liid}.jsonl")]  # fmt: skip
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        assert "listening on" in process.stderr.readline()
+        operator = m.NetworkIdentifier(b"OP")
+        pdus = [
+            CCTemplate(lawful_interception_identifier=liid, network_identifier=operator).encode(
+                0, 1, 1_800_000_000 * 10**9, m.PayloadDirection.TO_TARGET, bytes(20)
+            )
+            for liid in (b"LIID-A", b"LIID-B")
+        ]
+        context = mf.client_context()
+        context.check_hostname = False
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            context.wrap_socket(raw) as connection,
+        ):
+            connection.sendall(b"".join(pdus))
+            progress = ""
+            deadline = time.monotonic() + 30
+            while "PDUs 2 " not in progress and time.monotonic() < deadline:
+                progress = process.stderr.readline()
+        for words in ("CC 2", "gaps 0 (0 missing)", "quarantined 0 (undecryptable 0, out of "
+                      "window 0, re-used 0)", "connections 1", "streams refused 0"):  # fmt: skip
+            assert words in progress, progress
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert sorted(p.name for p in out.glob("cc-*.pcap")) == ["cc-LIID-A.pcap", "cc-LIID-B.pcap"]
+    assert (out / "cc-all.pcap.state").exists() and (out / "cc-LIID-A.pcap").stat().st_size > 24
