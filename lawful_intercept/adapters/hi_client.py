@@ -19,6 +19,7 @@ import asyncio
 import collections
 import logging
 import ssl
+import time
 
 import attrs
 
@@ -47,6 +48,8 @@ BATCH = 512
 #: this size while it is in cache (a multi-MB write of aggregated PDUs cost ~1.7x per octet)
 WRITE_OCTETS = 256 * 1024
 STORE_BATCH = 4096  # reading back from the store: whole rows, so take more at a time
+#: offers remembered for the delivery lag (beyond them the lag is read coarser, never lower)
+LAG_MARKS = 4096
 
 
 @attrs.frozen
@@ -96,6 +99,12 @@ class DeliveryClient:
         self.release_failures = 0
         self.acknowledgement: bool | None = None
         self.last_error: Exception | None = None
+        # (first position, monotonic time) of each offer not yet wholly released: what the
+        # delivery lag is read from; records queued before this run count from its start
+        self._offers: collections.deque[tuple[int, float]] = collections.deque()
+        self._last_offered = store.last_position
+        if store.count(name):
+            self._offers.append((-1, time.monotonic()))
 
     @property
     def pending(self) -> int:
@@ -106,8 +115,20 @@ class DeliveryClient:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    def lag(self, now: float | None = None) -> float:
+        """Seconds the oldest record not yet released has waited since it was queued (0 when
+        everything is released): the LEA's delivery lag. Coarse by at most one offer while
+        more than :data:`LAG_MARKS` offers are outstanding, and then only ever too high."""
+        if not self._offers:
+            return 0.0
+        return max(0.0, (time.monotonic() if now is None else now) - self._offers[0][1])
+
     def offer(self, first: int, records: list[bytes]) -> None:
         """Records just committed to the store at positions ``first``, ``first + 1``, ..."""
+        if records:
+            if len(self._offers) < LAG_MARKS:
+                self._offers.append((first, time.monotonic()))
+            self._last_offered = first + len(records) - 1
         recent = self._recent
         for item in zip(range(first, first + len(records)), records, strict=True):
             recent.append(item)
@@ -221,6 +242,11 @@ class DeliveryClient:
             self.released += await self.store.call(
                 self.store.remove_through, token, channel=self.name
             )
+            offers = self._offers
+            while offers and (
+                token >= self._last_offered if len(offers) == 1 else offers[1][0] <= token + 1
+            ):
+                offers.popleft()
         except StorageError as exc:
             self.release_failures += 1
             if self.release_failures == 1 or self.release_failures % 1000 == 0:

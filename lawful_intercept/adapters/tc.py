@@ -26,6 +26,7 @@ from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.protocol.targets import Target
 
 __all__ = [
+    "check_tap_privileges",
     "CAPTURE_PREFIX",
     "FilterCounters",
     "MIRROR_PREFIX",
@@ -43,6 +44,33 @@ INGRESS, EGRESS = 0xFFFFFFF2, 0xFFFFFFF3  # clsact hooks
 ETH_P_IP, ETH_P_IPV6, ETH_P_8021Q = 0x0800, 0x86DD, 0x8100
 MIRROR_PREFIX, CAPTURE_PREFIX = "li-m", "li-c"
 _EEXIST, _ENOENT, _EINVAL = 17, 2, 22
+
+
+#: capability bits tapping needs (linux/capability.h): tc and veths, then AF_PACKET
+_CAP_NET_ADMIN, _CAP_NET_RAW = 12, 13
+
+
+def check_tap_privileges(status: str = "/proc/self/status") -> None:
+    """ConfigurationError naming what is missing when this process may not tap (CAP_NET_ADMIN
+    for tc and the capture veth, CAP_NET_RAW for AF_PACKET): said before any change is made,
+    instead of a netlink refusal half-way."""
+    try:
+        with open(status) as lines:
+            effective = next(
+                int(line.split()[1], 16) for line in lines if line.startswith("CapEff:")
+            )
+    except (OSError, StopIteration, ValueError, IndexError):
+        return  # not Linux's /proc: the kernel says it on the first call
+    missing = [
+        name
+        for name, bit in (("CAP_NET_ADMIN", _CAP_NET_ADMIN), ("CAP_NET_RAW", _CAP_NET_RAW))
+        if not effective >> bit & 1
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"tapping an interface needs root ({' and '.join(missing)} missing); "
+            "--pcap replays a capture without"
+        )
 
 
 @attrs.frozen

@@ -229,7 +229,8 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
                     fault += (f"  DROPPED: {status.unknown_xid} for no task, "
                               f"{status.unsupported} unsupported")  # fmt: skip
                 delivered = ", ".join(
-                    f"{lea} {count} ({status.pending[lea]} pending"
+                    f"{lea} {count} ({status.pending[lea]} pending, lag "
+                    f"{status.delivery_lag_seconds[lea]:.1f}s"
                     f"{'' if status.connected[lea] else ', not connected'})"
                     for lea, count in status.delivered.items()
                 )
@@ -258,7 +259,10 @@ def _append(path: str, mode: str) -> IO[Any]:
 
 
 #: MFStatus fields that are levels, not running totals
-MF_GAUGES = frozenset({"queued", "pending", "connected", "storage_fault", "queue_rolled_back"})
+MF_GAUGES = frozenset(
+    {"queued", "pending", "connected", "storage_fault", "queue_rolled_back",
+     "delivery_lag_seconds"}
+)  # fmt: skip
 
 
 def _can_listen(host: str, port: int) -> None:

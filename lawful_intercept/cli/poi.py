@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 import signal
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 import attrs
 
@@ -24,6 +24,10 @@ from lawful_intercept.errors import ConfigurationError, TransportError
 from lawful_intercept.protocol.poi_pipeline import InterceptTask, POICounters
 from lawful_intercept.protocol.targets import Target
 from lawful_intercept.services.poi import POIStatus
+
+if TYPE_CHECKING:
+    from lawful_intercept.adapters.metrics import MetricsEndpoint
+    from lawful_intercept.adapters.x2x3_transport import X2X3Sender
 
 __all__ = ["add_poi_parser", "cmd_poi"]
 
@@ -69,6 +73,12 @@ def add_poi_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     poi.add_argument(
         "--status-file", help="live and --x1: write the counters here as JSON every second"
     )
+    poi.add_argument("--metrics", metavar="HOST:PORT",
+                     help="live and --x1: serve the counters for Prometheus at "
+                     "https://HOST:PORT/metrics, mutual TLS")  # fmt: skip
+    poi.add_argument("--metrics-cert", help="the endpoint's server certificate (PEM)")
+    poi.add_argument("--metrics-key", help="its private key (PEM)")
+    poi.add_argument("--metrics-ca", help="the CA of the scrapers' certificates (default --ca)")
 
 
 def _summary(counters: POICounters) -> str:
@@ -80,6 +90,16 @@ def _summary(counters: POICounters) -> str:
 
 def cmd_poi(args: argparse.Namespace, err: TextIO) -> int:
     """Run ``li poi``; returns the exit status."""
+    if args.metrics and not (args.metrics_cert and args.metrics_key and
+                             (args.metrics_ca or args.ca)):  # fmt: skip
+        raise ConfigurationError(
+            "--metrics needs --metrics-cert, --metrics-key (a server certificate) and "
+            "--metrics-ca or --ca (the scrapers' CA)"
+        )
+    if args.interface:
+        from lawful_intercept.adapters.tc import check_tap_privileges
+
+        check_tap_privileges()  # before any output file is opened
     if args.x1:
         if not args.interface or args.target:
             raise ConfigurationError("--x1 takes its tasks from the ADMF: give --interface only")
@@ -103,7 +123,7 @@ def cmd_poi(args: argparse.Namespace, err: TextIO) -> int:
 async def _run(
     args: argparse.Namespace, task: InterceptTask, capture: bytes | None, err: TextIO
 ) -> int:
-    async with _sink(args) as send:
+    async with _sink(args) as (send, sender):
         if capture is not None:
             from lawful_intercept.services.poi_offline import replay
 
@@ -124,28 +144,67 @@ async def _run(
         def ready(capture: str) -> None:
             print(f"li poi: tapping {args.interface}, capturing on {capture}", file=err, flush=True)
 
-        service = POIService(
-            [task], args.interface, send, netns=args.netns, report=_reporter(args, err),
-            on_ready=ready,
-        )  # fmt: skip
-        status = await service.run(stop)
+        with _metrics(args) as metrics:
+            service = POIService(
+                [task], args.interface, send, netns=args.netns,
+                report=_reporter(args, err, metrics, sender), on_ready=ready,
+            )  # fmt: skip
+            status = await service.run(stop)
         print(f"li poi: stopped, taps removed: {_summary(status.counters)}", file=err)
         return 0
 
 
-def _reporter(args: argparse.Namespace, err: TextIO) -> Callable[[POIStatus], None]:
-    """The progress line a second (unless --quiet), live and X1-provisioned alike."""
+@contextlib.contextmanager
+def _metrics(args: argparse.Namespace) -> Iterator[MetricsEndpoint | None]:
+    """The Prometheus endpoint ``--metrics`` asks for, when it does."""
+    if not args.metrics:
+        yield None
+        return
+    from lawful_intercept.adapters.aio import parse_address
+    from lawful_intercept.adapters.metrics import MetricsEndpoint
+    from lawful_intercept.adapters.tls import TLSConfig
+
+    host, port = parse_address(args.metrics)
+    tls = TLSConfig(args.metrics_cert, args.metrics_key, args.metrics_ca or args.ca)
+    endpoint = MetricsEndpoint(tls, host, port, "li_poi", POI_GAUGES)
+    try:
+        yield endpoint
+    finally:
+        endpoint.close()
+
+
+#: POI status fields that are levels, not running totals
+POI_GAUGES = frozenset({"mf_connected", "mf_queued"})
+
+
+def _reporter(
+    args: argparse.Namespace,
+    err: TextIO,
+    metrics: MetricsEndpoint | None = None,
+    sender: X2X3Sender | None = None,
+) -> Callable[[POIStatus], None]:
+    """The progress line a second (unless --quiet), the status file and the metrics, live
+    and X1-provisioned alike; with one MF link, its state and what waits for it."""
 
     def report(status: POIStatus) -> None:
+        snapshot: dict[str, object] = {
+            **attrs.asdict(status.counters), "captured": status.captured,
+            "dropped": status.dropped, "mirrored": status.mirrored,
+        }  # fmt: skip
+        link = ""
+        if sender is not None:
+            snapshot |= {"mf_connected": sender.connected, "mf_queued": sender.queued,
+                         "mf_sent": sender.pdus_sent}  # fmt: skip
+            state = "connected" if sender.connected else "NOT CONNECTED"
+            link = f"  MF {state}, sent {sender.pdus_sent}, waiting {sender.queued}"
         if args.status_file:
-            write_status(args.status_file, {
-                **attrs.asdict(status.counters), "captured": status.captured,
-                "dropped": status.dropped, "mirrored": status.mirrored,
-            })  # fmt: skip
+            write_status(args.status_file, snapshot)
+        if metrics is not None:
+            metrics.update(snapshot)
         if not args.quiet:
             print(
                 f"li poi: {_summary(status.counters)}  mirrored {status.mirrored}  "
-                f"captured {status.captured}  dropped {status.dropped}",
+                f"captured {status.captured}  dropped {status.dropped}{link}",
                 file=err, flush=True,
             )  # fmt: skip
 
@@ -153,8 +212,9 @@ def _reporter(args: argparse.Namespace, err: TextIO) -> Callable[[POIStatus], No
 
 
 @contextlib.asynccontextmanager
-async def _sink(args: argparse.Namespace) -> AsyncIterator[Send]:
-    """A coroutine function taking PDU octets: to a file, or to the MF over TLS."""
+async def _sink(args: argparse.Namespace) -> AsyncIterator[tuple[Send, X2X3Sender | None]]:
+    """A coroutine function taking PDU octets: to a file, or to the MF over TLS (with the
+    sender, whose link state the reports show)."""
     if args.output:
         out: BinaryIO = open(args.output, "wb")  # noqa: SIM115 - closed below
 
@@ -162,22 +222,23 @@ async def _sink(args: argparse.Namespace) -> AsyncIterator[Send]:
             out.write(pdu)
 
         try:
-            yield write
+            yield write, None
         finally:
             out.close()
         return
-    from lawful_intercept.adapters.tls import TLSConfig
     from lawful_intercept.adapters.x2x3_transport import X2X3Sender
 
     host, _, port = args.mf.rpartition(":")
     if not host or not port.isdigit():
         raise ConfigurationError("--mf must be HOST:PORT")
+    from lawful_intercept.adapters.tls import TLSConfig
+
     tls = TLSConfig(args.cert, args.key, args.ca).client_context()
     sender = X2X3Sender(host.strip("[]"), int(port), tls)
     await sender.start()
     send: Send = sender.send
     try:
-        yield send
+        yield send, sender
         try:
             await sender.flush(timeout=args.mf_timeout)
         except TimeoutError:
@@ -215,25 +276,28 @@ async def _run_x1(args: argparse.Namespace, err: TextIO) -> int:
         """Replaced by the X1 hooks' router before any task exists."""
 
     store = open_keystore(keystore, path.parent)
-    service = POIService([], args.interface, nowhere, netns=args.netns, report=_reporter(args, err))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    hooks = POIHooks(service, x2x3_tls.client_context(), version=version)
-    running = asyncio.ensure_future(service.run(stop))
-    try:
-        element, server = await start_ne(config, store, hooks)
-        print(f"li poi: X1 on {config.host}:{server.port} as {config.ne_id}; tapping "
-              f"{args.interface}, {len(element.tasks)} task(s) provisioned", file=err,
-              flush=True)  # fmt: skip
-        await stop.wait()
-        await server.close()
-        element.close()
-    finally:
-        stop.set()
-        status = await running
-        await hooks.close()
-        store.close()
+    with _metrics(args) as metrics:
+        service = POIService(
+            [], args.interface, nowhere, netns=args.netns, report=_reporter(args, err, metrics)
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        hooks = POIHooks(service, x2x3_tls.client_context(), version=version)
+        running = asyncio.ensure_future(service.run(stop))
+        try:
+            element, server = await start_ne(config, store, hooks)
+            print(f"li poi: X1 on {config.host}:{server.port} as {config.ne_id}; tapping "
+                  f"{args.interface}, {len(element.tasks)} task(s) provisioned", file=err,
+                  flush=True)  # fmt: skip
+            await stop.wait()
+            await server.close()
+            element.close()
+        finally:
+            stop.set()
+            status = await running
+            await hooks.close()
+            store.close()
     print(f"li poi: stopped, taps removed: {_summary(status.counters)}", file=err)
     return 0

@@ -74,6 +74,8 @@ class MFStatus:
     #: HI PS-PDUs made, per interface
     hi2: int = 0
     hi3: int = 0
+    #: per LEA: seconds the oldest undelivered record has waited (0 when all is delivered)
+    delivery_lag_seconds: dict[str, float] = attrs.field(factory=dict)
 
 
 class MFService:
@@ -233,6 +235,7 @@ class MFService:
             unsupported=self.mediator.counters.unsupported,
             hi2=self.mediator.counters.hi2,
             hi3=self.mediator.counters.hi3,
+            delivery_lag_seconds={n: round(c.lag(), 3) for n, c in self.clients.items()},
         )
 
     def _restore(self, batches: dict[str, list[bytes]], inputs: int) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import attrs
 
 from lawful_intercept.adapters.afpacket import CaptureStats, open_capture
-from lawful_intercept.adapters.tc import TapManager
+from lawful_intercept.adapters.tc import TapManager, check_tap_privileges
 from lawful_intercept.protocol.poi_pipeline import InterceptTask, POICounters, POIPipeline
 
 __all__ = ["POIService", "POIStatus"]
@@ -107,6 +107,7 @@ class POIService:
         """Tap, capture and emit until ``stop``; returns the final status."""
         loop = asyncio.get_running_loop()
         started = time.monotonic()
+        check_tap_privileges()
         # pyroute2 0.9 runs its own event loop inside: its calls go to a worker thread.
         await asyncio.to_thread(self.taps.sweep)
         mirror, capture_if = await asyncio.to_thread(self.taps.capture_pair, self.capture_number)

@@ -606,3 +606,32 @@ def test_the_lemf_writes_each_liid_to_its_own_files_and_cuts_them_back(tmp_path:
         "iRI-Begin"
     ]
     assert [p.name for p in tmp_path.glob("iri-*")] == ["iri-LIID-CONFORMANCE.jsonl"]
+
+
+def test_delivery_lag_says_how_long_the_oldest_record_has_waited(tmp_path: Path) -> None:
+    """Per LEA, MFStatus.delivery_lag_seconds (a gauge in the metrics, in the progress line)
+    grows while the LEMF is away and is 0 once everything is delivered."""
+    from support.processes import free_port
+
+    async def scenario() -> None:
+        rig = Rig(tmp_path)
+        rig.lemf_port = free_port()  # nothing listens there yet
+        mf = rig.mf()
+        await mf.start()
+        poi = rig.poi(mf.port)
+        await poi.start()
+        await _send_all(poi, x2x3_for([udp_packet(n) for n in range(50)]))
+        assert mf.status().delivery_lag_seconds["LEA-A"] < 1.0
+        await asyncio.sleep(1.5)
+        waiting = mf.status()
+        await rig.start_lemf()
+        await mf.drained(30)
+        delivered = mf.status()
+        await poi.close()
+        await mf.close()
+        await rig.stop_lemf()
+        assert waiting.pending["LEA-A"] > 0 and not waiting.connected["LEA-A"]
+        assert waiting.delivery_lag_seconds["LEA-A"] >= 1.3  # queued just before the wait
+        assert delivered.delivery_lag_seconds["LEA-A"] == 0.0
+
+    run(scenario(), timeout=60)

@@ -3,6 +3,7 @@ exit 2, never a traceback, and no output file touched before the input is known 
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -135,3 +136,30 @@ def test_a_mistake_is_one_line_exit_2_and_touches_no_output(
     assert len([line for line in lines if "task " not in line and "replayed" not in line]) == 1
     made = sorted(p.name for p in lab.iterdir())
     assert set(made) - set(before) <= {"plan.yaml"}, f"{what}: made {set(made) - set(before)}"
+
+
+def _unprivileged(*args: str) -> subprocess.CompletedProcess[str]:
+    """``li ARGS`` as the user nobody (no capabilities)."""
+    return subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+         "lawful_intercept.cli", *args],
+        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(EXAMPLES.parent)},
+    )  # fmt: skip
+
+
+def test_tapping_without_root_is_one_line_before_any_output(lab: Path) -> None:
+    """`li poi --interface` run by an unprivileged user: one line that says root is needed
+    (and --pcap works without), exit 2, and the --output file is not made."""
+    tap = ["poi", "--interface", "lo", "--target", "10.0.0.1", "--output", str(lab / "x2x3.bin")]
+    result = _unprivileged(*tap, "--metrics", "127.0.0.1:1")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "--metrics needs --metrics-cert" in result.stderr
+    result = _unprivileged(*tap)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "li poi: tapping an interface needs root (CAP_NET_ADMIN and CAP_NET_RAW missing); "
+        "--pcap replays a capture without"
+    ]
+    assert not (lab / "x2x3.bin").exists()

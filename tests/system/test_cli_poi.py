@@ -6,9 +6,11 @@ import asyncio
 import json
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
+from support.processes import free_port
 
 from lawful_intercept.adapters.aio import Peer
 from lawful_intercept.adapters.tc import TapManager
@@ -81,11 +84,14 @@ def test_live_poi_sends_to_the_mf_and_removes_its_taps_on_sigterm(
         mf = X2X3Receiver(pki["mf"].server_context(), on_pdu)
         await mf.start()
         poi_tls = pki["poi"]
+        metrics_port = free_port()
         process = await asyncio.create_subprocess_exec(
             *LI, "poi", "--interface", "vnf0", "--netns", bed.vnf,
             "--target", f"{bed.PEER_V4},proto=udp", "--mf", f"127.0.0.1:{mf.port}",
             "--cert", str(poi_tls.certificate), "--key", str(poi_tls.private_key),
-            "--ca", str(poi_tls.ca_bundle),
+            "--ca", str(poi_tls.ca_bundle), "--metrics", f"127.0.0.1:{metrics_port}",
+            "--metrics-cert", str(pki["mf"].certificate),
+            "--metrics-key", str(pki["mf"].private_key),
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
@@ -102,7 +108,13 @@ def test_live_poi_sends_to_the_mf_and_removes_its_taps_on_sigterm(
             progress = b""
             while b"X3 50 " not in progress:  # a progress line a second
                 progress = await asyncio.wait_for(process.stderr.readline(), 10)
-            assert b"mirrored 50  captured 50  dropped 0" in progress
+            assert b"mirrored 50  captured 50  dropped 0  MF connected, sent " in progress
+            scraper = poi_tls.client_context()
+            scraper.check_hostname = False
+            url = f"https://127.0.0.1:{metrics_port}/metrics"
+            scraped = await asyncio.to_thread(_scrape, url, scraper)
+            assert "li_poi_x3_total 50.0" in scraped and "li_poi_mf_connected 1.0" in scraped
+            assert "li_poi_dropped_total 0.0" in scraped and "li_poi_mf_queued 0.0" in scraped
         finally:
             process.send_signal(signal.SIGTERM)
             assert process.stderr is not None
@@ -116,6 +128,11 @@ def test_live_poi_sends_to_the_mf_and_removes_its_taps_on_sigterm(
         assert await asyncio.to_thread(TapManager(bed.vnf).installed) == set()
 
     asyncio.run(asyncio.wait_for(main(), 120))
+
+
+def _scrape(url: str, context: ssl.SSLContext) -> str:
+    with urllib.request.urlopen(url, context=context, timeout=10) as response:
+        return str(response.read().decode())
 
 
 def _traffic(bed: TestBed, count: int) -> None:
