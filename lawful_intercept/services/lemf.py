@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -206,6 +207,26 @@ class LEMFServer:
                 json.dump({**self.receiver.sequence_state(), "outputs": sizes}, out)
             os.replace(fresh, self.state)
 
+    def _sync(self, outputs: list[int]) -> None:
+        """Make what :meth:`_flush` wrote durable (in a worker thread): each output's data
+        (``outputs``: their descriptors), and the state file with its directory entry (an
+        older state would cut acknowledged records off at restart). An output that cannot be
+        synced (a pipe) is skipped; a failing disk raises OSError, and nothing is
+        acknowledged."""
+        for fd in outputs:
+            try:
+                os.fdatasync(fd)
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.ESPIPE):
+                    raise
+        if self.state is not None:
+            for path, flags in ((self.state, os.O_RDONLY), (self.state.parent, os.O_DIRECTORY)):
+                fd = os.open(path, flags)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+
     async def _handle(self, connection: Connection) -> None:
         peer = peer_of(connection)
         self.counters.connections += 1
@@ -220,6 +241,8 @@ class LEMFServer:
                     self._take(item.octets, item.kind)
                 if session.answer_pending:
                     self._flush()
+                    outputs = [out.fileno() for out in self._outputs().values() if out]
+                    await asyncio.to_thread(self._sync, outputs)  # durable, then acknowledged
                     connection.write(session.data_to_send())
                     await connection.drain()
         except DecodeError as exc:

@@ -635,3 +635,52 @@ def test_delivery_lag_says_how_long_the_oldest_record_has_waited(tmp_path: Path)
         assert delivered.delivery_lag_seconds["LEA-A"] == 0.0
 
     run(scenario(), timeout=60)
+
+
+def test_the_lemf_acknowledges_only_what_it_has_synced_to_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before each acknowledgement the LEMF syncs its outputs (fdatasync) and its state; a
+    disk that fails the sync (EIO, simulated: the test machine has no failing disk) gets
+    nothing acknowledged, so the MF keeps every record and delivers it once the disk is back."""
+    import errno as errnos
+
+    from lawful_intercept.services import lemf as lemf_module
+
+    synced: list[int] = []
+    failing = threading.Event()
+    real = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        if failing.is_set():
+            raise OSError(errnos.EIO, "Input/output error")
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(lemf_module.os, "fdatasync", fdatasync)
+    packets = [udp_packet(n) for n in range(200)]
+
+    async def scenario() -> None:
+        rig = Rig(tmp_path)
+        lemf = await rig.start_lemf(state=tmp_path / "lemf.state")
+        mf = rig.mf()
+        await mf.start()
+        poi = rig.poi(mf.port)
+        await poi.start()
+        await _send_all(poi, x2x3_for(packets[:100]))
+        await mf.drained(30)
+        assert rig.pcap.fileno() in synced
+        failing.set()
+        await _send_all(poi, x2x3_for(packets[100:]))
+        await asyncio.sleep(1.0)
+        held = mf.status().pending["LEA-A"]
+        failing.clear()
+        await mf.drained(30)
+        await poi.close()
+        await mf.close()
+        await rig.stop_lemf()
+        assert held > 0  # not released while the LEMF could not make it durable
+        assert lemf.counters.gaps == 0
+
+    run(scenario(), timeout=90)
+    assert pcap_packets(tmp_path / "cc.pcap") == packets
