@@ -1,5 +1,7 @@
 """Key custody: one :class:`KeyStore` interface with backends in software (labs only), a
-PKCS#11 HSM and a TPM 2.0; envelope data keys; remote attestation of a platform (TPM quotes).
+PKCS#11 HSM and a TPM 2.0; envelope data keys; remote attestation of a platform (TPM quotes);
+secure crash (``harden_process``) and the PIN and passphrase out of the environment
+(``hide_environment_secrets``), what every ``li`` service does first.
 
 The hardware backends load python-pkcs11 / tpm2-pytss (extras ``hsm`` / ``tpm``) only when
 ``PKCS11KeyStore`` or ``TPMKeyStore`` is asked for.
@@ -7,6 +9,7 @@ The hardware backends load python-pkcs11 / tpm2-pytss (extras ``hsm`` / ``tpm``)
 
 from typing import TYPE_CHECKING
 
+from lawful_intercept.protection.hygiene import harden_process, hide_environment_secrets
 from lawful_intercept.protection.keys.attestation import (
     AttestationVerifier,
     CredentialChallenge,
@@ -40,6 +43,8 @@ __all__ = [
     "SoftwareKeyStore",
     "TPMKeyStore",
     "WrappedDataKey",
+    "harden_process",
+    "hide_environment_secrets",
     "make_credential",
     "verify_digest",
     "verify_quote",

@@ -630,10 +630,11 @@ def _decryption(args: argparse.Namespace) -> _Decryption | None:
     if not args.key_file:
         return None
     from lawful_intercept.protection.keys.base import zeroise
+    from lawful_intercept.protection.memory import lock
 
     try:
         with open(args.key_file, "rb") as handle:
-            key = bytearray(handle.read())
+            key = lock(bytearray(handle.read()))
     except OSError as exc:
         raise InputError(f"--key-file {args.key_file}: {exc.strerror or exc}") from None
     try:

@@ -25,6 +25,7 @@ from lawful_intercept.cli.pki import add_pki_parser, cmd_pki
 from lawful_intercept.cli.poi import add_poi_parser, cmd_poi
 from lawful_intercept.cli.x1 import add_x1_parsers, cmd_admf, cmd_audit
 from lawful_intercept.errors import DecodeError, EncodeError, LawfulInterceptError
+from lawful_intercept.protection.hygiene import harden_process, hide_environment_secrets
 
 __all__ = ["main"]
 
@@ -115,6 +116,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         "admf": lambda a: cmd_admf(a, sys.stdout),
         "audit": lambda a: cmd_audit(a, sys.stdout),
     }
+    if args.command in services or getattr(args, "key_file", None):
+        # before any key, PIN or target is read: no core dump, not dumpable, and the PIN or
+        # passphrase out of the environment (ETSI NFV-SEC 001 secure crash)
+        harden_process()
+        hide_environment_secrets()
     if args.command in services:
         grouped = ("config", "keys", "mf", "admf", "audit", "pki")
         where = f"li {args.command}" + (f" {args.action}" if args.command in grouped else "")

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from lawful_intercept.cli.files import read_input, read_verification_key, write_status
 from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.protection.keys.base import zeroise
+from lawful_intercept.protection.memory import lock
 
 __all__ = ["add_mf_parsers", "cmd_lemf", "cmd_mf"]
 
@@ -108,7 +109,7 @@ def cmd_mf(args: argparse.Namespace, err: TextIO) -> int:
                     f"{existing} exists: a new key would leave the LEMF unable to decrypt what "
                     "the old one protects (--force replaces it)"
                 )
-        key = bytearray(os.urandom(size))
+        key = lock(bytearray(os.urandom(size)))
         try:
             with open_keystore(config.keystore, base) as store:
                 _write_private(key_file, store.wrap(key))
@@ -317,7 +318,7 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
 
         metrics_host, metrics_port = parse_address(args.metrics)
         _can_listen(metrics_host, metrics_port)
-    key = bytearray(read_input(args.key_file, "--key-file")) if args.key_file else None
+    key = lock(bytearray(read_input(args.key_file, "--key-file"))) if args.key_file else None
     verify = read_verification_key(args.verify_key, "--verify-key") if args.verify_key else None
     profile = (
         EncryptionProfile(m.EncryptionType(args.encryption), IVRule(args.encryption_iv))

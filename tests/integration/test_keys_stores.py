@@ -138,9 +138,32 @@ def test_pkcs11_kek_cannot_be_read_or_wrapped_out(hsm_token: dict[str, str]) -> 
             kek[Attribute.VALUE]
         with pytest.raises(pkcs11.KeyUnextractable):
             kek.wrap_key(kek, mechanism=Mechanism.AES_KEY_WRAP_PAD)
+        # wrap and unwrap only: no AES-CMAC, no encryption, no derivation with the KEK
+        assert (kek[Attribute.SIGN], kek[Attribute.ENCRYPT], kek[Attribute.DERIVE]) == (
+            False,
+            False,
+            False,
+        )
+        assert not hasattr(kek, "sign")  # python-pkcs11 offers C_Sign only where CKA_SIGN is
         private = store._find("li-signing", pkcs11.ObjectClass.PRIVATE_KEY)
         with pytest.raises(pkcs11.AttributeSensitive):
             private[Attribute.VALUE]
+
+
+def test_a_passphrase_taken_from_the_environment_is_gone_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hide_environment_secrets (what every li service does first): the passphrase leaves
+    os.environ, the key store takes it once, and it is not there for a second reader."""
+    from lawful_intercept.protection.hygiene import hide_environment_secrets
+
+    SoftwareKeyStore.create(tmp_path / "k.json", "a passphrase").close()
+    monkeypatch.setenv("LI_KEYSTORE_PASSPHRASE", "a passphrase")
+    hide_environment_secrets()
+    assert "LI_KEYSTORE_PASSPHRASE" not in os.environ
+    SoftwareKeyStore.open(tmp_path / "k.json").close()
+    with pytest.raises(ConfigurationError, match="no key store passphrase"):
+        SoftwareKeyStore.open(tmp_path / "k.json")
 
 
 def test_pkcs11_wraps_signs_and_survives_a_new_session(hsm_token: dict[str, str]) -> None:

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.keywrap import (
 )
 
 from lawful_intercept.errors import IntegrityError, KeyCustodyError
+from lawful_intercept.protection.memory import lock
 
 __all__ = [
     "InProcessKEK",
@@ -160,7 +161,7 @@ class InProcessKEK:
     def __init__(self, kek: bytearray) -> None:
         if len(kek) != 32:
             raise KeyCustodyError("the KEK must be 32 octets (AES-256)")
-        self._kek = kek
+        self._kek = lock(kek)
 
     def wrap(self, data_key: bytes | bytearray) -> bytes:
         self._require_open()
@@ -169,7 +170,7 @@ class InProcessKEK:
     def unwrap(self, wrapped: bytes) -> bytearray:
         self._require_open()
         try:
-            return bytearray(aes_key_unwrap_with_padding(self._kek, wrapped))
+            return lock(bytearray(aes_key_unwrap_with_padding(self._kek, wrapped)))
         except (InvalidUnwrap, ValueError) as exc:
             raise IntegrityError("wrapped key does not unwrap under this KEK") from exc
 

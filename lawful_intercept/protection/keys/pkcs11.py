@@ -31,12 +31,15 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from lawful_intercept.errors import ConfigurationError, IntegrityError, KeyCustodyError
+from lawful_intercept.protection.hygiene import secret_from_environment
 from lawful_intercept.protection.keys.base import (
     KeyStore,
     KeyStoreStatus,
     key_fingerprint,
     prehashed,
+    zeroise,
 )
+from lawful_intercept.protection.memory import lock
 
 __all__ = ["DEFAULT_MODULE", "KEK_LABEL", "SIGNING_LABEL", "PKCS11KeyStore"]
 
@@ -81,6 +84,18 @@ def _setting(value: str | None, env: str, default: str | None = None) -> str:
     return found
 
 
+def _pin(given: str | None) -> bytearray:
+    """The user PIN: given, or taken (once) from LI_HSM_PIN; locked, zeroised after login."""
+    secret = (
+        lock(bytearray(given.encode()))
+        if given is not None
+        else secret_from_environment("LI_HSM_PIN")
+    )
+    if not secret:
+        raise ConfigurationError("PKCS#11 setting missing (set LI_HSM_PIN)")
+    return secret
+
+
 class PKCS11KeyStore(KeyStore):
     """KEK and signing key inside a PKCS#11 token; one logged-in session per instance."""
 
@@ -103,12 +118,12 @@ class PKCS11KeyStore(KeyStore):
         self._p11 = pkcs11
         self._module = _setting(module, "LI_PKCS11_MODULE", DEFAULT_MODULE)
         self._token_label = _setting(token, "LI_HSM_TOKEN")
-        secret = _setting(pin, "LI_HSM_PIN")
+        secret = _pin(pin)
         self._kek_label, self._signing_label = kek_label, signing_label
         try:
             library = pkcs11.lib(self._module)
             self._token = library.get_token(token_label=self._token_label)
-            self._session: Any = self._token.open(user_pin=secret, rw=True)
+            self._session: Any = self._token.open(user_pin=secret.decode(), rw=True)
         except pkcs11.PKCS11Error as exc:  # wrong PIN, no such token, module missing
             raise KeyCustodyError(
                 f"cannot open PKCS#11 token {self._token_label!r}: {type(exc).__name__}"
@@ -116,6 +131,8 @@ class PKCS11KeyStore(KeyStore):
             ) from None
         except RuntimeError as exc:
             raise KeyCustodyError(f"cannot load PKCS#11 module {self._module}") from exc
+        finally:
+            zeroise(secret)
         self._public: ec.EllipticCurvePublicKey | None = None
 
     # -- keys in the token ------------------------------------------------------------------
@@ -156,6 +173,9 @@ class PKCS11KeyStore(KeyStore):
                     attribute.UNWRAP: True,
                     attribute.ENCRYPT: False,
                     attribute.DECRYPT: False,
+                    attribute.SIGN: False,  # no AES-CMAC with the KEK: wrap and unwrap only
+                    attribute.VERIFY: False,
+                    attribute.DERIVE: False,
                 },
             )
             created = True
@@ -217,7 +237,7 @@ class PKCS11KeyStore(KeyStore):
         except self._p11.PKCS11Error as exc:
             raise IntegrityError("wrapped key does not unwrap under this KEK") from exc
         try:
-            return bytearray(session_key[attribute.VALUE])
+            return lock(bytearray(session_key[attribute.VALUE]))
         finally:
             session_key.destroy()
 

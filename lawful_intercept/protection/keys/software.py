@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from lawful_intercept.errors import ConfigurationError, IntegrityError, KeyCustodyError
+from lawful_intercept.protection.hygiene import secret_from_environment
 from lawful_intercept.protection.keys.base import (
     InProcessKEK,
     KeyStore,
@@ -35,6 +36,7 @@ from lawful_intercept.protection.keys.base import (
     prehashed,
     zeroise,
 )
+from lawful_intercept.protection.memory import lock
 
 __all__ = ["PASSPHRASE_ENV", "SoftwareKeyStore"]
 
@@ -47,12 +49,15 @@ _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 
 def _passphrase(passphrase: str | bytes | bytearray | None) -> bytearray:
     if passphrase is None:
-        passphrase = os.environ.get(PASSPHRASE_ENV)
+        taken = secret_from_environment(PASSPHRASE_ENV)  # locked; zeroised after use
+        if not taken:
+            raise ConfigurationError(f"no key store passphrase (set {PASSPHRASE_ENV})")
+        return taken
     if not passphrase:
         raise ConfigurationError(f"no key store passphrase (set {PASSPHRASE_ENV})")
     if isinstance(passphrase, str):
-        return bytearray(passphrase.encode("utf-8"))
-    return bytearray(passphrase)
+        return lock(bytearray(passphrase.encode("utf-8")))
+    return lock(bytearray(passphrase))
 
 
 def _derive(passphrase: bytearray, salt: bytes, n: int, r: int, p: int) -> bytearray:
