@@ -21,7 +21,7 @@ trap stop EXIT
 
 # 1. A lab PKI (not for production) and the MF configuration, checked before anything runs.
 $li pki init pki
-cp "$here/config/mf.yaml" mf.yaml
+install -m 600 "$here/config/mf.yaml" mf.yaml   # it names LIIDs: owner only
 $li config check mf.yaml
 
 # 2. An HI key per LEA: the MF's copy wrapped by its key store, the LEMF's copy in clear.

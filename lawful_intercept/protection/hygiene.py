@@ -3,7 +3,7 @@
 
 - :func:`harden_process`: no core dump (RLIMIT_CORE 0) and not dumpable (PR_SET_DUMPABLE 0:
   no core, no ptrace by the same user, /proc/PID/mem and environ readable by root only),
-  before any secret is loaded.
+  before any secret is loaded; umask 077, so no file it makes is readable by others.
 - :func:`hide_environment_secrets`: the PIN and passphrase taken out of the environment: out
   of ``os.environ`` and overwritten in the process's initial environment block (what
   /proc/PID/environ shows), kept in a locked buffer until a key store takes it
@@ -38,8 +38,10 @@ _held: dict[str, bytearray] = {}
 
 
 def harden_process() -> None:
-    """No core dump and not dumpable, from now on (children inherit the core limit)."""
+    """No core dump, not dumpable, and every file made from now on readable by its owner
+    only (umask 077: outputs, queues and their -wal/-shm, status files, keys)."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.umask(0o077)
     if LIBC is None or LIBC.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         log.warning("could not mark the process non-dumpable: core dumps are only limited")
 

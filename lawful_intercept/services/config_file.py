@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.services.config_schema import KINDS, Schema
 
 __all__ = ["check_document", "detect_kind", "load_document", "read_document", "tls_files"]
+
+log = logging.getLogger(__name__)
 
 
 def read_document(path: str | Path) -> Any:
@@ -119,7 +122,24 @@ def load_document(path: str | Path, kind: str) -> dict[str, Any]:
     document = read_document(path)
     check_document(document, KINDS[kind], path)
     assert isinstance(document, dict)  # every schema's top is an object
+    _warn_if_shared(Path(path))
     return document
+
+
+_WARNED: set[Path] = set()
+
+
+def _warn_if_shared(path: Path) -> None:
+    """One warning line when users other than the owner can read a configuration (it may
+    name LIIDs, targets' tasks and key files)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o044 and path.resolve() not in _WARNED:
+        _WARNED.add(path.resolve())
+        log.warning("%s can be read by other users (mode %o): it may name LIIDs and key "
+                    "files (chmod 600 %s)", path, mode & 0o777, path)  # fmt: skip
 
 
 def tls_files(entry: dict[str, str], base: Path) -> TLSConfig:

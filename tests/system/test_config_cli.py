@@ -81,3 +81,17 @@ def test_the_configuration_reference_is_the_schemas_own() -> None:
     result = li("config", "reference")
     assert result.returncode == 0
     assert page.read_text() == result.stdout
+
+
+def test_a_configuration_others_can_read_is_warned_about(tmp_path: Path) -> None:
+    """A configuration names LIIDs and key files: one warning line while group or others may
+    read it, none once it is the owner's only."""
+    config = tmp_path / "mf.yaml"
+    config.write_text((EXAMPLES / "mf.yaml").read_text())
+    config.chmod(0o644)
+    warned = li("config", "check", str(config))
+    assert warned.returncode == 0
+    assert f"{config} can be read by other users (mode 644)" in warned.stderr
+    assert warned.stderr.count("\n") == 1
+    config.chmod(0o600)
+    assert li("config", "check", str(config)).stderr == ""

@@ -53,5 +53,12 @@ def test_the_walkthrough_runs_poi_to_mf_to_lemf(tmp_path: Path) -> None:
     assert (status["cc_packets"], status["iri_records"], status["gaps"]) == (80, 2, 0)
     assert len(pcap_packets(work / "lea-a" / "cc-LIID-0001.pcap")) == 80
     assert len(pcap_packets(work / "lea-openli" / "cc.pcap")) == 80
+    shared = [
+        f"{path.relative_to(work)} {path.stat().st_mode & 0o777:o}"
+        for path in sorted(work.rglob("*"))
+        if path.is_file() and path.stat().st_mode & 0o077
+    ]
+    assert shared == []  # every file the services made is the owner's only (umask 077)
+    assert "can be read by other users" not in result.stderr
     rows = [line.split("\t") for line in result.stdout.splitlines() if "\tx3\t" in line]
     assert [row[0] for row in rows] == ["1", "2"] and rows[0][3].startswith("TCP 10.77.0.2:")
