@@ -19,6 +19,7 @@ __all__ = [
     "QueueFullError",
     "StorageError",
     "TransportError",
+    "UnprotectedContentError",
 ]
 
 
@@ -50,6 +51,11 @@ class EncodeError(LawfulInterceptError, ValueError):
 
 class IntegrityError(LawfulInterceptError):
     """Protected data failed its integrity check: tampered, reordered, or the wrong key."""
+
+
+class UnprotectedContentError(IntegrityError):
+    """IRI or CC arrived in clear where the receiver requires encryption (TS 102 232-1
+    clause 7.3): kept aside, never written as evidence."""
 
 
 class ConfigurationError(LawfulInterceptError):

@@ -371,8 +371,9 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
                       f"CC {c.cc_packets}  IRI {c.iri_records}  gaps {c.gaps} ({c.missing} "
                       f"missing)  duplicates {c.duplicates}  integrity ok "
                       f"{c.integrity_verified} failed {c.integrity_failed}  quarantined "
-                      f"{c.quarantined} (undecryptable {c.undecryptable}, out of window "
-                      f"{c.out_of_window}, re-used {c.reused})  connections {c.connections}  "
+                      f"{c.quarantined} (undecryptable {c.undecryptable}, in clear "
+                      f"{c.unprotected}, out of window {c.out_of_window}, re-used {c.reused})  "
+                      f"connections {c.connections}  "
                       f"streams refused {c.streams_rejected}", file=err, flush=True)  # fmt: skip
         await server.close()
         if metrics is not None:
@@ -384,9 +385,11 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
           f"({c.missing} missing), duplicates {c.duplicates} ({c.unchecked} kept: too old "
           f"to compare), integrity failures "
           f"{c.integrity_failed}, quarantined {c.quarantined} (out of window "
-          f"{c.out_of_window}, re-used {c.reused}, undecryptable {c.undecryptable})"
+          f"{c.out_of_window}, re-used {c.reused}, undecryptable {c.undecryptable}, in clear "
+          f"{c.unprotected})"
           + (f", byteCounter steps off annex G {c.counter_steps} (kept)"
              if c.counter_steps else ""),
           file=err)  # fmt: skip
-    problems = c.gaps or c.integrity_failed or c.undecryptable or c.out_of_window or c.reused
+    problems = (c.gaps or c.integrity_failed or c.undecryptable or c.unprotected
+                or c.out_of_window or c.reused)  # fmt: skip
     return 1 if problems else 0

@@ -30,7 +30,7 @@ from lawful_intercept.codec.handover.ccreader import (
 from lawful_intercept.codec.handover.codec import decode
 from lawful_intercept.codec.handover.jsonform import pspdu_to_json
 from lawful_intercept.codec.handover.reader import PSPDUStreamReader
-from lawful_intercept.errors import DecodeError, IntegrityError
+from lawful_intercept.errors import DecodeError, IntegrityError, UnprotectedContentError
 from lawful_intercept.protection.encryption import (
     ByteCounterTrack,
     CounterStep,
@@ -185,7 +185,7 @@ class KeepAlive:
     sequence: int
 
 
-_CC_PAYLOAD_SEQUENCE, _ENCRYPTION_CONTAINER = 1, 4  # Payload CHOICE tag numbers
+_IRI_PAYLOAD_SEQUENCE, _CC_PAYLOAD_SEQUENCE, _ENCRYPTION_CONTAINER = 0, 1, 4  # Payload CHOICEs
 
 #: Missing sequence numbers remembered per stream, so a late PDU is told from a repeat.
 Event = (
@@ -285,6 +285,10 @@ class LEMFReceiver:
             stream = _stream_of(pdu.payload)
             steps = [] if stream is None else self._counter(liid, stream, sequence, decrypted)
             return steps + self._full(pdu, octets, decrypted.pdu, batched)
+        if self._decryptor is not None and kind in (_IRI_PAYLOAD_SEQUENCE, _CC_PAYLOAD_SEQUENCE):
+            raise UnprotectedContentError(
+                f"{'CC' if kind else 'IRI'} arrived in clear, but this LEMF requires encryption"
+            )
         view = read_ipcc(octets) if kind == _CC_PAYLOAD_SEQUENCE else None
         if view is not None:
             return self._ipcc(view, octets, batched)

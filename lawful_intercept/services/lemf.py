@@ -29,7 +29,12 @@ import attrs
 from lawful_intercept.adapters.aio import Connection, Listener, close_writer, peer_of
 from lawful_intercept.codec.asn1 import compiled
 from lawful_intercept.codec.pcap import pcap_header, pcap_record_header
-from lawful_intercept.errors import ConfigurationError, DecodeError, IntegrityError
+from lawful_intercept.errors import (
+    ConfigurationError,
+    DecodeError,
+    IntegrityError,
+    UnprotectedContentError,
+)
 from lawful_intercept.protocol.hi_session import LEMFSession
 from lawful_intercept.protocol.lemf_receiver import (
     ByteCounterStep,
@@ -67,6 +72,8 @@ class LEMFCounters:
     integrity_verified: int = 0
     integrity_failed: int = 0
     undecryptable: int = 0
+    #: IRI or CC in clear although this LEMF holds a decryption key (kept aside)
+    unprotected: int = 0
     #: encrypted PDUs whose byteCounter stepped other than annex G says (kept, reported)
     counter_steps: int = 0
     streams_rejected: int = 0
@@ -260,6 +267,13 @@ class LEMFServer:
         self.counters.pdus += 1
         try:
             events = self.receiver.on_pdu(octets, kind, batched=True)
+        except UnprotectedContentError as exc:
+            self.counters.unprotected += 1
+            if self.counters.unprotected == 1 or self.counters.unprotected % 1000 == 0:
+                log.error("%s: quarantined, not written (%d so far)", exc,
+                          self.counters.unprotected)  # fmt: skip
+            self._keep(octets, "in clear where encryption is required", {"error": str(exc)})
+            return
         except IntegrityError as exc:
             self.counters.undecryptable += 1
             log.error("a PDU failed to decrypt: %s", exc)

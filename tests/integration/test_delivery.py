@@ -684,3 +684,48 @@ def test_the_lemf_acknowledges_only_what_it_has_synced_to_disk(
 
     run(scenario(), timeout=90)
     assert pcap_packets(tmp_path / "cc.pcap") == packets
+
+
+def test_a_lemf_with_a_key_refuses_content_in_clear(tmp_path: Path) -> None:
+    """A LEMF that holds the LEA's key writes no clear CC or IRI (a sender without the key
+    could invent evidence): kept aside in quarantine, counted, said; encrypted PDUs go on."""
+    key = os.urandom(32)
+    template = CCTemplate(
+        lawful_interception_identifier=b"LIID-9", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    clear = [
+        template.encode(n, 1, T0, m.PayloadDirection.TO_TARGET, udp_packet(n)) for n in range(4)
+    ]
+    sealer = PayloadEncryptor(key, EncryptionProfile(), byte_counter=2**60)
+    forged = template.encode(2, 1, T0, m.PayloadDirection.TO_TARGET, udp_packet(99))
+    iri = (Path(__file__).resolve().parents[1] / "vectors/pspdu/iri-begin.der.ber").read_bytes()
+    stream = [sealer.encrypt(clear[0]), sealer.encrypt(clear[1]), forged, iri,
+              sealer.encrypt(clear[2]), sealer.encrypt(clear[3])]  # fmt: skip
+
+    async def scenario() -> None:
+        receiver = LEMFReceiver(key=key, profile=EncryptionProfile())
+        with (tmp_path / "cc.pcap").open("wb") as pcap, (tmp_path / "q.jsonl").open("w") as kept:
+            server = LEMFServer(None, receiver, pcap=pcap, quarantine=kept, allow_plain_tcp=True)
+            await server.start()
+            connection = await open_connection("127.0.0.1", server.port, tls=None)
+            session = DeliverySession(0.0, operator_id=b"OP", acknowledgement=False)
+            for position, octets in enumerate(stream):
+                session.send(position, octets, 0.0)
+            connection.write(session.data_to_send())
+            await connection.drain()
+            for _ in range(100):
+                await asyncio.sleep(0.02)
+                if server.counters.pdus >= len(stream):
+                    break
+            await close_writer(connection)
+            await server.close()
+            c = server.counters
+            assert (c.cc_packets, c.iri_records, c.unprotected, c.quarantined, c.gaps) == (
+                4, 0, 2, 2, 0,
+            )  # fmt: skip
+
+    run(scenario())
+    kept = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    assert [k["reason"] for k in kept] == ["in clear where encryption is required"] * 2
+    assert [base64.b64decode(k["pdu"]) for k in kept] == [forged, iri]
+    assert pcap_packets(tmp_path / "cc.pcap") == [udp_packet(n) for n in range(4)]
