@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 import ssl
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import attrs
@@ -27,8 +28,11 @@ __all__ = [
     "Backoff",
     "Connection",
     "Listener",
+    "ANYONE",
     "Peer",
+    "Senders",
     "cancel_and_wait",
+    "certificate_fingerprint",
     "close_writer",
     "first_failure",
     "keep_connected",
@@ -387,10 +391,45 @@ class Backoff:
 
 @attrs.frozen
 class Peer:
-    """A connected peer: its address and its certificate's subject common name."""
+    """A connected peer: its address, its certificate's subject common name and the SHA-256
+    of its certificate's DER (lower-case hex; empty without a certificate)."""
 
     address: str
     common_name: str
+    fingerprint: str = ""
+
+
+def certificate_fingerprint(der: bytes) -> str:
+    """SHA-256 of a certificate's DER, lower-case hex (what allow-lists name)."""
+    return hashlib.sha256(der).hexdigest()
+
+
+@attrs.frozen
+class Senders:
+    """Who may send on a listener (NFV-SEC 001 LI across administrative domains): a CA
+    certifies many parties (POIs, MFs, ADMFs, LEMFs), so a listener names the certificates
+    it takes, by fingerprint, each with the scope it may send for (XIDs for a POI; None:
+    anything). ``Senders.ANYONE`` keeps the CA's word alone."""
+
+    allowed: Mapping[str, frozenset[str] | None] | None = None
+
+    def admits(self, peer: Peer) -> bool:
+        return self.allowed is None or peer.fingerprint in self.allowed
+
+    def scope(self, peer: Peer) -> frozenset[str] | None:
+        """What ``peer`` may send for (None: anything)."""
+        return None if self.allowed is None else self.allowed.get(peer.fingerprint)
+
+    def refuse(self, peer: Peer, interface: str) -> None:
+        """The one line a refused connection gets: the certificate's fingerprint, never
+        more of it."""
+        log.warning("%s connection from %s refused: certificate sha256 %s is not one this "
+                    "listener takes", interface, peer.address,
+                    peer.fingerprint or "(none)")  # fmt: skip
+
+
+#: a listener that takes any certificate its CA issued
+ANYONE = Senders()
 
 
 def peer_of(writer: Connection) -> Peer:
@@ -403,7 +442,9 @@ def peer_of(writer: Connection) -> Peer:
             if key == "commonName":
                 cn = value
     host = f"{address[0]}:{address[1]}" if address else "?"
-    return Peer(host, cn)
+    ssl_object = writer.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    return Peer(host, cn, certificate_fingerprint(der) if der else "")
 
 
 def parse_address(text: str) -> tuple[str, int]:

@@ -11,14 +11,21 @@ request is read. :func:`post` is the client (the ADMF side).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Collection, Mapping
 
 import h11
 
-from lawful_intercept.adapters.aio import Connection, Listener, close_writer, open_connection
+from lawful_intercept.adapters.aio import (
+    Connection,
+    Listener,
+    Senders,
+    certificate_fingerprint,
+    close_writer,
+    open_connection,
+    peer_of,
+)
 from lawful_intercept.codec.x1.schema import MAX_DOCUMENT
 from lawful_intercept.errors import TransportError
 
@@ -28,11 +35,6 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = b"application/xml"
 
 Handler = Callable[[bytes, Collection[str] | None], Awaitable[bytes]]
-
-
-def certificate_fingerprint(der: bytes) -> str:
-    """SHA-256 of a certificate's DER, lower-case hex (the allow-list's key)."""
-    return hashlib.sha256(der).hexdigest()
 
 
 async def _next_event(http: h11.Connection, connection: Connection, timeout: float) -> h11.Event:
@@ -74,8 +76,8 @@ class X1Server:
         """``admf_certificates``: certificate fingerprint -> the admfIdentifiers it may use;
         None accepts any certificate the TLS context trusts (tests, demos)."""
         self.tls, self.handler = tls, handler
-        self.admf_certificates = (
-            {k.lower().replace(":", ""): v for k, v in admf_certificates.items()}
+        self.senders = Senders(
+            {k.lower().replace(":", ""): frozenset(v) for k, v in admf_certificates.items()}
             if admf_certificates is not None
             else None
         )
@@ -91,25 +93,14 @@ class X1Server:
         """Stop listening and drop every connection."""
         await self._listener.close()
 
-    def _admfs_for(self, connection: Connection) -> tuple[bool, Collection[str] | None]:
-        """Whether the peer's certificate is allowed, and the admfIdentifiers it may use
-        (None: any, when no allow-list is configured)."""
-        if self.admf_certificates is None:
-            return True, None
-        ssl_object = connection.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-        admfs = self.admf_certificates.get(certificate_fingerprint(der)) if der else None
-        return admfs is not None, admfs
-
     async def _handle(self, connection: Connection) -> None:
-        address = connection.get_extra_info("peername")
-        where = address[0] if address else "?"
-        allowed, admfs = self._admfs_for(connection)
-        if not allowed:
+        peer = peer_of(connection)
+        if not self.senders.admits(peer):
             self.refused_certificates += 1
-            log.warning("X1 connection from %s refused: not a configured ADMF certificate", where)
+            self.senders.refuse(peer, "X1")
             await close_writer(connection)
             return
+        admfs = self.senders.scope(peer)
         http = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
         try:
             while True:
@@ -129,7 +120,7 @@ class X1Server:
                     return
                 http.start_next_cycle()
         except (h11.RemoteProtocolError, TransportError, TimeoutError, OSError, ssl.SSLError) as e:
-            log.warning("X1 connection from %s dropped: %s", where, type(e).__name__)
+            log.warning("X1 connection from %s dropped: %s", peer.address, type(e).__name__)
         finally:
             await close_writer(connection)
 

@@ -27,13 +27,16 @@ import enum
 import inspect
 import logging
 import ssl
+import uuid
 from collections.abc import Awaitable, Callable
 
 from lawful_intercept.adapters.aio import (
+    ANYONE,
     Backoff,
     Connection,
     Listener,
     Peer,
+    Senders,
     cancel_and_wait,
     close_writer,
     first_failure,
@@ -259,7 +262,11 @@ class X2X3Receiver:
         timers: Timers = Timers(),  # noqa: B008 - frozen
         limits: Limits = DEFAULT_LIMITS,
         send_keepalives: bool = False,
+        senders: Senders = ANYONE,
     ) -> None:
+        """``senders``: the POI certificates taken, each with the XIDs it may send for (a
+        connection with another certificate is refused; a PDU for another XID is dropped and
+        counted in :attr:`unauthorised_pdus`)."""
         if (on_pdu is None) == (on_pdus is None):
             raise ValueError("give on_pdu (one PDU a call) or on_pdus (one read's PDUs)")
         self.tls, self.on_pdu, self.on_pdus = tls, on_pdu, on_pdus
@@ -272,6 +279,11 @@ class X2X3Receiver:
         self.streams_rejected = 0
         #: PDUs taken with a defined attribute kept raw (a value of another edition)
         self.raw_attribute_pdus = 0
+        self.senders = senders
+        #: connections refused: a certificate the senders do not name
+        self.refused_peers = 0
+        #: PDUs dropped: for an XID their POI's certificate may not send for
+        self.unauthorised_pdus = 0
 
     async def start(self) -> None:
         """Listen; :attr:`port` is then the bound port."""
@@ -281,8 +293,16 @@ class X2X3Receiver:
         """Stop listening and close every connection."""
         await self._listener.close()
 
-    async def _deliver(self, views: list[X2X3View], peer: Peer) -> None:
-        """Hand the received PDUs to the handler, awaiting what it returns (back-pressure)."""
+    async def _deliver(
+        self, views: list[X2X3View], peer: Peer, xids: frozenset[bytes] | None = None
+    ) -> None:
+        """Hand the received PDUs to the handler, awaiting what it returns (back-pressure);
+        with ``xids``, only those for these XIDs (the others are counted and said)."""
+        if xids is not None:
+            allowed = [view for view in views if view.xid_bytes in xids]
+            if len(allowed) != len(views):
+                self._unauthorised(len(views) - len(allowed), peer)
+            views = allowed
         if not views:
             return
         self.pdus_received += len(views)
@@ -300,6 +320,14 @@ class X2X3Receiver:
             if inspect.isawaitable(outcome):
                 await outcome
 
+    def _unauthorised(self, count: int, peer: Peer) -> None:
+        before = self.unauthorised_pdus
+        self.unauthorised_pdus += count
+        if before == 0 or before // 1000 != self.unauthorised_pdus // 1000:
+            log.error("X2/X3 from %s (certificate sha256 %s): %d PDU(s) for XIDs it may not "
+                      "send for, dropped (%d so far)", peer.address, peer.fingerprint, count,
+                      self.unauthorised_pdus)  # fmt: skip
+
     def _kept_raw(self, views: list[X2X3View], peer: Peer) -> None:
         """Count PDUs with an attribute kept raw; a line at the first and every thousandth
         (type, length or form: never the value)."""
@@ -312,6 +340,13 @@ class X2X3Receiver:
 
     async def _handle(self, connection: Connection) -> None:
         peer = peer_of(connection)
+        if not self.senders.admits(peer):
+            self.refused_peers += 1
+            self.senders.refuse(peer, "X2/X3")
+            await close_writer(connection)
+            return
+        scope = self.senders.scope(peer)
+        xids = None if scope is None else frozenset(uuid.UUID(x).bytes for x in scope)
         self.connections_accepted += 1
         log.info("X2/X3 connection from %s (%s)", peer.address, peer.common_name)
         loop = asyncio.get_running_loop()
@@ -333,7 +368,7 @@ class X2X3Receiver:
                 else:
                     if not data:
                         return
-                    await self._deliver(session.receive_pdus(data, loop.time()), peer)
+                    await self._deliver(session.receive_pdus(data, loop.time()), peer, xids)
                 out = session.data_to_send()
                 if out:
                     connection.write(out)

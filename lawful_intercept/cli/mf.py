@@ -15,6 +15,7 @@ from typing import IO, Any, TextIO
 
 from cryptography.hazmat.primitives import serialization
 
+from lawful_intercept.adapters.aio import ANYONE, Senders
 from lawful_intercept.cli.files import read_input, read_verification_key, write_status
 from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.protection.keys.base import zeroise
@@ -80,6 +81,9 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="the CBC IV rule agreed with the MF (default sequence-repeated)",
     )
     lemf.add_argument("--verify-key", help="the MF's signature public key (PEM)")
+    lemf.add_argument("--allow-mf", action="append", metavar="SHA256",
+                      help="take deliveries only from the MF certificate with this SHA-256 "
+                      "(repeatable; default: any the CA issued)")  # fmt: skip
     lemf.add_argument("--no-ack", action="store_true", help="decline PDU acknowledgement")
     lemf.add_argument("--quiet", action="store_true", help="no progress lines")
     lemf.add_argument("--status-file", help="write the counters here as JSON every second")
@@ -171,7 +175,7 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
             x2x3_tls=config.tls.server_context(), bindings=config.tasks,
             leas=[e.config for e in config.leas], destinations=destinations, store=queue,
             operator_id=config.operator_id, keys=keys, signer=store.sign_digest,
-            host=config.listen[0], port=config.listen[1],
+            host=config.listen[0], port=config.listen[1], pois=config.pois,
         )  # fmt: skip
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -226,9 +230,12 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
                     fault += f"  QUEUE LOSSES: {status.queue_losses} range(s)"
                 if status.raw_attribute_pdus:
                     fault += f"  attributes kept raw in {status.raw_attribute_pdus} PDU(s)"
-                if status.unknown_xid or status.unsupported:
+                if status.unknown_xid or status.unsupported or status.unauthorised_pdus:
                     fault += (f"  DROPPED: {status.unknown_xid} for no task, "
-                              f"{status.unsupported} unsupported")  # fmt: skip
+                              f"{status.unsupported} unsupported, {status.unauthorised_pdus} "
+                              "from a POI not allowed the task")  # fmt: skip
+                if status.refused_peers:
+                    fault += f"  REFUSED POIs: {status.refused_peers} connection(s)"
                 delivered = ", ".join(
                     f"{lea} {count} ({status.pending[lea]} pending, lag "
                     f"{status.delivery_lag_seconds[lea]:.1f}s"
@@ -281,6 +288,20 @@ def _can_listen(host: str, port: int) -> None:
             ) from None
 
 
+def _allowed_mfs(fingerprints: list[str] | None) -> Senders:
+    """``--allow-mf`` as the LEMF's senders; ConfigurationError for one that is not a
+    SHA-256."""
+    if not fingerprints:
+        return ANYONE
+    allowed: dict[str, frozenset[str] | None] = {}
+    for given in fingerprints:
+        hexed = given.lower().replace(":", "")
+        if len(hexed) != 64 or any(c not in "0123456789abcdef" for c in hexed):
+            raise ConfigurationError(f"--allow-mf {given}: not a SHA-256 (64 hex digits)")
+        allowed[hexed] = None
+    return Senders(allowed)
+
+
 #: the place in ``li lemf --pcap/--iri`` names where each LIID's own file is named
 LIID_FIELD = "{liid}"
 
@@ -326,6 +347,7 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
         else None
     )
     receiver = LEMFReceiver(key=key, profile=profile, verification_key=verify)
+    senders = _allowed_mfs(args.allow_mf)
     shared = args.pcap.replace(LIID_FIELD, "all")  # where the state and quarantine go by default
     state = Path(args.state or f"{shared}.state")
     quarantine = args.quarantine or f"{shared}.quarantine.jsonl"
@@ -348,6 +370,7 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
             port=port, pcap=pcap, iri=iri, accept_acknowledgement=not args.no_ack, state=state,
             quarantine=kept,
             per_liid=per_liid if LIID_FIELD in args.pcap + args.iri else None,
+            senders=senders,
         )  # fmt: skip
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -373,7 +396,7 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
                       f"{c.integrity_verified} failed {c.integrity_failed}  quarantined "
                       f"{c.quarantined} (undecryptable {c.undecryptable}, in clear "
                       f"{c.unprotected}, out of window {c.out_of_window}, re-used {c.reused})  "
-                      f"connections {c.connections}  "
+                      f"connections {c.connections} (refused {c.refused_peers})  "
                       f"streams refused {c.streams_rejected}", file=err, flush=True)  # fmt: skip
         await server.close()
         if metrics is not None:

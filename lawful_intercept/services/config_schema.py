@@ -39,6 +39,10 @@ ADDRESS = _string(
     "HOST:PORT ([v6]:PORT for IPv6)", pattern=r"^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):\d{1,5}$"
 )
 UUID = _string("a UUID", format="uuid")
+SHA256 = _string(
+    "SHA-256 of its certificate's DER (hex, colons allowed; li pki init prints it)",
+    pattern="^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$",
+)
 TLS = _object(
     {
         "cert": _string("certificate chain (PEM), relative to the file"),
@@ -136,10 +140,7 @@ NE: dict[str, Schema] = {
         "items": _object(
             {
                 "identifier": _string("its admfIdentifier"),
-                "certificate_sha256": _string(
-                    "SHA-256 of its certificate (hex, colons allowed)",
-                    pattern="^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$",
-                ),
+                "certificate_sha256": SHA256,
             },
             ("identifier", "certificate_sha256"),
         ),
@@ -172,6 +173,22 @@ MF = _object(
         ),
         "leas": {"type": "array", "items": LEA, "description": "LEAs and their LEMFs"},
         "tasks": {"type": "array", "items": TASK, "description": "static tasks (XID to LIID)"},
+        "pois": {
+            "type": "array",
+            "items": _object(
+                {
+                    "certificate_sha256": SHA256,
+                    "xids": {
+                        "type": "array",
+                        "items": UUID,
+                        "description": "the tasks it may send for (default: any)",
+                    },
+                },
+                ("certificate_sha256",),
+            ),
+            "description": "the POI certificates the X2/X3 listener takes (default: any the CA "
+            "issued); others are refused, counted and logged by fingerprint",
+        },
         "x1": _object(
             {
                 **NE,

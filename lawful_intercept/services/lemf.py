@@ -26,7 +26,14 @@ from typing import IO, Any
 
 import attrs
 
-from lawful_intercept.adapters.aio import Connection, Listener, close_writer, peer_of
+from lawful_intercept.adapters.aio import (
+    ANYONE,
+    Connection,
+    Listener,
+    Senders,
+    close_writer,
+    peer_of,
+)
 from lawful_intercept.codec.asn1 import compiled
 from lawful_intercept.codec.pcap import pcap_header, pcap_record_header
 from lawful_intercept.errors import (
@@ -77,6 +84,8 @@ class LEMFCounters:
     #: encrypted PDUs whose byteCounter stepped other than annex G says (kept, reported)
     counter_steps: int = 0
     streams_rejected: int = 0
+    #: connections refused: a certificate the LEMF's senders do not name
+    refused_peers: int = 0
     acknowledgements: int = 0
     keepalives: int = 0
 
@@ -106,6 +115,7 @@ class LEMFServer:
         state: Path | None = None,
         quarantine: IO[str] | None = None,
         per_liid: Callable[[str, bytes], IO[Any]] | None = None,
+        senders: Senders = ANYONE,
     ) -> None:
         """``pcap`` gets its file header only when it is empty (a restart appends);
         ``state``: a file that keeps the streams' sequence state and the outputs' sizes
@@ -118,7 +128,8 @@ class LEMFServer:
         every gap with its LIID, stream and numbers; ``per_liid``: outputs per LIID instead of
         ``pcap`` and ``iri``, opened on the LIID's first PDU by ``per_liid("pcap"|"iri",
         liid)`` (for appending; the server closes them, cuts them back and records their
-        sizes as it does the others)."""
+        sizes as it does the others); ``senders``: the MF certificates taken (default: any
+        the TLS context trusts)."""
         if tls is None and not allow_plain_tcp:
             raise ConfigurationError("a LEMF without TLS needs allow_plain_tcp=True")
         self.tls, self.receiver = tls, receiver
@@ -126,6 +137,7 @@ class LEMFServer:
         self.pcap, self.iri, self.quarantine = pcap, iri, quarantine
         self.accept_acknowledgement = accept_acknowledgement
         self.state = state
+        self.senders = senders
         self._per_liid = per_liid
         self._split: dict[str, IO[Any]] = {}  # per-LIID outputs by name ("pcap <liid hex>")
         self._recorded: dict[str, dict[str, int]] = {}
@@ -236,6 +248,11 @@ class LEMFServer:
 
     async def _handle(self, connection: Connection) -> None:
         peer = peer_of(connection)
+        if not self.senders.admits(peer):
+            self.counters.refused_peers += 1
+            self.senders.refuse(peer, "delivery")
+            await close_writer(connection)
+            return
         self.counters.connections += 1
         log.info("delivery connection from %s (%s)", peer.address, peer.common_name)
         session = LEMFSession(accept_acknowledgement=self.accept_acknowledgement)

@@ -31,7 +31,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import attrs
 
-from lawful_intercept.adapters.aio import Peer, cancel_and_wait, supervise, wait_event
+from lawful_intercept.adapters.aio import (
+    ANYONE,
+    Peer,
+    Senders,
+    cancel_and_wait,
+    supervise,
+    wait_event,
+)
 from lawful_intercept.adapters.hi_client import DeliveryClient, Destination
 from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
 from lawful_intercept.adapters.x2x3_transport import X2X3Receiver
@@ -76,6 +83,10 @@ class MFStatus:
     hi3: int = 0
     #: per LEA: seconds the oldest undelivered record has waited (0 when all is delivered)
     delivery_lag_seconds: dict[str, float] = attrs.field(factory=dict)
+    #: X2/X3 connections refused (a certificate ``pois`` does not name) and PDUs dropped for
+    #: an XID their POI may not send for
+    refused_peers: int = 0
+    unauthorised_pdus: int = 0
 
 
 class MFService:
@@ -99,7 +110,10 @@ class MFService:
         commit_interval: float = 0.005,
         high_water: float = 0.9,
         refuse_after: float = 30.0,
+        pois: Senders = ANYONE,
     ) -> None:
+        """``pois``: the POI certificates the X2/X3 listener takes and the XIDs each may send
+        for (default: any certificate the TLS context trusts)."""
         self.store = store
         leas = tuple(leas)
         missing = {lea.name for lea in leas} - set(destinations)
@@ -115,8 +129,9 @@ class MFService:
             for lea in leas
         }
         self.receiver = X2X3Receiver(
-            x2x3_tls, None, on_pdus=self._on_pdus, host=host, port=port, timers=x2x3_timers
-        )
+            x2x3_tls, None, on_pdus=self._on_pdus, host=host, port=port, timers=x2x3_timers,
+            senders=pois,
+        )  # fmt: skip
         self.commit_records, self.commit_interval = commit_records, commit_interval
         self.high_water, self.refuse_after = high_water, refuse_after
         self.operator_id = operator_id
@@ -236,6 +251,8 @@ class MFService:
             hi2=self.mediator.counters.hi2,
             hi3=self.mediator.counters.hi3,
             delivery_lag_seconds={n: round(c.lag(), 3) for n, c in self.clients.items()},
+            refused_peers=self.receiver.refused_peers,
+            unauthorised_pdus=self.receiver.unauthorised_pdus,
         )
 
     def _restore(self, batches: dict[str, list[bytes]], inputs: int) -> None:

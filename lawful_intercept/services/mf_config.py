@@ -56,7 +56,7 @@ from typing import Any
 
 import attrs
 
-from lawful_intercept.adapters.aio import parse_address
+from lawful_intercept.adapters.aio import ANYONE, Senders, parse_address
 from lawful_intercept.adapters.tls import TLSConfig
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.errors import ConfigurationError
@@ -109,6 +109,8 @@ class MFConfig:
     x1_protection: dict[str, tuple[LEAConfig, Path | None]] = attrs.field(factory=dict)
     #: the Prometheus endpoint: where it listens and its TLS files
     metrics: tuple[tuple[str, int], TLSConfig] | None = None
+    #: the POI certificates the X2/X3 listener takes, with the XIDs each may send for
+    pois: Senders = ANYONE
 
     def hi_key_files(self) -> dict[str, Path]:
         """Every LEA name (or DID) with an HI key file."""
@@ -249,4 +251,17 @@ def load_mf_config(path: str | Path) -> MFConfig:
             if "metrics" in raw
             else None
         ),
+        pois=_pois(raw["pois"]) if "pois" in raw else ANYONE,
+    )
+
+
+def _pois(entries: list[dict[str, Any]]) -> Senders:
+    """The ``pois`` list as the listener's senders: fingerprint -> XIDs (None: any task)."""
+    return Senders(
+        {
+            str(entry["certificate_sha256"]).lower().replace(":", ""): (
+                frozenset(str(uuid.UUID(x)) for x in entry["xids"]) if "xids" in entry else None
+            )
+            for entry in entries
+        }
     )

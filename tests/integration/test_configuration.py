@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from lawful_intercept.adapters.aio import Peer
 from lawful_intercept.codec.handover import codec
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.x2x3.decoder import X2X3View
@@ -31,6 +32,11 @@ TLS = {"cert": "c.pem", "key": "k.pem", "ca": "ca.pem"}
 XID = "5b6f3c2e-8d14-4a7b-9e05-1c2d3e4f5a6b"
 DID = "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
 ADMF = {"identifier": "admf-1", "certificate_sha256": "AB:" * 31 + "AB"}
+POI = "CD:" * 31 + "CD"
+
+
+def _poi(fingerprint: str) -> Peer:
+    return Peer("127.0.0.1:1", "poi", fingerprint.lower().replace(":", ""))
 
 
 def base() -> dict[str, Any]:
@@ -45,6 +51,7 @@ def base() -> dict[str, Any]:
         "leas": [{"name": "LEA-A", "lemf": "127.0.0.1:9444", "tls": dict(TLS),
                   "encryption": "aES-256-CBC", "hi_key_file": "a.hikey"}],
         "tasks": [{"xid": XID, "liid": "LIID-1", "leas": ["LEA-A"]}],
+        "pois": [{"certificate_sha256": POI, "xids": [XID]}],
         "x1": {"listen": "127.0.0.1:8443", "ne_identifier": "mf-1", "tls": dict(TLS),
                "admfs": [dict(ADMF)], "delivery_tls": dict(TLS),
                "leas": [{"did": DID, "aggregate": 2}]},
@@ -215,6 +222,9 @@ EFFECTS: list[tuple[str, Any, Callable[[MFConfig, Path], bool]]] = [
     ("tasks.[].liid", "LIID-Q", lambda c, _: c.tasks[0].liid == b"LIID-Q"),
     ("tasks.[].leas", [], lambda c, _: c.tasks[0].leas == ()),
     ("tasks.[].network_element_id", "NE-9", lambda c, _: c.tasks[0].network_element_id == b"NE-9"),
+    ("pois.[].certificate_sha256", "EF" * 32,
+     lambda c, _: c.pois.admits(_poi("EF" * 32)) and not c.pois.admits(_poi(POI))),
+    ("pois.[].xids", [DID], lambda c, _: c.pois.scope(_poi(POI)) == frozenset({DID})),
     ("tasks.[].country", "NL", lambda c, _: c.tasks[0].delivery_country_code == "NL"
      and c.tasks[0].authorization_country_code == "NL"),
     ("x1.listen", "127.0.0.3:8", lambda c, d: _ne(c, d).port == 8),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import logging
 import os
+import ssl
 import statistics
 import threading
 import time
@@ -22,6 +24,7 @@ from support.delivery import (
     TIMERS,
     XID,
     Rig,
+    delivery_pki,
     pcap_packets,
     run,
     udp_packet,
@@ -729,3 +732,46 @@ def test_a_lemf_with_a_key_refuses_content_in_clear(tmp_path: Path) -> None:
     assert [k["reason"] for k in kept] == ["in clear where encryption is required"] * 2
     assert [base64.b64decode(k["pdu"]) for k in kept] == [forged, iri]
     assert pcap_packets(tmp_path / "cc.pcap") == [udp_packet(n) for n in range(4)]
+
+
+def test_a_lemf_takes_deliveries_only_from_the_mfs_it_names(tmp_path: Path) -> None:
+    """`li lemf --allow-mf SHA256`: a POI's certificate from the same CA cannot deliver (it
+    could invent evidence for any LIID); the named MF's can."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from lawful_intercept.adapters.aio import Senders, certificate_fingerprint
+
+    pki = delivery_pki(tmp_path)
+    mf_der = x509.load_pem_x509_certificate(pki["mf_client"].certificate.read_bytes())
+    senders = Senders({certificate_fingerprint(mf_der.public_bytes(Encoding.DER)): None})
+    template = CCTemplate(
+        lawful_interception_identifier=b"LIID-9", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    pdu = template.encode(0, 1, T0, m.PayloadDirection.TO_TARGET, udp_packet(0))
+
+    async def deliver(server: LEMFServer, client: str) -> None:
+        connection = await open_connection(
+            "127.0.0.1", server.port, tls=pki[client].client_context(), server_hostname="lemf"
+        )
+        session = DeliverySession(0.0, operator_id=b"OP", acknowledgement=False)
+        session.send(0, pdu, 0.0)
+        with contextlib.suppress(OSError, ssl.SSLError):
+            connection.write(session.data_to_send())
+            await connection.drain()
+            await asyncio.sleep(0.3)
+        await close_writer(connection)
+
+    async def scenario() -> None:
+        with (tmp_path / "cc.pcap").open("wb") as pcap:
+            server = LEMFServer(pki["lemf"].server_context(), LEMFReceiver(), pcap=pcap,
+                                senders=senders)  # fmt: skip
+            await server.start()
+            await deliver(server, "poi")
+            assert (server.counters.refused_peers, server.counters.pdus) == (1, 0)
+            await deliver(server, "mf_client")
+            await server.close()
+            assert (server.counters.refused_peers, server.counters.cc_packets) == (1, 1)
+
+    run(scenario())
+    assert pcap_packets(tmp_path / "cc.pcap") == [udp_packet(0)]

@@ -476,3 +476,63 @@ def test_a_destination_gets_its_header_version(pki: dict[str, TLSConfig]) -> Non
             X2X3Sender("127.0.0.1", 1, pki["poi"].client_context(), version=7)
 
     run(main())
+
+
+def test_only_the_named_pois_may_send_and_only_for_their_tasks(
+    pki: dict[str, TLSConfig], tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A certificate the CA issued is not enough: the listener takes the POI certificates it
+    names, each for its XIDs. Another certificate of the same CA (an ADMF's, the MF's own
+    client one) is refused at once and logged by fingerprint; a named POI's PDUs for another
+    task are dropped and counted; nothing of either reaches the MF."""
+    from lawful_intercept.adapters.aio import Senders, certificate_fingerprint
+    from lawful_intercept.lab.pki import DevCA
+
+    other_xid = uuid.UUID("0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9")
+    ca = DevCA(tmp_path, "li-senders")
+    server = ca.config("mf", server=True)
+    poi, admf = ca.config("poi-1", server=False), ca.config("admf-1", server=False)
+    fingerprint = certificate_fingerprint(_der(poi))
+
+    async def main() -> None:
+        got = Collector()
+        got.want = 3
+        senders = Senders({fingerprint: frozenset({str(XID)})})
+        mf = X2X3Receiver(server.server_context(), got, timers=FAST, senders=senders)
+        await mf.start()
+        stranger = X2X3Sender("127.0.0.1", mf.port, admf.client_context(), backoff=QUICK)
+        await stranger.start()
+        await stranger.send(x3(100))
+        named = X2X3Sender("127.0.0.1", mf.port, poi.client_context(), backoff=QUICK)
+        await named.start()
+        for seq in range(3):
+            await named.send(x3(seq))
+            await named.send(x.encode(attrs_evolve_xid(x.decode(x3(50 + seq)), other_xid)))
+        await asyncio.wait_for(got.arrived.wait(), 20)
+        await named.flush(10)
+        await asyncio.sleep(0.3)
+        assert got.sequences == [0, 1, 2]
+        assert mf.unauthorised_pdus == 3 and mf.refused_peers >= 1
+        await stranger.close()
+        await named.close()
+        await mf.close()
+
+    with caplog.at_level(logging.WARNING):
+        run(main())
+    admf_fingerprint = certificate_fingerprint(_der(admf))
+    assert f"certificate sha256 {admf_fingerprint} is not one this listener takes" in caplog.text
+    assert f"(certificate sha256 {fingerprint}): " in caplog.text
+    assert "PDU(s) for XIDs it may not send for, dropped" in caplog.text
+
+
+def attrs_evolve_xid(pdu: x.X2X3PDU, xid: uuid.UUID) -> x.X2X3PDU:
+    import attrs
+
+    return attrs.evolve(pdu, xid=xid)
+
+
+def _der(files: TLSConfig) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return x509.load_pem_x509_certificate(files.certificate.read_bytes()).public_bytes(Encoding.DER)
