@@ -320,8 +320,13 @@ class Mediator:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigurationError(f"mediator state does not parse: {exc}") from None
 
-    def on_pdu(self, view: X2X3View, now: float) -> list[HIPDU]:
-        """The PS-PDUs for one X2/X3 PDU (none for an unknown XID or an unsupported format)."""
+    def on_pdu(self, view: X2X3View, now: float, wall: float | None = None) -> list[HIPDU]:
+        """The PS-PDUs for one X2/X3 PDU (none for an unknown XID or an unsupported format).
+
+        ``now``: the monotonic clock, for intervals (``aggregate_wait``, time-driven integrity
+        checks), so a clock set forward or back changes none of them; ``wall``: the time of
+        day, for a PDU that comes without its Timestamp (default ``now``, for callers with
+        one clock)."""
         _, kind, _, _, fmt, direction, xid, _ = view.header
         task = self._tasks.get(xid)
         if task is None:
@@ -329,7 +334,7 @@ class Mediator:
             return []
         timestamp = view.timestamp_ns
         if timestamp is None:
-            timestamp = int(now * 1e9)
+            timestamp = int((now if wall is None else wall) * 1e9)
         target = view.text_attribute(_MATCHED_TARGET) or b""
         if kind == _X3 and fmt in _PACKET_FORMATS:
             self.counters.x3 += 1
@@ -341,7 +346,9 @@ class Mediator:
         self.counters.unsupported += 1
         return []
 
-    def on_pdus(self, views: Iterable[X2X3View], now: float) -> list[HIPDU]:
+    def on_pdus(
+        self, views: Iterable[X2X3View], now: float, wall: float | None = None
+    ) -> list[HIPDU]:
         """:meth:`on_pdu` of each view, in order, as one list. The encrypted aggregated PDUs
         they complete are sealed together at the end (the native helper encrypts several at
         once); an IntegrityCheck they bring follows the batch's PDUs of its stream."""
@@ -350,7 +357,7 @@ class Mediator:
         self._deferred = deferred
         try:
             for view in views:
-                out += self.on_pdu(view, now)
+                out += self.on_pdu(view, now, wall)
         finally:
             self._deferred = None
         return self._seal_deferred(out, deferred) if deferred else out
@@ -512,10 +519,11 @@ class Mediator:
             encode(m.PSPDU(header, check)),
         )  # fmt: skip
 
-    def poll(self, now: float, *, flush: bool = False) -> list[HIPDU]:
+    def poll(self, now: float, *, flush: bool = False, wall: float | None = None) -> list[HIPDU]:
         """Held packets whose ``aggregate_wait`` has run out, and IntegrityChecks whose
         interval has; with ``flush``, every held packet and a check for every stream with
-        PDUs not yet covered (before a planned stop)."""
+        PDUs not yet covered (before a planned stop). ``now`` and ``wall`` as for
+        :meth:`on_pdu` (an IntegrityCheck PDU is stamped with ``wall``)."""
         out: list[HIPDU] = []
         for task in self._tasks.values():
             for _, stream in task.streams:
@@ -527,7 +535,8 @@ class Mediator:
                         continue
                     check = stream.checker.flush() if flush else stream.checker.poll(now)
                     if check is not None:
-                        out.append(self._check_pdu(task, stream, check, int(now * 1e9)))
+                        stamp = int((now if wall is None else wall) * 1e9)
+                        out.append(self._check_pdu(task, stream, check, stamp))
         return out
 
 

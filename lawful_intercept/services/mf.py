@@ -225,7 +225,7 @@ class MFService:
                 await asyncio.sleep(0.05)
 
         await asyncio.wait_for(arrived(), timeout)
-        self._add(self.mediator.poll(time.time(), flush=True))
+        self._add(self.mediator.poll(time.monotonic(), flush=True, wall=time.time()))
         await self._commit()
         await asyncio.wait_for(stored(), timeout)
         await asyncio.gather(*(c.drained(timeout) for c in self.clients.values()))
@@ -329,7 +329,7 @@ class MFService:
         self._refusing = False
         counters = self.mediator.counters
         dropped = counters.unknown_xid + counters.unsupported
-        self._add(self.mediator.on_pdus(views, time.time()))
+        self._add(self.mediator.on_pdus(views, time.monotonic(), time.time()))
         self._inputs += len(views)  # accepted once their batch is committed
         if counters.unknown_xid + counters.unsupported != dropped:
             self._dropped(dropped)
@@ -409,7 +409,7 @@ class MFService:
             if self._batch_started is None:  # nothing waits: sleep until something does
                 self._wake.clear()
                 await wait_event(self._wake, 0.1)
-            self._add(self.mediator.poll(time.time()))
+            self._add(self.mediator.poll(time.monotonic(), wall=time.time()))
             if self.storage_fault is not None:  # retry a failed commit once a second
                 await asyncio.sleep(1.0)
             elif self._batch_started is not None:

@@ -608,3 +608,28 @@ def test_openli_preset_pdus_read_by_an_independent_codec_as_libwandder_reads_the
         assert all(
             after == before + size for (before, size), (after, _) in itertools.pairwise(steps)
         )
+
+
+def test_intervals_follow_the_monotonic_clock_whatever_the_time_of_day_does(
+    store: Any,
+) -> None:
+    """A clock set forward an hour neither releases held packets early nor forces an
+    IntegrityCheck; set back an hour, it delays neither: ``aggregate_wait`` and the integrity
+    interval run on ``now`` (monotonic), and the time of day (``wall``) only stamps."""
+    lea = LEAConfig("LEA-A", integrity_every=1000, integrity_interval=5.0, aggregate=16,
+                    aggregate_wait=0.5)  # fmt: skip
+    binding = TaskBinding(XID, b"LIID-77", ("LEA-A",), b"OP1", b"MF1", "GB", "GB")
+    mediator = Mediator([binding], [lea], signer=store.sign_digest, now=0.0)
+    pdus, _packets = _poi_output()
+    wall = T0 / S
+    mediator.on_pdus([X2X3View(p) for p in pdus[:2]], 100.0, wall)
+    assert mediator.poll(100.1, wall=wall + 3600) == []  # an hour forward: nothing early
+    released = mediator.poll(100.6, wall=wall - 3600)  # an hour back: on time
+    assert released and all(p.handover is Handover.HI3 for p in released)
+    assert mediator.poll(104.0, wall=wall + 7200) == []  # the 5 s interval has not run
+    checks = mediator.poll(105.2, wall=wall - 7200)
+    assert checks and {type(codec.decode(p.octets).payload) for p in checks} == {
+        m.IntegrityCheck
+    }
+    stamped = codec.decode(checks[0].octets).header.time_stamp
+    assert stamped is not None and abs(stamped.timestamp() - (wall - 7200)) < 1
