@@ -628,8 +628,6 @@ def test_intervals_follow_the_monotonic_clock_whatever_the_time_of_day_does(
     assert released and all(p.handover is Handover.HI3 for p in released)
     assert mediator.poll(104.0, wall=wall + 7200) == []  # the 5 s interval has not run
     checks = mediator.poll(105.2, wall=wall - 7200)
-    assert checks and {type(codec.decode(p.octets).payload) for p in checks} == {
-        m.IntegrityCheck
-    }
+    assert checks and {type(codec.decode(p.octets).payload) for p in checks} == {m.IntegrityCheck}
     stamped = codec.decode(checks[0].octets).header.time_stamp
     assert stamped is not None and abs(stamped.timestamp() - (wall - 7200)) < 1
