@@ -37,18 +37,22 @@ CONTENT_TYPE = b"application/xml"
 Handler = Callable[[bytes, Collection[str] | None], Awaitable[bytes]]
 
 
-async def _next_event(http: h11.Connection, connection: Connection, timeout: float) -> h11.Event:
+async def _next_event(http: h11.Connection, connection: Connection, deadline: float) -> h11.Event:
+    """The next HTTP event, its octets all in by ``deadline`` (loop time): a deadline for the
+    whole message, not per read, so a peer dripping an octet at a time is cut off too."""
     while True:
         event = http.next_event()
         if event is not h11.NEED_DATA:
             return event  # type: ignore[return-value]
-        http.receive_data(await asyncio.wait_for(connection.read(), timeout))
+        async with asyncio.timeout_at(deadline):
+            data = await connection.read()
+        http.receive_data(data)
 
 
-async def _read_body(http: h11.Connection, connection: Connection, timeout: float) -> bytes:
+async def _read_body(http: h11.Connection, connection: Connection, deadline: float) -> bytes:
     body = bytearray()
     while True:
-        event = await _next_event(http, connection, timeout)
+        event = await _next_event(http, connection, deadline)
         if isinstance(event, h11.Data):
             body += event.data
             if len(body) > MAX_DOCUMENT:
@@ -74,7 +78,9 @@ class X1Server:
         timeout: float = 30.0,
     ) -> None:
         """``admf_certificates``: certificate fingerprint -> the admfIdentifiers it may use;
-        None accepts any certificate the TLS context trusts (tests, demos)."""
+        None accepts any certificate the TLS context trusts (tests, demos); ``timeout``: the
+        seconds a request may take to arrive whole (headers and body, however it is split
+        into reads), which is also how long an idle connection is kept."""
         self.tls, self.handler = tls, handler
         self.senders = Senders(
             {k.lower().replace(":", ""): frozenset(v) for k, v in admf_certificates.items()}
@@ -102,14 +108,16 @@ class X1Server:
             return
         admfs = self.senders.scope(peer)
         http = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
+        loop = asyncio.get_running_loop()
         try:
-            while True:
-                event = await _next_event(http, connection, self.timeout)
+            while True:  # each request whole within the timeout of when it was awaited
+                deadline = loop.time() + self.timeout
+                event = await _next_event(http, connection, deadline)
                 if isinstance(event, h11.ConnectionClosed):
                     return
                 if not isinstance(event, h11.Request):
                     return
-                status, body = await self._respond(http, connection, event, admfs)
+                status, body = await self._respond(http, connection, event, admfs, deadline)
                 length = str(len(body)).encode()
                 headers = [(b"content-type", CONTENT_TYPE), (b"content-length", length)]
                 connection.write(http.send(h11.Response(status_code=status, headers=headers)))
@@ -130,8 +138,9 @@ class X1Server:
         connection: Connection,
         request: h11.Request,
         admfs: Collection[str] | None,
+        deadline: float,
     ) -> tuple[int, bytes]:
-        body = await _read_body(http, connection, self.timeout)
+        body = await _read_body(http, connection, deadline)
         if request.target != self.path:
             return 404, b""
         if request.method != b"POST":
@@ -176,12 +185,13 @@ async def post(
         connection.write(http.send(h11.Data(data=document)))
         connection.write(http.send(h11.EndOfMessage()))
         await connection.drain()
-        event = await _next_event(http, connection, timeout)
+        deadline = asyncio.get_running_loop().time() + timeout  # the whole response
+        event = await _next_event(http, connection, deadline)
         if isinstance(event, h11.ConnectionClosed):
             raise TransportError(_CLOSED)
         if not isinstance(event, h11.Response):
             raise TransportError(f"no HTTP response from the NE ({type(event).__name__})")
-        body = await _read_body(http, connection, timeout)
+        body = await _read_body(http, connection, deadline)
         if event.status_code != 200:
             raise TransportError(f"the NE answered HTTP {event.status_code}")
         return body

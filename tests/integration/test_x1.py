@@ -5,10 +5,12 @@ an ADMF certificate allow-list."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import logging
 import sqlite3
+import ssl
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -378,3 +380,44 @@ def test_https_admf_client_and_certificate_allow_list(
     assert ("activate", XID) in hooks.calls and ("deactivate", XID) in hooks.calls
     report = verify_audit(tmp_path / "audit.db", keys.public_key())
     assert report.intact and report.entries >= 8
+
+
+def test_a_request_dripped_an_octet_at_a_time_is_cut_off_at_the_timeout(
+    tmp_path: Path, keys: Any
+) -> None:
+    """The X1 timeout bounds the whole request, not each read: a peer sending an octet
+    every 0.2 s (each read within any per-read timeout) is dropped once the request has
+    taken longer than the timeout; an idle connection is dropped as well."""
+    ca = DevCA(tmp_path, "x1-ca")
+    ne_tls, admf_tls = ca.config("ne-1", server=True), ca.config("admf-1", server=False)
+    ne = ne_for(tmp_path, keys, Recorder())
+
+    async def scenario() -> None:
+        server = X1Server(ne_tls.server_context(), ne.handle, admf_certificates=None,
+                          timeout=1.0)  # fmt: skip
+        await server.start()
+        context = admf_tls.client_context()
+        context.check_hostname = False
+        for drip in (b"POST /X1/NE HTTP/1.1\r\nhost: ne\r\n" * 20, b""):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port, ssl=context)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+
+            async def dripping(octets: bytes = drip, out: asyncio.StreamWriter = writer) -> None:
+                for octet in octets:  # an octet every 0.2 s: each read well inside 1 s
+                    out.write(bytes([octet]))
+                    await out.drain()
+                    await asyncio.sleep(0.2)
+
+            drip_task = asyncio.ensure_future(dripping())
+            async with asyncio.timeout(10):
+                assert await reader.read(1) == b""  # the NE closed the connection
+            closed_after = loop.time() - started
+            drip_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, ssl.SSLError):
+                await drip_task
+            writer.close()
+            assert 0.9 < closed_after < 2.5, closed_after  # at the 1 s timeout, not later
+        await server.close()
+
+    asyncio.run(scenario())
