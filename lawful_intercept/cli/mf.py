@@ -81,6 +81,9 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="the CBC IV rule agreed with the MF (default sequence-repeated)",
     )
     lemf.add_argument("--verify-key", help="the MF's signature public key (PEM)")
+    lemf.add_argument("--idle-timeout", type=float, default=60.0, metavar="S",
+                      help="close a connection that brings no whole PDU for S seconds "
+                      "(default 60; an idle MF sends a keep-alive every 10 s)")  # fmt: skip
     lemf.add_argument("--allow-mf", action="append", metavar="SHA256",
                       help="take deliveries only from the MF certificate with this SHA-256 "
                       "(repeatable; default: any the CA issued)")  # fmt: skip
@@ -370,7 +373,7 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
             port=port, pcap=pcap, iri=iri, accept_acknowledgement=not args.no_ack, state=state,
             quarantine=kept,
             per_liid=per_liid if LIID_FIELD in args.pcap + args.iri else None,
-            senders=senders,
+            senders=senders, idle_timeout=args.idle_timeout,
         )  # fmt: skip
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -396,7 +399,8 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
                       f"{c.integrity_verified} failed {c.integrity_failed}  quarantined "
                       f"{c.quarantined} (undecryptable {c.undecryptable}, in clear "
                       f"{c.unprotected}, out of window {c.out_of_window}, re-used {c.reused})  "
-                      f"connections {c.connections} (refused {c.refused_peers})  "
+                      f"connections {c.connections} (refused {c.refused_peers}, idle closed "
+                      f"{c.idle_closed})  "
                       f"streams refused {c.streams_rejected}", file=err, flush=True)  # fmt: skip
         await server.close()
         if metrics is not None:

@@ -290,6 +290,8 @@ class LEMFSession:
         self.acknowledgement = False
         self.keepalives_answered = 0
         self.acknowledgements_sent = 0
+        #: whole PDUs read, data and session control alike (the connection's progress)
+        self.pdus = 0
 
     def data_to_send(self) -> bytes:
         out = bytes(self._out)
@@ -305,6 +307,7 @@ class LEMFSession:
         """Data PDUs in order; session control answered. DecodeError on a malformed stream."""
         events: list[PDUData] = []
         for octets in self._reader.feed(data):
+            self.pdus += 1
             kind = payload_choice(octets)
             pdu = _control(octets, kind)
             if pdu is None:

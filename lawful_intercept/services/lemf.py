@@ -86,6 +86,8 @@ class LEMFCounters:
     streams_rejected: int = 0
     #: connections refused: a certificate the LEMF's senders do not name
     refused_peers: int = 0
+    #: connections closed for bringing no whole PDU within the idle timeout
+    idle_closed: int = 0
     acknowledgements: int = 0
     keepalives: int = 0
 
@@ -116,6 +118,7 @@ class LEMFServer:
         quarantine: IO[str] | None = None,
         per_liid: Callable[[str, bytes], IO[Any]] | None = None,
         senders: Senders = ANYONE,
+        idle_timeout: float = 60.0,
     ) -> None:
         """``pcap`` gets its file header only when it is empty (a restart appends);
         ``state``: a file that keeps the streams' sequence state and the outputs' sizes
@@ -129,7 +132,9 @@ class LEMFServer:
         ``pcap`` and ``iri``, opened on the LIID's first PDU by ``per_liid("pcap"|"iri",
         liid)`` (for appending; the server closes them, cuts them back and records their
         sizes as it does the others); ``senders``: the MF certificates taken (default: any
-        the TLS context trusts)."""
+        the TLS context trusts); ``idle_timeout``: a connection that brings no whole PDU for
+        this long is closed (an MF sends keep-alives every 10 s when it has nothing else;
+        octets dripped without completing a PDU do not count)."""
         if tls is None and not allow_plain_tcp:
             raise ConfigurationError("a LEMF without TLS needs allow_plain_tcp=True")
         self.tls, self.receiver = tls, receiver
@@ -138,6 +143,7 @@ class LEMFServer:
         self.accept_acknowledgement = accept_acknowledgement
         self.state = state
         self.senders = senders
+        self.idle_timeout = idle_timeout
         self._per_liid = per_liid
         self._split: dict[str, IO[Any]] = {}  # per-LIID outputs by name ("pcap <liid hex>")
         self._recorded: dict[str, dict[str, int]] = {}
@@ -256,13 +262,24 @@ class LEMFServer:
         self.counters.connections += 1
         log.info("delivery connection from %s (%s)", peer.address, peer.common_name)
         session = LEMFSession(accept_acknowledgement=self.accept_acknowledgement)
+        loop = asyncio.get_running_loop()
+        deadline, seen = loop.time() + self.idle_timeout, 0
         try:
             while True:
-                data = await connection.read()
+                try:  # a whole PDU (a keep-alive at least) within idle_timeout, not an octet
+                    async with asyncio.timeout_at(deadline):
+                        data = await connection.read()
+                except TimeoutError:
+                    self.counters.idle_closed += 1
+                    log.warning("delivery connection from %s: no whole PDU in %g s, closed",
+                                peer.address, self.idle_timeout)  # fmt: skip
+                    return
                 if not data:
                     return
                 for item in session.receive_data(data):
                     self._take(item.octets, item.kind)
+                if session.pdus != seen:
+                    deadline, seen = loop.time() + self.idle_timeout, session.pdus
                 if session.answer_pending:
                     self._flush()
                     outputs = [out.fileno() for out in self._outputs().values() if out]

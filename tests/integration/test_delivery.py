@@ -775,3 +775,51 @@ def test_a_lemf_takes_deliveries_only_from_the_mfs_it_names(tmp_path: Path) -> N
 
     run(scenario())
     assert pcap_packets(tmp_path / "cc.pcap") == [udp_packet(0)]
+
+
+def test_a_lemf_closes_a_connection_that_brings_no_whole_pdu(tmp_path: Path) -> None:
+    """The idle timeout is per connection and counts whole PDUs: a peer dripping an octet
+    every 0.2 s (never finishing a PDU) and a silent one are closed at it; one sending a
+    keep-alive every 0.4 s stays."""
+    template = CCTemplate(
+        lawful_interception_identifier=b"LIID-9", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    keepalive = template.keepalive(0, 1, T0)
+    pdu = template.encode(0, 1, T0, m.PayloadDirection.TO_TARGET, udp_packet(0))
+
+    async def peer(server: LEMFServer, octets: list[bytes], every: float) -> float:
+        """Seconds until the LEMF closed the connection (the test's limit if it did not)."""
+        connection = await open_connection("127.0.0.1", server.port, tls=None)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+
+        async def send() -> None:
+            for piece in octets:
+                connection.write(piece)
+                await connection.drain()
+                await asyncio.sleep(every)
+
+        sender = asyncio.ensure_future(send())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(3.0):
+                while await connection.read():
+                    pass
+        took = loop.time() - started
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, OSError):
+            await sender
+        await close_writer(connection)
+        return took
+
+    async def scenario() -> None:
+        server = LEMFServer(None, LEMFReceiver(), allow_plain_tcp=True, idle_timeout=1.0)
+        await server.start()
+        dripped = await peer(server, [bytes([octet]) for octet in pdu], 0.2)
+        silent = await peer(server, [], 0.2)
+        alive = await peer(server, [keepalive] * 20, 0.4)
+        await server.close()
+        assert 0.9 < dripped < 2.0 and 0.9 < silent < 2.0, (dripped, silent)
+        assert alive >= 3.0  # still open when the test stopped waiting
+        assert server.counters.idle_closed == 2
+
+    run(scenario())
