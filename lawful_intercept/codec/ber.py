@@ -13,6 +13,7 @@ import attrs
 from lawful_intercept.errors import DecodeError
 
 __all__ = [
+    "ElementScanner",
     "CONTEXT",
     "TLV",
     "TruncatedError",
@@ -174,6 +175,48 @@ def _indefinite(
             return TLV(tag_class, True, number, pos, at, cursor, cursor + 2, indefinite=True)
         child = read_tlv(data, cursor, limit, depth + 1)
         cursor = child.end
+
+
+class ElementScanner:
+    """Where one element ends, found as its octets arrive (X.690 8.1.3.6: the indefinite
+    form is walked to its end-of-contents octets; a definite element is stepped over). What
+    was walked is not walked again, so an element fed in small pieces costs one walk, not one
+    per piece. Sans-IO: ``data`` starts with the element and only grows between calls."""
+
+    def __init__(self) -> None:
+        self._pos = 0  # everything before it is walked
+        self._depth = 0  # indefinite-length elements walked into and not yet ended
+
+    def advance(self, data: bytes | bytearray | memoryview, limit: int) -> int | None:
+        """The element's end once ``data[:limit]`` holds all of it, else None; DecodeError
+        for octets no continuation can make valid."""
+        pos, depth = self._pos, self._depth
+        try:
+            if not depth:
+                _class, _constructed, _number, at, length = read_header(data, 0, limit)
+                if length is not None:
+                    return at + length if at + length <= limit else None
+                pos, depth = at, 1
+            while depth:
+                if pos + 2 > limit:
+                    return None
+                if data[pos] == 0 and data[pos + 1] == 0:  # end-of-contents
+                    pos, depth = pos + 2, depth - 1
+                    continue
+                _class, _constructed, _number, at, length = read_header(data, pos, limit)
+                if length is None:
+                    if depth >= MAX_DEPTH:
+                        raise DecodeError(pos, f"nesting deeper than {MAX_DEPTH}")
+                    pos, depth = at, depth + 1
+                elif at + length > limit:
+                    return None
+                else:
+                    pos = at + length
+            return pos
+        except TruncatedError:
+            return None
+        finally:
+            self._pos, self._depth = pos, depth
 
 
 def read_unsigned(data: bytes | bytearray, start: int, end: int, bits: int, name: str) -> int:

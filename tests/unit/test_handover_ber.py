@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,6 +12,7 @@ import lawful_intercept as li
 from lawful_intercept.codec import ber
 from lawful_intercept.codec.ber import (
     CONTEXT,
+    ElementScanner,
     TruncatedError,
     encode_integer,
     encode_length,
@@ -115,3 +118,55 @@ def test_indefinite_lengths_are_made_definite_for_the_generic_decoder() -> None:
         with pytest.raises(li.DecodeError) as caught:
             ber.definite(bad)
         assert caught.value.offset == offset
+
+
+class _Counted(bytearray):
+    """A bytearray that counts the octets read from it (by index or slice)."""
+
+    reads = 0
+
+    def __getitem__(self, key: Any) -> Any:
+        value = super().__getitem__(key)
+        type(self).reads += len(value) if isinstance(value, bytearray) else 1
+        return value
+
+
+def _nested_indefinite(children: int, depth: int) -> bytes:
+    """30 80 (depth times), then children small definite OCTET STRINGs, then the EOCs."""
+    return b"\x30\x80" * depth + (b"\x04\x02ab" * children) + b"\x00\x00" * depth
+
+
+@given(st.integers(0, 40), st.integers(1, 5), st.lists(st.integers(1, 64), max_size=30))
+def test_the_scanner_finds_the_end_under_any_chunking(
+    children: int, depth: int, pieces: list[int]
+) -> None:
+    element = _nested_indefinite(children, depth) + b"\x30\x00"  # and the next element
+    expected = read_tlv(element, 0, len(element)).end
+    scanner, held, found = ElementScanner(), bytearray(), None
+    for size in [*pieces, len(element)]:
+        held += element[len(held) : len(held) + size]
+        found = scanner.advance(held, len(held))
+        if found is not None:
+            break
+    assert found == expected
+
+
+def test_the_scanner_walks_each_octet_once_however_the_element_arrives() -> None:
+    """1 MiB in the indefinite form fed a KiB at a time: octets read stay a small multiple of
+    the element's size (walking again from the start each time read ~512 times as many)."""
+    element = _nested_indefinite(1 << 18, 2)
+    scanner, held = ElementScanner(), _Counted()
+    _Counted.reads = 0
+    end = None
+    for at in range(0, len(element), 1024):
+        held += element[at : at + 1024]
+        end = scanner.advance(held, len(held))
+    assert end == len(element)
+    assert _Counted.reads < 2 * len(element)
+
+
+def test_the_scanner_refuses_what_can_never_end() -> None:
+    with pytest.raises(li.DecodeError, match="nesting deeper"):
+        ElementScanner().advance(b"\x30\x80" * 70, 140)
+    with pytest.raises(li.DecodeError, match="primitive"):
+        ElementScanner().advance(b"\x30\x80\x04\x80", 4)

@@ -12,6 +12,7 @@ import attrs
 
 from lawful_intercept.codec.ber import (
     CONTEXT,
+    ElementScanner,
     TruncatedError,
     element_end,
     end_of,
@@ -80,6 +81,9 @@ class PSPDUStreamReader(StreamFramer):
         self.max_pdu_length = max_pdu_length
         #: octets the held PDU has in all, once its header is in and its length definite
         self._needed: int | None = None
+        #: the held PDU's walk so far, when it is in the indefinite form (resumed, not redone,
+        #: as its octets arrive: 1 MiB in 1 KiB records costs one walk)
+        self._scanner: ElementScanner | None = None
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         """Add ``data``; return each whole PS-PDU it completes, as octets."""
@@ -103,6 +107,18 @@ class PSPDUStreamReader(StreamFramer):
         buffer = self._buffer
         if self._needed is None:
             buffer += chunk
+            if self._scanner is not None:
+                end = self._walk(buffer)
+                if end is None:
+                    if len(buffer) >= self.max_pdu_length:
+                        raise DecodeError(
+                            self._consumed, f"PS-PDU longer than {self.max_pdu_length} octets"
+                        )
+                    return len(chunk)
+                out.append(bytes(buffer[:end]))
+                self._consumed += end
+                del buffer[:end]
+                self._scanner = None
             del buffer[: self._split(buffer, 0, out)]
             self._needed = self._declared(buffer)
             return len(chunk)
@@ -145,15 +161,26 @@ class PSPDUStreamReader(StreamFramer):
             raise exc.shifted(base) from None
         return start
 
-    @staticmethod
-    def _declared(held: bytearray) -> int | None:
+    def _declared(self, held: bytearray) -> int | None:
         """Octets of the PDU ``held`` starts (checked by :meth:`_split`), if its header is
-        whole and its length definite."""
+        whole and its length definite; in the indefinite form, a scanner resumes its walk."""
         try:
             *_, at, length = read_header(held, 0, len(held))
         except TruncatedError:
             return None
-        return None if length is None else at + length
+        if length is None:
+            self._scanner = ElementScanner()
+            self._walk(held)  # walked once here, then only what arrives
+            return None
+        return at + length
+
+    def _walk(self, held: bytearray) -> int | None:
+        """The held indefinite-form PDU's end, if it has arrived (stream offsets in errors)."""
+        assert self._scanner is not None
+        try:
+            return self._scanner.advance(held, min(len(held), self.max_pdu_length))
+        except DecodeError as exc:
+            raise exc.shifted(self._consumed) from None
 
     def feed_pdus(self, data: bytes | bytearray | memoryview) -> list[model.PSPDU]:
         """Add ``data``; return each PS-PDU it completes, fully decoded."""
