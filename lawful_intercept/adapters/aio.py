@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 #: octets TLS decrypts into at a time (asyncio's own read size)
 READ_AREA = 1 << 18
+#: the receive area a connection starts with, until a read fills it
+FIRST_AREA = 1 << 12
 #: a connection's handler, run in a task of its own
 Handler = Callable[["Connection"], Coroutine[Any, Any, None]]
 
@@ -64,7 +66,9 @@ class Connection(asyncio.BufferedProtocol):
 
     def __init__(self, handler: Handler | None, limit: int) -> None:
         self._handler = handler
-        self._area = memoryview(bytearray(READ_AREA))
+        # the receive area: small until a read fills it (an idle or slow connection holds
+        # little), then READ_AREA; none before the first read, and none once closed
+        self._area: memoryview | None = None
         self._chunks: list[bytes] = []
         self._held = 0
         self._limit = limit
@@ -94,10 +98,16 @@ class Connection(asyncio.BufferedProtocol):
             )
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        if self._area is None:
+            self._area = memoryview(bytearray(FIRST_AREA))
         return self._area
 
     def buffer_updated(self, nbytes: int) -> None:
-        self._chunks.append(bytes(self._area[:nbytes]))
+        area = self._area
+        assert area is not None  # asyncio fills get_buffer's area first
+        self._chunks.append(bytes(area[:nbytes]))
+        if nbytes == len(area) < READ_AREA:  # a full read: this peer sends in bulk
+            self._area = memoryview(bytearray(READ_AREA))
         self._held += nbytes
         if self._held > self._limit and not self._reading_paused:
             self._reading_paused = True
@@ -111,6 +121,7 @@ class Connection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof, self._lost = True, exc
+        self._area = None
         _wake(self._readable)
         _wake(self._writable, ConnectionResetError("connection lost"))
         if not self._closed.done():
@@ -197,8 +208,9 @@ async def start_server(
 
 class Listener:
     """A server whose accepted connections each run ``handler`` in a task of their own (a
-    :class:`Connection` each, TLS up within 10 s); :meth:`close` stops listening, drops every
-    open connection and waits for their handlers to finish."""
+    :class:`Connection` each, TLS up within 10 s); at most ``max_connections`` at once (one
+    more is closed at once, counted in :attr:`refused_over_cap` and said); :meth:`close`
+    stops listening, drops every open connection and waits for their handlers to finish."""
 
     def __init__(
         self,
@@ -208,8 +220,13 @@ class Listener:
         *,
         tls: ssl.SSLContext | None,
         limit: int = 4 * READ_AREA,
+        max_connections: int = 1024,
+        name: str = "listener",
+        on_refused: Callable[[], None] | None = None,
     ) -> None:
         self._handler, self.host, self.port, self.tls, self._limit = handler, host, port, tls, limit
+        self.max_connections, self.name, self._on_refused = max_connections, name, on_refused
+        self.refused_over_cap = 0
         self._server: asyncio.Server | None = None
         self._open: dict[asyncio.Task[None], Connection] = {}
 
@@ -228,6 +245,16 @@ class Listener:
     async def _track(self, connection: Connection) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self._open) >= self.max_connections:
+            self.refused_over_cap += 1
+            if self.refused_over_cap == 1 or self.refused_over_cap % 100 == 0:
+                log.warning("%s: %d connections open, its cap: one from %s closed (%d so far)",
+                            self.name, len(self._open), peer_of(connection).address,
+                            self.refused_over_cap)  # fmt: skip
+            if self._on_refused is not None:
+                self._on_refused()
+            connection.transport.abort()
+            return
         self._open[task] = connection
         try:
             await self._handler(connection)

@@ -88,7 +88,7 @@ class X1Server:
             else None
         )
         self.host, self.port, self.path, self.timeout = host, port, path.encode(), timeout
-        self._listener = Listener(self._handle, host, port, tls=tls)
+        self._listener = Listener(self._handle, host, port, tls=tls, max_connections=64, name="X1")
         self.refused_certificates = 0
         self.requests = 0
 

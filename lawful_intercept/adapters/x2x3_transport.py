@@ -263,17 +263,21 @@ class X2X3Receiver:
         limits: Limits = DEFAULT_LIMITS,
         send_keepalives: bool = False,
         senders: Senders = ANYONE,
+        max_connections: int = 1024,
     ) -> None:
-        """``senders``: the POI certificates taken, each with the XIDs it may send for (a
-        connection with another certificate is refused; a PDU for another XID is dropped and
-        counted in :attr:`unauthorised_pdus`)."""
+        """``max_connections``: POI connections open at most (one more is closed at once and
+        counted in :attr:`refused_over_cap`); ``senders``: the POI certificates taken, each
+        with the XIDs it may send for (a connection with another certificate is refused; a
+        PDU for another XID is dropped and counted in :attr:`unauthorised_pdus`)."""
         if (on_pdu is None) == (on_pdus is None):
             raise ValueError("give on_pdu (one PDU a call) or on_pdus (one read's PDUs)")
         self.tls, self.on_pdu, self.on_pdus = tls, on_pdu, on_pdus
         self.send_keepalives = send_keepalives
         self.host, self.port = host, port
         self.timers, self.limits = timers, limits
-        self._listener = Listener(self._handle, host, port, tls=tls)
+        self._listener = Listener(
+            self._handle, host, port, tls=tls, max_connections=max_connections, name="X2/X3"
+        )
         self.connections_accepted = 0
         self.pdus_received = 0
         self.streams_rejected = 0
@@ -284,6 +288,11 @@ class X2X3Receiver:
         self.refused_peers = 0
         #: PDUs dropped: for an XID their POI's certificate may not send for
         self.unauthorised_pdus = 0
+
+    @property
+    def refused_over_cap(self) -> int:
+        """Connections closed at once: ``max_connections`` were open."""
+        return self._listener.refused_over_cap
 
     async def start(self) -> None:
         """Listen; :attr:`port` is then the bound port."""

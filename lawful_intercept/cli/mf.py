@@ -84,6 +84,9 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     lemf.add_argument("--idle-timeout", type=float, default=60.0, metavar="S",
                       help="close a connection that brings no whole PDU for S seconds "
                       "(default 60; an idle MF sends a keep-alive every 10 s)")  # fmt: skip
+    lemf.add_argument("--max-connections", type=int, default=64, metavar="N",
+                      help="delivery connections open at most; one more is closed at once "
+                      "(default 64)")  # fmt: skip
     lemf.add_argument("--allow-mf", action="append", metavar="SHA256",
                       help="take deliveries only from the MF certificate with this SHA-256 "
                       "(repeatable; default: any the CA issued)")  # fmt: skip
@@ -374,6 +377,7 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
             quarantine=kept,
             per_liid=per_liid if LIID_FIELD in args.pcap + args.iri else None,
             senders=senders, idle_timeout=args.idle_timeout,
+            max_connections=args.max_connections,
         )  # fmt: skip
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

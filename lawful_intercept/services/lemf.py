@@ -88,6 +88,8 @@ class LEMFCounters:
     refused_peers: int = 0
     #: connections closed for bringing no whole PDU within the idle timeout
     idle_closed: int = 0
+    #: connections closed at once: max_connections were open
+    refused_over_cap: int = 0
     acknowledgements: int = 0
     keepalives: int = 0
 
@@ -119,6 +121,7 @@ class LEMFServer:
         per_liid: Callable[[str, bytes], IO[Any]] | None = None,
         senders: Senders = ANYONE,
         idle_timeout: float = 60.0,
+        max_connections: int = 64,
     ) -> None:
         """``pcap`` gets its file header only when it is empty (a restart appends);
         ``state``: a file that keeps the streams' sequence state and the outputs' sizes
@@ -134,7 +137,8 @@ class LEMFServer:
         sizes as it does the others); ``senders``: the MF certificates taken (default: any
         the TLS context trusts); ``idle_timeout``: a connection that brings no whole PDU for
         this long is closed (an MF sends keep-alives every 10 s when it has nothing else;
-        octets dripped without completing a PDU do not count)."""
+        octets dripped without completing a PDU do not count); ``max_connections``: open
+        delivery connections at most (one more is closed at once and counted)."""
         if tls is None and not allow_plain_tcp:
             raise ConfigurationError("a LEMF without TLS needs allow_plain_tcp=True")
         self.tls, self.receiver = tls, receiver
@@ -159,7 +163,13 @@ class LEMFServer:
         if pcap is not None and _empty(pcap):
             pcap.write(pcap_header())
         self.counters = LEMFCounters()
-        self._listener = Listener(self._handle, host, port, tls=tls)
+        self._listener = Listener(
+            self._handle, host, port, tls=tls, max_connections=max_connections, name="LEMF",
+            on_refused=self._over_cap,
+        )  # fmt: skip
+
+    def _over_cap(self) -> None:
+        self.counters.refused_over_cap += 1
 
     def _outputs(self) -> dict[str, IO[Any] | None]:
         return {"pcap": self.pcap, "iri": self.iri, "quarantine": self.quarantine, **self._split}

@@ -87,6 +87,8 @@ class MFStatus:
     #: an XID their POI may not send for
     refused_peers: int = 0
     unauthorised_pdus: int = 0
+    #: X2/X3 connections closed at once: the listener's cap was open
+    refused_over_cap: int = 0
 
 
 class MFService:
@@ -253,6 +255,7 @@ class MFService:
             delivery_lag_seconds={n: round(c.lag(), 3) for n, c in self.clients.items()},
             refused_peers=self.receiver.refused_peers,
             unauthorised_pdus=self.receiver.unauthorised_pdus,
+            refused_over_cap=self.receiver.refused_over_cap,
         )
 
     def _restore(self, batches: dict[str, list[bytes]], inputs: int) -> None:

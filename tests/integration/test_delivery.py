@@ -823,3 +823,31 @@ def test_a_lemf_closes_a_connection_that_brings_no_whole_pdu(tmp_path: Path) -> 
         assert server.counters.idle_closed == 2
 
     run(scenario())
+
+
+def test_a_lemf_holds_at_most_its_cap_of_connections() -> None:
+    """One connection over ``max_connections`` is closed at once and counted; once one of
+    the others goes, a new one is taken again."""
+
+    async def scenario() -> None:
+        server = LEMFServer(None, LEMFReceiver(), allow_plain_tcp=True, max_connections=2)
+        await server.start()
+        held = [await open_connection("127.0.0.1", server.port, tls=None) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        extra = await open_connection("127.0.0.1", server.port, tls=None)
+        async with asyncio.timeout(5):
+            assert await extra.read() == b""  # closed by the LEMF at once
+        assert server.counters.refused_over_cap == 1
+        await close_writer(held.pop())
+        await asyncio.sleep(0.1)
+        again = await open_connection("127.0.0.1", server.port, tls=None)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await again.read()
+            raise AssertionError("the connection under the cap was closed")
+        assert server.counters.refused_over_cap == 1
+        for connection in (*held, extra, again):
+            await close_writer(connection)
+        await server.close()
+
+    run(scenario())
