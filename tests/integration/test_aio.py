@@ -258,3 +258,40 @@ def test_supervise_restarts_a_failed_task_with_an_alarm(caplog: pytest.LogCaptur
         run(main())
     assert runs == [0, 1, 2] and len(failures) == 2
     assert caplog.text.count("ALARM: flaky failed (OperationalError: disk I/O error)") == 2
+
+
+def test_a_connection_holds_a_small_receive_area_until_its_peer_sends_in_bulk(
+    pki: dict[str, TLSConfig],
+) -> None:
+    """An idle or trickling peer costs a 4 KiB receive area, not 256 KiB; the first read
+    that fills it makes it the full size; a closed connection holds none."""
+    from lawful_intercept.adapters.aio import FIRST_AREA, READ_AREA
+
+    async def main() -> None:
+        connected: asyncio.Queue[Connection] = asyncio.Queue()
+        done = asyncio.Event()
+
+        async def handler(connection: Connection) -> None:
+            await connected.put(connection)
+            while await connection.read():
+                pass
+            done.set()
+
+        server = await start_server(handler, "127.0.0.1", 0, tls=pki["mf"].server_context())
+        _reader, writer = await _client(pki, server.sockets[0].getsockname()[1])
+        connection = await connected.get()
+        writer.write(b"a few octets")
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        assert connection._area is not None and len(connection._area) == FIRST_AREA
+        writer.write(os.urandom(1 << 20))
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        assert len(connection._area) == READ_AREA
+        writer.close()
+        await done.wait()
+        await asyncio.sleep(0.1)
+        assert connection._area is None
+        server.close()
+
+    run(main())
