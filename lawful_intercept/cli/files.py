@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -12,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from lawful_intercept.errors import ConfigurationError
 
-__all__ = ["read_input", "read_verification_key", "write_status"]
+__all__ = ["publish", "read_input", "read_verification_key", "write_status"]
 
 
 def read_input(path: str | Path, what: str) -> bytes:
@@ -46,3 +47,12 @@ def write_status(path: str | Path, counters: dict[str, object]) -> None:
     partial = target.with_name(target.name + ".new")
     partial.write_text(json.dumps(counters, sort_keys=True))
     partial.replace(target)
+
+
+def publish(status_file: str | None, metrics: Any, snapshot: dict[str, object]) -> None:
+    """A service's snapshot of a second: to its ``--status-file`` and its metrics endpoint
+    (a ``MetricsEndpoint``, or None)."""
+    if status_file:
+        write_status(status_file, snapshot)
+    if metrics is not None:
+        metrics.update(snapshot)

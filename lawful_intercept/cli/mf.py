@@ -16,7 +16,8 @@ from typing import IO, Any, TextIO
 from cryptography.hazmat.primitives import serialization
 
 from lawful_intercept.adapters.aio import ANYONE, Senders
-from lawful_intercept.cli.files import read_input, read_verification_key, write_status
+from lawful_intercept.adapters.time_source import ClockCheck
+from lawful_intercept.cli.files import publish, read_input, read_verification_key
 from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.protection.keys.base import zeroise
 from lawful_intercept.protection.memory import lock
@@ -222,14 +223,12 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
         print(f"li mf: listening on {config.listen[0]}:{service.port}, "
               f"{len(config.tasks)} task(s), {len(config.leas)} LEA(s), "
               f"{len(queue)} record(s) queued from before", file=err, flush=True)  # fmt: skip
+        clock = ClockCheck(name="li mf")
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
             status = service.status()
-            if args.status_file:
-                write_status(args.status_file, attrs.asdict(status))
-            if metrics is not None:
-                metrics.update(attrs.asdict(status))
+            publish(args.status_file, metrics, {**attrs.asdict(status), **clock.check()})
             if not args.quiet:
                 fault = "  STORAGE FAULT: not accepting" if status.storage_fault else ""
                 if status.queue_losses:
@@ -272,11 +271,13 @@ def _append(path: str, mode: str) -> IO[Any]:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), mode)
 
 
+#: the clock check's fields (levels, not running totals), in every service's metrics
+CLOCK_GAUGES = frozenset({"time_synchronised", "time_max_error_seconds"})
 #: MFStatus fields that are levels, not running totals
-MF_GAUGES = frozenset(
-    {"queued", "pending", "connected", "storage_fault", "queue_rolled_back",
-     "delivery_lag_seconds"}
-)  # fmt: skip
+MF_GAUGES = CLOCK_GAUGES | {
+    "queued", "pending", "connected", "storage_fault", "queue_rolled_back",
+    "delivery_lag_seconds",
+}  # fmt: skip
 
 
 def _can_listen(host: str, port: int) -> None:
@@ -385,17 +386,15 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
             loop.add_signal_handler(signum, stop.set)
         await server.start()
         if args.metrics:
-            metrics = MetricsEndpoint(files, metrics_host, metrics_port, "li_lemf", frozenset())
+            metrics = MetricsEndpoint(files, metrics_host, metrics_port, "li_lemf", CLOCK_GAUGES)
         print(f"li lemf: listening on {host}:{server.port}", file=err, flush=True)
         started = time.monotonic()
+        clock = ClockCheck(name="li lemf")
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
             c = server.counters
-            if args.status_file:
-                write_status(args.status_file, attrs.asdict(c))
-            if metrics is not None:
-                metrics.update(attrs.asdict(c))
+            publish(args.status_file, metrics, {**attrs.asdict(c), **clock.check()})
             if not args.quiet:
                 print(f"li lemf: {time.monotonic() - started:.0f}s  PDUs {c.pdus}  "
                       f"CC {c.cc_packets}  IRI {c.iri_records}  gaps {c.gaps} ({c.missing} "

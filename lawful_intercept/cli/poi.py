@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 import attrs
 
-from lawful_intercept.cli.files import read_input, write_status
+from lawful_intercept.adapters.time_source import ClockCheck
+from lawful_intercept.cli.files import publish, read_input
 from lawful_intercept.errors import ConfigurationError, TransportError
 from lawful_intercept.protocol.poi_pipeline import InterceptTask, POICounters
 from lawful_intercept.protocol.targets import Target
@@ -174,7 +175,7 @@ def _metrics(args: argparse.Namespace) -> Iterator[MetricsEndpoint | None]:
 
 
 #: POI status fields that are levels, not running totals
-POI_GAUGES = frozenset({"mf_connected", "mf_queued"})
+POI_GAUGES = frozenset({"mf_connected", "mf_queued", "time_synchronised", "time_max_error_seconds"})
 
 
 def _reporter(
@@ -185,6 +186,8 @@ def _reporter(
 ) -> Callable[[POIStatus], None]:
     """The progress line a second (unless --quiet), the status file and the metrics, live
     and X1-provisioned alike; with one MF link, its state and what waits for it."""
+
+    clock = ClockCheck(name="li poi")
 
     def report(status: POIStatus) -> None:
         snapshot: dict[str, object] = {
@@ -197,10 +200,7 @@ def _reporter(
                          "mf_sent": sender.pdus_sent}  # fmt: skip
             state = "connected" if sender.connected else "NOT CONNECTED"
             link = f"  MF {state}, sent {sender.pdus_sent}, waiting {sender.queued}"
-        if args.status_file:
-            write_status(args.status_file, snapshot)
-        if metrics is not None:
-            metrics.update(snapshot)
+        publish(args.status_file, metrics, snapshot | clock.check())
         if not args.quiet:
             print(
                 f"li poi: {_summary(status.counters)}  mirrored {status.mirrored}  "

@@ -41,6 +41,7 @@ def test_a_restarted_li_lemf_appends_to_its_outputs_and_keeps_its_state(tmp_path
         with urllib.request.urlopen(url, context=scraper, timeout=10) as response:
             scraped = response.read().decode()
         assert "li_lemf_pdus_total 0.0" in scraped and "li_lemf_gaps_total 0.0" in scraped
+        assert "# TYPE li_lemf_time_synchronised gauge" in scraped  # the kernel's clock state
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
         assert process.returncode == 0, err
@@ -56,6 +57,7 @@ def test_a_restarted_li_lemf_appends_to_its_outputs_and_keeps_its_state(tmp_path
     assert state.stat().st_mode & 0o777 == 0o600
     status = json.loads((tmp_path / "status.json").read_text())  # the counters, in words
     assert status["pdus"] == 0 and {"undecryptable", "counter_steps", "gaps"} <= set(status)
+    assert status["time_synchronised"] in (0.0, 1.0) and status["time_max_error_seconds"] >= 0
 
 
 def test_li_lemf_writes_each_liid_to_its_own_files_and_says_everything_it_counts(
