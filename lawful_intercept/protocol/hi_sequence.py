@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import array
 import enum
+from collections.abc import Iterable
 
 __all__ = ["MODULUS", "RECENT", "WINDOW", "StreamWindow", "Verdict", "serial_distance"]
 
@@ -36,6 +37,7 @@ WINDOW = 1 << 16
 #: how many of the latest numbers have their content's digest kept (a resend after a
 #: reconnect repeats what was not yet acknowledged: far fewer)
 RECENT = 1 << 12
+_FIRST_RECENT = 16  # digest slots a new stream starts with (growing fourfold to RECENT)
 
 
 def serial_distance(start: int, number: int) -> int:
@@ -57,25 +59,101 @@ class Verdict(enum.Enum):
 
 
 class StreamWindow:
-    """One stream's high mark and missing numbers (sans-IO; no clock, no I/O)."""
+    """One stream's high mark and missing numbers (sans-IO; no clock, no I/O).
 
-    __slots__ = ("_digests", "_numbers", "_started", "high", "missing", "span")
+    The missing numbers are one bit each over the window (by number mod :data:`WINDOW`,
+    which divides 2^32, so the wrap needs no care), 8 KiB made at the first gap: a stream's
+    state is bounded whatever numbers a peer sends."""
+
+    __slots__ = ("_bits", "_digests", "_gaps", "_numbers", "_started", "high", "span")
 
     def __init__(
-        self, high: int | None = None, missing: set[int] | None = None, span: int = 0
+        self, high: int | None = None, missing: Iterable[int] | None = None, span: int = 0
     ) -> None:
-        """``high`` None: a new stream, which starts at its first PDU's number."""
+        """``high`` None: a new stream, which starts at its first PDU's number; ``missing``:
+        numbers of the window below ``high`` that have not arrived (others are ignored)."""
         self._started = high is not None
         #: the next number expected (mod 2^32)
         self.high = (high or 0) % MODULUS
-        #: numbers within the window below the high mark that have not arrived
-        self.missing: set[int] = set() if missing is None else set(missing)
         #: how many numbers below the high mark the stream has covered (at most WINDOW): a
         #: number behind a new stream's start was never stored, so it is no duplicate
         self.span = span
+        self._bits: bytearray | None = None  # bit n % WINDOW: number n is missing
+        self._gaps = 0  # bits set
+        for number in missing or ():
+            if -WINDOW <= serial_distance(self.high, number) < 0:
+                self._mark(number, True)
         # the digest of what each of the latest numbers carried, by number % RECENT
         self._numbers: array.array[int] | None = None
         self._digests: array.array[int] | None = None
+
+    @property
+    def missing(self) -> set[int]:
+        """The numbers within the window below the high mark that have not arrived."""
+        bits = self._bits
+        if not self._gaps or bits is None:
+            return set()
+        found = set()
+        for index, octet in enumerate(bits):
+            while octet:
+                low = octet & -octet
+                slot = index * 8 + low.bit_length() - 1
+                back = (self.high - slot) % WINDOW or WINDOW
+                found.add((self.high - back) % MODULUS)
+                octet ^= low
+        return found
+
+    def _mark(self, number: int, missing: bool) -> None:
+        """Set whether ``number`` (within the window) is missing; its slot held the number
+        WINDOW before it, which has left the window, so that one is forgotten too."""
+        bits = self._bits
+        if bits is None:
+            if not missing:
+                return
+            bits = self._bits = bytearray(WINDOW // 8)
+        self._set_slot(bits, number % WINDOW, missing)
+
+    def _mark_run(self, first: int, count: int) -> None:
+        """Numbers ``first`` .. ``first + count - 1`` missing (``count`` <= WINDOW): whole
+        octets at a time, so a jump of a whole window costs microseconds, not 65,536 steps."""
+        bits = self._bits
+        if bits is None:
+            bits = self._bits = bytearray(WINDOW // 8)
+        slot = first % WINDOW
+        while count > 0:
+            stop = min(WINDOW, slot + count)
+            count -= stop - slot
+            while slot < stop and slot & 7:  # up to the first whole octet
+                self._set_slot(bits, slot, True)
+                slot += 1
+            whole = stop & ~7
+            if slot < whole:
+                start, end = slot >> 3, whole >> 3
+                already = int.from_bytes(bits[start:end], "little").bit_count()
+                bits[start:end] = b"\xff" * (end - start)
+                self._gaps += (whole - slot) - already
+                slot = whole
+            while slot < stop:
+                self._set_slot(bits, slot, True)
+                slot += 1
+            slot = 0
+
+    def _set_slot(self, bits: bytearray, slot: int, missing: bool) -> None:
+        index, mask = slot >> 3, 1 << (slot & 7)
+        was = bool(bits[index] & mask)
+        if missing and not was:
+            bits[index] |= mask
+            self._gaps += 1
+        elif was and not missing:
+            bits[index] &= ~mask
+            self._gaps -= 1
+
+    def _is_missing(self, number: int) -> bool:
+        bits = self._bits
+        if not self._gaps or bits is None:
+            return False
+        slot = number % WINDOW
+        return bool(bits[slot >> 3] & (1 << (slot & 7)))
 
     def accept(self, number: int, digest: int | None = None) -> Verdict:
         """The verdict for ``number``; the state moves only for NEXT, AHEAD and LATE.
@@ -85,38 +163,55 @@ class StreamWindow:
         if not self._started:  # a new stream starts where its first PDU is
             self._started, distance = True, 0
         if distance == 0:
+            if self._gaps:
+                self._mark(number, False)  # its slot's number has left the window
             self.high = (number + 1) % MODULUS
             self.span = min(WINDOW, self.span + 1)
             return self._stored(number, digest, Verdict.NEXT)
         if 0 < distance <= WINDOW:
-            self.missing.update((self.high + k) % MODULUS for k in range(distance))
+            self._mark_run(self.high, distance)
+            self._mark(number, False)
             self.high = (number + 1) % MODULUS
             self.span = min(WINDOW, self.span + distance + 1)
-            self._prune()
             return self._stored(number, digest, Verdict.AHEAD)
         if -self.span <= distance < 0:
-            if number in self.missing:
-                self.missing.discard(number)
+            if self._is_missing(number):
+                self._mark(number, False)
                 return self._stored(number, digest, Verdict.LATE)
             if digest is None:
                 return Verdict.DUPLICATE
-            slot = number % RECENT
-            if self._numbers is None or self._digests is None or self._numbers[slot] != number:
+            numbers, digests = self._numbers, self._digests
+            if numbers is None or digests is None:
                 return Verdict.UNCHECKED
-            return Verdict.DUPLICATE if self._digests[slot] == digest else Verdict.REUSED
+            slot = number % len(numbers)
+            if numbers[slot] != number:
+                return Verdict.UNCHECKED
+            return Verdict.DUPLICATE if digests[slot] == digest else Verdict.REUSED
         return Verdict.OUTSIDE
 
     def _stored(self, number: int, digest: int | None, verdict: Verdict) -> Verdict:
         if digest is not None:
-            if self._numbers is None or self._digests is None:
-                self._numbers = array.array("q", [-1]) * RECENT
-                self._digests = array.array("q", [0]) * RECENT
-            slot = number % RECENT
-            self._numbers[slot] = number
-            self._digests[slot] = digest
+            numbers, digests = self._numbers, self._digests
+            if numbers is None or digests is None:
+                numbers = self._numbers = array.array("q", [-1]) * _FIRST_RECENT
+                digests = self._digests = array.array("q", [0]) * _FIRST_RECENT
+            elif len(numbers) < RECENT and self.span > len(numbers):
+                numbers, digests = self._grow(numbers, digests)
+            slot = number % len(numbers)
+            numbers[slot] = number
+            digests[slot] = digest
         return verdict
 
-    def _prune(self) -> None:
-        """Forget missing numbers that fell out of the window (they were reported as a gap)."""
-        if len(self.missing) > WINDOW:
-            self.missing = {n for n in self.missing if -WINDOW <= serial_distance(self.high, n) < 0}
+    def _grow(
+        self, numbers: array.array[int], digests: array.array[int]
+    ) -> tuple[array.array[int], array.array[int]]:
+        """Digest slots for a stream that has grown past them (up to RECENT): a young or
+        forged stream holds a few hundred octets, a long one 64 KiB."""
+        size = min(RECENT, len(numbers) * 4)
+        grown_numbers = array.array("q", [-1]) * size
+        grown_digests = array.array("q", [0]) * size
+        for kept, value in zip(numbers, digests, strict=True):
+            if kept >= 0:
+                grown_numbers[kept % size], grown_digests[kept % size] = kept, value
+        self._numbers, self._digests = grown_numbers, grown_digests
+        return grown_numbers, grown_digests

@@ -21,7 +21,7 @@ from support.processes import PASSPHRASE, LEMFProcess, MFProcess, until
 from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.template import CCTemplate
-from lawful_intercept.protection.encryption import EncryptionProfile
+from lawful_intercept.protection.encryption import EncryptionProfile, PayloadEncryptor
 from lawful_intercept.protection.keys.software import SoftwareKeyStore
 from lawful_intercept.protocol.lemf_receiver import CCPackets, LEMFReceiver
 
@@ -259,12 +259,17 @@ def test_a_stream_crosses_2_to_the_32_through_a_lemf_restart(tmp_path: Path) -> 
 
 
 def test_a_forged_high_number_moves_nothing_at_li_lemf(tmp_path: Path) -> None:
+    """A sender holding the LEA's key (a rolled-back MF) numbers a PDU far outside the stream:
+    kept aside, and the genuine PDUs after it go on (clear content from a sender without the
+    key is refused before its number is looked at)."""
     mf = plain_mf(tmp_path)
     lemf = LEMFProcess(mf)
-    forged = CCTemplate(
+    clear = CCTemplate(
         lawful_interception_identifier=b"LIID-9",
         network_identifier=m.NetworkIdentifier(b"OPERATOR"),
     ).encode(4_000_000_000, 1, 10**18, m.PayloadDirection.TO_TARGET, udp_packet(99_999))
+    key = (tmp_path / "lemf-hi.key").read_bytes()
+    forged = PayloadEncryptor(key, EncryptionProfile(), byte_counter=1 << 40).encrypt(clear)
 
     async def scenario() -> None:
         lemf.start()
