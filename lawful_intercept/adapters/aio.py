@@ -208,9 +208,12 @@ async def start_server(
 
 class Listener:
     """A server whose accepted connections each run ``handler`` in a task of their own (a
-    :class:`Connection` each, TLS up within 10 s); at most ``max_connections`` at once (one
-    more is closed at once, counted in :attr:`refused_over_cap` and said); :meth:`close`
-    stops listening, drops every open connection and waits for their handlers to finish."""
+    :class:`Connection` each, TLS up within 10 s); only peers ``senders`` admits (another is
+    closed before its handler runs, counted in :attr:`refused_peers` and said with its
+    certificate's fingerprint); at most ``max_connections`` at once (one more is closed at
+    once, counted in :attr:`refused_over_cap` and said); :meth:`close` stops listening, drops
+    every open connection and waits for their handlers to finish. ``on_refused`` and
+    ``on_refused_peer`` are told of each refusal (a service's own counters)."""
 
     def __init__(
         self,
@@ -223,10 +226,15 @@ class Listener:
         max_connections: int = 1024,
         name: str = "listener",
         on_refused: Callable[[], None] | None = None,
+        senders: Senders | None = None,
+        on_refused_peer: Callable[[], None] | None = None,
     ) -> None:
         self._handler, self.host, self.port, self.tls, self._limit = handler, host, port, tls, limit
         self.max_connections, self.name, self._on_refused = max_connections, name, on_refused
+        self.senders = ANYONE if senders is None else senders
+        self._on_refused_peer = on_refused_peer
         self.refused_over_cap = 0
+        self.refused_peers = 0
         self._server: asyncio.Server | None = None
         self._open: dict[asyncio.Task[None], Connection] = {}
 
@@ -245,6 +253,15 @@ class Listener:
     async def _track(self, connection: Connection) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if self.senders.allowed is not None:
+            peer = peer_of(connection)
+            if not self.senders.admits(peer):
+                self.refused_peers += 1
+                self.senders.refuse(peer, self.name)
+                if self._on_refused_peer is not None:
+                    self._on_refused_peer()
+                await close_writer(connection)
+                return
         if len(self._open) >= self.max_connections:
             self.refused_over_cap += 1
             if self.refused_over_cap == 1 or self.refused_over_cap % 100 == 0:

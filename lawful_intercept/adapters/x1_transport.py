@@ -88,9 +88,15 @@ class X1Server:
             else None
         )
         self.host, self.port, self.path, self.timeout = host, port, path.encode(), timeout
-        self._listener = Listener(self._handle, host, port, tls=tls, max_connections=64, name="X1")
-        self.refused_certificates = 0
+        self._listener = Listener(
+            self._handle, host, port, tls=tls, max_connections=64, name="X1", senders=self.senders
+        )
         self.requests = 0
+
+    @property
+    def refused_certificates(self) -> int:
+        """Connections refused: a certificate not among the configured ADMFs'."""
+        return self._listener.refused_peers
 
     async def start(self) -> None:
         self.port = await self._listener.start()
@@ -100,12 +106,7 @@ class X1Server:
         await self._listener.close()
 
     async def _handle(self, connection: Connection) -> None:
-        peer = peer_of(connection)
-        if not self.senders.admits(peer):
-            self.refused_certificates += 1
-            self.senders.refuse(peer, "X1")
-            await close_writer(connection)
-            return
+        peer = peer_of(connection)  # one the listener's senders admit
         admfs = self.senders.scope(peer)
         http = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
         loop = asyncio.get_running_loop()

@@ -276,18 +276,22 @@ class X2X3Receiver:
         self.host, self.port = host, port
         self.timers, self.limits = timers, limits
         self._listener = Listener(
-            self._handle, host, port, tls=tls, max_connections=max_connections, name="X2/X3"
-        )
+            self._handle, host, port, tls=tls, max_connections=max_connections, name="X2/X3",
+            senders=senders,
+        )  # fmt: skip
         self.connections_accepted = 0
         self.pdus_received = 0
         self.streams_rejected = 0
         #: PDUs taken with a defined attribute kept raw (a value of another edition)
         self.raw_attribute_pdus = 0
         self.senders = senders
-        #: connections refused: a certificate the senders do not name
-        self.refused_peers = 0
         #: PDUs dropped: for an XID their POI's certificate may not send for
         self.unauthorised_pdus = 0
+
+    @property
+    def refused_peers(self) -> int:
+        """Connections refused: a certificate the senders do not name."""
+        return self._listener.refused_peers
 
     @property
     def refused_over_cap(self) -> int:
@@ -348,12 +352,7 @@ class X2X3Receiver:
                         peer.address, reason, self.raw_attribute_pdus)  # fmt: skip
 
     async def _handle(self, connection: Connection) -> None:
-        peer = peer_of(connection)
-        if not self.senders.admits(peer):
-            self.refused_peers += 1
-            self.senders.refuse(peer, "X2/X3")
-            await close_writer(connection)
-            return
+        peer = peer_of(connection)  # one the listener's senders admit
         scope = self.senders.scope(peer)
         xids = None if scope is None else frozenset(uuid.UUID(x).bytes for x in scope)
         self.connections_accepted += 1

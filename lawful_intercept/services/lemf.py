@@ -146,7 +146,6 @@ class LEMFServer:
         self.pcap, self.iri, self.quarantine = pcap, iri, quarantine
         self.accept_acknowledgement = accept_acknowledgement
         self.state = state
-        self.senders = senders
         self.idle_timeout = idle_timeout
         self._per_liid = per_liid
         self._split: dict[str, IO[Any]] = {}  # per-LIID outputs by name ("pcap <liid hex>")
@@ -164,12 +163,16 @@ class LEMFServer:
             pcap.write(pcap_header())
         self.counters = LEMFCounters()
         self._listener = Listener(
-            self._handle, host, port, tls=tls, max_connections=max_connections, name="LEMF",
-            on_refused=self._over_cap,
+            self._handle, host, port, tls=tls, max_connections=max_connections,
+            name="delivery", on_refused=self._over_cap, senders=senders,
+            on_refused_peer=self._refused_peer,
         )  # fmt: skip
 
     def _over_cap(self) -> None:
         self.counters.refused_over_cap += 1
+
+    def _refused_peer(self) -> None:
+        self.counters.refused_peers += 1
 
     def _outputs(self) -> dict[str, IO[Any] | None]:
         return {"pcap": self.pcap, "iri": self.iri, "quarantine": self.quarantine, **self._split}
@@ -263,12 +266,7 @@ class LEMFServer:
                     os.close(fd)
 
     async def _handle(self, connection: Connection) -> None:
-        peer = peer_of(connection)
-        if not self.senders.admits(peer):
-            self.counters.refused_peers += 1
-            self.senders.refuse(peer, "delivery")
-            await close_writer(connection)
-            return
+        peer = peer_of(connection)  # one the listener's senders admit
         self.counters.connections += 1
         log.info("delivery connection from %s (%s)", peer.address, peer.common_name)
         session = LEMFSession(accept_acknowledgement=self.accept_acknowledgement)
