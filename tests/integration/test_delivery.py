@@ -433,6 +433,23 @@ def test_lemf_refuses_an_mf_certified_by_another_ca(tmp_path: Path) -> None:
     run(scenario())
 
 
+async def _deliver_plain(server: LEMFServer, pdus: list[bytes]) -> None:
+    """``pdus`` over one plain-TCP delivery connection without acknowledgement, then closed
+    once the LEMF has read them all (or 2 s have passed)."""
+    target = server.counters.pdus + len(pdus)
+    connection = await open_connection("127.0.0.1", server.port, tls=None)
+    session = DeliverySession(0.0, operator_id=b"OP", acknowledgement=False)
+    for position, octets in enumerate(pdus):
+        session.send(position, octets, 0.0)
+    connection.write(session.data_to_send())
+    await connection.drain()
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if server.counters.pdus >= target:
+            break
+    await close_writer(connection)
+
+
 def test_the_lemf_keeps_aside_what_it_does_not_write(tmp_path: Path) -> None:
     """A PDU numbered far outside its stream and one that does not decrypt are kept, raw, in
     the quarantine file with why; the genuine PDUs around them reach the pcap."""
@@ -457,17 +474,7 @@ def test_the_lemf_keeps_aside_what_it_does_not_write(tmp_path: Path) -> None:
         with (tmp_path / "cc.pcap").open("wb") as pcap, (tmp_path / "q.jsonl").open("w") as kept:
             server = LEMFServer(None, receiver, pcap=pcap, quarantine=kept, allow_plain_tcp=True)
             await server.start()
-            connection = await open_connection("127.0.0.1", server.port, tls=None)
-            session = DeliverySession(0.0, operator_id=b"OP", acknowledgement=False)
-            for position, octets in enumerate(stream):
-                session.send(position, octets, 0.0)
-            connection.write(session.data_to_send())
-            await connection.drain()
-            for _ in range(100):
-                await asyncio.sleep(0.02)
-                if server.counters.pdus >= len(stream):
-                    break
-            await close_writer(connection)
+            await _deliver_plain(server, stream)
             await server.close()
             c = server.counters
             assert (c.cc_packets, c.out_of_window, c.undecryptable, c.quarantined) == (6, 1, 1, 2)
@@ -581,17 +588,7 @@ def test_the_lemf_writes_each_liid_to_its_own_files_and_cuts_them_back(tmp_path:
         server = LEMFServer(None, LEMFReceiver(), state=state, per_liid=per_liid,
                             allow_plain_tcp=True)  # fmt: skip
         await server.start()
-        connection = await open_connection("127.0.0.1", server.port, tls=None)
-        session = DeliverySession(0.0, operator_id=b"OP", acknowledgement=False)
-        for position, octets in enumerate(pdus):
-            session.send(position, octets, 0.0)
-        connection.write(session.data_to_send())
-        await connection.drain()
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-            if server.counters.pdus >= len(pdus):
-                break
-        await close_writer(connection)
+        await _deliver_plain(server, pdus)
         await server.close()
         assert server.counters.gaps == 0
 
@@ -710,17 +707,7 @@ def test_a_lemf_with_a_key_refuses_content_in_clear(tmp_path: Path) -> None:
         with (tmp_path / "cc.pcap").open("wb") as pcap, (tmp_path / "q.jsonl").open("w") as kept:
             server = LEMFServer(None, receiver, pcap=pcap, quarantine=kept, allow_plain_tcp=True)
             await server.start()
-            connection = await open_connection("127.0.0.1", server.port, tls=None)
-            session = DeliverySession(0.0, operator_id=b"OP", acknowledgement=False)
-            for position, octets in enumerate(stream):
-                session.send(position, octets, 0.0)
-            connection.write(session.data_to_send())
-            await connection.drain()
-            for _ in range(100):
-                await asyncio.sleep(0.02)
-                if server.counters.pdus >= len(stream):
-                    break
-            await close_writer(connection)
+            await _deliver_plain(server, stream)
             await server.close()
             c = server.counters
             assert (c.cc_packets, c.iri_records, c.unprotected, c.quarantined, c.gaps) == (
