@@ -21,6 +21,15 @@ own microSecondTimeStamp; a PDU goes out when it is full, before a packet of ano
 communication, after ``aggregate_wait`` (:meth:`Mediator.poll`), and at
 :meth:`Mediator.release_held`. Sequence numbers are taken when a PDU goes out, so a snapshot
 never counts a held packet.
+
+byteCounter (TS 102 232-1 EncryptedPayload, annex G) under an LEA's key: the key is the LEA's,
+shared by all its streams, and the CBC IV of the deployed profile is the sequence number, which
+every stream starts at 0; what keeps two PDUs under one key from beginning alike is the
+byteCounter in their first block. So no two streams of an LEA use the same byteCounter value:
+each new stream takes a range of COUNTER_RANGE values starting at ``unixTime << 32`` or at the
+end of the LEA's last range, whichever is later, and moves to a fresh range before it leaves
+its own. Ranges and each stream's next byteCounter are in :meth:`Mediator.snapshot`, committed
+with the PDUs, so a restart resumes them and a clock set back repeats none.
 """
 
 from __future__ import annotations
@@ -138,6 +147,12 @@ class MediatorCounters:
     integrity_checks: int = 0
 
 
+#: byteCounter values each stream of an LEA has to itself (see the module doc): 1 TiB
+COUNTER_RANGE = 1 << 40
+#: how far before its range's end a stream moves on (more than one batch's PDUs)
+_COUNTER_MARGIN = 1 << 32
+
+
 class _Stream:
     """One (LEA, LIID, HI2|HI3) delivery stream: sequence numbers and protection."""
 
@@ -148,16 +163,18 @@ class _Stream:
         handover: Handover,
         key: bytes | bytearray | None,
         signer: Callable[[bytes], bytes] | None,
-        now: float,
+        counter: tuple[int, int],
     ) -> None:
+        """``counter``: the next byteCounter and the end of the stream's range."""
         self.lea, self.liid, self.handover = lea, liid, handover
         self.template: CCTemplate  # the task's header writer for this LEA (set on binding)
         self.sequence = 0
         self.encryptor = (
-            PayloadEncryptor(key, lea.encryption, now=now)
+            PayloadEncryptor(key, lea.encryption, byte_counter=counter[0])
             if lea.encryption is not None and key is not None
             else None
         )
+        self.counter_end = counter[1]
         if lea.encryption is not None and key is None:
             raise ConfigurationError(f"LEA {lea.name} encrypts: a data key is needed")
         self.checker = (
@@ -251,6 +268,8 @@ class Mediator:
         # numbering of streams and CINs not (or no longer) bound: kept for when they return
         self._saved_streams: dict[str, int] = {}
         self._saved_cins: dict[str, int] = {}
+        self._saved_counters: dict[str, tuple[int, int]] = {}  # next byteCounter, range end
+        self._counter_floor: dict[str, int] = {}  # per LEA: where its next range may start
         self.counters = MediatorCounters()
         self._deferred: list[_Sealing] | None = None  # during on_pdus: PDUs to seal at its end
         if state is not None:
@@ -275,14 +294,44 @@ class Mediator:
                 raise ConfigurationError(f"task {binding.xid} names an unknown LEA {name!r}")
             key = self._keys.get(name)
             pair = (
-                _Stream(lea, binding.liid, Handover.HI2, key, self._signer, now),
-                _Stream(lea, binding.liid, Handover.HI3, key, self._signer, now),
+                self._stream(lea, binding.liid, Handover.HI2, key, now),
+                self._stream(lea, binding.liid, Handover.HI3, key, now),
             )
             for stream in pair:
-                stream.sequence = self._saved_streams.get(_stream_key(stream), 0)
                 stream.template = task.template_for(lea)
             task.streams.append(pair)
         self._tasks[binding.xid.bytes] = task
+
+    def _stream(
+        self,
+        lea: LEAConfig,
+        liid: bytes,
+        handover: Handover,
+        key: bytes | bytearray | None,
+        wall: float,
+    ) -> _Stream:
+        """A stream resuming its numbering and byteCounter, or starting them."""
+        name = _stream_key_of(lea.name, liid, handover)
+        counter = self._saved_counters.get(name)
+        if counter is None:
+            counter = self._counter_range(lea.name, wall)
+        stream = _Stream(lea, liid, handover, key, self._signer, counter)
+        stream.sequence = self._saved_streams.get(name, 0)
+        return stream
+
+    def _counter_range(self, lea: str, wall: float) -> tuple[int, int]:
+        """A byteCounter range of ``lea``'s no stream has used: its start and where the
+        stream must move on (see the module doc)."""
+        start = max(int(wall) << 32, self._counter_floor.get(lea, 0))
+        self._counter_floor[lea] = start + COUNTER_RANGE
+        return start, start + COUNTER_RANGE - _COUNTER_MARGIN
+
+    def _keep_in_range(self, stream: _Stream) -> None:
+        """Move a stream near its range's end to a fresh range (its next byteCounter steps
+        off the annex G rule once, which a LEMF notes; none repeats)."""
+        encryptor = stream.encryptor
+        if encryptor is not None and encryptor.byte_counter >= stream.counter_end:
+            encryptor.byte_counter, stream.counter_end = self._counter_range(stream.lea.name, 0)
 
     def remove_binding(self, xid: uuid.UUID) -> list[HIPDU]:
         """Stop mediating a task (X1 DeactivateTask); its numbering is kept. Returns the
@@ -300,16 +349,28 @@ class Mediator:
         self._saved_cins[task.binding.liid.hex()] = task.next_cin
         for pair in task.streams:
             for stream in pair:
-                self._saved_streams[_stream_key(stream)] = stream.sequence
+                name = _stream_key(stream)
+                self._saved_streams[name] = stream.sequence
+                if stream.encryptor is not None:
+                    self._saved_counters[name] = (
+                        stream.encryptor.byte_counter, stream.counter_end
+                    )
 
     def snapshot(self) -> bytes:
-        """Each stream's next sequence number and each task's next CIN, to commit with the
-        PDUs they account for. Open activity periods are not kept: after a restart the next
-        PDU of a target opens a new one (a new CIN)."""
+        """Each stream's next sequence number and byteCounter, each task's next CIN and each
+        LEA's byteCounter floor, to commit with the PDUs they account for. Open activity
+        periods are not kept: after a restart the next PDU of a target opens a new one (a
+        new CIN)."""
         for task in self._tasks.values():
             self._save(task)
         return json.dumps(
-            {"streams": self._saved_streams, "cins": self._saved_cins}, sort_keys=True
+            {
+                "streams": self._saved_streams,
+                "cins": self._saved_cins,
+                "byte_counters": self._saved_counters,
+                "counter_floors": self._counter_floor,
+            },
+            sort_keys=True,
         ).encode()
 
     def _load(self, state: bytes) -> None:
@@ -317,6 +378,14 @@ class Mediator:
             saved = json.loads(state)
             self._saved_streams = {str(k): int(v) for k, v in saved["streams"].items()}
             self._saved_cins = {str(k): int(v) for k, v in saved["cins"].items()}
+            # absent from states written before byteCounters were kept: streams take new ranges
+            self._saved_counters = {
+                str(k): (int(v[0]), int(v[1]))
+                for k, v in saved.get("byte_counters", {}).items()
+            }
+            self._counter_floor = {
+                str(k): int(v) for k, v in saved.get("counter_floors", {}).items()
+            }
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigurationError(f"mediator state does not parse: {exc}") from None
 
@@ -500,6 +569,7 @@ class Mediator:
         now: float,
         out: list[HIPDU],
     ) -> None:
+        self._keep_in_range(stream)
         if stream.checker is None:
             return
         check = stream.checker.add(sequence, octets, now)
@@ -557,5 +627,9 @@ class _Sealing:
 HOLD_OCTETS = 60_000
 
 
+def _stream_key_of(lea: str, liid: bytes, handover: Handover) -> str:
+    return f"{lea}/{liid.hex()}/{handover.value}"
+
+
 def _stream_key(stream: _Stream) -> str:
-    return f"{stream.lea.name}/{stream.liid.hex()}/{stream.handover.value}"
+    return _stream_key_of(stream.lea.name, stream.liid, stream.handover)

@@ -34,7 +34,9 @@ from lawful_intercept.protection.encryption import (
 from lawful_intercept.protection.integrity import IntegrityVerifier
 from lawful_intercept.protection.keys.software import SoftwareKeyStore
 from lawful_intercept.protocol.lemf_receiver import ByteCounterStep, CCPacket, Gap, LEMFReceiver
+from lawful_intercept.protocol import mediator as mediator_module
 from lawful_intercept.protocol.mediator import (
+    COUNTER_RANGE,
     Handover,
     HeaderTime,
     LEAConfig,
@@ -631,3 +633,102 @@ def test_intervals_follow_the_monotonic_clock_whatever_the_time_of_day_does(
     assert checks and {type(codec.decode(p.octets).payload) for p in checks} == {m.IntegrityCheck}
     stamped = codec.decode(checks[0].octets).header.time_stamp
     assert stamped is not None and abs(stamped.timestamp() - (wall - 7200)) < 1
+
+
+XID2 = uuid.UUID("8b1c2f0e-2d4c-4e55-9a57-2f0c9b8e6a12")
+
+
+def _for_xid(octets: bytes, xid: uuid.UUID) -> bytes:
+    """An X2/X3 PDU of another task (the XID is at octet 16 of the header, clause 5.1)."""
+    return octets[:16] + xid.bytes + octets[32:]
+
+
+def _encrypted(out: list[Any], key: bytes, rule: IVRule) -> list[tuple[Any, int, bytes]]:
+    """(PDU, byteCounter, first cipher block) of each encrypted PDU of ``out``."""
+    decryptor = PayloadDecryptor(key, EncryptionProfile(iv_rule=rule))
+    found = []
+    for pdu in out:
+        payload = codec.decode(pdu.octets).payload
+        if isinstance(payload, m.EncryptionContainer):
+            opened = decryptor.decrypt(pdu.octets)
+            found.append((pdu, opened.byte_counter, payload.encrypted_payload[:16]))
+    return found
+
+
+@pytest.mark.parametrize("rule", list(IVRule))
+def test_no_two_pdus_under_an_leas_key_share_a_byte_counter_or_a_first_block(
+    store: Any, rule: IVRule
+) -> None:
+    """Annex G review: one key per LEA, every stream's sequence numbers (the IV) from 0. Two
+    LIIDs bound in the same second used to start at the same byteCounter, so their first PDUs
+    had identical first cipher blocks; each stream now has a range of its own."""
+    key = os.urandom(32)
+    lea = LEAConfig("LEA-B", encryption=EncryptionProfile(iv_rule=rule))
+    bindings = [TaskBinding(x, liid, ("LEA-B",)) for x, liid in ((XID, b"L1"), (XID2, b"L2"))]
+    mediator = Mediator(bindings, [lea], keys={"LEA-B": key}, now=T0 / S)
+    pdus, _ = _poi_output()
+    out = mediator.on_pdus(
+        [X2X3View(o) for p in pdus for o in (p, _for_xid(p, XID2))], now=1.0, wall=T0 / S
+    )
+    sealed = _encrypted(out, key, rule)
+    assert len(sealed) == len(out) and {p.liid for p, _, _ in sealed} == {b"L1", b"L2"}
+    counters = [c for _, c, _ in sealed]
+    assert len(set(counters)) == len(counters)
+    assert len({b for _, _, b in sealed}) == len(sealed)
+    starts = sorted(min(c for p, c, _ in sealed if (p.liid, p.handover) == s)
+                    for s in {(p.liid, p.handover) for p, _, _ in sealed})  # fmt: skip
+    assert starts[0] == (T0 // S) << 32
+    assert [b - a for a, b in itertools.pairwise(starts)] == [COUNTER_RANGE] * 3
+
+
+def test_byte_counters_resume_after_a_restart_even_with_the_clock_set_back(store: Any) -> None:
+    """The byteCounter comes from the committed state, not the clock: after a restart with
+    the clock an hour back, a stream goes on where it stopped (the LEMF sees no step) and a
+    task bound then starts past every range used before."""
+    key = os.urandom(32)
+    lea = LEAConfig("LEA-B", encryption=EncryptionProfile())
+    first = Mediator([TaskBinding(XID, b"L1", ("LEA-B",))], [lea], keys={"LEA-B": key},
+                     now=T0 / S)  # fmt: skip
+    pdus, _ = _poi_output()
+    before = first.on_pdus([X2X3View(p) for p in pdus[:4]], now=1.0, wall=T0 / S)
+    state = first.snapshot()
+    back = T0 / S - 3600
+    second = Mediator([TaskBinding(XID, b"L1", ("LEA-B",))], [lea], keys={"LEA-B": key},
+                      now=back, state=state)  # fmt: skip
+    second.add_binding(TaskBinding(XID2, b"L2", ("LEA-B",)), now=back)
+    after = second.on_pdus(
+        [X2X3View(o) for p in pdus[4:] for o in (p, _for_xid(p, XID2))], now=2.0, wall=back
+    )
+    receiver = LEMFReceiver(key=key, profile=EncryptionProfile())
+    events = [e for pdu in before + after for e in receiver.on_pdu(pdu.octets)]
+    assert not [e for e in events if isinstance(e, ByteCounterStep | Gap)]
+    old = [c for _, c, _ in _encrypted(before + after, key, IVRule.SEQUENCE_REPEATED)]
+    assert len(set(old)) == len(old)
+    new_task = [c for p, c, _ in _encrypted(after, key, IVRule.SEQUENCE_REPEATED)
+                if p.liid == b"L2"]  # fmt: skip
+    assert new_task and min(new_task) >= ((T0 // S) << 32) + 2 * COUNTER_RANGE
+
+
+def test_a_stream_near_its_ranges_end_moves_to_a_fresh_one(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream that would run into the next stream's range moves on: the LEMF notes one
+    step off annex G and keeps the packet; no byteCounter value repeats."""
+    monkeypatch.setattr(mediator_module, "COUNTER_RANGE", 1 << 12)
+    monkeypatch.setattr(mediator_module, "_COUNTER_MARGIN", 1 << 9)
+    key = os.urandom(32)
+    lea = LEAConfig("LEA-B", encryption=EncryptionProfile())
+    bindings = [TaskBinding(x, liid, ("LEA-B",)) for x, liid in ((XID, b"L1"), (XID2, b"L2"))]
+    mediator = Mediator(bindings, [lea], keys={"LEA-B": key}, now=T0 / S)
+    pdus, packets = _poi_output()
+    out = []
+    for _ in range(5):
+        out += mediator.on_pdus([X2X3View(p) for p in pdus], now=1.0, wall=T0 / S)
+    sealed = _encrypted(out, key, IVRule.SEQUENCE_REPEATED)
+    counters = [c for _, c, _ in sealed]
+    assert len(set(counters)) == len(counters)
+    receiver = LEMFReceiver(key=key, profile=EncryptionProfile())
+    events = [e for pdu in out for e in receiver.on_pdu(pdu.octets)]
+    steps = [e for e in events if isinstance(e, ByteCounterStep)]
+    assert steps and all(e.step is CounterStep.OTHER for e in steps)
+    assert sum(isinstance(e, CCPacket) for e in events) == 5 * len(packets)
