@@ -352,9 +352,7 @@ class Mediator:
                 name = _stream_key(stream)
                 self._saved_streams[name] = stream.sequence
                 if stream.encryptor is not None:
-                    self._saved_counters[name] = (
-                        stream.encryptor.byte_counter, stream.counter_end
-                    )
+                    self._saved_counters[name] = (stream.encryptor.byte_counter, stream.counter_end)
 
     def snapshot(self) -> bytes:
         """Each stream's next sequence number and byteCounter, each task's next CIN and each
@@ -380,8 +378,7 @@ class Mediator:
             self._saved_cins = {str(k): int(v) for k, v in saved["cins"].items()}
             # absent from states written before byteCounters were kept: streams take new ranges
             self._saved_counters = {
-                str(k): (int(v[0]), int(v[1]))
-                for k, v in saved.get("byte_counters", {}).items()
+                str(k): (int(v[0]), int(v[1])) for k, v in saved.get("byte_counters", {}).items()
             }
             self._counter_floor = {
                 str(k): int(v) for k, v in saved.get("counter_floors", {}).items()

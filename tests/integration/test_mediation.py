@@ -33,8 +33,8 @@ from lawful_intercept.protection.encryption import (
 )
 from lawful_intercept.protection.integrity import IntegrityVerifier
 from lawful_intercept.protection.keys.software import SoftwareKeyStore
-from lawful_intercept.protocol.lemf_receiver import ByteCounterStep, CCPacket, Gap, LEMFReceiver
 from lawful_intercept.protocol import mediator as mediator_module
+from lawful_intercept.protocol.lemf_receiver import ByteCounterStep, CCPacket, Gap, LEMFReceiver
 from lawful_intercept.protocol.mediator import (
     COUNTER_RANGE,
     Handover,
