@@ -1,10 +1,12 @@
 """A tamper-evident audit trail: hash-chained entries, signed at intervals by the KeyStore.
 
-Every X1 action becomes an entry: sequence number (from 1, no gaps), time, actor (the ADMF
-identifier), action, subject (an XID or DID, never a target identifier), outcome, and the
-hash of the previous entry. Its own hash is SHA-256 over that canonical JSON. Every
-``sign_every`` entries or ``sign_interval`` seconds (at the next entry), and on
-:meth:`AuditLog.checkpoint` and close, the newest entry's hash is signed with the KeyStore's
+Every X1 action becomes an entry: sequence number (from 1, no gaps), time, the clock's state
+when a check is given (``clock``: synchronised within its bound, the kernel's maximum error:
+whether the time can be trusted as evidence), actor (the ADMF identifier), action, subject (an
+XID or DID, never a target identifier), outcome, and the hash of the previous entry. Its own
+hash is SHA-256 over that canonical JSON. Every ``sign_every`` entries or ``sign_interval``
+seconds on the monotonic clock (at the next entry), and on :meth:`AuditLog.checkpoint` and
+close, the newest entry's hash is signed with the KeyStore's
 ECDSA key (the HSM or TPM holds it; the host cannot forge a checkpoint).
 
 :func:`verify_audit` recomputes the chain: a changed entry breaks its hash, a removed one
@@ -30,6 +32,7 @@ from pathlib import Path
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from lawful_intercept.adapters.time_source import ClockCheck
 from lawful_intercept.errors import IntegrityError
 from lawful_intercept.protection.keys.base import KeyStore, verify_digest
 
@@ -57,35 +60,40 @@ class AuditLog:
         sign_every: int = 10,
         sign_interval: float = 60.0,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        time_check: ClockCheck | None = None,
     ) -> None:
+        """``clock`` stamps entries; ``monotonic`` times the signing interval;
+        ``time_check``: the service's clock check, recorded in each entry."""
         self.path = Path(path)
         self._signer = signer
         self.sign_every, self.sign_interval = sign_every, sign_interval
-        self._clock = clock
+        self._clock, self._monotonic, self._time_check = clock, monotonic, time_check
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
-        os.chmod(self.path, 0o640)
+        os.chmod(self.path, 0o600)
         row = self._db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
         self._seq, self._head = (int(row[0]), bytes(row[1])) if row else (0, _GENESIS)
         signed = self._db.execute(
             "SELECT MAX(seq) FROM entries WHERE signature IS NOT NULL"
         ).fetchone()[0]
         self._signed_seq = int(signed or 0)
-        self._signed_at = clock()
+        self._signed_at = monotonic()
 
     def append(self, actor: str, action: str, subject: str, outcome: str) -> int:
         """Add an entry (durable on return); returns its sequence number."""
         seq = self._seq + 1
-        body = json.dumps(
-            {"seq": seq, "time": round(self._clock(), 6), "actor": actor, "action": action,
-             "subject": subject, "outcome": outcome, "prev": self._head.hex()},
-            sort_keys=True, separators=(",", ":"),
-        )  # fmt: skip
+        entry = {"seq": seq, "time": round(self._clock(), 6), "actor": actor, "action": action,
+                 "subject": subject, "outcome": outcome, "prev": self._head.hex()}  # fmt: skip
+        clock = {} if self._time_check is None else self._time_check.record()
+        if clock:
+            entry["clock"] = clock
+        body = json.dumps(entry, sort_keys=True, separators=(",", ":"))
         digest = _hash(body)
         signature = None
-        now = self._clock()
+        now = self._monotonic()
         due = seq - self._signed_seq >= self.sign_every or now - self._signed_at >= (
             self.sign_interval
         )
@@ -109,7 +117,7 @@ class AuditLog:
             self._db.execute(
                 "UPDATE entries SET signature = ? WHERE seq = ?", (signature, self._seq)
             )
-        self._signed_seq, self._signed_at = self._seq, self._clock()
+        self._signed_seq, self._signed_at = self._seq, self._monotonic()
 
     def close(self) -> None:
         """Sign the newest entry, then close."""

@@ -5,7 +5,10 @@ authenticated time service; issue "NFV security" item 4).
 
 A service flags an unsynchronised clock or one whose maximum error exceeds its bound: one
 warning line when the state changes, and gauges in its status file and metrics
-(``time_synchronised``, ``time_max_error_seconds``). Linux only; elsewhere nothing is read.
+(``time_synchronised``, ``time_max_error_seconds``); X1 GetNEStatus reports it as a fault and
+each audit entry records it. Under the ``refuse`` policy a service does not start on such a
+clock, and an MF holds X2/X3 input back while it lasts. Linux only; elsewhere nothing is read
+(and nothing refused).
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import attrs
 
 from lawful_intercept.protection.memory import LIBC
 
-__all__ = ["ClockCheck", "ClockState", "read_clock"]
+__all__ = ["POLICIES", "ClockCheck", "ClockState", "read_clock", "untrusted"]
+
+#: what a service does with an untrusted clock: say so (``flag``), or also refuse work
+POLICIES = ("flag", "refuse")
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,16 @@ def read_clock() -> ClockState | None:
     return ClockState(synchronised, timex.maxerror / 1e6, timex.esterror / 1e6)
 
 
+def untrusted(state: ClockState, max_error: float) -> str | None:
+    """Why a clock in ``state`` is not trusted within ``max_error`` seconds, in one line;
+    None when it is."""
+    if state.synchronised and state.max_error <= max_error:
+        return None
+    kernel = "synchronised" if state.synchronised else "unsynchronised"
+    return (f"the clock is not synchronised within {max_error:g} s (kernel: {kernel}, "
+            f"maximum error {state.max_error:.3f} s)")  # fmt: skip
+
+
 class ClockCheck:
     """A service's view of its clock: trusted when synchronised within ``max_error`` seconds;
     :meth:`check` says so in one line each time that changes."""
@@ -77,11 +93,37 @@ class ClockCheck:
         max_error: float = 1.0,
         read: Callable[[], ClockState | None] = read_clock,
         name: str = "li",
+        policy: str = "flag",
     ) -> None:
-        self.max_error, self.name = max_error, name
+        if policy not in POLICIES:
+            raise ValueError(f"time policy {policy!r}: one of {', '.join(POLICIES)}")
+        self.max_error, self.name, self.policy = max_error, name, policy
         self._read = read
         self._trusted: bool | None = None
         self.state: ClockState | None = None
+
+    @property
+    def trusted(self) -> bool:
+        """The last :meth:`check` found the clock synchronised within the bound (or could
+        not read it)."""
+        return self._trusted is not False
+
+    @property
+    def refusing(self) -> bool:
+        """Work is to be refused: the policy is ``refuse`` and the clock is not trusted."""
+        return self.policy == "refuse" and not self.trusted
+
+    def fault(self) -> str | None:
+        """Read the clock: why it is not trusted, in one line (None when it is)."""
+        self.check()
+        return None if self.state is None else untrusted(self.state, self.max_error)
+
+    def record(self) -> dict[str, object]:
+        """Read the clock: its state for an audit entry (empty where it cannot be read)."""
+        self.check()
+        if self.state is None:
+            return {}
+        return {"synchronised": self.trusted, "max_error": round(self.state.max_error, 6)}
 
     def check(self) -> dict[str, float]:
         """Read the clock; the gauges for a status file and metrics (empty where the clock
@@ -90,7 +132,7 @@ class ClockCheck:
         self.state = state
         if state is None:
             return {}
-        trusted = state.synchronised and state.max_error <= self.max_error
+        trusted = untrusted(state, self.max_error) is None
         if trusted != self._trusted:
             if trusted:
                 log.info("%s: the clock is synchronised (maximum error %.3f s)", self.name,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO, NoReturn
 
 from lawful_intercept import __version__
+from lawful_intercept.cli.clock import add_clock_options, refused_start
 from lawful_intercept.cli.config import add_config_parser, cmd_config
 from lawful_intercept.cli.decode import InputError, add_decode_parser, cmd_decode, open_binary
 from lawful_intercept.cli.formats import FORMATS, json_format
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "info shows X1 requests, connections and deliveries)")  # fmt: skip
     parser.add_argument("--log-format", choices=["text", "json"], default="text",
                         help="text lines, or one JSON object per line")  # fmt: skip
+    add_clock_options(parser)
     sub: Any = parser.add_subparsers(dest="command", required=True)  # of _Parser
     add_decode_parser(sub)
     enc = sub.add_parser(
@@ -124,6 +126,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in services:
         grouped = ("config", "keys", "mf", "admf", "audit", "pki")
         where = f"li {args.command}" + (f" {args.action}" if args.command in grouped else "")
+        refusal = refused_start(args)
+        if refusal is not None:
+            print(f"{where}: {refusal}", file=sys.stderr)
+            return 1
         try:
             return services[args.command](args)
         except LawfulInterceptError as exc:

@@ -16,7 +16,7 @@ from typing import IO, Any, TextIO
 from cryptography.hazmat.primitives import serialization
 
 from lawful_intercept.adapters.aio import ANYONE, Senders
-from lawful_intercept.adapters.time_source import ClockCheck
+from lawful_intercept.cli.clock import service_clock
 from lawful_intercept.cli.files import publish, read_input, read_verification_key
 from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.protection.keys.base import zeroise
@@ -195,6 +195,7 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
             (host, port), tls = config.metrics
             metrics = MetricsEndpoint(tls, host, port, "li_mf", MF_GAUGES)
         await service.start()
+        clock = service_clock(args, "li mf")
         x1 = None
         if config.x1 is not None:
             from lawful_intercept.codec.x1.messages import DestinationDetails
@@ -217,20 +218,23 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
             hooks = MFHooks(
                 service, config.x1_delivery_tls.client_context(), lea_settings=lea_settings
             )
-            x1 = await start_ne(ne_config, store, hooks)
+            x1 = await start_ne(ne_config, store, hooks, clock)
             print(f"li mf: X1 on {ne_config.host}:{x1[1].port} as {ne_config.ne_id}, "
                   f"{len(x1[0].tasks)} task(s) provisioned", file=err, flush=True)  # fmt: skip
         print(f"li mf: listening on {config.listen[0]}:{service.port}, "
               f"{len(config.tasks)} task(s), {len(config.leas)} LEA(s), "
               f"{len(queue)} record(s) queued from before", file=err, flush=True)  # fmt: skip
-        clock = ClockCheck(name="li mf")
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
+            gauges = clock.check()
+            service.hold_input(clock.refusing)
             status = service.status()
-            publish(args.status_file, metrics, {**attrs.asdict(status), **clock.check()})
+            publish(args.status_file, metrics, {**attrs.asdict(status), **gauges})
             if not args.quiet:
                 fault = "  STORAGE FAULT: not accepting" if status.storage_fault else ""
+                if status.time_hold:
+                    fault += "  CLOCK UNTRUSTED: X2/X3 held back"
                 if status.queue_losses:
                     fault += f"  QUEUE LOSSES: {status.queue_losses} range(s)"
                 if status.raw_attribute_pdus:
@@ -275,7 +279,7 @@ def _append(path: str, mode: str) -> IO[Any]:
 CLOCK_GAUGES = frozenset({"time_synchronised", "time_max_error_seconds"})
 #: MFStatus fields that are levels, not running totals
 MF_GAUGES = CLOCK_GAUGES | {
-    "queued", "pending", "connected", "storage_fault", "queue_rolled_back",
+    "queued", "pending", "connected", "storage_fault", "queue_rolled_back", "time_hold",
     "delivery_lag_seconds",
 }  # fmt: skip
 
@@ -389,7 +393,7 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
             metrics = MetricsEndpoint(files, metrics_host, metrics_port, "li_lemf", CLOCK_GAUGES)
         print(f"li lemf: listening on {host}:{server.port}", file=err, flush=True)
         started = time.monotonic()
-        clock = ClockCheck(name="li lemf")
+        clock = service_clock(args, "li lemf")
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 import attrs
 
 from lawful_intercept.adapters.time_source import ClockCheck
+from lawful_intercept.cli.clock import service_clock
 from lawful_intercept.cli.files import publish, read_input
 from lawful_intercept.errors import ConfigurationError, TransportError
 from lawful_intercept.protocol.poi_pipeline import InterceptTask, POICounters
@@ -183,11 +184,13 @@ def _reporter(
     err: TextIO,
     metrics: MetricsEndpoint | None = None,
     sender: X2X3Sender | None = None,
+    clock: ClockCheck | None = None,
 ) -> Callable[[POIStatus], None]:
     """The progress line a second (unless --quiet), the status file and the metrics, live
-    and X1-provisioned alike; with one MF link, its state and what waits for it."""
+    and X1-provisioned alike; with one MF link, its state and what waits for it. ``clock``:
+    the POI's clock check, when X1 shares it."""
 
-    clock = ClockCheck(name="li poi")
+    clock = clock or service_clock(args, "li poi")
 
     def report(status: POIStatus) -> None:
         snapshot: dict[str, object] = {
@@ -276,10 +279,12 @@ async def _run_x1(args: argparse.Namespace, err: TextIO) -> int:
         """Replaced by the X1 hooks' router before any task exists."""
 
     store = open_keystore(keystore, path.parent)
+    clock = service_clock(args, "li poi")
     with _metrics(args) as metrics:
         service = POIService(
-            [], args.interface, nowhere, netns=args.netns, report=_reporter(args, err, metrics)
-        )
+            [], args.interface, nowhere, netns=args.netns,
+            report=_reporter(args, err, metrics, clock=clock),
+        )  # fmt: skip
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -287,7 +292,7 @@ async def _run_x1(args: argparse.Namespace, err: TextIO) -> int:
         hooks = POIHooks(service, x2x3_tls.client_context(), version=version)
         running = asyncio.ensure_future(service.run(stop))
         try:
-            element, server = await start_ne(config, store, hooks)
+            element, server = await start_ne(config, store, hooks, clock)
             print(f"li poi: X1 on {config.host}:{server.port} as {config.ne_id}; tapping "
                   f"{args.interface}, {len(element.tasks)} task(s) provisioned", file=err,
                   flush=True)  # fmt: skip

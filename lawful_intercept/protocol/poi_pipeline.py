@@ -4,7 +4,10 @@ Per task (XID): every frame whose IP packet matches a target becomes one X3 PDU 
 format IPv4 or IPv6 packet; attributes sequence number, timestamp, source and destination
 address and ports, IP protocol, matched target identifier, and the task's NFID/IPID when set).
 Activity per (task, target) is tracked: the first matching packet of a period emits an X2
-IRI-Begin, and ``idle_timeout`` seconds without one emit an IRI-End (from :meth:`poll`). X2
+IRI-Begin, and ``idle_timeout`` seconds without one emit an IRI-End (from :meth:`poll`). The
+idle time is measured on the monotonic clock a live POI passes (``mono_ns``), so a clock set
+forward ends no period and one set back delays no IRI-End; without it (a capture file
+replayed), on the packets' timestamps. The IRI's times are the packets' and the wall clock's. X2
 PDUs carry a TS 102 232-1 Payload (iRIPayloadSequence of one IPIRI, TS 102 232-3), payload
 format 17 (PS-PDU Payload) of TS 103 221-2.
 
@@ -87,7 +90,8 @@ class POICounters:
 class _Activity:
     target: Target
     start_ns: int
-    last_ns: int
+    last_ns: int  # the last packet's timestamp (the IRI's end time)
+    last_clock: int  # when it was seen, on the clock periods are timed on
     to_target: int = 0
     from_target: int = 0
 
@@ -153,8 +157,10 @@ class POIPipeline:
         self._tasks = [state for state in self._tasks if state.task.xid != xid]
         return out
 
-    def process(self, frames: Iterable[Frame]) -> list[bytes]:
-        """X2 and X3 PDUs for a batch of frames, in capture order."""
+    def process(self, frames: Iterable[Frame], mono_ns: int | None = None) -> list[bytes]:
+        """X2 and X3 PDUs for a batch of frames, in capture order. ``mono_ns``: the
+        monotonic clock when the batch was read (a live capture); None: time periods on the
+        frames' timestamps."""
         out: list[bytes] = []
         emit = out.append
         parse, tasks = self._parse, self._tasks
@@ -179,6 +185,7 @@ class POIPipeline:
             else:
                 source, destination = packet[8:24], packet[24:40]
             seconds, nanoseconds = divmod(timestamp, 1_000_000_000)
+            clock = timestamp if mono_ns is None else mono_ns
             for state in tasks:
                 found = state.matcher.match(version, src, dst, protocol, sport, dport)
                 if found is None:
@@ -186,9 +193,9 @@ class POIPipeline:
                 index, direction = found
                 matched += 1
                 activity = state.activity.get(index)
-                if activity is None or timestamp - activity.last_ns >= state.idle_ns:
-                    activity = self._new_period(state, index, activity, timestamp, emit)
-                activity.last_ns = timestamp
+                if activity is None or clock - activity.last_clock >= state.idle_ns:
+                    activity = self._new_period(state, index, activity, timestamp, clock, emit)
+                activity.last_ns, activity.last_clock = timestamp, clock
                 if direction == FROM_TARGET:
                     activity.from_target += len(packet)
                 else:
@@ -218,24 +225,28 @@ class POIPipeline:
         index: int,
         idle: _Activity | None,
         timestamp: int,
+        clock: int,
         emit: Callable[[bytes], None],
     ) -> _Activity:
         """End an idle period (if any) and begin a new one at ``timestamp``: X2 PDUs."""
         if idle is not None:  # silent since its last packet: that period ended
             emit(self._x2(state, idle, hm.IRIType.END, timestamp))
             self.counters.x2_end += 1
-        activity = _Activity(state.task.targets[index], timestamp, timestamp)
+        activity = _Activity(state.task.targets[index], timestamp, timestamp, clock)
         state.activity[index] = activity
         emit(self._x2(state, activity, hm.IRIType.BEGIN, timestamp))
         self.counters.x2_begin += 1
         return activity
 
-    def poll(self, now_ns: int) -> list[bytes]:
-        """IRI-End for every activity period idle for its task's timeout."""
+    def poll(self, now_ns: int, mono_ns: int | None = None) -> list[bytes]:
+        """IRI-End for every activity period idle for its task's timeout. ``now_ns``: the
+        time of day (the IRI's timestamp); ``mono_ns``: the clock :meth:`process` was given
+        (None if it was given none)."""
+        clock = now_ns if mono_ns is None else mono_ns
         out = []
         for state in self._tasks:
             for index, activity in list(state.activity.items()):
-                if now_ns - activity.last_ns >= state.idle_ns:
+                if clock - activity.last_clock >= state.idle_ns:
                     del state.activity[index]
                     out.append(self._x2(state, activity, hm.IRIType.END, now_ns))
                     self.counters.x2_end += 1

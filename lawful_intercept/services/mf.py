@@ -73,6 +73,8 @@ class MFStatus:
     queue_losses: int = 0
     #: the queue was found older than its anchor at start (restored copy, damaged WAL)
     queue_rolled_back: bool = False
+    #: X2/X3 input held back: the clock is untrusted under the ``refuse`` time policy
+    time_hold: bool = False
     #: X2/X3 PDUs taken with a defined attribute kept raw (a value of another edition)
     raw_attribute_pdus: int = 0
     #: X2/X3 PDUs dropped: for an XID with no task; of a type or format not mediated
@@ -152,6 +154,7 @@ class MFService:
         self.storage_fault: str | None = None
         self.storage_failures = 0  # commits that failed (each retried)
         self.task_failures = 0  # background task failures (each alarmed and restarted)
+        self._time_hold = False  # input held back while the clock is untrusted
 
     @property
     def port(self) -> int:
@@ -247,6 +250,7 @@ class MFService:
             task_failures=self.task_failures,
             queue_losses=len(self.store.losses),
             queue_rolled_back=self.store.rolled_back_from is not None,
+            time_hold=self._time_hold,
             raw_attribute_pdus=self.receiver.raw_attribute_pdus,
             unknown_xid=self.mediator.counters.unknown_xid,
             unsupported=self.mediator.counters.unsupported,
@@ -278,11 +282,21 @@ class MFService:
             )
         self.storage_fault = str(error)
 
+    def hold_input(self, hold: bool) -> None:
+        """Hold X2/X3 input back (the POIs' connections wait, nothing is refused) while the
+        clock that would stamp it is untrusted under the ``refuse`` time policy."""
+        if hold != self._time_hold:
+            if hold:
+                log.critical("ALARM: MF clock untrusted: X2/X3 input held back until it is")
+            else:
+                log.warning("MF clock trusted again: X2/X3 input resumes")
+        self._time_hold = hold
+
     def _task_failed(self, error: Exception) -> None:
         self.task_failures += 1
 
     def _full(self, views: int) -> bool:
-        if self.storage_fault is not None:  # nothing more is taken until a commit succeeds
+        if self.storage_fault is not None or self._time_hold:  # nothing more is taken
             return True
         store = self.store
         # what is batched or being committed, and what ``views`` X2/X3 PDUs may add
@@ -359,7 +373,7 @@ class MFService:
         await self._commit()
         deadline = time.monotonic() + self.refuse_after
         while self._full(1):
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline and not self._time_hold:  # a hold waits it out
                 return False
             await asyncio.sleep(0.05)
         return True

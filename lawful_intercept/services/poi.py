@@ -123,8 +123,9 @@ class POIService:
             last_report = time.monotonic()
             while not stop.is_set():
                 frames = await loop.run_in_executor(None, capture.read_batch, 0.1)
-                out = self.pipeline.process(frames)
-                out += self.pipeline.poll(time.time_ns())
+                mono = time.monotonic_ns()
+                out = self.pipeline.process(frames, mono)
+                out += self.pipeline.poll(time.time_ns(), mono)
                 for pdu in out:
                     await self.send(pdu)
                 if self.report is not None and time.monotonic() - last_report >= self.report_every:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Protocol
 
 from lawful_intercept.adapters.audit import AuditLog
+from lawful_intercept.adapters.time_source import ClockCheck
 from lawful_intercept.adapters.x1_state import X1State
 from lawful_intercept.codec.x1.messages import (
     OK,
@@ -123,9 +124,12 @@ class NetworkElement:
         *,
         audit: AuditLog | None = None,
         clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
+        time_check: ClockCheck | None = None,
     ) -> None:
+        """``time_check``: the service's clock check; GetNEStatus reports an untrusted clock
+        as a fault."""
         self.ne_id, self.state, self.hooks, self.audit = ne_id, state, hooks, audit
-        self._clock = clock
+        self._clock, self._time_check = clock, time_check
         self.tasks = state.tasks()
         self.destinations = state.destinations()
 
@@ -243,15 +247,22 @@ class NetworkElement:
         if isinstance(request, GetDestinationDetails):
             return DestinationReport(self._known_destination(request.did))
         if isinstance(request, GetNEStatus):
-            return NEStatus()
+            return self._ne_status()
         if isinstance(request, GetAllDetails):
             return AllDetails(
-                NEStatus(),
+                self._ne_status(),
                 [TaskReport(t) for t in self.tasks.values()],
                 [DestinationReport(d) for d in self.destinations.values()],
             )
         assert isinstance(request, Ping | Keepalive)
         return OK(kind)
+
+    def _ne_status(self) -> NEStatus:
+        """neStatus (clause 6.4.4): Faults, with the clock's, when time cannot be trusted."""
+        fault = None if self._time_check is None else self._time_check.fault()
+        if fault is None:
+            return NEStatus()
+        return NEStatus("Faults", [(ErrorCode.GENERIC, fault)])
 
     def _known_task(self, xid: uuid.UUID) -> TaskDetails:
         task = self.tasks.get(xid)

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from lawful_intercept.adapters.audit import AuditLog
+from lawful_intercept.adapters.time_source import ClockCheck
 from lawful_intercept.adapters.tls import TLSConfig
 from lawful_intercept.adapters.x1_state import X1State
 from lawful_intercept.adapters.x1_transport import X1Server
@@ -62,12 +63,14 @@ def load_ne_config(value: dict[str, Any], base: Path) -> NEConfig:
 
 
 async def start_ne(
-    config: NEConfig, keys: KeyStore, hooks: ElementHooks
+    config: NEConfig, keys: KeyStore, hooks: ElementHooks, time_check: ClockCheck | None = None
 ) -> tuple[NetworkElement, X1Server]:
-    """Open the sealed state and the audit trail, re-apply what was provisioned, then serve."""
+    """Open the sealed state and the audit trail, re-apply what was provisioned, then serve.
+    ``time_check``: the service's clock check (GetNEStatus and each audit entry say what it
+    finds)."""
     element = NetworkElement(
         config.ne_id, X1State.with_keystore(config.state, keys), hooks,
-        audit=AuditLog(config.audit, keys),
+        audit=AuditLog(config.audit, keys, time_check=time_check), time_check=time_check,
     )  # fmt: skip
     await element.restore()
     server = X1Server(

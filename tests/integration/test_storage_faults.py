@@ -94,3 +94,43 @@ def test_a_full_disk_stops_acceptance_loudly_and_everything_is_delivered_once_sp
     assert len(alarms) == 1, alarms  # one line for the fault, not one per retry
     assert "storage works again" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+def test_an_untrusted_clock_under_the_refuse_policy_holds_input_back_and_loses_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``li --time-policy refuse``: while the clock is untrusted the MF takes no X2/X3 (the
+    POI's connection waits, however long, nothing is refused); trusted again, every packet
+    reaches the LEMF once."""
+    packets = [udp_packet(n) for n in range(300)]
+
+    async def scenario() -> None:
+        rig = Rig(tmp_path)
+        lemf = await rig.start_lemf()
+        mf = rig.mf()
+        mf.refuse_after = 0.5  # a full queue would refuse after this; a hold does not
+        await mf.start()
+        mf.hold_input(True)
+        poi = rig.poi(mf.port)
+        await poi.start()
+        pdus = x2x3_for(packets)
+        for pdu in pdus:
+            await poi.send(pdu)
+        await asyncio.sleep(2.0)
+        during = mf.status()
+        assert during.time_hold and during.accepted == 0 and during.refused == 0
+        mf.hold_input(False)
+        await poi.flush(30)
+        await mf.drained(30, received=len(pdus))
+        after = mf.status()
+        await poi.close()
+        await mf.close()
+        await rig.stop_lemf()
+        assert not after.time_hold and (after.accepted, after.refused) == (len(pdus), 0)
+        assert (lemf.counters.cc_packets, lemf.counters.gaps) == (len(packets), 0)
+
+    with caplog.at_level(logging.WARNING):
+        run(scenario(), timeout=60)
+    assert pcap_packets(tmp_path / "cc.pcap") == packets
+    assert "ALARM: MF clock untrusted: X2/X3 input held back" in caplog.text
+    assert "X2/X3 input resumes" in caplog.text

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import datetime
 import ipaddress
+import json
 import logging
 import sqlite3
 import ssl
@@ -20,6 +21,7 @@ import pytest
 import xmlschema
 
 from lawful_intercept.adapters.audit import AuditLog, verify_audit
+from lawful_intercept.adapters.time_source import ClockCheck, ClockState
 from lawful_intercept.adapters.x1_state import X1State
 from lawful_intercept.adapters.x1_transport import X1Server, certificate_fingerprint, post
 from lawful_intercept.codec.x1 import messages as x
@@ -421,3 +423,52 @@ def test_a_request_dripped_an_octet_at_a_time_is_cut_off_at_the_timeout(
         await server.close()
 
     asyncio.run(scenario())
+
+
+def test_ne_status_and_audit_entries_carry_the_clocks_state(tmp_path: Path, keys: Any) -> None:
+    """An untrusted clock is a fault in GetNEStatus and GetAllDetails and is written into each
+    audit entry; the audit's signing interval runs on the monotonic clock, so a time of day
+    set forward a day forces no signature."""
+    synchronised = [True]
+
+    def read() -> ClockState:
+        return ClockState(synchronised[0], 0.01 if synchronised[0] else 16.0, 0.0)
+
+    check = ClockCheck(max_error=1.0, read=read)
+    day, wall, mono = 86400.0, [1_800_000_000.0], [100.0]
+    audit = AuditLog(
+        tmp_path / "audit.db", keys, sign_every=100, sign_interval=60.0,
+        clock=lambda: wall[0], monotonic=lambda: mono[0], time_check=check,
+    )  # fmt: skip
+    state = X1State.with_keystore(tmp_path / "x1.db", keys)
+    ne = NetworkElement("ne-1", state, Recorder(), audit=audit, time_check=check)
+
+    async def run() -> None:
+        (ok,) = await ask(ne, x.GetNEStatus())
+        assert ok == x.NEStatus()
+        audit.append("admf-1", "Test", "-", "ok")
+        synchronised[0] = False
+        status, details = await ask(ne, x.GetNEStatus(), x.GetAllDetails())
+        assert isinstance(status, x.NEStatus) and status.status == "Faults"
+        ((code, text),) = status.faults
+        assert code == x.ErrorCode.GENERIC and "not synchronised within 1 s" in text
+        assert isinstance(details, x.AllDetails) and details.status == status
+        wall[0] += day  # the time of day jumps; the monotonic clock does not
+        audit.append("admf-1", "Test", "-", "ok")
+        mono[0] += 61
+        audit.append("admf-1", "Test", "-", "ok")
+
+    asyncio.run(run())
+    with sqlite3.connect(tmp_path / "audit.db") as db:
+        rows = db.execute("SELECT body, signature IS NOT NULL FROM entries ORDER BY seq").fetchall()
+    entries = [(json.loads(body), signed) for body, signed in rows]
+    assert all("clock" in body for body, _ in entries)  # X1's own entries too
+    tests = [(body["clock"], signed) for body, signed in entries if body["action"] == "Test"]
+    trusted, untrusted = {"synchronised": True, "max_error": 0.01}, {
+        "synchronised": False, "max_error": 16.0
+    }  # fmt: skip
+    assert tests == [(trusted, 0), (untrusted, 0), (untrusted, 1)]  # signed after 61 s only
+    assert sum(signed for _, signed in entries) == 1
+    ne.close()
+    assert verify_audit(tmp_path / "audit.db", keys.public_key()).intact
+    assert (tmp_path / "audit.db").stat().st_mode & 0o777 == 0o600

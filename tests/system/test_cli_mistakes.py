@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from lawful_intercept.adapters.time_source import read_clock, untrusted
 from lawful_intercept.lab.pki import DevCA
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -109,6 +110,8 @@ CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
      "82 X2/X3 PDU(s) not delivered"),
     ("an option misspelt", lambda d: ["mf", "run", "--config", "mf.yaml", "--quite"],
      "unrecognized arguments: --quite"),
+    ("a time policy misspelt", lambda d: ["--time-policy", "refused", "lemf", *_tls(d, "lemf"),
+                                          *LEMF_OUT], "invalid choice: 'refused'"),
 ]  # fmt: skip
 
 
@@ -163,3 +166,29 @@ def test_tapping_without_root_is_one_line_before_any_output(lab: Path) -> None:
         "--pcap replays a capture without"
     ]
     assert not (lab / "x2x3.bin").exists()
+
+
+def test_the_refuse_time_policy_starts_no_service_on_an_untrusted_clock(lab: Path) -> None:
+    """Read this machine's clock as the services do: untrusted (so far every machine of this
+    kind), ``li --time-policy refuse lemf`` is one line and exit 1, with no output made;
+    trusted, it starts (and is stopped here)."""
+    state = read_clock()
+    assert state is not None
+    command = [sys.executable, "-m", "lawful_intercept.cli", "--time-policy", "refuse", "lemf",
+               *_tls(lab, "lemf"), *LEMF_OUT, "--listen", "127.0.0.1:0"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=lab, stdin=subprocess.DEVNULL, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        _, err = process.communicate(timeout=5)
+    except subprocess.TimeoutExpired:  # it runs: only right on a trusted clock
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+        assert untrusted(state, 1.0) is None, err
+        return
+    reason = untrusted(state, 1.0)
+    assert reason is not None, err  # it stopped at once: only right on an untrusted clock
+    assert process.returncode == 1
+    (line,) = err.splitlines()  # the maximum error may have grown since ``reason``
+    assert line.startswith("li lemf: the clock is not synchronised within 1 s (kernel: ")
+    assert line.endswith("; --time-policy refuse: not starting")
+    assert not (lab / "out.pcap").exists()

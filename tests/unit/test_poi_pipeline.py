@@ -118,6 +118,38 @@ def test_x2_begin_and_end_after_idle_carry_ipiri() -> None:
     assert decode(again[0]).pdu_type == PDUType.X2 and len(again) == 2
 
 
+def _iri_types(pdus: list[bytes]) -> list[hm.IRIType]:
+    out = []
+    for octets in pdus:
+        view = decode(octets)
+        if view.pdu_type == PDUType.X2:
+            payload = decode_payload(view.payload)
+            assert isinstance(payload, hm.IRIPayloadSequence)
+            out.append(payload.items[0].iri_type)
+    return out
+
+
+def test_a_live_pois_periods_are_timed_on_the_monotonic_clock() -> None:
+    """Live, the time of day may jump (the packets' timestamps with it): an hour forward
+    ends no period, an hour back delays no IRI-End; only the monotonic clock counts."""
+    pipeline = POIPipeline([TASK])  # idle timeout 5 s
+    packet = bytes(Ether(src=MAC_A, dst=MAC_B) / IP(src="10.0.0.1", dst="192.0.2.9") / UDP())
+    mono = 50 * 10**9
+    out = pipeline.process([Frame(T0, packet, len(packet))], mono)
+    assert _iri_types(out) == [hm.IRIType.BEGIN]
+    hour = 3600 * 10**9
+    out = pipeline.process([Frame(T0 + hour, packet, len(packet))], mono + 10**9)
+    assert _iri_types(out) == []  # one second later on the monotonic clock: the same period
+    assert pipeline.poll(T0 + 2 * hour, mono + 3 * 10**9) == []
+    ended = pipeline.poll(T0 - hour, mono + 6 * 10**9)  # 5 s idle, whatever the time of day
+    assert _iri_types(ended) == [hm.IRIType.END]
+    # without a monotonic clock (a capture replayed) the packets' timestamps time periods
+    replayed = POIPipeline([TASK])
+    replayed.process([Frame(T0, packet, len(packet))])
+    out = replayed.process([Frame(T0 + hour, packet, len(packet))])
+    assert _iri_types(out) == [hm.IRIType.END, hm.IRIType.BEGIN]
+
+
 def test_two_tasks_on_one_target_each_get_their_copy() -> None:
     other = InterceptTask(uuid.uuid4(), (Target.parse("10.0.0.0/24"),))
     pipeline = POIPipeline([TASK, other])

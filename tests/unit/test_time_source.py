@@ -38,3 +38,18 @@ def test_an_unsynchronised_or_loose_clock_is_flagged_once_per_change(
 
 def test_no_clock_to_read_gives_no_gauges() -> None:
     assert ClockCheck(read=lambda: None).check() == {}
+
+
+def test_the_refuse_policy_refuses_only_while_the_clock_is_untrusted() -> None:
+    states = iter([ClockState(True, 0.2, 0.01), ClockState(False, 16.0, 16.0)])
+    check = ClockCheck(max_error=1.0, read=lambda: next(states), policy="refuse")
+    assert check.fault() is None and not check.refusing
+    fault = check.fault()
+    assert fault == ("the clock is not synchronised within 1 s (kernel: unsynchronised, "
+                     "maximum error 16.000 s)")  # fmt: skip
+    assert check.refusing
+    flagging = ClockCheck(read=lambda: ClockState(False, 16.0, 16.0))
+    assert flagging.fault() is not None and not flagging.refusing  # flag: say it, refuse nothing
+    assert flagging.record() == {"synchronised": False, "max_error": 16.0}
+    with pytest.raises(ValueError, match="one of flag, refuse"):
+        ClockCheck(policy="ignore")
