@@ -17,6 +17,7 @@ from lawful_intercept.protection.keys.attestation import (
     Quote,
     QuoteInfo,
     ReleaseGate,
+    check_clock,
     make_credential,
     verify_quote,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "SoftwareKeyStore",
     "TPMKeyStore",
     "WrappedDataKey",
+    "check_clock",
     "harden_process",
     "hide_environment_secrets",
     "make_credential",

@@ -6,9 +6,11 @@ import hashlib
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from lawful_intercept.errors import AttestationError, KeyCustodyError, PCRPolicyError
@@ -17,6 +19,8 @@ from lawful_intercept.protection.keys.attestation import (
     PCRPolicy,
     Quote,
     ReleaseGate,
+    check_clock,
+    parse_attest,
 )
 from lawful_intercept.protection.keys.base import verify_digest
 from lawful_intercept.protection.keys.tpm import TPMKeyStore
@@ -125,6 +129,37 @@ def test_tampered_stale_and_foreign_quotes_are_refused(tmp_path: Path, swtpm: An
         other = verifier.challenge("poi-1", now=200.0)
         with pytest.raises(AttestationError, match="nonce"):  # issued to poi-1, not poi-2
             verifier.verify("poi-2", other, store.quote(other), now=201.0)
+
+
+def test_the_tpm_clock_must_go_forward_across_a_hosts_quotes(tmp_path: Path, swtpm: Any) -> None:
+    """TPMS_CLOCK_INFO across quotes: a quote made earlier and shown after a later one (held
+    back, or from a TPM state restored from a copy) is refused although its nonce is fresh;
+    a reset with ``safe`` NO may show a lower clock, one claiming ``safe`` may not."""
+    with _store(tmp_path, swtpm) as store:
+        verifier = _enrolled(store, PCRPolicy(store.read_pcrs(PCRS)))
+        early_nonce, late_nonce = (verifier.challenge("poi-1", now=0.0) for _ in range(2))
+        early = store.quote(early_nonce)
+        time.sleep(0.05)  # the TPM's clock counts milliseconds
+        late = store.quote(late_nonce)
+        later_info = verifier.verify("poi-1", late_nonce, late, now=1.0)
+        with pytest.raises(AttestationError, match="clock went back within one power cycle"):
+            verifier.verify("poi-1", early_nonce, early, now=2.0)
+        again = verifier.challenge("poi-1", now=3.0)
+        assert verifier.verify("poi-1", again, store.quote(again), now=4.0).clock >= (
+            later_info.clock
+        )
+    info = parse_attest(early.attest)
+    assert info.clock < later_info.clock
+    rebooted = attrs.evolve(info, reset_count=info.reset_count + 1)
+    check_clock(later_info, attrs.evolve(rebooted, safe=False))  # power lost before NV save
+    with pytest.raises(AttestationError, match="says it is safe"):
+        check_clock(later_info, attrs.evolve(rebooted, safe=True))
+    with pytest.raises(AttestationError, match="resetCount went back"):
+        check_clock(later_info, attrs.evolve(later_info, reset_count=info.reset_count - 1))
+    with pytest.raises(AttestationError, match="restartCount went back"):
+        check_clock(
+            attrs.evolve(later_info, restart_count=later_info.restart_count + 1), later_info
+        )
 
 
 def test_changed_pcrs_fail_the_policy(tmp_path: Path, swtpm: Any) -> None:

@@ -8,6 +8,11 @@
   signature by the enrolled AK, the nonce, and the PCR digest against a :class:`PCRPolicy`.
 - :class:`AttestationVerifier` and :class:`ReleaseGate`: single-use nonces with a lifetime;
   a wrapped key or a task is released to a host only with a fresh, valid quote from it.
+- :func:`check_clock`: each host's TPMS_CLOCK_INFO across its quotes (Part 1 clause 36,
+  Part 2 clause 10.11.1): within one power cycle (resetCount) the clock and restartCount never
+  go back, resetCount never goes back, and a clock lower than one already reported is only
+  possible after a reset with ``safe`` NO. A TPM whose state was restored from a copy (a
+  cloned or rolled-back image) or a quote held back and shown late fails it.
 
 Sans-IO: the caller passes ``now`` and moves the bytes.
 """
@@ -46,6 +51,7 @@ __all__ = [
     "parse_attest",
     "parse_public",
     "verify_quote",
+    "check_clock",
 ]
 
 _ALG_SHA256, _ALG_NULL, _ALG_ECC, _ALG_ECDSA, _ALG_AES, _ALG_CFB = (
@@ -318,6 +324,23 @@ class _Host:
     ak: TPMPublic
     credential: bytes | None  # the secret until activated, then None
     bound: bool = False
+    last: QuoteInfo | None = None  # the host's last verified quote (its TPM clock)
+
+
+def check_clock(last: QuoteInfo, info: QuoteInfo) -> None:
+    """AttestationError if ``info``'s TPMS_CLOCK_INFO cannot follow ``last``'s on one TPM."""
+    if info.reset_count < last.reset_count:
+        raise AttestationError("TPM resetCount went back across quotes (restored TPM state)")
+    if info.reset_count == last.reset_count:
+        if info.restart_count < last.restart_count:
+            raise AttestationError("TPM restartCount went back within one power cycle")
+        if info.clock < last.clock:
+            raise AttestationError(
+                "TPM clock went back within one power cycle (a quote shown late, or "
+                "restored TPM state)"
+            )
+    elif info.clock < last.clock and info.safe:
+        raise AttestationError("TPM clock is below one it reported, yet says it is safe")
 
 
 class AttestationVerifier:
@@ -378,7 +401,11 @@ class AttestationVerifier:
         record = self._hosts.get(host)
         if record is None or not record.bound:
             raise AttestationError("host has no enrolled attestation key")
-        return verify_quote(record.ak, quote, nonce, self.policy)
+        info = verify_quote(record.ak, quote, nonce, self.policy)
+        if record.last is not None:
+            check_clock(record.last, info)
+        record.last = info
+        return info
 
     def _expire(self, now: float) -> None:
         stale = [n for n, (_, at) in self._nonces.items() if now - at > self.nonce_lifetime]
