@@ -26,7 +26,11 @@ from lawful_intercept.cli.pki import add_pki_parser, cmd_pki
 from lawful_intercept.cli.poi import add_poi_parser, cmd_poi
 from lawful_intercept.cli.x1 import add_x1_parsers, cmd_admf, cmd_audit
 from lawful_intercept.errors import DecodeError, EncodeError, LawfulInterceptError
-from lawful_intercept.protection.hygiene import harden_process, hide_environment_secrets
+from lawful_intercept.protection.hygiene import (
+    harden_process,
+    hide_arguments,
+    hide_environment_secrets,
+)
 
 __all__ = ["main"]
 
@@ -123,6 +127,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         # passphrase out of the environment (ETSI NFV-SEC 001 secure crash)
         harden_process()
         hide_environment_secrets()
+    # a target, an LIID or a file given as an argument is not for every user of the host
+    hide_arguments(f"li {args.command}")
     if args.command in services:
         grouped = ("config", "keys", "mf", "admf", "audit", "pki")
         where = f"li {args.command}" + (f" {args.action}" if args.command in grouped else "")

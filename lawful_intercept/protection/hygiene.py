@@ -8,6 +8,8 @@
   of ``os.environ`` and overwritten in the process's initial environment block (what
   /proc/PID/environ shows), kept in a locked buffer until a key store takes it
   (:func:`secret_from_environment`, one use) and zeroised by it then.
+- :func:`hide_arguments`: the command line others see (/proc/PID/cmdline, ``ps``) cut to a
+  title: a target, LIID or file name given as an argument is not for every user of the host.
 - Key material is locked in RAM and left out of dumps by ``protection.memory.lock``.
 
 Linux only (libc via ctypes); elsewhere each step is skipped and says so once.
@@ -20,11 +22,14 @@ import logging
 import os
 import resource
 
+import setproctitle
+
 from lawful_intercept.protection.memory import LIBC, lock
 
 __all__ = [
     "SECRET_ENVIRONMENT",
     "harden_process",
+    "hide_arguments",
     "hide_environment_secrets",
     "secret_from_environment",
 ]
@@ -44,6 +49,12 @@ def harden_process() -> None:
     os.umask(0o077)
     if LIBC is None or LIBC.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         log.warning("could not mark the process non-dumpable: core dumps are only limited")
+
+
+def hide_arguments(title: str) -> None:
+    """Show ``title`` as the process's whole command line (its arguments overwritten in
+    place, where /proc/PID/cmdline reads them); ``sys.argv`` keeps them for the process."""
+    setproctitle.setproctitle(title)
 
 
 def hide_environment_secrets(names: tuple[str, ...] = SECRET_ENVIRONMENT) -> None:

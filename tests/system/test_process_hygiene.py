@@ -89,3 +89,29 @@ def test_the_control_an_unhardened_abort_does_dump(tmp_path: Path) -> None:
     assert os.WCOREDUMP(status) or list(tmp_path.glob("core*"))
     for core in tmp_path.glob("core*"):
         core.unlink()
+
+
+def test_no_target_in_the_command_line_others_see(tmp_path: Path) -> None:
+    """``ps`` and /proc/PID/cmdline show every user of the host a process's arguments: a
+    running ``li poi --target ...`` shows ``li poi`` only."""
+    capture = Path(__file__).resolve().parents[2] / "examples" / "data" / "subscribers.pcap"
+    ca = DevCA(tmp_path, "li-titles")
+    tls = ca.config("poi", server=False)
+    process = subprocess.Popen(
+        [*LI, "poi", "--target", "10.77.0.2", "--pcap", str(capture), "--mf",
+         f"127.0.0.1:{free_port()}", "--cert", str(tls.certificate), "--key",
+         str(tls.private_key), "--ca", str(tls.ca_bundle), "--mf-timeout", "20"],
+        cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        cmdline = b""
+        for _ in range(100):  # until the interpreter has started and set its title
+            cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+            if cmdline.startswith(b"li poi"):
+                break
+            time.sleep(0.05)
+        assert cmdline.rstrip(b"\0") == b"li poi", cmdline
+        assert process.poll() is None  # still running: waiting for the MF
+    finally:
+        process.kill()
+        process.wait()
