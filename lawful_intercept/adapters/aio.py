@@ -206,14 +206,40 @@ async def start_server(
     )  # fmt: skip
 
 
+#: seconds a TLS handshake may take
+HANDSHAKE_TIMEOUT = 10.0
+
+
+class _Accepting(asyncio.Protocol):
+    """A TCP connection accepted, before its TLS handshake: the listener decides at once
+    whether it may start one (nothing is read or allocated here)."""
+
+    def __init__(self, listener: Listener) -> None:
+        self._listener = listener
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._listener._accepted(transport)
+
+    def data_received(self, data: bytes) -> None:  # pragma: no cover - reading is paused
+        raise AssertionError("read before the TLS handshake began")
+
+
 class Listener:
     """A server whose accepted connections each run ``handler`` in a task of their own (a
     :class:`Connection` each, TLS up within 10 s); only peers ``senders`` admits (another is
     closed before its handler runs, counted in :attr:`refused_peers` and said with its
-    certificate's fingerprint); at most ``max_connections`` at once (one more is closed at
-    once, counted in :attr:`refused_over_cap` and said); :meth:`close` stops listening, drops
-    every open connection and waits for their handlers to finish. ``on_refused`` and
-    ``on_refused_peer`` are told of each refusal (a service's own counters)."""
+    certificate's fingerprint); at most ``max_connections`` at once, of which at most
+    ``max_handshakes`` still in their TLS handshake (one more is closed at once, before any
+    TLS state is made for it, counted in :attr:`refused_over_cap` and said); a handshake that
+    fails or times out is counted in :attr:`failed_handshakes` and said with the peer's
+    address and why; :meth:`close` stops listening, drops every open connection and waits for
+    their handlers to finish. ``on_refused``, ``on_refused_peer`` and ``on_failed_handshake``
+    are told of each (a service's own counters).
+
+    Why the handshake is started here rather than by asyncio's server: asyncio's TLS layer
+    allocates its 256 KiB buffer as it begins a handshake, so a peer that opens connections
+    and never speaks TLS cost 256 KiB each, unbounded; now at most ``max_handshakes`` do."""
 
     def __init__(
         self,
@@ -228,15 +254,22 @@ class Listener:
         on_refused: Callable[[], None] | None = None,
         senders: Senders | None = None,
         on_refused_peer: Callable[[], None] | None = None,
+        max_handshakes: int = 64,
+        on_failed_handshake: Callable[[], None] | None = None,
     ) -> None:
         self._handler, self.host, self.port, self.tls, self._limit = handler, host, port, tls, limit
         self.max_connections, self.name, self._on_refused = max_connections, name, on_refused
+        self.max_handshakes = max_handshakes
         self.senders = ANYONE if senders is None else senders
         self._on_refused_peer = on_refused_peer
+        self._on_failed_handshake = on_failed_handshake
         self.refused_over_cap = 0
         self.refused_peers = 0
+        self.failed_handshakes = 0
         self._server: asyncio.Server | None = None
         self._open: dict[asyncio.Task[None], Connection] = {}
+        self._handshakes: dict[asyncio.Task[None], asyncio.Transport] = {}
+        self._reasons: set[str] = set()  # why handshakes failed, each said once
 
     @property
     def open_connections(self) -> int:
@@ -244,11 +277,68 @@ class Listener:
 
     async def start(self) -> int:
         """Listen; returns the bound port (also :attr:`port`)."""
-        self._server = await start_server(
-            self._track, self.host, self.port, tls=self.tls, limit=self._limit
-        )
+        if self.tls is None:
+            self._server = await start_server(
+                self._track, self.host, self.port, tls=None, limit=self._limit
+            )
+        else:
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_server(lambda: _Accepting(self), self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
+
+    def _accepted(self, transport: asyncio.Transport) -> None:
+        """A TCP connection: its TLS handshake begins if the caps allow, else it is closed."""
+        if (
+            len(self._handshakes) >= self.max_handshakes
+            or len(self._open) + len(self._handshakes) >= self.max_connections
+        ):
+            self._over_cap(transport.get_extra_info("peername"), "connections or handshakes")
+            transport.abort()
+            return
+        transport.pause_reading()  # nothing is read until TLS reads it
+        task = asyncio.get_running_loop().create_task(self._handshake(transport))
+        self._handshakes[task] = transport
+
+    async def _handshake(self, transport: asyncio.Transport) -> None:
+        assert self.tls is not None
+        task = asyncio.current_task()
+        assert task is not None
+        connection = Connection(self._track, self._limit)
+        try:
+            secured = await asyncio.get_running_loop().start_tls(
+                transport, connection, self.tls, server_side=True,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+            )  # fmt: skip
+        except (OSError, ssl.SSLError, TimeoutError, EOFError) as exc:
+            self.failed_handshakes += 1
+            reason = _reason(exc)
+            new = reason not in self._reasons and len(self._reasons) < 32
+            if new or self.failed_handshakes % 100 == 0:  # each reason once, then a count
+                self._reasons.add(reason)
+                log.warning("%s: TLS handshake from %s failed: %s (%d so far)", self.name,
+                            _address(transport.get_extra_info("peername")), reason,
+                            self.failed_handshakes)  # fmt: skip
+            if self._on_failed_handshake is not None:
+                self._on_failed_handshake()
+            transport.abort()
+            return
+        finally:
+            self._handshakes.pop(task, None)
+        if secured is None:  # the peer went away as the handshake ended
+            transport.abort()
+            return
+        connection.connection_made(secured)  # its handler (:meth:`_track`) starts
+
+    def _over_cap(self, peername: object, what: str) -> None:
+        self.refused_over_cap += 1
+        if self.refused_over_cap == 1 or self.refused_over_cap % 100 == 0:
+            log.warning("%s: %d connections open (%d in their handshake), its cap on %s: one "
+                        "from %s closed (%d so far)", self.name, len(self._open),
+                        len(self._handshakes), what, _address(peername),
+                        self.refused_over_cap)  # fmt: skip
+        if self._on_refused is not None:
+            self._on_refused()
 
     async def _track(self, connection: Connection) -> None:
         task = asyncio.current_task()
@@ -263,13 +353,7 @@ class Listener:
                 await close_writer(connection)
                 return
         if len(self._open) >= self.max_connections:
-            self.refused_over_cap += 1
-            if self.refused_over_cap == 1 or self.refused_over_cap % 100 == 0:
-                log.warning("%s: %d connections open, its cap: one from %s closed (%d so far)",
-                            self.name, len(self._open), peer_of(connection).address,
-                            self.refused_over_cap)  # fmt: skip
-            if self._on_refused is not None:
-                self._on_refused()
+            self._over_cap(connection.get_extra_info("peername"), "connections")
             connection.transport.abort()
             return
         self._open[task] = connection
@@ -284,6 +368,8 @@ class Listener:
         if self._server is None:
             return
         self._server.close()
+        for transport in self._handshakes.values():
+            transport.abort()
         for connection in self._open.values():
             connection.transport.abort()
         if self._open:
@@ -379,10 +465,14 @@ async def supervise(
             await asyncio.sleep(restart_after)
 
 
-async def close_writer(writer: Connection) -> None:
+async def close_writer(writer: Connection, timeout: float = 2.0) -> None:
+    """Close gracefully (TLS close_notify); a peer that does not answer within ``timeout``
+    is cut off, so its connection's buffers are not held through asyncio's 30 s shutdown."""
     writer.close()
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(writer.wait_closed(), 2)
+    try:
+        await asyncio.wait_for(writer.wait_closed(), timeout)
+    except Exception:  # whatever ended the wait, the transport goes
+        writer.transport.abort()
 
 
 async def first_failure(*coroutines: Awaitable[None]) -> None:
@@ -476,6 +566,20 @@ class Senders:
 ANYONE = Senders()
 
 
+def _address(peername: Any) -> str:
+    """``HOST:PORT`` of a transport's peername (``?`` when it has none)."""
+    return f"{peername[0]}:{peername[1]}" if peername else "?"
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a handshake failed, in a few words (OpenSSL's reason, or the error's kind)."""
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason).lower().replace("_", " ")
+    if isinstance(exc, TimeoutError) or "taking longer than" in str(exc):  # asyncio's words
+        return f"no handshake within {HANDSHAKE_TIMEOUT:g} s"
+    return type(exc).__name__
+
+
 def peer_of(writer: Connection) -> Peer:
     """The address and certificate common name of a connection's peer."""
     address = writer.get_extra_info("peername")
@@ -485,7 +589,7 @@ def peer_of(writer: Connection) -> Peer:
         for key, value in rdn:
             if key == "commonName":
                 cn = value
-    host = f"{address[0]}:{address[1]}" if address else "?"
+    host = _address(address)
     ssl_object = writer.get_extra_info("ssl_object")
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     return Peer(host, cn, certificate_fingerprint(der) if der else "")

@@ -295,8 +295,14 @@ class X2X3Receiver:
 
     @property
     def refused_over_cap(self) -> int:
-        """Connections closed at once: ``max_connections`` were open."""
+        """Connections closed at once: ``max_connections`` were open, or as many
+        handshakes were under way."""
         return self._listener.refused_over_cap
+
+    @property
+    def failed_handshakes(self) -> int:
+        """TLS handshakes that failed or timed out."""
+        return self._listener.failed_handshakes
 
     async def start(self) -> None:
         """Listen; :attr:`port` is then the bound port."""

@@ -245,6 +245,9 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
                               "from a POI not allowed the task")  # fmt: skip
                 if status.refused_peers:
                     fault += f"  REFUSED POIs: {status.refused_peers} connection(s)"
+                if status.failed_handshakes or status.refused_over_cap:
+                    fault += (f"  connections over the cap {status.refused_over_cap}, failed "
+                              f"handshakes {status.failed_handshakes}")  # fmt: skip
                 delivered = ", ".join(
                     f"{lea} {count} ({status.pending[lea]} pending, lag "
                     f"{status.delivery_lag_seconds[lea]:.1f}s"
@@ -406,8 +409,9 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
                       f"{c.integrity_verified} failed {c.integrity_failed}  quarantined "
                       f"{c.quarantined} (undecryptable {c.undecryptable}, in clear "
                       f"{c.unprotected}, out of window {c.out_of_window}, re-used {c.reused})  "
-                      f"connections {c.connections} (refused {c.refused_peers}, idle closed "
-                      f"{c.idle_closed})  "
+                      f"connections {c.connections} (refused {c.refused_peers}, over the cap "
+                      f"{c.refused_over_cap}, failed handshakes {c.failed_handshakes}, idle "
+                      f"closed {c.idle_closed})  "
                       f"streams refused {c.streams_rejected}", file=err, flush=True)  # fmt: skip
         await server.close()
         if metrics is not None:

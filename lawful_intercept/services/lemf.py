@@ -88,8 +88,10 @@ class LEMFCounters:
     refused_peers: int = 0
     #: connections closed for bringing no whole PDU within the idle timeout
     idle_closed: int = 0
-    #: connections closed at once: max_connections were open
+    #: connections closed at once: max_connections were open, or as many handshakes
     refused_over_cap: int = 0
+    #: TLS handshakes that failed or timed out
+    failed_handshakes: int = 0
     acknowledgements: int = 0
     keepalives: int = 0
 
@@ -165,11 +167,14 @@ class LEMFServer:
         self._listener = Listener(
             self._handle, host, port, tls=tls, max_connections=max_connections,
             name="delivery", on_refused=self._over_cap, senders=senders,
-            on_refused_peer=self._refused_peer,
+            on_refused_peer=self._refused_peer, on_failed_handshake=self._failed_handshake,
         )  # fmt: skip
 
     def _over_cap(self) -> None:
         self.counters.refused_over_cap += 1
+
+    def _failed_handshake(self) -> None:
+        self.counters.failed_handshakes += 1
 
     def _refused_peer(self) -> None:
         self.counters.refused_peers += 1
@@ -296,7 +301,11 @@ class LEMFServer:
                     await connection.drain()
         except DecodeError as exc:
             self.counters.streams_rejected += 1
-            log.error("malformed delivery stream from %s, disconnected: %s", peer.address, exc)
+            rejected = self.counters.streams_rejected
+            if rejected == 1 or rejected % 100 == 0:  # a hostile peer may send thousands
+                log.error("malformed delivery stream from %s, disconnected: %s (%d so far)",
+                          peer.address, exc, rejected)  # fmt: skip
+            connection.transport.abort()  # no graceful close for what is not our protocol
         except (OSError, ssl.SSLError) as exc:
             log.warning("delivery connection from %s failed: %s", peer.address, exc)
         finally:

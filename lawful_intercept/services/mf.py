@@ -91,6 +91,8 @@ class MFStatus:
     unauthorised_pdus: int = 0
     #: X2/X3 connections closed at once: the listener's cap was open
     refused_over_cap: int = 0
+    #: TLS handshakes from would-be POIs that failed or timed out
+    failed_handshakes: int = 0
 
 
 class MFService:
@@ -260,6 +262,7 @@ class MFService:
             refused_peers=self.receiver.refused_peers,
             unauthorised_pdus=self.receiver.unauthorised_pdus,
             refused_over_cap=self.receiver.refused_over_cap,
+            failed_handshakes=self.receiver.failed_handshakes,
         )
 
     def _restore(self, batches: dict[str, list[bytes]], inputs: int) -> None:

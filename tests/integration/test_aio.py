@@ -4,6 +4,7 @@ open_connection and the reconnecting client loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from lawful_intercept.adapters import aio
 from lawful_intercept.adapters.aio import (
     Backoff,
     Connection,
@@ -292,6 +294,89 @@ def test_a_connection_holds_a_small_receive_area_until_its_peer_sends_in_bulk(
         await done.wait()
         await asyncio.sleep(0.1)
         assert connection._area is None
+        server.close()
+
+    run(main())
+
+
+def test_connections_that_never_finish_tls_are_capped_timed_out_and_said(
+    pki: dict[str, TLSConfig], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hostile peers before authentication: of 40 TCP connections that never speak TLS at
+    most ``max_handshakes`` hold a handshake (asyncio's TLS layer allocates 256 KiB per
+    handshake), the rest are closed at once; a held one ends at the handshake timeout; a peer
+    sending garbage instead of a ClientHello is refused at once; each failure is counted and
+    said with the peer's address and why. A good peer connected before keeps working and one
+    connecting after gets in."""
+    monkeypatch.setattr(aio, "HANDSHAKE_TIMEOUT", 1.0)
+
+    async def main() -> None:
+        echoed: list[bytes] = []
+
+        async def handler(connection: Connection) -> None:
+            while data := await connection.read():
+                echoed.append(data)
+
+        listener = aio.Listener(handler, "127.0.0.1", 0, tls=pki["mf"].server_context(),
+                                max_handshakes=8, name="test")  # fmt: skip
+        port = await listener.start()
+        _, good = await _client(pki, port)
+        silent = [await asyncio.open_connection("127.0.0.1", port) for _ in range(40)]
+        await asyncio.sleep(0.3)
+        assert len(listener._handshakes) == 8 and listener.refused_over_cap == 32
+        closed_at_once = 0
+        for reader, _ in silent:
+            with contextlib.suppress(TimeoutError):
+                closed_at_once += await asyncio.wait_for(reader.read(1), 0.05) == b""
+        assert closed_at_once == 32
+        good.write(b"still served")
+        await good.drain()
+        await asyncio.sleep(1.5)  # past the handshake timeout: the 8 are dropped
+        assert listener.failed_handshakes == 8 and not listener._handshakes
+        garbage_reader, garbage = await asyncio.open_connection("127.0.0.1", port)
+        garbage.write(b"GET / HTTP/1.1\r\n\r\n")
+        await garbage.drain()
+        assert await asyncio.wait_for(garbage_reader.read(), 5) == b""
+        assert listener.failed_handshakes == 9
+        _, late = await _client(pki, port)
+        late.write(b"after the attack")
+        await late.drain()
+        await asyncio.sleep(0.2)
+        assert b"".join(echoed) == b"still servedafter the attack"
+        for _, writer in [*silent, (None, good), (None, late), (None, garbage)]:
+            writer.close()
+        await listener.close()
+
+    with caplog.at_level(logging.WARNING):
+        run(main())
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("its cap on connections or handshakes: one from 127.0.0.1:" in m for m in lines)
+    assert any("TLS handshake from 127.0.0.1:" in m and "no handshake within 1 s" in m
+               for m in lines)  # fmt: skip
+    failures = [m for m in lines if "TLS handshake from 127.0.0.1:" in m]
+    assert len(failures) == 2  # each reason once, not once per connection
+    assert "failed: http request (9 so far)" in failures[1]  # OpenSSL knows HTTP
+
+
+def test_a_peer_that_ignores_the_close_is_cut_off(pki: dict[str, TLSConfig]) -> None:
+    """close_writer closes gracefully, but a peer that neither reads nor answers TLS's
+    close_notify no longer holds the connection (and its buffers) through asyncio's 30 s
+    shutdown: it is cut off after the timeout."""
+
+    async def main() -> None:
+        lost = asyncio.Event()
+
+        async def handler(connection: Connection) -> None:
+            connection.write(os.urandom(1 << 22))  # more than the peer's windows take
+            await close_writer(connection, timeout=0.3)
+            await connection._closed
+            lost.set()
+
+        server = await start_server(handler, "127.0.0.1", 0, tls=pki["mf"].server_context())
+        _reader, writer = await _client(pki, server.sockets[0].getsockname()[1])
+        writer.transport.pause_reading()  # reads nothing, answers nothing
+        await asyncio.wait_for(lost.wait(), 3)
+        writer.transport.abort()
         server.close()
 
     run(main())
