@@ -15,6 +15,7 @@ from lawful_intercept.protocol.lemf_receiver import (
     LEMFReceiver,
     OutOfWindow,
     Reused,
+    StreamRefused,
 )
 from lawful_intercept.services.lemf import LEMFCounters, LEMFServer
 
@@ -33,4 +34,5 @@ __all__ = [
     "LEMFSession",
     "OutOfWindow",
     "Reused",
+    "StreamRefused",
 ]

@@ -24,6 +24,7 @@ from lawful_intercept.cli.logs import release as release_logging
 from lawful_intercept.cli.mf import add_mf_parsers, cmd_lemf, cmd_mf
 from lawful_intercept.cli.pki import add_pki_parser, cmd_pki
 from lawful_intercept.cli.poi import add_poi_parser, cmd_poi
+from lawful_intercept.cli.privileges import add_run_as_option, run_as
 from lawful_intercept.cli.x1 import add_x1_parsers, cmd_admf, cmd_audit
 from lawful_intercept.errors import DecodeError, EncodeError, LawfulInterceptError
 from lawful_intercept.protection.hygiene import (
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-format", choices=["text", "json"], default="text",
                         help="text lines, or one JSON object per line")  # fmt: skip
     add_clock_options(parser)
+    add_run_as_option(parser)
     sub: Any = parser.add_subparsers(dest="command", required=True)  # of _Parser
     add_decode_parser(sub)
     enc = sub.add_parser(
@@ -129,6 +131,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         hide_environment_secrets()
     # a target, an LIID or a file given as an argument is not for every user of the host
     hide_arguments(f"li {args.command}")
+    try:  # before any key is read or thread made: the user and capabilities it runs with
+        run_as(args)
+    except (LawfulInterceptError, OSError) as exc:
+        print(f"li {args.command}: {exc}", file=sys.stderr)
+        return 2
     if args.command in services:
         grouped = ("config", "keys", "mf", "admf", "audit", "pki")
         where = f"li {args.command}" + (f" {args.action}" if args.command in grouped else "")

@@ -85,6 +85,9 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     lemf.add_argument("--idle-timeout", type=float, default=60.0, metavar="S",
                       help="close a connection that brings no whole PDU for S seconds "
                       "(default 60; an idle MF sends a keep-alive every 10 s)")  # fmt: skip
+    lemf.add_argument("--max-streams", type=int, default=10_000, metavar="N",
+                      help="(LIID, HI2|HI3) streams followed at most; a PDU of one more is "
+                      "quarantined (default 10000)")  # fmt: skip
     lemf.add_argument("--max-connections", type=int, default=64, metavar="N",
                       help="delivery connections open at most; one more is closed at once "
                       "(default 64)")  # fmt: skip
@@ -360,7 +363,8 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
         if key
         else None
     )
-    receiver = LEMFReceiver(key=key, profile=profile, verification_key=verify)
+    receiver = LEMFReceiver(key=key, profile=profile, verification_key=verify,
+                            max_streams=args.max_streams)  # fmt: skip
     senders = _allowed_mfs(args.allow_mf)
     shared = args.pcap.replace(LIID_FIELD, "all")  # where the state and quarantine go by default
     state = Path(args.state or f"{shared}.state")
@@ -408,7 +412,8 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
                       f"missing)  duplicates {c.duplicates}  integrity ok "
                       f"{c.integrity_verified} failed {c.integrity_failed}  quarantined "
                       f"{c.quarantined} (undecryptable {c.undecryptable}, in clear "
-                      f"{c.unprotected}, out of window {c.out_of_window}, re-used {c.reused})  "
+                      f"{c.unprotected}, out of window {c.out_of_window}, re-used {c.reused}, "
+                      f"over the stream limit {c.over_stream_limit})  "
                       f"connections {c.connections} (refused {c.refused_peers}, over the cap "
                       f"{c.refused_over_cap}, failed handshakes {c.failed_handshakes}, idle "
                       f"closed {c.idle_closed})  "
@@ -424,10 +429,10 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
           f"to compare), integrity failures "
           f"{c.integrity_failed}, quarantined {c.quarantined} (out of window "
           f"{c.out_of_window}, re-used {c.reused}, undecryptable {c.undecryptable}, in clear "
-          f"{c.unprotected})"
+          f"{c.unprotected}, over the stream limit {c.over_stream_limit})"
           + (f", byteCounter steps off annex G {c.counter_steps} (kept)"
              if c.counter_steps else ""),
           file=err)  # fmt: skip
     problems = (c.gaps or c.integrity_failed or c.undecryptable or c.unprotected
-                or c.out_of_window or c.reused)  # fmt: skip
+                or c.out_of_window or c.reused or c.over_stream_limit)  # fmt: skip
     return 1 if problems else 0

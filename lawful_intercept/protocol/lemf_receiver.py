@@ -52,6 +52,7 @@ __all__ = [
     "CCPacket",
     "CCPackets",
     "OutOfWindow",
+    "StreamRefused",
     "Reused",
     "Duplicate",
     "Gap",
@@ -142,6 +143,17 @@ class Reused:
 
 
 @attrs.frozen
+class StreamRefused:
+    """A PDU of a new stream when the receiver already follows ``max_streams`` (forged
+    LIIDs must not grow its state without bound): it moved nothing; its content goes to
+    quarantine and is reported."""
+
+    liid: bytes
+    stream: str
+    sequence: int
+
+
+@attrs.frozen
 class Duplicate:
     """A sequence number already received (a resend after a reconnect). ``checked``: its
     content is what was stored, and it is dropped; False: it was stored too long ago (or
@@ -196,10 +208,15 @@ Event = (
     | Duplicate
     | Reused
     | OutOfWindow
+    | StreamRefused
     | IntegrityResult
     | ByteCounterStep
     | KeepAlive
 )
+
+
+#: sequence verdicts that keep a PDU's content out of the outputs
+_HELD_BACK = (Duplicate, OutOfWindow, Reused, StreamRefused)
 
 
 def _cc_events(cc: CCPackets, batched: bool) -> list[Event]:
@@ -241,7 +258,10 @@ class LEMFReceiver:
         profile: EncryptionProfile | None = None,
         verification_key: ec.EllipticCurvePublicKey | None = None,
         max_pdu_length: int = 1 << 20,
+        max_streams: int = 10_000,
     ) -> None:
+        """``max_streams``: (LIID, HI2|HI3) streams followed at most; a PDU of one more is
+        :class:`StreamRefused`."""
         if (key is None) != (profile is None):
             raise ValueError("a decryption key and its profile go together")
         self._verification_key = verification_key
@@ -251,6 +271,7 @@ class LEMFReceiver:
         self._tracks: dict[tuple[bytes, str], tuple[int, ByteCounterTrack]] = {}
         self._streams: dict[tuple[bytes, str], StreamWindow] = {}  # (LIID, stream)
         self._verifiers: dict[tuple[bytes, str], IntegrityVerifier] = {}
+        self.max_streams = max_streams
         self.pdus = 0
 
     def feed(self, data: bytes, *, batched: bool = False) -> list[Event]:
@@ -302,6 +323,8 @@ class LEMFReceiver:
         new: the sequence check reports those)."""
         key = (liid, stream)
         entry = self._tracks.get(key)
+        if entry is None and key not in self._streams and self._at_stream_limit():
+            return []  # refused by the sequence check: nothing kept for it
         last, track = (None, ByteCounterTrack()) if entry is None else entry
         gap, step = track.follow(decrypted)
         self._tracks[key] = (sequence, track)
@@ -313,7 +336,7 @@ class LEMFReceiver:
 
     def _ipcc(self, view: IPCCView, received: bytes, batched: bool) -> list[Event]:
         events: list[Event] = list(self._sequence(view.liid, "HI3", view.sequence, received))
-        if events and isinstance(events[-1], Duplicate | OutOfWindow | Reused):
+        if events and isinstance(events[-1], _HELD_BACK):
             return events
         self._verifier(view.liid, "HI3").add(view.sequence, received)
         cc = CCPackets(view.liid, view.cin, view.sequence, view.timestamp_ns, view.items)
@@ -336,7 +359,7 @@ class LEMFReceiver:
         if stream is None:
             return []
         events: list[Event] = list(self._sequence(liid, stream, sequence, received))
-        if events and isinstance(events[-1], Duplicate | OutOfWindow | Reused):
+        if events and isinstance(events[-1], _HELD_BACK):
             return events
         verifier = self._verifier(liid, stream)
         if isinstance(payload, m.IntegrityCheck):
@@ -396,6 +419,9 @@ class LEMFReceiver:
         key = (liid, stream)
         window = self._streams.get(key)
         if window is None:
+            if self._at_stream_limit():
+                yield StreamRefused(liid, stream, sequence)
+                return
             window = self._streams[key] = StreamWindow()
         expected = window.high
         verdict = window.accept(sequence, _fingerprint(received))
@@ -409,6 +435,9 @@ class LEMFReceiver:
             yield OutOfWindow(liid, stream, sequence, expected)
         elif verdict is Verdict.REUSED:
             yield Reused(liid, stream, sequence)
+
+    def _at_stream_limit(self) -> bool:
+        return len(self._streams) >= self.max_streams
 
     def _cc(self, liid: bytes, pdu: m.PSPDU, items: Iterable[m.CCPayload]) -> CCPackets:
         header = pdu.header

@@ -54,6 +54,7 @@ from lawful_intercept.protocol.lemf_receiver import (
     LEMFReceiver,
     OutOfWindow,
     Reused,
+    StreamRefused,
 )
 
 __all__ = ["LEMFCounters", "LEMFServer"]
@@ -73,6 +74,8 @@ class LEMFCounters:
     missing: int = 0
     duplicates: int = 0
     out_of_window: int = 0  # a sequence number far outside its stream's window
+    #: PDUs of a new stream beyond the receiver's max_streams (quarantined)
+    over_stream_limit: int = 0
     reused: int = 0  # a sequence number stored already, again with other content
     unchecked: int = 0  # a number stored too long ago to compare: kept aside, not dropped
     quarantined: int = 0  # PDUs kept aside, not written to the outputs
@@ -354,6 +357,11 @@ class LEMFServer:
                         "liid": event.liid.hex(), "stream": event.stream,
                         "sequence": event.sequence,
                     })  # fmt: skip
+                elif type(event) is StreamRefused:
+                    self._keep(octets, "a stream beyond the LEMF's limit", {
+                        "liid": event.liid.hex(), "stream": event.stream,
+                        "sequence": event.sequence,
+                    })  # fmt: skip
                 elif type(event) is Reused:
                     self._keep(octets, "sequence number re-used", {
                         "liid": event.liid.hex(), "stream": event.stream,
@@ -400,6 +408,12 @@ class LEMFServer:
             log.error("%s sequence number %d is far outside its window (next expected %d): "
                       "quarantined, not written", event.stream, event.sequence,
                       event.expected)  # fmt: skip
+        elif isinstance(event, StreamRefused):
+            c.over_stream_limit += 1
+            if c.over_stream_limit == 1 or c.over_stream_limit % 1000 == 0:
+                log.error("%s: a PDU of a new stream while %d streams are followed (the "
+                          "limit): quarantined, not written (%d so far)", event.stream,
+                          self.receiver.max_streams, c.over_stream_limit)  # fmt: skip
         elif isinstance(event, Reused):
             c.reused += 1
             log.error("%s sequence number %d came again with other content (the sender went "

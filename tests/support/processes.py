@@ -10,6 +10,7 @@ import socket
 import struct
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.request
 from pathlib import Path
@@ -27,6 +28,22 @@ from lawful_intercept.services.lemf import LEMFServer
 from support.delivery import XID, delivery_pki, pcap_packets
 
 LI = [sys.executable, "-m", "lawful_intercept.cli"]
+
+
+def li_for_any_user() -> tuple[list[str], dict[str, str]]:
+    """``li`` run by an interpreter whose library every user can read, and its environment:
+    this one, or (where it lives under a directory only root may enter, such as /root) the
+    system's python3 with this one's packages, as a process of another user finds it."""
+    library = Path(sysconfig.get_paths()["stdlib"])
+    if all(path.stat().st_mode & 0o005 == 0o005 for path in [library, *library.parents]):
+        return LI, dict(os.environ)
+    packages = sysconfig.get_paths()["purelib"]
+    root = str(Path(__file__).resolve().parents[2])
+    system = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
+    return [system, "-m", "lawful_intercept.cli"], {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join((root, packages)),
+    }
 
 
 PASSPHRASE = "test pass phrase"

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
-from support.processes import free_port
+from support.processes import free_port, li_for_any_user
 
 from lawful_intercept.adapters.aio import Peer
 from lawful_intercept.adapters.tc import TapManager
@@ -71,10 +75,39 @@ def bed() -> Iterator[TestBed]:
         yield testbed
 
 
+@pytest.fixture
+def nobodys() -> Iterator[Path]:
+    """A directory the user nobody owns (pytest's own are root's, 0700)."""
+    directory = Path(tempfile.mkdtemp(prefix="li-poi-"))
+    os.chown(directory, 65534, 65534)
+    yield directory
+    shutil.rmtree(directory)
+
+
+def _for_nobody(tls: TLSConfig, directory: Path, name: str) -> TLSConfig:
+    """Copies of a TLS configuration's files that the user nobody can read."""
+    copies = []
+    for path in (tls.certificate, tls.private_key, tls.ca_bundle):
+        copy = directory / f"{name}-{Path(path).name}"
+        shutil.copyfile(path, copy)
+        os.chown(copy, 65534, 65534)
+        copies.append(copy)
+    return attrs.evolve(tls, certificate=copies[0], private_key=copies[1], ca_bundle=copies[2])
+
+
 @pytest.mark.root
+@pytest.mark.parametrize("run_as", [False, True], ids=["root", "run-as-nobody"])
 def test_live_poi_sends_to_the_mf_and_removes_its_taps_on_sigterm(
-    bed: TestBed, pki: dict[str, TLSConfig]
+    bed: TestBed, pki: dict[str, TLSConfig], run_as: bool, nobodys: Path
 ) -> None:
+    """Also as ``li --run-as nobody poi``: tapping, capturing, sending and removing its taps
+    as the user nobody with CAP_NET_ADMIN, CAP_NET_RAW and (for --netns) CAP_SYS_ADMIN only,
+    in every set including the bounding set."""
+    poi_tls = _for_nobody(pki["poi"], nobodys, "poi") if run_as else pki["poi"]
+    metrics_tls = _for_nobody(pki["mf"], nobodys, "mf") if run_as else pki["mf"]
+    run_as_options = ["--run-as", "nobody"] if run_as else []
+    li, env = li_for_any_user() if run_as else (LI, None)
+
     async def main() -> None:
         received: list[tuple[int, bytes]] = []
 
@@ -83,16 +116,15 @@ def test_live_poi_sends_to_the_mf_and_removes_its_taps_on_sigterm(
 
         mf = X2X3Receiver(pki["mf"].server_context(), on_pdu)
         await mf.start()
-        poi_tls = pki["poi"]
         metrics_port = free_port()
         process = await asyncio.create_subprocess_exec(
-            *LI, "poi", "--interface", "vnf0", "--netns", bed.vnf,
+            *li, *run_as_options, "poi", "--interface", "vnf0", "--netns", bed.vnf,
             "--target", f"{bed.PEER_V4},proto=udp", "--mf", f"127.0.0.1:{mf.port}",
             "--cert", str(poi_tls.certificate), "--key", str(poi_tls.private_key),
             "--ca", str(poi_tls.ca_bundle), "--metrics", f"127.0.0.1:{metrics_port}",
-            "--metrics-cert", str(pki["mf"].certificate),
-            "--metrics-key", str(pki["mf"].private_key),
-            stderr=asyncio.subprocess.PIPE,
+            "--metrics-cert", str(metrics_tls.certificate),
+            "--metrics-key", str(metrics_tls.private_key),
+            stderr=asyncio.subprocess.PIPE, cwd=nobodys, env=env,
         )  # fmt: skip
         try:
             assert process.stderr is not None
@@ -100,6 +132,11 @@ def test_live_poi_sends_to_the_mf_and_removes_its_taps_on_sigterm(
             ready = await asyncio.wait_for(process.stderr.readline(), 30)
             assert b"tapping vnf0, capturing on li-c0" in ready
             assert await asyncio.to_thread(TapManager(bed.vnf).installed) == {("vnf0", 1)}
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            if run_as:  # CAP_NET_ADMIN (12), CAP_NET_RAW (13), CAP_SYS_ADMIN (21): 0x203000
+                for field in ("CapEff", "CapPrm", "CapBnd"):
+                    assert f"{field}:\t0000000000203000" in status, status
+                assert "Uid:\t65534\t65534\t65534\t65534" in status
             await asyncio.to_thread(_traffic, bed, 25)
             for _ in range(100):
                 if sum(kind == PDUType.X3 for kind, _ in received) >= 50:

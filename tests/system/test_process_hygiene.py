@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from support.processes import LI, free_port
+from support.processes import LI, free_port, li_for_any_user
 
 from lawful_intercept.lab import DevCA
 
@@ -115,3 +117,77 @@ def test_no_target_in_the_command_line_others_see(tmp_path: Path) -> None:
     finally:
         process.kill()
         process.wait()
+
+
+def _capabilities(pid: int) -> dict[str, str]:
+    return {f: _status(pid, f) for f in ("Uid", "Gid", "CapEff", "CapPrm", "CapBnd", "NoNewPrivs")}
+
+
+def test_run_as_a_dedicated_user_with_no_capability_left(tmp_path: Path) -> None:
+    """``li --run-as nobody lemf``, started as root: the LEMF runs as nobody with no
+    capability (none effective, permitted or in the bounding set), cannot regain any
+    (no_new_privs), still locks its key, and the files it makes are nobody's, 0600."""
+    lab = Path(tempfile.mkdtemp(prefix="li-run-as-"))  # nobody cannot reach pytest's tmp
+    try:
+        ca = DevCA(lab, "li-run-as")
+        tls = ca.config("lemf", server=True)
+        (lab / "hi.key").write_bytes(os.urandom(32))
+        for path in [lab, *lab.iterdir()]:
+            os.chown(path, 65534, 65534)
+        li, env = li_for_any_user()
+        process = subprocess.Popen(
+            [*li, "--run-as", "nobody", "lemf", "--listen", f"127.0.0.1:{free_port()}",
+             "--cert", str(tls.certificate), "--key", str(tls.private_key), "--ca",
+             str(tls.ca_bundle), "--key-file", "hi.key", "--pcap", "cc.pcap", "--iri",
+             "iri.jsonl", "--quiet"],
+            cwd=lab, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        try:
+            assert process.stderr is not None
+            assert "listening on" in process.stderr.readline()
+            found = _capabilities(process.pid)
+            assert found["Uid"].split() == ["65534"] * 4 and found["Gid"].split() == ["65534"] * 4
+            assert {found[f] for f in ("CapEff", "CapPrm", "CapBnd")} == {"0" * 16}
+            assert found["NoNewPrivs"] == "1"
+            assert int(_status(process.pid, "VmLck").split()[0]) > 0
+        finally:
+            process.terminate()
+            process.wait(30)
+        made = lab / "cc.pcap"
+        assert (made.stat().st_uid, made.stat().st_mode & 0o777) == (65534, 0o600)
+    finally:
+        shutil.rmtree(lab)
+
+
+def test_run_as_is_refused_in_one_line_where_it_cannot_hold(tmp_path: Path) -> None:
+    """Not root, an unknown user, or an interpreter the user cannot read (Python imports
+    late): one line, exit 2, nothing started."""
+    unknown = subprocess.run([*LI, "--run-as", "no-such-user-li", "decode", "/dev/null"],
+                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert unknown.returncode == 2
+    assert unknown.stderr == "li decode: --run-as no-such-user-li: no such user\n"
+    as_nobody = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *LI, "--run-as",
+         "daemon", "decode", "/dev/null"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )  # fmt: skip
+    assert as_nobody.returncode == 2
+    assert as_nobody.stderr == "li decode: --run-as daemon: only a process started as root can\n"
+    hidden = tmp_path / "hidden"  # root's only, as /root is
+    hidden.mkdir(mode=0o700)
+    li, env = li_for_any_user()  # its interpreter, told its library is in ``hidden``
+    script = (
+        "import sysconfig\n"
+        f"sysconfig.get_paths = lambda: {{'stdlib': {str(hidden)!r}}}\n"
+        "from lawful_intercept.errors import ConfigurationError\n"
+        "from lawful_intercept.protection.privileges import drop_privileges\n"
+        "try:\n    drop_privileges('nobody')\n"
+        "except ConfigurationError as exc:\n    print(exc)\n"
+    )
+    unreadable = subprocess.run([li[0], "-c", script], capture_output=True, text=True,
+                                timeout=60, check=False, env=env)  # fmt: skip
+    assert unreadable.stdout == (
+        f"--run-as nobody: the user cannot read Python's library "
+        f"{hidden}; install the interpreter where it can\n"
+    ), unreadable

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.template import CCTemplate
 from lawful_intercept.errors import DecodeError
+from lawful_intercept.protection.encryption import EncryptionProfile, PayloadEncryptor
 from lawful_intercept.protocol.hi_sequence import (
     MODULUS,
     RECENT,
@@ -26,6 +27,7 @@ from lawful_intercept.protocol.lemf_receiver import (
     LEMFReceiver,
     OutOfWindow,
     Reused,
+    StreamRefused,
 )
 
 TOP = MODULUS - 1
@@ -240,3 +242,34 @@ def test_a_stream_holds_bounded_state_whatever_numbers_arrive() -> None:
     finally:
         tracemalloc.stop()
     assert held < 20 << 20, held
+
+
+def test_new_streams_past_the_limit_are_refused_and_known_ones_go_on() -> None:
+    """Forged LIIDs cannot grow a LEMF without bound: past ``max_streams`` a PDU of a new
+    stream is refused (no state kept for it, its content not released); the streams followed
+    go on, encrypted ones included."""
+    key = bytes(range(32))
+    receiver = LEMFReceiver(max_streams=3, key=key, profile=EncryptionProfile())
+    templates = [
+        CCTemplate(lawful_interception_identifier=b"LIID-%d" % n,
+                   network_identifier=m.NetworkIdentifier(b"OP"))
+        for n in range(5)
+    ]  # fmt: skip
+
+    encryptors = [PayloadEncryptor(key, EncryptionProfile(), byte_counter=2**60) for _ in "12345"]
+
+    def sealed(template: CCTemplate, sequence: int) -> bytes:
+        encryptor = encryptors[templates.index(template)]  # one stream's byteCounter each
+        return encryptor.encrypt(_cc(template, sequence))
+
+    for template in templates[:3]:
+        assert [type(e) for e in receiver.on_pdu(sealed(template, 0))] == [CCPacket]
+    for template in templates[3:]:
+        assert receiver.on_pdu(sealed(template, 0)) == [
+            StreamRefused(template.lawful_interception_identifier, "HI3", 0)
+        ]
+        assert receiver.on_pdu(sealed(template, 1)) == [
+            StreamRefused(template.lawful_interception_identifier, "HI3", 1)
+        ]
+    assert len(receiver._streams) == len(receiver._tracks) == 3
+    assert [type(e) for e in receiver.on_pdu(sealed(templates[0], 1))] == [CCPacket]
