@@ -372,8 +372,9 @@ class Listener:
             transport.abort()
         for connection in self._open.values():
             connection.transport.abort()
-        if self._open:
-            await asyncio.wait(list(self._open), timeout=timeout)
+        pending = [*self._open, *self._handshakes]  # handshakes end as their transport does
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
         self._server = None
 
 

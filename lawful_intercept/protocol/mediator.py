@@ -313,8 +313,8 @@ class Mediator:
         """A stream resuming its numbering and byteCounter, or starting them."""
         name = _stream_key_of(lea.name, liid, handover)
         counter = self._saved_counters.get(name)
-        if counter is None:
-            counter = self._counter_range(lea.name, wall)
+        if counter is None:  # a range only where there is a byteCounter to take from it
+            counter = self._counter_range(lea.name, wall) if lea.encryption else (0, 0)
         stream = _Stream(lea, liid, handover, key, self._signer, counter)
         stream.sequence = self._saved_streams.get(name, 0)
         return stream
