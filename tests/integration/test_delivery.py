@@ -450,16 +450,23 @@ async def _deliver_plain(server: LEMFServer, pdus: list[bytes]) -> None:
     await close_writer(connection)
 
 
-def test_the_lemf_keeps_aside_what_it_does_not_write(tmp_path: Path) -> None:
-    """A PDU numbered far outside its stream and one that does not decrypt are kept, raw, in
-    the quarantine file with why; the genuine PDUs around them reach the pcap."""
-    key = os.urandom(32)
+def _liid9(count: int) -> tuple[CCTemplate, list[bytes]]:
+    """LIID-9's CC header writer and its first ``count`` clear PDUs (packet n in PDU n)."""
     template = CCTemplate(
         lawful_interception_identifier=b"LIID-9", network_identifier=m.NetworkIdentifier(b"OP")
     )
     clear = [
-        template.encode(n, 1, T0, m.PayloadDirection.TO_TARGET, udp_packet(n)) for n in range(6)
+        template.encode(n, 1, T0, m.PayloadDirection.TO_TARGET, udp_packet(n))
+        for n in range(count)
     ]
+    return template, clear
+
+
+def test_the_lemf_keeps_aside_what_it_does_not_write(tmp_path: Path) -> None:
+    """A PDU numbered far outside its stream and one that does not decrypt are kept, raw, in
+    the quarantine file with why; the genuine PDUs around them reach the pcap."""
+    key = os.urandom(32)
+    template, clear = _liid9(6)
     sealer = PayloadEncryptor(key, EncryptionProfile(), byte_counter=2**60)
     genuine = [sealer.encrypt(pdu) for pdu in clear]
     forged = PayloadEncryptor(key, EncryptionProfile(), byte_counter=2**60).encrypt(
@@ -690,12 +697,7 @@ def test_a_lemf_with_a_key_refuses_content_in_clear(tmp_path: Path) -> None:
     """A LEMF that holds the LEA's key writes no clear CC or IRI (a sender without the key
     could invent evidence): kept aside in quarantine, counted, said; encrypted PDUs go on."""
     key = os.urandom(32)
-    template = CCTemplate(
-        lawful_interception_identifier=b"LIID-9", network_identifier=m.NetworkIdentifier(b"OP")
-    )
-    clear = [
-        template.encode(n, 1, T0, m.PayloadDirection.TO_TARGET, udp_packet(n)) for n in range(4)
-    ]
+    template, clear = _liid9(4)
     sealer = PayloadEncryptor(key, EncryptionProfile(), byte_counter=2**60)
     forged = template.encode(2, 1, T0, m.PayloadDirection.TO_TARGET, udp_packet(99))
     iri = (Path(__file__).resolve().parents[1] / "vectors/pspdu/iri-begin.der.ber").read_bytes()
