@@ -472,7 +472,7 @@ async def close_writer(writer: Connection, timeout: float = 2.0) -> None:
     writer.close()
     try:
         await asyncio.wait_for(writer.wait_closed(), timeout)
-    except Exception:  # whatever ended the wait, the transport goes
+    except (TimeoutError, OSError, ssl.SSLError):  # no answer, or a broken close: cut off
         writer.transport.abort()
 
 
