@@ -456,8 +456,7 @@ def _liid9(count: int) -> tuple[CCTemplate, list[bytes]]:
         lawful_interception_identifier=b"LIID-9", network_identifier=m.NetworkIdentifier(b"OP")
     )
     clear = [
-        template.encode(n, 1, T0, m.PayloadDirection.TO_TARGET, udp_packet(n))
-        for n in range(count)
+        template.encode(n, 1, T0, m.PayloadDirection.TO_TARGET, udp_packet(n)) for n in range(count)
     ]
     return template, clear
 
