@@ -9,7 +9,9 @@ with every packet there and no sequence gap. Baseline in the same run: the same 
 over the same TLS into a sink that only counts octets (the transport's ceiling).
 
 The protected flow runs twice: one packet per HI3 PDU, and aggregated (TS 102 232-1 clause
-6.2.3: up to ``BENCH_AGGREGATE`` packets of one communication per PDU, default 16).
+6.2.3: up to ``BENCH_AGGREGATE`` packets of one communication per PDU, default 16); then both
+again with the MF's HI key inside a SoftHSM2 token, each PDU encrypted there (what an MF with
+a PKCS#11 key store does).
 
 ``BENCH_PACKETS`` (default 60,000) sets the packets per run; a longer run shows steady state.
 
@@ -36,12 +38,15 @@ from support.delivery import XID, delivery_pki, udp_packet, x2x3_for
 PACKETS = int(os.environ.get("BENCH_PACKETS", "60000"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 AGGREGATE = int(os.environ.get("BENCH_AGGREGATE", "16"))
-#: kind -> (label, protected, packets per HI3 PDU)
+#: kind -> (label, protected, packets per HI3 PDU, HI key in a SoftHSM2 token)
 KINDS = {
-    "plain": ("no protection", False, 1),
-    "protected": ("aES-256-CBC + integrity", True, 1),
-    "aggregated": (f"the same, {AGGREGATE} per PDU", True, AGGREGATE),
+    "plain": ("no protection", False, 1, False),
+    "protected": ("aES-256-CBC + integrity", True, 1, False),
+    "aggregated": (f"the same, {AGGREGATE} per PDU", True, AGGREGATE, False),
+    "hsm": ("the same, key in an HSM", True, 1, True),
+    "hsm-aggregated": (f"{AGGREGATE} per PDU, key in an HSM", True, AGGREGATE, True),
 }
+HSM_TOKEN, HSM_PIN = "bench", "bench-pin"
 if os.environ.get("BENCH_ONLY"):  # a developer's aid: BENCH_ONLY=aggregated,plain
     KINDS = {k: v for k, v in KINDS.items() if k in os.environ["BENCH_ONLY"].split(",")}
 
@@ -76,7 +81,13 @@ def _lemf(
 
 
 def _mf(
-    pki: Any, key: bytes | None, lemf_port: int, port_out: Any, workdir: str, aggregate: int
+    pki: Any,
+    key: bytes | None,
+    lemf_port: int,
+    port_out: Any,
+    workdir: str,
+    aggregate: int,
+    in_hsm: bool,
 ) -> None:
     from lawful_intercept.adapters.hi_client import Destination
     from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
@@ -87,6 +98,12 @@ def _mf(
 
     async def main() -> None:
         keys = SoftwareKeyStore.open(Path(workdir).parent / "keys.json", "bench passphrase")
+        hi_key: Any = bytearray(key) if key else None
+        if key and in_hsm:
+            from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
+
+            hsm = PKCS11KeyStore(token=HSM_TOKEN, pin=HSM_PIN)
+            hi_key = hsm.unwrap_hi_key(hsm.wrap_hi_key(key))
         lea = LEAConfig(
             "LEA", encryption=EncryptionProfile() if key else None,
             integrity_every=1000 if key else None, sign_every=10, aggregate=aggregate,
@@ -99,7 +116,7 @@ def _mf(
                 "LEA": Destination("127.0.0.1", lemf_port, pki["mf_client"].client_context())
             },
             store=SQLiteQueue.with_keystore(Path(workdir) / "queue.db", keys),
-            keys={"LEA": bytearray(key)} if key else None,
+            keys={"LEA": hi_key} if hi_key is not None else None,
             signer=keys.sign_digest,
         )
         await service.start()
@@ -153,7 +170,7 @@ def run_once(kind: str, pki: Any, pdus: list[bytes], workdir: str) -> tuple[floa
     # touched) would cost the POI a copy-on-write fault that no deployed POI pays
     ctx = mp.get_context("spawn")
     ports, done = ctx.Queue(), ctx.Queue()
-    _, protected, aggregate = KINDS.get(kind, ("", False, 1))
+    _, protected, aggregate, in_hsm = KINDS.get(kind, ("", False, 1, False))
     key = os.urandom(32) if protected else None
     children = []
     if kind == "baseline":
@@ -167,7 +184,7 @@ def run_once(kind: str, pki: Any, pdus: list[bytes], workdir: str) -> tuple[floa
         lemf_port = ports.get(timeout=30)
         lemf_pid = ports.get(timeout=30)
         children.append(
-            ctx.Process(target=_mf, args=(pki, key, lemf_port, ports, workdir, aggregate))
+            ctx.Process(target=_mf, args=(pki, key, lemf_port, ports, workdir, aggregate, in_hsm))
         )
         children[-1].start()
         target = ports.get(timeout=30)
@@ -222,6 +239,14 @@ def main() -> None:
 
         from lawful_intercept.protection.keys.software import SoftwareKeyStore
 
+        if any(in_hsm for *_, in_hsm in KINDS.values()):
+            from lawful_intercept.lab.hardware import SoftHSMToken
+            from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
+
+            # the spawned MFs find the token through SOFTHSM2_CONF, set here
+            SoftHSMToken(Path(scratch) / "hsm").configure().init_token(HSM_TOKEN, HSM_PIN)
+            with PKCS11KeyStore(token=HSM_TOKEN, pin=HSM_PIN) as hsm:
+                hsm.initialise()
         with SoftwareKeyStore.create(Path(scratch) / "keys.json", "bench passphrase") as keys:
             (Path(scratch) / "mf-sign.pem").write_bytes(
                 keys.public_key().public_bytes(
@@ -239,7 +264,7 @@ def main() -> None:
     base = statistics.median(results["baseline"])
     print(f"POI -> MF -> LEMF, {PACKETS} packets of 1500 octets; median of {REPEATS}")
     print(f"  baseline X2/X3 over TLS into a counting sink   {base:>10,.0f} packets/s")
-    for kind, (label, _, _) in KINDS.items():
+    for kind, (label, *_) in KINDS.items():
         value = statistics.median(results[kind])
         print(f"  through MF to LEMF, {label:<27} {value:>10,.0f} packets/s  "
               f"{value / base:5.2f}x baseline  (runs: "

@@ -7,6 +7,8 @@ floor line is what the cipher and the hash alone cost on the same octets (AES-25
 padded EncryptedPayload with one long-lived context, SHA-256 of the encrypted PDU): no
 encoder can protect faster than that. The protected line seals with the native helper
 (protection._crypto) when it is built; the pure-Python line is the fallback without it.
+The HSM line keeps the HI key in a SoftHSM2 token (sensitive, non-extractable) and encrypts
+each PDU there (issue 20: what an MF with a PKCS#11 key store does).
 
 Target (issue 4): protection costs at most 2x plain encoding.
 """
@@ -25,6 +27,7 @@ from timing import interleaved_rates, pin_one_core, report
 from lawful_intercept import _native
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.template import CCTemplate
+from lawful_intercept.lab.hardware import SoftHSMToken
 from lawful_intercept.protection.encryption import (
     EncryptionProfile,
     PayloadDecryptor,
@@ -32,6 +35,7 @@ from lawful_intercept.protection.encryption import (
 )
 from lawful_intercept.protection.integrity import IntegrityChecker
 from lawful_intercept.protection.keys.envelope import DataKeyRing
+from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
 from lawful_intercept.protection.keys.software import SoftwareKeyStore
 
 NATIVE_SEALER = _native.loaded().get("lawful_intercept.protection._crypto", False)
@@ -48,12 +52,18 @@ def main() -> None:
     )
     packet = os.urandom(1500)
     direction = m.PayloadDirection.TO_TARGET
-    with tempfile.TemporaryDirectory() as scratch:
-        store = SoftwareKeyStore.create(Path(scratch) / "keys.json", "bench passphrase")
+    scratch = tempfile.TemporaryDirectory()  # the key file and the token, until the end
+    store = SoftwareKeyStore.create(Path(scratch.name) / "keys.json", "bench passphrase")
+    SoftHSMToken(Path(scratch.name) / "hsm").configure().init_token("bench", "bench-pin")
+    hsm = PKCS11KeyStore(token="bench", pin="bench-pin")
+    hsm.initialise()
     ring = DataKeyRing(store)
     key = ring.current("LEA-1", now=NS / 1e9)
     profile = EncryptionProfile()
     encryptor = PayloadEncryptor(key.key, profile, now=NS / 1e9)
+    token_encryptor = PayloadEncryptor(
+        hsm.unwrap_hi_key(hsm.wrap_hi_key(key.key)), profile, now=NS / 1e9
+    )
     python_encryptor = PayloadEncryptor(key.key, profile, now=NS / 1e9, native=False)
     checker = IntegrityChecker(
         m.DataType.CC, hash_every=1000, signer=store.sign_digest, sign_every=10
@@ -71,6 +81,11 @@ def main() -> None:
     def protected_python() -> None:
         number = next(sequence) & 0xFFFFFFFF
         sealed = template.encode_encrypted(python_encryptor, number, 7, NS, direction, packet)
+        checker.add(number, sealed, NS / 1e9)
+
+    def protected_in_token() -> None:
+        number = next(sequence) & 0xFFFFFFFF
+        sealed = template.encode_encrypted(token_encryptor, number, 7, NS, direction, packet)
         checker.add(number, sealed, NS / 1e9)
 
     def protected_two_pass() -> None:
@@ -101,6 +116,7 @@ def main() -> None:
     rates = interleaved_rates(
         {
             "plain": plain, "protected": protected, "python": protected_python,
+            "hsm": protected_in_token,
             "two-pass": protected_two_pass,
             "encrypt": encrypt_only, "lemf": lemf_in_order, "floor": crypto_floor,
         }
@@ -112,6 +128,7 @@ def main() -> None:
         [
             ("encode_encrypted + integrity (SHA-256)", rates["protected"], base),
             ("the same, pure-Python sealing", rates["python"], base),
+            ("the same, HI key in a SoftHSM2 token", rates["hsm"], base),
             ("encode, then encrypt() + integrity", rates["two-pass"], base),
             ("encrypt only (EncryptionContainer)", rates["encrypt"], base),
             ("LEMF decrypt, in order", rates["lemf"], base),
@@ -131,6 +148,8 @@ def main() -> None:
     )
     ring.close()
     store.close()
+    hsm.close()
+    scratch.cleanup()
 
 
 if __name__ == "__main__":

@@ -201,8 +201,13 @@ async def start_chain(
     tls = pki(work)
     say("2/7", "PKI: CA, MF and LEMF server certificates, POI and MF client certificates")
     lemf = await start_lemf(tls["lemf"], out, hi_key=bytes(hi_key), mf_public_key=keys.public_key())
+    # the MF's copy as it reads it from its key file: with an HSM, a key that encrypts there
+    mf_key = keys.unwrap_hi_key(keys.wrap_hi_key(hi_key))
+    if isinstance(mf_key, li.keys.DeviceKey):
+        say("2/7", "HI key: the MF's copy is in the token (sensitive, non-extractable, "
+                   "encrypt only); AES-CBC runs there")  # fmt: skip
     mf = await start_mf(
-        keys=keys, hi_key=hi_key, x2x3_tls=tls["mf"], delivery_tls=tls["mf_client"],
+        keys=keys, hi_key=mf_key, x2x3_tls=tls["mf"], delivery_tls=tls["mf_client"],
         lemf_port=lemf.port, xid=XID, queue_path=work / "mf-queue.db",
     )  # fmt: skip
     say(

@@ -20,7 +20,7 @@ from lawful_intercept.handover import EncryptionProfile
 async def start_mf(
     *,
     keys: li.keys.KeyStore,
-    hi_key: bytearray,
+    hi_key: li.keys.HIKey,
     x2x3_tls: li.TLSConfig,
     delivery_tls: li.TLSConfig,
     lemf_port: int,

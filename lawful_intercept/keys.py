@@ -1,7 +1,9 @@
 """Key custody: one :class:`KeyStore` interface with backends in software (labs only), a
 PKCS#11 HSM and a TPM 2.0; envelope data keys; remote attestation of a platform (TPM quotes);
 secure crash (``harden_process``) and the PIN and passphrase out of the environment
-(``hide_environment_secrets``), what every ``li`` service does first.
+(``hide_environment_secrets``), what every ``li`` service does first. An HI key is a
+:data:`HIKey`: octets here, or a :class:`DeviceKey` that encrypts inside an HSM
+(``KeyStore.unwrap_hi_key``); :func:`release` forgets either.
 
 The hardware backends load python-pkcs11 / tpm2-pytss (extras ``hsm`` / ``tpm``) only when
 ``PKCS11KeyStore`` or ``TPMKeyStore`` is asked for.
@@ -21,7 +23,15 @@ from lawful_intercept.protection.keys.attestation import (
     make_credential,
     verify_quote,
 )
-from lawful_intercept.protection.keys.base import KeyStore, KeyStoreStatus, verify_digest, zeroise
+from lawful_intercept.protection.keys.base import (
+    DeviceKey,
+    HIKey,
+    KeyStore,
+    KeyStoreStatus,
+    release,
+    verify_digest,
+    zeroise,
+)
 from lawful_intercept.protection.keys.envelope import DataKey, DataKeyRing, WrappedDataKey
 from lawful_intercept.protection.keys.software import SoftwareKeyStore
 
@@ -34,6 +44,8 @@ __all__ = [
     "CredentialChallenge",
     "DataKey",
     "DataKeyRing",
+    "DeviceKey",
+    "HIKey",
     "KeyStore",
     "KeyStoreStatus",
     "PCRPolicy",
@@ -48,6 +60,7 @@ __all__ = [
     "harden_process",
     "hide_environment_secrets",
     "make_credential",
+    "release",
     "verify_digest",
     "verify_quote",
     "zeroise",

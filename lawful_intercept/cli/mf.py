@@ -19,7 +19,7 @@ from lawful_intercept.adapters.aio import ANYONE, Senders
 from lawful_intercept.cli.clock import service_clock
 from lawful_intercept.cli.files import publish, read_input, read_verification_key
 from lawful_intercept.errors import ConfigurationError
-from lawful_intercept.protection.keys.base import zeroise
+from lawful_intercept.protection.keys.base import HIKey, release, zeroise
 from lawful_intercept.protection.memory import lock
 
 __all__ = ["add_mf_parsers", "cmd_lemf", "cmd_mf"]
@@ -126,7 +126,7 @@ def cmd_mf(args: argparse.Namespace, err: TextIO) -> int:
         key = lock(bytearray(os.urandom(size)))
         try:
             with open_keystore(config.keystore, base) as store:
-                _write_private(key_file, store.wrap(key))
+                _write_private(key_file, store.wrap_hi_key(key))
                 if args.lemf_verify_key:
                     Path(args.lemf_verify_key).write_bytes(
                         store.public_key().public_bytes(
@@ -162,10 +162,10 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
 
     assert isinstance(config, MFConfig)
     store = open_keystore(config.keystore, base)
-    keys: dict[str, bytearray] = {}
+    keys: dict[str, HIKey] = {}
     try:
         for name, key_file in config.hi_key_files().items():
-            keys[name] = store.unwrap(key_file.read_bytes())
+            keys[name] = store.unwrap_hi_key(key_file.read_bytes())
         queue = SQLiteQueue.with_keystore(
             config.queue_path, store, max_records=config.max_records,
             max_octets=config.max_octets,
@@ -212,7 +212,7 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
 
             def lea_settings(
                 destination: DestinationDetails,
-            ) -> tuple[LEAConfig, bytearray | None]:
+            ) -> tuple[LEAConfig, HIKey | None]:
                 name = str(destination.did)
                 if name in protection:
                     return protection[name][0], keys.get(name)
@@ -272,7 +272,7 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
         return 0
     finally:
         for key in keys.values():
-            zeroise(key)
+            release(key)
         store.close()
 
 

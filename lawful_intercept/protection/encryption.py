@@ -25,7 +25,9 @@ use) sets each PDU's IV on that context and writes the whole encrypted PDU in on
 several PDUs at once (:meth:`PayloadEncryptor.encrypt_parts_many`) it lays out and encrypts
 the batch in one call. Without it, pure Python:
 CBC with IV ``v`` equals continuing a chain whose last ciphertext block is ``c`` on a first
-block XORed with ``v ^ c``. Both give the same octets.
+block XORed with ``v ^ c``. Both give the same octets. With a key held by an HSM
+(:class:`~lawful_intercept.protection.keys.base.DeviceKey`) each PDU's EncryptedPayload is
+encrypted in the device, under its own IV, in one call.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from lawful_intercept.codec.handover.codec import join_pspdu
 from lawful_intercept.codec.handover.psheader import frame
 from lawful_intercept.codec.handover.psheader import sequence_number as psheader_sequence
 from lawful_intercept.errors import DecodeError, EncodeError, IntegrityError
+from lawful_intercept.protection.keys.base import DeviceKey
 
 try:
     from lawful_intercept.protection import _crypto
@@ -139,13 +142,24 @@ class _Chain:
         return memoryview(out)[:size]
 
 
+class _DeviceChain:
+    """:class:`_Chain`'s encryption in a device that holds the key (one call per PDU)."""
+
+    def __init__(self, key: DeviceKey) -> None:
+        self._key = key
+
+    def encrypt(self, iv: int, head: bytes, body: tuple[bytes, ...], padding: bytes) -> bytes:
+        return self._key.cbc_encrypt(iv.to_bytes(_BLOCK, "big"), b"".join((head, *body, padding)))
+
+
 class PayloadEncryptor:
     """Encrypts the payload of each PS-PDU of one delivery stream, in order. ``native``:
-    seal with the native helper when it is built (the default); False forces pure Python."""
+    seal with the native helper when it is built (the default); False forces pure Python.
+    ``key``: its octets, or a :class:`DeviceKey` (the HSM encrypts; no native helper)."""
 
     def __init__(
         self,
-        key: bytes | bytearray,
+        key: bytes | bytearray | DeviceKey,
         profile: EncryptionProfile,
         *,
         now: float | None = None,
@@ -153,7 +167,7 @@ class PayloadEncryptor:
         native: bool = True,
     ) -> None:
         octets = _KEY_OCTETS[profile.encryption_type]
-        if len(key) != octets:
+        if (key.key_octets if isinstance(key, DeviceKey) else len(key)) != octets:
             raise EncodeError(f"{profile.encryption_type.value} needs a {8 * octets}-bit key")
         if byte_counter is None:
             if now is None:
@@ -163,9 +177,14 @@ class PayloadEncryptor:
             raise EncodeError("byteCounter out of range")
         self.profile = profile
         self.byte_counter = byte_counter
-        self._chain = _Chain(key, decrypt=False)
         self._sequence_iv = profile.iv_rule is IVRule.SEQUENCE_REPEATED
-        self._sealer = _Sealer(key, self._sequence_iv) if native and _Sealer is not None else None
+        self._chain: _Chain | _DeviceChain
+        if isinstance(key, DeviceKey):
+            self._chain, self._sealer = _DeviceChain(key), None
+        else:
+            self._chain = _Chain(key, decrypt=False)
+            use_native = native and _Sealer is not None
+            self._sealer = _Sealer(key, self._sequence_iv) if use_native else None
         # encryptionType [0], then the tag of encryptedPayload [1] (its length varies)
         self._container_head = bytes((0x80, 0x01, _TYPE_NUMBER[profile.encryption_type], 0x81))
         self._container_tail = (

@@ -49,6 +49,7 @@ from lawful_intercept.codec.x2x3.decoder import X2X3View
 from lawful_intercept.errors import ConfigurationError, DecodeError
 from lawful_intercept.protection.encryption import EncryptionProfile, PayloadEncryptor
 from lawful_intercept.protection.integrity import IntegrityChecker
+from lawful_intercept.protection.keys.base import HIKey
 
 __all__ = ["HIPDU", "Handover", "LEAConfig", "Mediator", "MediatorCounters", "TaskBinding"]
 
@@ -161,7 +162,7 @@ class _Stream:
         lea: LEAConfig,
         liid: bytes,
         handover: Handover,
-        key: bytes | bytearray | None,
+        key: HIKey | None,
         signer: Callable[[bytes], bytes] | None,
         counter: tuple[int, int],
     ) -> None:
@@ -253,7 +254,7 @@ class Mediator:
         bindings: Iterable[TaskBinding],
         leas: Iterable[LEAConfig],
         *,
-        keys: Mapping[str, bytes | bytearray] | None = None,
+        keys: Mapping[str, HIKey] | None = None,
         signer: Callable[[bytes], bytes] | None = None,
         now: float,
         state: bytes | None = None,
@@ -262,7 +263,7 @@ class Mediator:
         encrypt; ``signer``: the KeyStore's ``sign_digest`` for signed integrity checks;
         ``state``: a :meth:`snapshot` to resume sequence numbers and CINs after a restart."""
         self._leas = {lea.name: lea for lea in leas}
-        self._keys: dict[str, bytes | bytearray] = dict(keys or {})
+        self._keys: dict[str, HIKey] = dict(keys or {})
         self._signer = signer
         self._tasks: dict[bytes, _Task] = {}
         # numbering of streams and CINs not (or no longer) bound: kept for when they return
@@ -277,7 +278,7 @@ class Mediator:
         for binding in bindings:
             self.add_binding(binding, now=now)
 
-    def add_lea(self, lea: LEAConfig, key: bytes | bytearray | None = None) -> None:
+    def add_lea(self, lea: LEAConfig, key: HIKey | None = None) -> None:
         """Make an LEA known (or change its settings for tasks bound from now on)."""
         self._leas[lea.name] = lea
         if key is not None:
@@ -307,7 +308,7 @@ class Mediator:
         lea: LEAConfig,
         liid: bytes,
         handover: Handover,
-        key: bytes | bytearray | None,
+        key: HIKey | None,
         wall: float,
     ) -> _Stream:
         """A stream resuming its numbering and byteCounter, or starting them."""

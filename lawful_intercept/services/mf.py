@@ -45,6 +45,7 @@ from lawful_intercept.adapters.x2x3_transport import X2X3Receiver
 from lawful_intercept.codec.asn1 import compiled
 from lawful_intercept.codec.x2x3.decoder import X2X3View
 from lawful_intercept.errors import ConfigurationError, StorageError
+from lawful_intercept.protection.keys.base import HIKey
 from lawful_intercept.protocol.mediator import HIPDU, LEAConfig, Mediator, TaskBinding
 from lawful_intercept.protocol.x2x3_session import Timers
 
@@ -107,7 +108,7 @@ class MFService:
         destinations: Mapping[str, Destination],
         store: SQLiteQueue,
         operator_id: bytes = b"OPERATOR",
-        keys: Mapping[str, bytes | bytearray] | None = None,
+        keys: Mapping[str, HIKey] | None = None,
         signer: Callable[[bytes], bytes] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -163,7 +164,7 @@ class MFService:
         return self.receiver.port
 
     async def add_lea(
-        self, lea: LEAConfig, destination: Destination, key: bytes | bytearray | None = None
+        self, lea: LEAConfig, destination: Destination, key: HIKey | None = None
     ) -> None:
         """Deliver to a new LEA, or change an LEA's settings and destination (X1
         CreateDestination / ModifyDestination at an MF). A changed destination gets a new

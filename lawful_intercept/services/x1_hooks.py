@@ -23,6 +23,7 @@ from lawful_intercept.adapters.hi_client import Destination
 from lawful_intercept.adapters.x2x3_transport import X2X3Sender
 from lawful_intercept.codec.x1.messages import DestinationDetails, ErrorCode, TaskDetails
 from lawful_intercept.errors import X1Error
+from lawful_intercept.protection.keys.base import HIKey
 from lawful_intercept.protocol.mediator import LEAConfig, TaskBinding
 from lawful_intercept.protocol.poi_pipeline import InterceptTask
 from lawful_intercept.protocol.targets import Target
@@ -127,7 +128,7 @@ class POIHooks:
             await sender.close()
 
 
-LEASettings = Callable[[DestinationDetails], tuple[LEAConfig, bytes | bytearray | None]]
+LEASettings = Callable[[DestinationDetails], tuple[LEAConfig, HIKey | None]]
 
 
 def _default_settings(destination: DestinationDetails) -> tuple[LEAConfig, None]:

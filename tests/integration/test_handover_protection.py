@@ -261,6 +261,29 @@ def test_signed_checks_with_the_hsm(hsm_token: dict[str, str]) -> None:
         _check_signed_by(store)
 
 
+@pytest.mark.parametrize("iv_rule", list(IVRule))
+def test_an_hi_key_in_the_hsm_encrypts_as_the_same_key_held_here(
+    hsm_token: dict[str, str], iv_rule: IVRule
+) -> None:
+    """A TokenAESKey's PDUs are the octets of the in-process path (native or not), under
+    either IV rule and for AES-192 and AES-256, and the LEMF decrypts them."""
+    for encryption_type in (m.EncryptionType.AES_192_CBC, m.EncryptionType.AES_256_CBC):
+        profile = EncryptionProfile(encryption_type=encryption_type, iv_rule=iv_rule)
+        key = bytearray(_key(profile))
+        clear = _stream([0, 15, 16, 1400, 5000], first=2**31)
+        with PKCS11KeyStore(**hsm_token) as store:
+            store.initialise()
+            in_token = store.unwrap_hi_key(store.wrap_hi_key(key))
+            assert not isinstance(in_token, bytearray)
+            sealed = [
+                [PayloadEncryptor(k, profile, now=NOW, native=n).encrypt(pdu) for pdu in clear]
+                for k, n in ((in_token, True), (key, True), (key, False))
+            ]
+        assert sealed[0] == sealed[1] == sealed[2]
+        decryptor = PayloadDecryptor(key, profile)
+        assert [decryptor.decrypt(pdu).pdu for pdu in sealed[0]] == clear
+
+
 def test_verifier_memory_is_bounded() -> None:
     verifier = IntegrityVerifier(None, max_pending=10)
     for i in range(100):

@@ -17,7 +17,7 @@ from lawful_intercept.errors import (
 )
 from lawful_intercept.protection.keys.base import verify_digest
 from lawful_intercept.protection.keys.envelope import DataKeyRing
-from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
+from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore, TokenAESKey
 from lawful_intercept.protection.keys.software import SoftwareKeyStore
 
 PASS = "correct horse battery staple"
@@ -148,6 +148,65 @@ def test_pkcs11_kek_cannot_be_read_or_wrapped_out(hsm_token: dict[str, str]) -> 
         private = store._find("li-signing", pkcs11.ObjectClass.PRIVATE_KEY)
         with pytest.raises(pkcs11.AttributeSensitive):
             private[Attribute.VALUE]
+
+
+def test_pkcs11_hi_key_unwraps_only_into_the_token_sensitive_and_encrypt_only(
+    hsm_token: dict[str, str],
+) -> None:
+    """Issue 20 item 2: the HI KEK's unwrap template, enforced by SoftHSM2 itself, so that
+    even someone with the PIN and the MF's key file gets no key out of the token."""
+    import pkcs11
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+
+    hi_key = bytearray(os.urandom(32))
+    with PKCS11KeyStore(**hsm_token) as store:
+        store.initialise()
+        assert ("hi kek", "present") in store.status().details
+        wrapped = store.wrap_hi_key(hi_key)
+        key = store.unwrap_hi_key(wrapped)
+        assert isinstance(key, TokenAESKey) and key.key_octets == 32
+        in_token = key._key
+        assert in_token[Attribute.SENSITIVE] is True
+        assert in_token[Attribute.EXTRACTABLE] is False
+        assert in_token[Attribute.DECRYPT] is False
+        with pytest.raises(pkcs11.AttributeSensitive):
+            in_token[Attribute.VALUE]
+        iv, data = os.urandom(16), os.urandom(64)
+        expected = Cipher(algorithms.AES(bytes(hi_key)), modes.CBC(iv)).encryptor().update(data)
+        assert key.cbc_encrypt(iv, data) == expected
+        with pytest.raises(IntegrityError):
+            store.unwrap(wrapped)  # the data KEK does not open an HI key file
+        hi_kek = store._kek("li-hi-kek")
+        readable = {Attribute.EXTRACTABLE: True, Attribute.SENSITIVE: False}
+        decrypting = {**readable, Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False}
+        decrypting[Attribute.DECRYPT] = True
+        for template in (readable, decrypting):
+            with pytest.raises(pkcs11.TemplateInconsistent):
+                hi_kek.unwrap_key(
+                    ObjectClass.SECRET_KEY, KeyType.AES, wrapped, store=False,
+                    mechanism=Mechanism.AES_KEY_WRAP_PAD, template=template,
+                )  # fmt: skip
+        key.destroy()
+        key.destroy()
+        with pytest.raises(KeyCustodyError, match="destroyed"):
+            key.cbc_encrypt(iv, data)
+
+
+def test_pkcs11_hi_key_file_from_the_data_kek_opens_here_with_a_warning(
+    hsm_token: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Files written before the HI KEK existed still open (into this process), and the
+    operator is told how to move the key into the token."""
+    hi_key = bytearray(os.urandom(32))
+    with PKCS11KeyStore(**hsm_token) as store:
+        store.initialise()
+        with caplog.at_level(logging.WARNING):
+            legacy = store.unwrap_hi_key(store.wrap(hi_key))
+        assert legacy == hi_key
+        assert "li mf keygen --force" in caplog.text
+        with pytest.raises(IntegrityError):
+            store.unwrap_hi_key(os.urandom(40))
 
 
 def test_a_passphrase_taken_from_the_environment_is_gone_from_it(

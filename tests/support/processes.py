@@ -25,7 +25,7 @@ from lawful_intercept.protection.keys.software import SoftwareKeyStore
 from lawful_intercept.protocol.lemf_receiver import LEMFReceiver
 from lawful_intercept.protocol.x2x3_session import Timers
 from lawful_intercept.services.lemf import LEMFServer
-from support.delivery import XID, delivery_pki, pcap_packets
+from support.delivery import XID, delivery_pki, pcap_packets, udp_packet, x2x3_for
 
 LI = [sys.executable, "-m", "lawful_intercept.cli"]
 
@@ -200,6 +200,24 @@ class MFProcess:
             "127.0.0.1", self.port, self.pki["poi"].client_context(), server_hostname="mf",
             timers=Timers(0.5, 2.0), backoff=Backoff(initial=0.05, maximum=0.2),
         )  # fmt: skip
+
+
+async def send(mf: MFProcess, first: int, count: int) -> None:
+    """Packets ``first`` .. ``first + count - 1`` from a POI, and wait until the MF has
+    accepted them all (this run's count starts where the last run left it)."""
+    before = mf.status().get("accepted", 0)
+    pdus = x2x3_for([udp_packet(n) for n in range(first, first + count)])
+    poi = mf.poi()
+    await poi.start()
+    for pdu in pdus:
+        await poi.send(pdu)
+    await poi.flush(60)
+    await poi.close()
+    await until(lambda: mf.status().get("accepted", 0) >= before + len(pdus), 60, "acceptance")
+
+
+async def delivered(mf: MFProcess) -> None:
+    await until(lambda: mf.status().get("pending") == {"LEA-A": 0}, 90, "delivery")
 
 
 class LEMFProcess:

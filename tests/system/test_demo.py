@@ -30,6 +30,7 @@ def test_main_job_live_in_namespaces_with_softhsm(tmp_path: Path) -> None:
     assert "LEMF pcap holds exactly the target's packets  yes" in out
     assert "All checks passed." in out
     assert "SoftHSM2 token" in out
+    assert "HI key: the MF's copy is in the token" in out
     rows = dict(line.strip().rsplit(None, 1) for line in out.splitlines() if "  " in line
                 and line.startswith("  ") and "/" not in line)  # fmt: skip
     assert int(rows["mirrored by the tap (tc counters)"]) == int(rows["X3 PDUs from the POI"])

@@ -15,13 +15,16 @@ import struct
 from pathlib import Path
 
 import pytest
-from support.delivery import run, udp_packet, x2x3_for
-from support.processes import PASSPHRASE, LEMFProcess, MFProcess, until
+from support.delivery import run, udp_packet
+from support.processes import PASSPHRASE, LEMFProcess, MFProcess, delivered, send
 
 from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.template import CCTemplate
+from lawful_intercept.errors import IntegrityError
 from lawful_intercept.protection.encryption import EncryptionProfile, PayloadEncryptor
+from lawful_intercept.protection.keys.base import DeviceKey
+from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
 from lawful_intercept.protection.keys.software import SoftwareKeyStore
 from lawful_intercept.protocol.lemf_receiver import CCPackets, LEMFReceiver
 
@@ -30,24 +33,6 @@ LIID = b"LIID-9".hex()
 
 def plain_mf(tmp: Path) -> MFProcess:
     return MFProcess(tmp, aggregate=1, integrity_every=0)
-
-
-async def send(mf: MFProcess, first: int, count: int) -> None:
-    """Packets ``first`` .. ``first + count - 1`` from a POI, and wait until the MF has
-    accepted them all (this run's count starts where the last run left it)."""
-    before = mf.status().get("accepted", 0)
-    pdus = x2x3_for([udp_packet(n) for n in range(first, first + count)])
-    poi = mf.poi()
-    await poi.start()
-    for pdu in pdus:
-        await poi.send(pdu)
-    await poi.flush(60)
-    await poi.close()
-    await until(lambda: mf.status().get("accepted", 0) >= before + len(pdus), 60, "acceptance")
-
-
-async def delivered(mf: MFProcess) -> None:
-    await until(lambda: mf.status().get("pending") == {"LEA-A": 0}, 90, "delivery")
 
 
 def accounted(lemf: LEMFProcess, total: int) -> tuple[list[int], set[int]]:
@@ -214,6 +199,13 @@ def test_a_whole_snapshot_restored(
         assert lemf.packets() == list(range(3000))
         assert lemf.reported() == []
         assert "is older than its anchor" in (tmp_path / "mf.log").read_text()
+        # li mf keygen wrapped the HI key under the HI KEK: the MF encrypted in the token
+        assert "held in this process" not in (tmp_path / "mf.log").read_text()
+        with PKCS11KeyStore(**hsm) as store:
+            in_token = store.unwrap_hi_key((tmp_path / "lea-a.hikey").read_bytes())
+            assert isinstance(in_token, DeviceKey)
+            with pytest.raises(IntegrityError):
+                store.unwrap((tmp_path / "lea-a.hikey").read_bytes())
         return
     assert lemf.packets() == list(range(2000))
     kept = [r for r in lemf.reported() if r["reason"] == "sequence number re-used"]

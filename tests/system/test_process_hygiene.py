@@ -15,9 +15,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from support.processes import LI, free_port, li_for_any_user
+import pytest
+from support.delivery import run
+from support.processes import (
+    LI,
+    LEMFProcess,
+    MFProcess,
+    delivered,
+    free_port,
+    li_for_any_user,
+    send,
+)
 
 from lawful_intercept.lab import DevCA
+from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
 
 PASSPHRASE = "a-passphrase-that-must-not-linger-7361"
 
@@ -191,3 +202,54 @@ def test_run_as_is_refused_in_one_line_where_it_cannot_hold(tmp_path: Path) -> N
         f"--run-as nobody: the user cannot read Python's library "
         f"{hidden}; install the interpreter where it can\n"
     ), unreadable
+
+
+def _copies_in_memory(pid: int, needle: bytes) -> int:
+    """How often ``needle`` occurs in the readable memory of process ``pid``."""
+    found = 0
+    with open(f"/proc/{pid}/mem", "rb", 0) as memory:
+        for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+            span, permissions = line.split()[:2]
+            if "r" not in permissions or line.endswith("[vvar]"):
+                continue
+            low, high = (int(a, 16) for a in span.split("-"))
+            try:
+                memory.seek(low)
+                found += memory.read(high - low).count(needle)
+            except OSError:  # a mapping the kernel does not let us read
+                continue
+    return found
+
+
+@pytest.mark.parametrize("hi_key_file", ["from keygen", "from before the HI KEK"])
+def test_an_mf_with_an_hsm_holds_no_copy_of_the_hi_key(
+    tmp_path: Path, hsm_token: dict[str, str], hi_key_file: str
+) -> None:
+    """`li mf run` with a PKCS#11 key store encrypts every PDU inside the token: after
+    delivering, its memory holds the HI key 0 times. The control: a key file wrapped by
+    the data KEK (as before the HI KEK) puts the key in the process, and the scan finds it."""
+    mf = MFProcess(tmp_path, aggregate=1, integrity_every=0, hsm=hsm_token)
+    key = (tmp_path / "lemf-hi.key").read_bytes()
+    if hi_key_file == "from before the HI KEK":
+        with PKCS11KeyStore(**hsm_token) as store:
+            (tmp_path / "lea-a.hikey").write_bytes(store.wrap(key))
+    lemf = LEMFProcess(mf)
+
+    async def scenario() -> int:
+        lemf.start()
+        mf.start()
+        await send(mf, 0, 300)
+        await delivered(mf)
+        assert mf.process is not None
+        copies = _copies_in_memory(mf.process.pid, key)
+        assert mf.stop() == 0
+        assert lemf.stop() == 0
+        return copies
+
+    copies = run(scenario(), timeout=180)
+    assert lemf.packets() == list(range(300))
+    if hi_key_file == "from keygen":
+        assert copies == 0
+    else:
+        assert copies > 0
+        assert "held in this process" in (tmp_path / "mf.log").read_text()

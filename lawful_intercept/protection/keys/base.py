@@ -7,7 +7,9 @@ A KeyStore holds two long-lived keys the rest of the library never sees:
 - an ECDSA P-256 signing key, for TS 102 232-1 clause 7.2.3 signed integrity checks and for the
   audit trail; signatures are RFC 3279 DER ``Ecdsa-Sig-Value``.
 
-Data keys are bytearrays: callers zeroise them with :func:`zeroise` when done.
+Data keys are bytearrays: callers zeroise them with :func:`zeroise` when done. An HI key
+(:meth:`KeyStore.unwrap_hi_key`) may instead be a :class:`DeviceKey` that never leaves an HSM:
+callers :func:`release` either kind.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ from lawful_intercept.errors import IntegrityError, KeyCustodyError
 from lawful_intercept.protection.memory import lock
 
 __all__ = [
+    "DeviceKey",
+    "HIKey",
     "InProcessKEK",
     "KeyStore",
     "KeyStoreStatus",
     "key_fingerprint",
+    "release",
     "verify_digest",
     "zeroise",
 ]
@@ -46,6 +51,34 @@ _PREHASH = {32: hashes.SHA256(), 48: hashes.SHA384(), 64: hashes.SHA512()}
 def zeroise(secret: bytearray) -> None:
     """Overwrite a key held in a bytearray (the copy Python lets us reach)."""
     secret[:] = bytes(len(secret))
+
+
+class DeviceKey(abc.ABC):
+    """An AES key held by a device (a PKCS#11 token) as sensitive and non-extractable: this
+    process never holds its value; AES-CBC encryption with it runs in the device."""
+
+    #: the key's length in octets (24 for AES-192, 32 for AES-256)
+    key_octets: int
+
+    @abc.abstractmethod
+    def cbc_encrypt(self, iv: bytes, data: bytes) -> bytes:
+        """AES-CBC of ``data`` (whole blocks, no padding) under ``iv``, in the device."""
+
+    @abc.abstractmethod
+    def destroy(self) -> None:
+        """Remove the key's object from the device (idempotent)."""
+
+
+#: an HI encryption key: its octets in this process, or a handle to it in an HSM
+HIKey = bytes | bytearray | DeviceKey
+
+
+def release(key: HIKey) -> None:
+    """Zeroise an HI key held here, or destroy one held in a device."""
+    if isinstance(key, DeviceKey):
+        key.destroy()
+    elif isinstance(key, bytearray):
+        zeroise(key)
 
 
 def prehashed(digest: bytes) -> ec.ECDSA:
@@ -97,6 +130,16 @@ class KeyStore(abc.ABC):
     @abc.abstractmethod
     def unwrap(self, wrapped: bytes) -> bytearray:
         """Unwrap a data key; IntegrityError if it was not wrapped by this KEK."""
+
+    def wrap_hi_key(self, hi_key: bytes | bytearray) -> bytes:
+        """Wrap an HI encryption key (TS 102 232-1 clause 7.3) for the MF's key file; a
+        backend with an HSM wraps it so that it can only be unwrapped back into the HSM."""
+        return self.wrap(hi_key)
+
+    def unwrap_hi_key(self, wrapped: bytes) -> bytearray | DeviceKey:
+        """The HI key of a file :meth:`wrap_hi_key` wrote: in this process, or (HSM) a
+        :class:`DeviceKey`; IntegrityError if this store did not wrap it."""
+        return self.unwrap(wrapped)
 
     @abc.abstractmethod
     def sign_digest(self, digest: bytes) -> bytes:
