@@ -101,8 +101,35 @@ def _ps_pdus() -> list[bytes]:
     sealed = PayloadEncryptor(bytes(range(32)), EncryptionProfile(), now=1.8e9).encrypt(cc)
     return [
         b"\x07" + cc + keepalive, b"\x00" + cc, sealed, aggregated, *_session_pdus(),
-        *_tpm_structures(),
+        *_tpm_structures(), _signed_stream(template),
     ]  # fmt: skip
+
+
+def _signed_stream(template: object) -> bytes:
+    """Two CC PDUs and the signed IntegrityCheck over them, signed by the key whose public
+    half fuzz_lemf verifies with; the first octet selects its require_signed receiver."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from lawful_intercept.codec.handover import codec
+    from lawful_intercept.codec.handover import model as m
+    from lawful_intercept.codec.handover.template import CCTemplate
+    from lawful_intercept.protection.integrity import IntegrityChecker
+    from lawful_intercept.protection.keys.base import prehashed
+
+    assert isinstance(template, CCTemplate)
+    key = ec.derive_private_key(20_261_205, ec.SECP256R1())
+    checker = IntegrityChecker(
+        m.DataType.CC, hash_every=2, sign_every=1,
+        signer=lambda digest: key.sign(digest, prehashed(digest)),
+    )  # fmt: skip
+    stream = b""
+    for number in (0, 1):
+        pdu = template.encode(number, 3, 1_800_000_000_000_000_000, None, b"E")
+        check = checker.add(number, pdu, 0.0)
+        stream += pdu
+    assert check is not None
+    stream += codec.encode(m.PSPDU(template.header(2, 3, 1_800_000_000_000_000_000), check))
+    return b"\x83" + stream
 
 
 def _session_pdus() -> list[bytes]:

@@ -82,6 +82,10 @@ def add_mf_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="the CBC IV rule agreed with the MF (default sequence-repeated)",
     )
     lemf.add_argument("--verify-key", help="the MF's signature public key (PEM)")
+    lemf.add_argument("--require-signed", action="store_true",
+                      help="write CC and IRI only once a signed integrity check that verifies "
+                      "with --verify-key covers them; quarantine the rest (the MF needs "
+                      "sign_every: 1)")  # fmt: skip
     lemf.add_argument("--idle-timeout", type=float, default=60.0, metavar="S",
                       help="close a connection that brings no whole PDU for S seconds "
                       "(default 60; an idle MF sends a keep-alive every 10 s)")  # fmt: skip
@@ -283,6 +287,8 @@ def _append(path: str, mode: str) -> IO[Any]:
 
 #: the clock check's fields (levels, not running totals), in every service's metrics
 CLOCK_GAUGES = frozenset({"time_synchronised", "time_max_error_seconds"})
+#: LEMFCounters fields that are levels, not running totals
+LEMF_GAUGES = CLOCK_GAUGES | {"held"}
 #: MFStatus fields that are levels, not running totals
 MF_GAUGES = CLOCK_GAUGES | {
     "queued", "pending", "connected", "storage_fault", "queue_rolled_back", "time_hold",
@@ -358,13 +364,16 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
         _can_listen(metrics_host, metrics_port)
     key = lock(bytearray(read_input(args.key_file, "--key-file"))) if args.key_file else None
     verify = read_verification_key(args.verify_key, "--verify-key") if args.verify_key else None
+    if args.require_signed and verify is None:
+        raise ConfigurationError("--require-signed needs --verify-key (the MF's public key)")
     profile = (
         EncryptionProfile(m.EncryptionType(args.encryption), IVRule(args.encryption_iv))
         if key
         else None
     )
     receiver = LEMFReceiver(key=key, profile=profile, verification_key=verify,
-                            max_streams=args.max_streams)  # fmt: skip
+                            max_streams=args.max_streams,
+                            require_signed=args.require_signed)  # fmt: skip
     senders = _allowed_mfs(args.allow_mf)
     shared = args.pcap.replace(LIID_FIELD, "all")  # where the state and quarantine go by default
     state = Path(args.state or f"{shared}.state")
@@ -397,7 +406,7 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
             loop.add_signal_handler(signum, stop.set)
         await server.start()
         if args.metrics:
-            metrics = MetricsEndpoint(files, metrics_host, metrics_port, "li_lemf", CLOCK_GAUGES)
+            metrics = MetricsEndpoint(files, metrics_host, metrics_port, "li_lemf", LEMF_GAUGES)
         print(f"li lemf: listening on {host}:{server.port}", file=err, flush=True)
         started = time.monotonic()
         clock = service_clock(args, "li lemf")
@@ -413,8 +422,9 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
                       f"{c.integrity_verified} failed {c.integrity_failed}  quarantined "
                       f"{c.quarantined} (undecryptable {c.undecryptable}, in clear "
                       f"{c.unprotected}, out of window {c.out_of_window}, re-used {c.reused}, "
-                      f"over the stream limit {c.over_stream_limit})  "
-                      f"connections {c.connections} (refused {c.refused_peers}, over the cap "
+                      f"over the stream limit {c.over_stream_limit}, unsigned {c.unsigned})  "
+                      + (f"held for their signed check {c.held}  " if args.require_signed else "")
+                      + f"connections {c.connections} (refused {c.refused_peers}, over the cap "
                       f"{c.refused_over_cap}, failed handshakes {c.failed_handshakes}, idle "
                       f"closed {c.idle_closed})  "
                       f"streams refused {c.streams_rejected}", file=err, flush=True)  # fmt: skip
@@ -429,10 +439,13 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
           f"to compare), integrity failures "
           f"{c.integrity_failed}, quarantined {c.quarantined} (out of window "
           f"{c.out_of_window}, re-used {c.reused}, undecryptable {c.undecryptable}, in clear "
-          f"{c.unprotected}, over the stream limit {c.over_stream_limit})"
+          f"{c.unprotected}, over the stream limit {c.over_stream_limit}, unsigned "
+          f"{c.unsigned})"
+          + (f", {c.held} held for a signed check, not written nor acknowledged (the MF "
+             "sends them again)" if c.held else "")
           + (f", byteCounter steps off annex G {c.counter_steps} (kept)"
              if c.counter_steps else ""),
           file=err)  # fmt: skip
     problems = (c.gaps or c.integrity_failed or c.undecryptable or c.unprotected
-                or c.out_of_window or c.reused or c.over_stream_limit)  # fmt: skip
+                or c.out_of_window or c.reused or c.over_stream_limit or c.unsigned)  # fmt: skip
     return 1 if problems else 0

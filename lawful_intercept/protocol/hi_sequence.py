@@ -155,6 +155,14 @@ class StreamWindow:
         slot = number % WINDOW
         return bool(bits[slot >> 3] & (1 << (slot & 7)))
 
+    def stored(self, number: int) -> bool:
+        """Whether ``number`` arrived already and is still within the window (nothing
+        moves: a receiver that settles PDUs later asks before it holds one)."""
+        if not self._started:
+            return False
+        distance = serial_distance(self.high, number)
+        return -self.span <= distance < 0 and not self._is_missing(number)
+
     def accept(self, number: int, digest: int | None = None) -> Verdict:
         """The verdict for ``number``; the state moves only for NEXT, AHEAD and LATE.
         ``digest``: of the PDU's content (a signed 64-bit integer), to tell a resend from a

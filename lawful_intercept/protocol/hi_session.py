@@ -23,7 +23,10 @@ when a token and all before it are *released* (may leave the durable queue):
 :class:`LEMFSession` (LEMF side) answers optionRequest (accepting pDUAcknowledgement when
 allowed), keep-alive and pDUAcknowledgementRequest; everything else is handed up as data. A
 pDUAcknowledgementResponse is queued only after the PDUs before the request have been handed
-up in the same call: the adapter stores them before it writes the session's octets.
+up in the same call: the adapter stores them before it writes the session's octets. An
+adapter that settles some data later (a LEMF that holds content for its signed integrity
+check) says how many of the connection's data PDUs are settled, and answers queued after
+the others wait, in order (:meth:`LEMFSession.data_to_send`).
 
 Session PS-PDUs carry a connection LIID (default "-"), the operator identifier, and a
 per-connection sequence number; responses echo the request's header.
@@ -286,21 +289,28 @@ class LEMFSession:
     ) -> None:
         self.accept_acknowledgement = accept_acknowledgement
         self._reader = PSPDUStreamReader(max_pdu_length)
-        self._out = bytearray()
+        # answers in order, each with how many data PDUs were handed up before it
+        self._out: collections.deque[tuple[int, bytes]] = collections.deque()
         self.acknowledgement = False
         self.keepalives_answered = 0
         self.acknowledgements_sent = 0
         #: whole PDUs read, data and session control alike (the connection's progress)
         self.pdus = 0
+        #: data PDUs handed up (the n-th has position n, 1-based)
+        self.data_pdus = 0
 
-    def data_to_send(self) -> bytes:
-        out = bytes(self._out)
-        self._out.clear()
-        return out
+    def data_to_send(self, settled: int | None = None) -> bytes:
+        """The answers to send: all, or those queued when no more than the first
+        ``settled`` data PDUs had been handed up (the rest wait, in order)."""
+        out = self._out
+        ready = []
+        while out and (settled is None or out[0][0] <= settled):
+            ready.append(out.popleft()[1])
+        return b"".join(ready)
 
     @property
     def answer_pending(self) -> bool:
-        """Octets wait to go out (store the data handed up first)."""
+        """Answers wait to go out (store the data handed up first)."""
         return bool(self._out)
 
     def receive_data(self, data: bytes) -> list[PDUData]:
@@ -311,6 +321,7 @@ class LEMFSession:
             kind = payload_choice(octets)
             pdu = _control(octets, kind)
             if pdu is None:
+                self.data_pdus += 1
                 events.append(PDUData(octets, kind))
                 continue
             payload, header = pdu.payload, pdu.header
@@ -334,4 +345,4 @@ class LEMFSession:
         return events
 
     def _answer(self, header: m.PSHeader, payload: m.TRIPayload) -> None:
-        self._out += encode(m.PSPDU(header, payload))
+        self._out.append((self.data_pdus, encode(m.PSPDU(header, payload))))

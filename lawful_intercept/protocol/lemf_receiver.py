@@ -7,11 +7,22 @@ their IntegrityChecks verified against the PDUs as received. CC becomes the orig
 packets (for a pcap), IRI becomes JSON (TS 102 232-1 JER form). Keep-alives are reported so
 the session layer can answer them. Malformed input raises DecodeError with the stream
 offset, as the framer does.
+
+``require_signed`` (a LEMF holding the MF's verification key that takes no content on the
+strength of the connection alone; issue 20): CC and IRI are held, not handed up, until an
+IntegrityCheck of their stream covers them (TS 102 232-1 clause 7.2). A signed check that
+verifies releases its PDUs, which only then pass the sequence check and give their content
+(:class:`Settled`); a hash check only, a check that fails, a check of the stream that leaves a
+held PDU before it out, and the oldest PDU beyond ``max_held`` settle as :class:`Unsigned`
+(kept aside, not written). A held PDU that comes again with the same octets (a resend after a
+reconnect) waits on the new connection; :meth:`LEMFReceiver.first_held` says which PDUs of a
+connection are still held, so its session answers no acknowledgement request for them.
 """
 
 from __future__ import annotations
 
 import calendar
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -60,6 +71,8 @@ __all__ = [
     "IntegrityResult",
     "KeepAlive",
     "LEMFReceiver",
+    "Settled",
+    "Unsigned",
 ]
 
 
@@ -190,6 +203,39 @@ class IntegrityResult:
 
 
 @attrs.frozen
+class Unsigned:
+    """Content that no verified signed IntegrityCheck covered, at a receiver that requires
+    one (``require_signed``): it goes to quarantine, not to the outputs; ``reason`` says what
+    came instead (a hash check only, a failed check, none)."""
+
+    liid: bytes
+    stream: str
+    sequence: int
+    reason: str
+
+
+@attrs.frozen
+class Settled:
+    """A PDU held for its IntegrityCheck (``require_signed``), settled now: ``events`` are
+    what it gives, as any PDU at its arrival would (its content once a signed check verified
+    it; an :class:`Unsigned` otherwise); ``pdu``: its octets as received."""
+
+    pdu: bytes = attrs.field(repr=False)
+    events: tuple[Event, ...]
+
+
+class _Held:
+    """A PDU waiting for its check: octets, fingerprint, the content events it will give,
+    and the connection (``source``) and position there (``arrival``) it last came on."""
+
+    __slots__ = ("arrival", "events", "fingerprint", "pdu", "source")
+
+    def __init__(self, pdu: bytes, events: list[Event], source: object, arrival: int) -> None:
+        self.pdu, self.fingerprint, self.events = pdu, _fingerprint(pdu), events
+        self.source, self.arrival = source, arrival
+
+
+@attrs.frozen
 class KeepAlive:
     """A keep-alive arrived: the session answers with a keep-aliveResponse."""
 
@@ -212,6 +258,8 @@ Event = (
     | IntegrityResult
     | ByteCounterStep
     | KeepAlive
+    | Unsigned
+    | Settled
 )
 
 
@@ -259,11 +307,20 @@ class LEMFReceiver:
         verification_key: ec.EllipticCurvePublicKey | None = None,
         max_pdu_length: int = 1 << 20,
         max_streams: int = 10_000,
+        require_signed: bool = False,
+        max_held: int = 100_000,
     ) -> None:
         """``max_streams``: (LIID, HI2|HI3) streams followed at most; a PDU of one more is
-        :class:`StreamRefused`."""
+        :class:`StreamRefused`. ``require_signed``: content only once a verified signed
+        check covers it (the module doc), holding ``max_held`` PDUs at most."""
         if (key is None) != (profile is None):
             raise ValueError("a decryption key and its profile go together")
+        if require_signed and verification_key is None:
+            raise ValueError("require_signed needs the MF's verification key")
+        self.require_signed, self.max_held = require_signed, max_held
+        # held PDUs, oldest first, and the same by stream
+        self._held: OrderedDict[tuple[bytes, str, int], _Held] = OrderedDict()
+        self._held_by_stream: dict[tuple[bytes, str], dict[int, _Held]] = {}
         self._verification_key = verification_key
         self._reader = PSPDUStreamReader(max_pdu_length)
         self._decryptor = None if key is None or profile is None else PayloadDecryptor(key, profile)
@@ -282,12 +339,20 @@ class LEMFReceiver:
         return events
 
     def on_pdu(
-        self, octets: bytes, kind: int | None = None, *, batched: bool = False
+        self,
+        octets: bytes,
+        kind: int | None = None,
+        *,
+        batched: bool = False,
+        source: object = None,
+        arrival: int = 0,
     ) -> list[Event]:
         """Events for one PS-PDU as received; ``kind``: its Payload CHOICE tag number, when
         the caller has read it (:class:`~lawful_intercept.protocol.hi_session.PDUData` carries it).
-        ``batched``: a CC PDU's packets as one CCPackets, not a CCPacket each."""
+        ``batched``: a CC PDU's packets as one CCPackets, not a CCPacket each. ``source`` and
+        ``arrival``: the connection and the PDU's position on it, for :meth:`first_held`."""
         self.pdus += 1
+        origin = (source, arrival)
         if kind is None:
             kind = payload_choice(octets)
         if kind == _ENCRYPTION_CONTAINER:
@@ -300,20 +365,20 @@ class LEMFReceiver:
             if items is not None:  # the per-packet path: no typed model built
                 steps = self._counter(liid, "HI3", sequence, decrypted)
                 return steps + self._ipcc(
-                    IPCCView(liid, cin, sequence, stamp, items), octets, batched
+                    IPCCView(liid, cin, sequence, stamp, items), octets, batched, origin
                 )
             pdu = decode(decrypted.pdu)
             stream = _stream_of(pdu.payload)
             steps = [] if stream is None else self._counter(liid, stream, sequence, decrypted)
-            return steps + self._full(pdu, octets, decrypted.pdu, batched)
+            return steps + self._full(pdu, octets, decrypted.pdu, batched, origin)
         if self._decryptor is not None and kind in (_IRI_PAYLOAD_SEQUENCE, _CC_PAYLOAD_SEQUENCE):
             raise UnprotectedContentError(
                 f"{'CC' if kind else 'IRI'} arrived in clear, but this LEMF requires encryption"
             )
         view = read_ipcc(octets) if kind == _CC_PAYLOAD_SEQUENCE else None
         if view is not None:
-            return self._ipcc(view, octets, batched)
-        return self._full(decode(octets), octets, octets, batched)
+            return self._ipcc(view, octets, batched, origin)
+        return self._full(decode(octets), octets, octets, batched, origin)
 
     def _counter(
         self, liid: bytes, stream: str, sequence: int, decrypted: DecryptedPDU
@@ -334,7 +399,13 @@ class LEMFReceiver:
             return []
         return [ByteCounterStep(liid, stream, sequence, step, gap or 0)]
 
-    def _ipcc(self, view: IPCCView, received: bytes, batched: bool) -> list[Event]:
+    def _ipcc(
+        self, view: IPCCView, received: bytes, batched: bool, origin: tuple[object, int]
+    ) -> list[Event]:
+        if self.require_signed:
+            cc = CCPackets(view.liid, view.cin, view.sequence, view.timestamp_ns, view.items)
+            content = _cc_events(cc, batched)
+            return self._hold(view.liid, "HI3", view.sequence, received, content, origin)
         events: list[Event] = list(self._sequence(view.liid, "HI3", view.sequence, received))
         if events and isinstance(events[-1], _HELD_BACK):
             return events
@@ -348,7 +419,14 @@ class LEMFReceiver:
             verifier = self._verifiers[(liid, stream)] = IntegrityVerifier(self._verification_key)
         return verifier
 
-    def _full(self, pdu: m.PSPDU, received: bytes, clear: bytes, batched: bool) -> list[Event]:
+    def _full(
+        self,
+        pdu: m.PSPDU,
+        received: bytes,
+        clear: bytes,
+        batched: bool,
+        origin: tuple[object, int] = (None, 0),
+    ) -> list[Event]:
         """Any PDU, through the full decoder."""
         liid = pdu.header.lawful_interception_identifier
         payload = pdu.payload
@@ -358,6 +436,15 @@ class LEMFReceiver:
         stream = _stream_of(payload)
         if stream is None:
             return []
+        if self.require_signed:
+            if isinstance(payload, m.IntegrityCheck):
+                return self._settle(liid, stream, sequence, received, payload)
+            content: list[Event] = (
+                _cc_events(self._cc(liid, pdu, payload.items), batched)
+                if isinstance(payload, m.CCPayloadSequence)
+                else [IRIRecord(liid, sequence, pspdu_to_json(clear))]
+            )
+            return self._hold(liid, stream, sequence, received, content, origin)
         events: list[Event] = list(self._sequence(liid, stream, sequence, received))
         if events and isinstance(events[-1], _HELD_BACK):
             return events
@@ -380,6 +467,118 @@ class LEMFReceiver:
         else:
             events.append(IRIRecord(liid, sequence, pspdu_to_json(clear)))
         return events
+
+    # -- require_signed: content held until a signed check covers it ----------------------
+
+    @property
+    def held(self) -> int:
+        """PDUs held for their integrity check."""
+        return len(self._held)
+
+    def first_held(self, source: object) -> int | None:
+        """The lowest ``arrival`` of a PDU still held that last came on ``source``, or None:
+        an acknowledgement may cover that connection's PDUs before it only."""
+        for held in self._held.values():  # by last arrival: the first of a source is lowest
+            if held.source is source:
+                return held.arrival
+        return None
+
+    def _hold(
+        self,
+        liid: bytes,
+        stream: str,
+        sequence: int,
+        received: bytes,
+        content: list[Event],
+        origin: tuple[object, int],
+    ) -> list[Event]:
+        """Hold a content PDU until a check of its stream settles it."""
+        window = self._streams.get((liid, stream))
+        if window is not None and window.stored(sequence):  # settled already: a resend
+            return list(self._sequence(liid, stream, sequence, received))
+        key = (liid, stream, sequence)
+        held = self._held.get(key)
+        if held is not None:
+            if held.fingerprint != _fingerprint(received):
+                why = "a number held for its check came again with other content"
+                return [Unsigned(liid, stream, sequence, why)]
+            held.source, held.arrival = origin
+            self._held.move_to_end(key)  # it waits on this connection now
+            return []
+        held = self._held[key] = _Held(received, content, *origin)
+        self._held_by_stream.setdefault((liid, stream), {})[sequence] = held
+        events: list[Event] = []
+        while len(self._held) > self.max_held:
+            (old_liid, old_stream, number), _ = self._held.popitem(last=False)
+            oldest = self._unhold(old_liid, old_stream, number)
+            why = "no signed check covered it within the hold limit"
+            events.append(self._refuse(old_liid, old_stream, number, oldest, why))
+        return events
+
+    def _unhold(self, liid: bytes, stream: str, number: int) -> _Held:
+        """Take a held PDU out of the per-stream index (the caller took it from _held)."""
+        by_number = self._held_by_stream[(liid, stream)]
+        held = by_number.pop(number)
+        if not by_number:
+            del self._held_by_stream[(liid, stream)]
+        return held
+
+    def _settle(
+        self, liid: bytes, stream: str, sequence: int, received: bytes, check: m.IntegrityCheck
+    ) -> list[Event]:
+        """An IntegrityCheck settles the held PDUs of its stream up to its own number."""
+        window = self._streams.get((liid, stream))
+        if window is not None and window.stored(sequence):  # a resent check: a duplicate
+            return list(self._sequence(liid, stream, sequence, received))
+        waiting = self._held_by_stream.get((liid, stream), {})
+        included = list(dict.fromkeys(check.included_sequence_numbers))
+        verifier = IntegrityVerifier(self._verification_key, max_pending=len(included) + 1)
+        for number in included:
+            if number in waiting:
+                verifier.add(number, waiting[number].pdu)
+        try:
+            verifier.verify(check)
+            reason = None
+        except IntegrityError as exc:
+            reason = str(exc)
+        if reason is not None:
+            why = f"its integrity check failed: {reason}"
+        elif check.check_type is not m.CheckType.SIGNATURE:
+            why = "covered by a hash check only, not a signed one"
+        else:
+            why = None
+        covered = {n for n in included if n in waiting}
+        # the check's PDUs and those before it that it leaves out, settled in number order
+        settling = covered | {n for n in waiting if serial_distance(n, sequence) > 0}
+        events: list[Event] = []
+        for number in sorted(settling, key=lambda n: serial_distance(sequence, n)):
+            del self._held[(liid, stream, number)]
+            held = self._unhold(liid, stream, number)
+            if number not in covered:
+                left_out = "its stream's next integrity check left it out"
+                events.append(self._refuse(liid, stream, number, held, left_out))
+            elif why is not None:
+                events.append(self._refuse(liid, stream, number, held, why))
+            else:
+                events.append(self._release(liid, stream, number, held))
+        events += self._sequence(liid, stream, sequence, received)  # the check's own number
+        events.append(IntegrityResult(liid, stream, check.check_type, tuple(included), reason))
+        return events
+
+    def _release(self, liid: bytes, stream: str, number: int, held: _Held) -> Settled:
+        """A held PDU a verified signed check covers: the sequence check, then its content."""
+        events: list[Event] = list(self._sequence(liid, stream, number, held.pdu))
+        if not (events and isinstance(events[-1], _HELD_BACK)):
+            events += held.events
+        return Settled(held.pdu, tuple(events))
+
+    def _refuse(self, liid: bytes, stream: str, number: int, held: _Held, why: str) -> Settled:
+        """A held PDU no signed check will cover: numbered (a resend is a duplicate, not new
+        content), then kept aside as Unsigned (unless the number says more already)."""
+        events: list[Event] = list(self._sequence(liid, stream, number, held.pdu))
+        if not (events and isinstance(events[-1], _HELD_BACK)):
+            events.append(Unsigned(liid, stream, number, why))
+        return Settled(held.pdu, tuple(events))
 
     def sequence_state(self) -> dict[str, Any]:
         """Each stream's sequence state, as JSON values: what a restarted LEMF needs to go on

@@ -54,7 +54,9 @@ from lawful_intercept.protocol.lemf_receiver import (
     LEMFReceiver,
     OutOfWindow,
     Reused,
+    Settled,
     StreamRefused,
+    Unsigned,
 )
 
 __all__ = ["LEMFCounters", "LEMFServer"]
@@ -84,6 +86,11 @@ class LEMFCounters:
     undecryptable: int = 0
     #: IRI or CC in clear although this LEMF holds a decryption key (kept aside)
     unprotected: int = 0
+    #: IRI or CC no verified signed integrity check covered, where one is required (kept
+    #: aside)
+    unsigned: int = 0
+    #: IRI and CC PDUs held now for their signed integrity check (require_signed)
+    held: int = 0
     #: encrypted PDUs whose byteCounter stepped other than annex G says (kept, reported)
     counter_steps: int = 0
     streams_rejected: int = 0
@@ -292,16 +299,22 @@ class LEMFServer:
                     return
                 if not data:
                     return
-                for item in session.receive_data(data):
-                    self._take(item.octets, item.kind)
+                items = session.receive_data(data)
+                first_position = session.data_pdus - len(items) + 1
+                for position, item in enumerate(items, first_position):
+                    self._take(item.octets, item.kind, session, position)
                 if session.pdus != seen:
                     deadline, seen = loop.time() + self.idle_timeout, session.pdus
                 if session.answer_pending:
-                    self._flush()
-                    outputs = [out.fileno() for out in self._outputs().values() if out]
-                    await asyncio.to_thread(self._sync, outputs)  # durable, then acknowledged
-                    connection.write(session.data_to_send())
-                    await connection.drain()
+                    # answers wait for what is held for its signed check (require_signed)
+                    first = self.receiver.first_held(session)
+                    out = session.data_to_send(None if first is None else first - 1)
+                    if out:
+                        self._flush()
+                        outputs = [f.fileno() for f in self._outputs().values() if f]
+                        await asyncio.to_thread(self._sync, outputs)  # durable, then answered
+                        connection.write(out)
+                        await connection.drain()
         except DecodeError as exc:
             self.counters.streams_rejected += 1
             rejected = self.counters.streams_rejected
@@ -317,10 +330,13 @@ class LEMFServer:
             self._flush()
             await close_writer(connection)
 
-    def _take(self, octets: bytes, kind: int) -> None:
+    def _take(self, octets: bytes, kind: int, source: object = None, position: int = 0) -> None:
+        """One PDU as received: ``position`` on its connection ``source``."""
         self.counters.pdus += 1
         try:
-            events = self.receiver.on_pdu(octets, kind, batched=True)
+            events = self.receiver.on_pdu(
+                octets, kind, batched=True, source=source, arrival=position
+            )
         except UnprotectedContentError as exc:
             self.counters.unprotected += 1
             if self.counters.unprotected == 1 or self.counters.unprotected % 1000 == 0:
@@ -333,8 +349,15 @@ class LEMFServer:
             log.error("a PDU failed to decrypt: %s", exc)
             self._keep(octets, "undecryptable", {"error": str(exc)})
             return
+        self._apply(octets, events)
+        self.counters.held = self.receiver.held
+
+    def _apply(self, octets: bytes, events: list[Event] | tuple[Event, ...]) -> None:
+        """Write, keep aside or count what one PDU (``octets``) gave."""
         for event in events:
-            if type(event) is CCPackets:
+            if type(event) is Settled:  # held for its integrity check, settled now
+                self._apply(event.pdu, event.events)
+            elif type(event) is CCPackets:
                 items = event.items
                 self.counters.cc_packets += len(items)
                 pcap = self.pcap if self._per_liid is None else self._output_of("pcap", event.liid)
@@ -366,6 +389,11 @@ class LEMFServer:
                     self._keep(octets, "sequence number re-used", {
                         "liid": event.liid.hex(), "stream": event.stream,
                         "sequence": event.sequence,
+                    })  # fmt: skip
+                elif type(event) is Unsigned:
+                    self._keep(octets, "not covered by a verified signed integrity check", {
+                        "liid": event.liid.hex(), "stream": event.stream,
+                        "sequence": event.sequence, "error": event.reason,
                     })  # fmt: skip
                 self._record(event)
 
@@ -414,6 +442,11 @@ class LEMFServer:
                 log.error("%s: a PDU of a new stream while %d streams are followed (the "
                           "limit): quarantined, not written (%d so far)", event.stream,
                           self.receiver.max_streams, c.over_stream_limit)  # fmt: skip
+        elif isinstance(event, Unsigned):
+            c.unsigned += 1
+            if c.unsigned == 1 or c.unsigned % 1000 == 0:
+                log.error("%s sequence number %d: %s: quarantined, not written (%d so far)",
+                          event.stream, event.sequence, event.reason, c.unsigned)  # fmt: skip
         elif isinstance(event, Reused):
             c.reused += 1
             log.error("%s sequence number %d came again with other content (the sender went "

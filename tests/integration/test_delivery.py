@@ -298,8 +298,8 @@ def test_slow_lemf_keeps_the_mf_memory_bounded(tmp_path: Path) -> None:
         lemf = await rig.start_lemf()
         original = lemf._take
 
-        def slow(octets: bytes, kind: int) -> None:
-            original(octets, kind)
+        def slow(octets: bytes, kind: int, source: object, position: int) -> None:
+            original(octets, kind, source, position)
             if lemf.counters.pdus % 200 == 0:
                 time.sleep(0.05)  # ~4000 PDUs/s at most
 

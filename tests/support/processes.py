@@ -231,10 +231,11 @@ class LEMFProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.exits: list[int] = []
 
-    def start(self) -> None:
+    def start(self, *options: str) -> None:
+        """``li lemf`` with the MF's key and verification key, and ``options``."""
         tls = self.mf.pki["lemf"]
         self.process = subprocess.Popen(
-            [*LI, "lemf", "--listen", f"127.0.0.1:{self.mf.lemf_port}",
+            [*LI, "lemf", *options, "--listen", f"127.0.0.1:{self.mf.lemf_port}",
              "--cert", str(tls.certificate), "--key", str(tls.private_key),
              "--ca", str(tls.ca_bundle), "--pcap", str(self.pcap),
              "--iri", str(self.tmp / "lemf-iri.jsonl"),
