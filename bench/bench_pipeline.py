@@ -11,7 +11,9 @@ over the same TLS into a sink that only counts octets (the transport's ceiling).
 The protected flow runs twice: one packet per HI3 PDU, and aggregated (TS 102 232-1 clause
 6.2.3: up to ``BENCH_AGGREGATE`` packets of one communication per PDU, default 16); then both
 again with the MF's HI key inside a SoftHSM2 token, each PDU encrypted there (what an MF with
-a PKCS#11 key store does).
+a PKCS#11 key store does), and with the LEMF requiring signed content (`li lemf
+--require-signed`; the MF signs every check, and checks at least every 0.1 s so the run's last
+PDUs do not wait 10 s for theirs).
 
 ``BENCH_PACKETS`` (default 60,000) sets the packets per run; a longer run shows steady state.
 
@@ -38,13 +40,16 @@ from support.delivery import XID, delivery_pki, udp_packet, x2x3_for
 PACKETS = int(os.environ.get("BENCH_PACKETS", "60000"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 AGGREGATE = int(os.environ.get("BENCH_AGGREGATE", "16"))
-#: kind -> (label, protected, packets per HI3 PDU, HI key in a SoftHSM2 token)
+#: kind -> (label, protected, packets per HI3 PDU, variant): variant "hsm" keeps the MF's
+#: HI key in a SoftHSM2 token; "signed" has the MF sign every check and the LEMF require it
 KINDS = {
-    "plain": ("no protection", False, 1, False),
-    "protected": ("aES-256-CBC + integrity", True, 1, False),
-    "aggregated": (f"the same, {AGGREGATE} per PDU", True, AGGREGATE, False),
-    "hsm": ("the same, key in an HSM", True, 1, True),
-    "hsm-aggregated": (f"{AGGREGATE} per PDU, key in an HSM", True, AGGREGATE, True),
+    "plain": ("no protection", False, 1, ""),
+    "protected": ("aES-256-CBC + integrity", True, 1, ""),
+    "aggregated": (f"the same, {AGGREGATE} per PDU", True, AGGREGATE, ""),
+    "hsm": ("the same, key in an HSM", True, 1, "hsm"),
+    "hsm-aggregated": (f"{AGGREGATE} per PDU, key in an HSM", True, AGGREGATE, "hsm"),
+    "signed": ("1 per PDU, --require-signed", True, 1, "signed"),
+    "signed-aggregated": (f"{AGGREGATE} per PDU, --require-signed", True, AGGREGATE, "signed"),
 }
 HSM_TOKEN, HSM_PIN = "bench", "bench-pin"
 if os.environ.get("BENCH_ONLY"):  # a developer's aid: BENCH_ONLY=aggregated,plain
@@ -52,7 +57,13 @@ if os.environ.get("BENCH_ONLY"):  # a developer's aid: BENCH_ONLY=aggregated,pla
 
 
 def _lemf(
-    pki: Any, key: bytes | None, verify: bytes, port_out: Any, done: Any, expected: int
+    pki: Any,
+    key: bytes | None,
+    verify: bytes,
+    port_out: Any,
+    done: Any,
+    expected: int,
+    require_signed: bool,
 ) -> None:
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -64,6 +75,7 @@ def _lemf(
         receiver = LEMFReceiver(
             key=key, profile=EncryptionProfile() if key else None,
             verification_key=load_pem_public_key(verify),  # type: ignore[arg-type]
+            require_signed=require_signed,
         )  # fmt: skip
         with open(os.devnull, "wb") as pcap:
             server = LEMFServer(pki["lemf"].server_context(), receiver, pcap=pcap)
@@ -87,7 +99,7 @@ def _mf(
     port_out: Any,
     workdir: str,
     aggregate: int,
-    in_hsm: bool,
+    variant: str,
 ) -> None:
     from lawful_intercept.adapters.hi_client import Destination
     from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
@@ -99,14 +111,17 @@ def _mf(
     async def main() -> None:
         keys = SoftwareKeyStore.open(Path(workdir).parent / "keys.json", "bench passphrase")
         hi_key: Any = bytearray(key) if key else None
-        if key and in_hsm:
+        if key and variant == "hsm":
             from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
 
             hsm = PKCS11KeyStore(token=HSM_TOKEN, pin=HSM_PIN)
             hi_key = hsm.unwrap_hi_key(hsm.wrap_hi_key(key))
         lea = LEAConfig(
             "LEA", encryption=EncryptionProfile() if key else None,
-            integrity_every=1000 if key else None, sign_every=10, aggregate=aggregate,
+            integrity_every=1000 if key else None, aggregate=aggregate,
+            sign_every=1 if variant == "signed" else 10,
+            # the run's last PDUs wait for their check: at most 0.1 s, not 10 s
+            integrity_interval=0.1 if variant == "signed" else 10.0,
         )  # fmt: skip
         service = MFService(
             x2x3_tls=pki["mf"].server_context(),
@@ -170,7 +185,7 @@ def run_once(kind: str, pki: Any, pdus: list[bytes], workdir: str) -> tuple[floa
     # touched) would cost the POI a copy-on-write fault that no deployed POI pays
     ctx = mp.get_context("spawn")
     ports, done = ctx.Queue(), ctx.Queue()
-    _, protected, aggregate, in_hsm = KINDS.get(kind, ("", False, 1, False))
+    _, protected, aggregate, variant = KINDS.get(kind, ("", False, 1, ""))
     key = os.urandom(32) if protected else None
     children = []
     if kind == "baseline":
@@ -179,12 +194,14 @@ def run_once(kind: str, pki: Any, pdus: list[bytes], workdir: str) -> tuple[floa
         target = ports.get(timeout=30)
     else:
         verify = (Path(workdir).parent / "mf-sign.pem").read_bytes()
-        children.append(ctx.Process(target=_lemf, args=(pki, key, verify, ports, done, PACKETS)))
+        signed = variant == "signed"
+        lemf_args = (pki, key, verify, ports, done, PACKETS, signed)
+        children.append(ctx.Process(target=_lemf, args=lemf_args))
         children[-1].start()
         lemf_port = ports.get(timeout=30)
         lemf_pid = ports.get(timeout=30)
         children.append(
-            ctx.Process(target=_mf, args=(pki, key, lemf_port, ports, workdir, aggregate, in_hsm))
+            ctx.Process(target=_mf, args=(pki, key, lemf_port, ports, workdir, aggregate, variant))
         )
         children[-1].start()
         target = ports.get(timeout=30)
@@ -239,7 +256,7 @@ def main() -> None:
 
         from lawful_intercept.protection.keys.software import SoftwareKeyStore
 
-        if any(in_hsm for *_, in_hsm in KINDS.values()):
+        if any(variant == "hsm" for *_, variant in KINDS.values()):
             from lawful_intercept.lab.hardware import SoftHSMToken
             from lawful_intercept.protection.keys.pkcs11 import PKCS11KeyStore
 

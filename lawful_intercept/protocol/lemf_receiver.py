@@ -13,7 +13,9 @@ strength of the connection alone; issue 20): CC and IRI are held, not handed up,
 IntegrityCheck of their stream covers them (TS 102 232-1 clause 7.2). A signed check that
 verifies releases its PDUs, which only then pass the sequence check and give their content
 (:class:`Settled`); a hash check only, a check that fails, a check of the stream that leaves a
-held PDU before it out, and the oldest PDU beyond ``max_held`` settle as :class:`Unsigned`
+held PDU out that an earlier check left out too (an MF covers a PDU in the next check or,
+when the PDU was sealed after that check was numbered, the one after: never later), and the
+oldest PDU beyond ``max_held`` settle as :class:`Unsigned`
 (kept aside, not written). A held PDU that comes again with the same octets (a resend after a
 reconnect) waits on the new connection; :meth:`LEMFReceiver.first_held` says which PDUs of a
 connection are still held, so its session answers no acknowledgement request for them.
@@ -226,13 +228,27 @@ class Settled:
 
 class _Held:
     """A PDU waiting for its check: octets, fingerprint, the content events it will give,
-    and the connection (``source``) and position there (``arrival``) it last came on."""
+    the connection (``source``) and position there (``arrival``) it last came on, and how
+    many checks of its stream had come when it was held (``checks``)."""
 
-    __slots__ = ("arrival", "events", "fingerprint", "pdu", "source")
+    __slots__ = ("arrival", "checks", "events", "fingerprint", "pdu", "source")
 
-    def __init__(self, pdu: bytes, events: list[Event], source: object, arrival: int) -> None:
+    def __init__(
+        self, pdu: bytes, events: list[Event], source: object, arrival: int, checks: int
+    ) -> None:
         self.pdu, self.fingerprint, self.events = pdu, _fingerprint(pdu), events
-        self.source, self.arrival = source, arrival
+        self.source, self.arrival, self.checks = source, arrival, checks
+
+
+class _StreamHold:
+    """One stream's held PDUs by number, and how many checks of the stream came while it
+    held any (only compared with each PDU's count)."""
+
+    __slots__ = ("checks", "numbers")
+
+    def __init__(self) -> None:
+        self.numbers: dict[int, _Held] = {}
+        self.checks = 0
 
 
 @attrs.frozen
@@ -282,6 +298,23 @@ def _stream_of(payload: m.Payload) -> str | None:
     return None
 
 
+def _gaps_around(
+    liid: bytes, stream: str, expected: int, received: int, held: Mapping[int, object]
+) -> Iterable[Gap]:
+    """The runs of ``expected`` .. ``received - 1`` that are not held, as Gaps."""
+    start = None
+    for offset in range(serial_distance(expected, received)):
+        number = (expected + offset) % MODULUS
+        if number in held:
+            if start is not None:
+                yield Gap(liid, stream, start, number)
+                start = None
+        elif start is None:
+            start = number
+    if start is not None:
+        yield Gap(liid, stream, start, received)
+
+
 #: octets of a PDU's start and of its end that its fingerprint covers
 _EDGE = 128
 
@@ -320,7 +353,7 @@ class LEMFReceiver:
         self.require_signed, self.max_held = require_signed, max_held
         # held PDUs, oldest first, and the same by stream
         self._held: OrderedDict[tuple[bytes, str, int], _Held] = OrderedDict()
-        self._held_by_stream: dict[tuple[bytes, str], dict[int, _Held]] = {}
+        self._held_by_stream: dict[tuple[bytes, str], _StreamHold] = {}
         self._verification_key = verification_key
         self._reader = PSPDUStreamReader(max_pdu_length)
         self._decryptor = None if key is None or profile is None else PayloadDecryptor(key, profile)
@@ -505,8 +538,11 @@ class LEMFReceiver:
             held.source, held.arrival = origin
             self._held.move_to_end(key)  # it waits on this connection now
             return []
-        held = self._held[key] = _Held(received, content, *origin)
-        self._held_by_stream.setdefault((liid, stream), {})[sequence] = held
+        waiting = self._held_by_stream.get((liid, stream))
+        if waiting is None:
+            waiting = self._held_by_stream[(liid, stream)] = _StreamHold()
+        held = self._held[key] = _Held(received, content, *origin, waiting.checks)
+        waiting.numbers[sequence] = held
         events: list[Event] = []
         while len(self._held) > self.max_held:
             (old_liid, old_stream, number), _ = self._held.popitem(last=False)
@@ -517,20 +553,24 @@ class LEMFReceiver:
 
     def _unhold(self, liid: bytes, stream: str, number: int) -> _Held:
         """Take a held PDU out of the per-stream index (the caller took it from _held)."""
-        by_number = self._held_by_stream[(liid, stream)]
-        held = by_number.pop(number)
-        if not by_number:
+        waiting = self._held_by_stream[(liid, stream)]
+        held = waiting.numbers.pop(number)
+        if not waiting.numbers:
             del self._held_by_stream[(liid, stream)]
         return held
 
     def _settle(
         self, liid: bytes, stream: str, sequence: int, received: bytes, check: m.IntegrityCheck
     ) -> list[Event]:
-        """An IntegrityCheck settles the held PDUs of its stream up to its own number."""
+        """An IntegrityCheck settles the held PDUs of its stream it covers, and those the
+        check before it left out too."""
         window = self._streams.get((liid, stream))
         if window is not None and window.stored(sequence):  # a resent check: a duplicate
             return list(self._sequence(liid, stream, sequence, received))
-        waiting = self._held_by_stream.get((liid, stream), {})
+        hold = self._held_by_stream.get((liid, stream))
+        waiting = {} if hold is None else dict(hold.numbers)
+        if hold is not None:
+            hold.checks += 1
         included = list(dict.fromkeys(check.included_sequence_numbers))
         verifier = IntegrityVerifier(self._verification_key, max_pending=len(included) + 1)
         for number in included:
@@ -548,14 +588,15 @@ class LEMFReceiver:
         else:
             why = None
         covered = {n for n in included if n in waiting}
-        # the check's PDUs and those before it that it leaves out, settled in number order
-        settling = covered | {n for n in waiting if serial_distance(n, sequence) > 0}
+        checks = 0 if hold is None else hold.checks
+        # the check's PDUs and those two checks have left out, settled in number order
+        settling = covered | {n for n, h in waiting.items() if checks - h.checks >= 2}
         events: list[Event] = []
         for number in sorted(settling, key=lambda n: serial_distance(sequence, n)):
             del self._held[(liid, stream, number)]
             held = self._unhold(liid, stream, number)
             if number not in covered:
-                left_out = "its stream's next integrity check left it out"
+                left_out = "two integrity checks of its stream left it out"
                 events.append(self._refuse(liid, stream, number, held, left_out))
             elif why is not None:
                 events.append(self._refuse(liid, stream, number, held, why))
@@ -625,7 +666,11 @@ class LEMFReceiver:
         expected = window.high
         verdict = window.accept(sequence, _fingerprint(received))
         if verdict is Verdict.AHEAD:
-            yield Gap(liid, stream, expected, sequence)
+            hold = self._held_by_stream.get(key)
+            if hold is None:
+                yield Gap(liid, stream, expected, sequence)
+            else:  # numbers held for their check are not missing: they settle later
+                yield from _gaps_around(liid, stream, expected, sequence, hold.numbers)
         elif verdict is Verdict.DUPLICATE:
             yield Duplicate(liid, stream, sequence)
         elif verdict is Verdict.UNCHECKED:
