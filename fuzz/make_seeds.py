@@ -101,8 +101,21 @@ def _ps_pdus() -> list[bytes]:
     sealed = PayloadEncryptor(bytes(range(32)), EncryptionProfile(), now=1.8e9).encrypt(cc)
     return [
         b"\x07" + cc + keepalive, b"\x00" + cc, sealed, aggregated, *_session_pdus(),
-        *_tpm_structures(), _signed_stream(template),
+        *_tpm_structures(), _signed_stream(template), *_ts33128_payloads(),
     ]  # fmt: skip
+
+
+def _ts33128_payloads() -> list[bytes]:
+    """One payload of each TS 33.128 type, prefixed with fuzz_ts33128's type selector."""
+    import sys
+
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from support.ts33128 import SAMPLES
+
+    from lawful_intercept.codec.ts33128.payloads import PayloadType, encode
+
+    kinds = list(PayloadType)
+    return [bytes([kinds.index(kind)]) + encode(kind, make()) for kind, make in SAMPLES.values()]
 
 
 def _signed_stream(template: object) -> bytes:

@@ -5,6 +5,7 @@ loaded when first used:
 
 - ``x2x3``: X2/X3 (ETSI TS 103 221-2) codec, session and transports;
 - ``handover``: HI2/HI3 PS-PDUs (ETSI TS 102 232-1/-3) with encryption and integrity checks;
+- ``fiveg``: 5G payloads (3GPP TS 33.128: xIRI, IRI, CC, LI notification);
 - ``x1``: X1 provisioning (ETSI TS 103 221-1), the network element and the ADMF client;
 - ``keys``: key custody (PKCS#11, TPM 2.0, software) and attestation;
 - ``poi``: the point of interception (a VNF vendor's part);
@@ -40,7 +41,7 @@ from lawful_intercept.errors import (
 )
 
 if TYPE_CHECKING:
-    from lawful_intercept import handover, keys, lab, lemf, mf, poi, x1, x2x3
+    from lawful_intercept import fiveg, handover, keys, lab, lemf, mf, poi, x1, x2x3
 
 __version__ = "0.2.0"
 
@@ -60,6 +61,7 @@ __all__ = [
     "TransportError",
     "X1Error",
     "__version__",
+    "fiveg",
     "handover",
     "keys",
     "lab",
@@ -70,7 +72,7 @@ __all__ = [
     "x2x3",
 ]
 
-_NAMESPACES = frozenset(("handover", "keys", "lab", "lemf", "mf", "poi", "x1", "x2x3"))
+_NAMESPACES = frozenset(("fiveg", "handover", "keys", "lab", "lemf", "mf", "poi", "x1", "x2x3"))
 
 # 0.1 exported these at the root; each now lives in its namespace.
 _MOVED = {

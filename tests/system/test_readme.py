@@ -47,6 +47,14 @@ def test_key_custody_guide_example_runs() -> None:
     _run(custody, path)
 
 
+def test_fiveg_guide_example_runs() -> None:
+    path = GUIDES / "fiveg.md"
+    (payloads,) = [b for b in _blocks(path) if "from lawful_intercept import fiveg" in b]
+    promised = re.search(r"print\(.*\)\s+# (.*)", payloads)
+    assert promised is not None
+    assert _run(payloads, path) == promised.group(1)
+
+
 def test_poi_guide_example_runs() -> None:
     path = GUIDES / "poi.md"
     (poi,) = [b for b in _blocks(path) if "li.poi.POIPipeline" in b]

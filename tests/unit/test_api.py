@@ -11,7 +11,7 @@ import pytest
 
 import lawful_intercept as li
 
-NAMESPACES = ("x2x3", "handover", "x1", "keys", "poi", "mf", "lemf", "lab")
+NAMESPACES = ("x2x3", "handover", "fiveg", "x1", "keys", "poi", "mf", "lemf", "lab")
 
 
 def _modules_after(statement: str) -> set[str]:

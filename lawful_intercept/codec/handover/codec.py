@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from lawful_intercept.codec.asn1 import compiled
+from lawful_intercept.codec.asn1 import compiled, decode_error
 from lawful_intercept.codec.ber import definite, encode_length, read_tlv
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.errors import DecodeError, EncodeError
@@ -298,7 +298,7 @@ def decode_payload_with_value(data: bytes) -> tuple[tuple[str, Any], m.Payload]:
     try:
         value = compiled().decode("Payload", definite(data))
     except Exception as exc:
-        raise DecodeError(_offset_of(exc), f"not a valid Payload: {_reason(exc)}") from None
+        raise decode_error(exc, "Payload") from None
     try:
         return value, _from_payload(value)
     except (ValueError, KeyError, TypeError, EncodeError) as exc:
@@ -526,20 +526,8 @@ def decode_with_value(data: bytes) -> tuple[dict[str, Any], m.PSPDU]:
     try:
         value = compiled().decode("PS-PDU", definite(data))
     except Exception as exc:  # asn1tools' errors carry no reliable offset
-        raise DecodeError(_offset_of(exc), f"not a valid PS-PDU: {_reason(exc)}") from None
+        raise decode_error(exc, "PS-PDU") from None
     try:
         return value, from_asn1(value)
     except (ValueError, KeyError, TypeError, EncodeError) as exc:
         raise DecodeError(0, f"PS-PDU content refused: {exc}") from None
-
-
-_OFFSET = re.compile(r"offset (\d+)")
-
-
-def _offset_of(exc: Exception) -> int:
-    found = _OFFSET.search(str(exc))
-    return int(found.group(1)) if found else 0
-
-
-def _reason(exc: Exception) -> str:
-    return str(exc).split("\n")[0][:200] or type(exc).__name__

@@ -21,6 +21,7 @@ from lawful_intercept.errors import DecodeError, EncodeError
 
 __all__ = [
     "RELATIVE_OID_FIELDS",
+    "convert_fields",
     "dotted_to_relative_oid",
     "payload_to_json",
     "pspdu_from_json",
@@ -59,15 +60,21 @@ def dotted_to_relative_oid(text: str) -> bytes:
     return encode_subidentifiers([int(part) for part in parts])
 
 
-def _convert(node: Any, convert: Any) -> Any:
+def convert_fields(node: Any, fields: frozenset[str], convert: Any) -> Any:
+    """``node`` (JSON values) with ``convert`` applied to the value of every member named in
+    ``fields``, at any depth."""
     if isinstance(node, dict):
         return {
-            k: convert(v) if k in RELATIVE_OID_FIELDS else _convert(v, convert)
+            k: convert(v) if k in fields else convert_fields(v, fields, convert)
             for k, v in node.items()
         }
     if isinstance(node, list):
-        return [_convert(v, convert) for v in node]
+        return [convert_fields(v, fields, convert) for v in node]
     return node
+
+
+def _convert(node: Any, convert: Any) -> Any:
+    return convert_fields(node, RELATIVE_OID_FIELDS, convert)
 
 
 def pspdu_to_json(data: bytes) -> dict[str, Any]:

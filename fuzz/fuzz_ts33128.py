@@ -1,0 +1,52 @@
+"""atheris harness: the TS 33.128 payload decoder (XIRIPayload, IRIPayload, CCPayload,
+LINotificationPayload) over arbitrary octets.
+
+Property: the first octet picks the payload type; the rest decodes, or raises DecodeError,
+never another exception. What decodes encodes again and decodes to the same value, and its
+JSON form is taken back.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    from lawful_intercept.codec.ts33128.payloads import (
+        PayloadType,
+        decode,
+        encode,
+        from_json,
+        to_json,
+    )
+    from lawful_intercept.errors import DecodeError, EncodeError
+
+KINDS = list(PayloadType)
+
+
+def test_one_input(data: bytes) -> None:
+    if not data:
+        return
+    kind = KINDS[data[0] % len(KINDS)]
+    try:
+        value = decode(kind, data[1:])
+    except DecodeError:
+        return
+    try:
+        wire = encode(kind, value)
+    except EncodeError:
+        return  # read as sent (constraints are not a reader's business), refused on writing
+    if decode(kind, wire) != value:
+        raise AssertionError("a decoded payload re-encodes to another value")
+    if from_json(kind, to_json(kind, wire)) != wire:
+        raise AssertionError("the JSON form does not take the payload back")
+
+
+def main() -> None:
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()

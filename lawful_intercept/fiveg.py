@@ -1,0 +1,28 @@
+"""5G lawful interception (3GPP TS 33.127/33.128): the TS33128Payloads codec.
+
+``PayloadType`` names the module's top-level payloads (XIRIPayload for X2, IRIPayload and
+CCPayload for HI2/HI3, LINotificationPayload); ``encode_payload``/``decode_payload`` are their
+BER, ``payload_to_json``/``payload_from_json`` their X.697 JER form (RELATIVE-OIDs dotted),
+``payload_oid`` the RELATIVE-OID each carries first. Values are asn1tools values: a SEQUENCE
+a dict keyed by the ASN.1 identifiers, a CHOICE a (name, value) pair, OCTET STRING bytes.
+"""
+
+from lawful_intercept.codec.ts33128.payloads import (
+    MODULE_ARCS,
+    PayloadType,
+    payload_oid,
+)
+from lawful_intercept.codec.ts33128.payloads import decode as decode_payload
+from lawful_intercept.codec.ts33128.payloads import encode as encode_payload
+from lawful_intercept.codec.ts33128.payloads import from_json as payload_from_json
+from lawful_intercept.codec.ts33128.payloads import to_json as payload_to_json
+
+__all__ = [
+    "MODULE_ARCS",
+    "PayloadType",
+    "decode_payload",
+    "encode_payload",
+    "payload_from_json",
+    "payload_oid",
+    "payload_to_json",
+]

@@ -1,0 +1,107 @@
+"""TS 33.128 payloads against independent implementations: pycrate compiling the module as
+published (both directions, identical octets) and Wireshark's xiri dissector reading our X2
+xIRI PDUs field for field."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scapy.all import IP, TCP, Ether, Raw, wrpcap
+from support.ts33128 import GPSI, PEI, SAMPLES, SUPI, pdu_session_establishment
+
+import lawful_intercept.x2x3 as x
+from lawful_intercept.codec.ts33128.payloads import PayloadType, decode, encode
+
+MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"  # scapy would look them up otherwise
+PORT = 30002
+
+
+@pytest.fixture(scope="module")
+def pycrate_33128(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """pycrate's compiler on the profile and TS33128Payloads as written (RELATIVE-OID kept)."""
+    from pycrate_asn1c.asnproc import PycrateGenerator, compile_text, generate_modules
+
+    from lawful_intercept.codec.asn1 import PROFILE_DIR, PROFILE_FILES, TS33128_FILES
+
+    out = tmp_path_factory.mktemp("pycrate33128") / "ts33128_pycrate.py"
+    compile_text([(PROFILE_DIR / name).read_text() for name in PROFILE_FILES + TS33128_FILES])
+    generate_modules(PycrateGenerator, str(out))
+    spec = importlib.util.spec_from_file_location("ts33128_pycrate", out)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.TS33128Payloads
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_pycrate_reads_ours_and_writes_the_same_octets(name: str, pycrate_33128: Any) -> None:
+    kind, make = SAMPLES[name]
+    wire = encode(kind, make())
+    theirs = getattr(pycrate_33128, kind.value)
+    theirs.from_ber(wire)
+    assert theirs.to_ber() == wire
+
+
+def test_we_read_what_pycrate_writes(pycrate_33128: Any) -> None:
+    theirs = pycrate_33128.XIRIPayload
+    theirs.from_asn1("""{
+        xIRIPayloadOID {4 19 19 3 1},
+        event pDUSessionRelease : {
+            sUPI iMSI : "001010123456789",
+            pDUSessionID 5,
+            timeOfFirstPacket "20261205100001Z",
+            timeOfLastPacket "20261205100502Z",
+            uplinkVolume 1200,
+            downlinkVolume 64000,
+            cause "REL_DUE_TO_REACTIVATION"
+        }
+    }""")
+    value = decode(PayloadType.XIRI, theirs.to_ber())
+    name, release = value["event"]
+    assert name == "pDUSessionRelease"
+    assert release["sUPI"] == SUPI and release["pDUSessionID"] == 5
+    assert (release["uplinkVolume"], release["downlinkVolume"], release["cause"]) == (
+        1200, 64000, "REL_DUE_TO_REACTIVATION",
+    )  # fmt: skip
+    assert release["timeOfLastPacket"] == "20261205100502Z"
+    assert encode(PayloadType.XIRI, value) == theirs.to_ber()
+
+
+def test_tshark_xiri_decodes_our_x2_pdu_field_for_field(tmp_path: Path) -> None:
+    assert shutil.which("tshark"), "tshark is required (make deps installs it)"
+    value = pdu_session_establishment()
+    pdu = x.X2X3PDU(
+        pdu_type=x.PDUType.X2, payload_format=x.PayloadFormat.TS_33_128,
+        payload_direction=x.PayloadDirection.UNKNOWN, xid=uuid.UUID(int=7),
+        attributes=(x.SequenceNumber(1), x.Timestamp(1_800_000_000, 5)),
+        payload=encode(PayloadType.XIRI, value),
+    )  # fmt: skip
+    path = tmp_path / "xiri.pcap"
+    wire = x.encode(pdu)
+    frame = Ether(src=MAC_A, dst=MAC_B) / IP(src="127.0.0.1", dst="127.0.0.2")
+    wrpcap(str(path), [frame / TCP(sport=40000, dport=PORT, flags="PA", seq=1) / Raw(wire)])
+    fields = ["lix2.xIRIPayloadOID", "lix2.event", "lix2.iMSI", "lix2.mSISDN", "lix2.iMEI",
+              "lix2.pDUSessionID", "lix2.tEID", "lix2.sliceServiceType", "lix2.dNN"]  # fmt: skip
+    cmd = ["tshark", "-r", str(path), "-d", f"tcp.port=={PORT},5gli", "-T", "fields"]
+    for field in fields:
+        cmd += ["-e", field]
+    out = subprocess.run(
+        [*cmd, "-E", "separator=|"], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.strip()
+    row = dict(zip(fields, out.split("|"), strict=True))
+    event = value["event"][1]
+    assert row["lix2.xIRIPayloadOID"].strip(".") == "4.19.19.3.1"
+    assert row["lix2.event"] == "6"  # pDUSessionEstablishment [6]
+    assert (row["lix2.iMSI"], row["lix2.mSISDN"], row["lix2.iMEI"]) == (
+        SUPI[1], GPSI[1], PEI[1],
+    )  # fmt: skip
+    assert int(row["lix2.pDUSessionID"]) == event["pDUSessionID"]
+    assert int(row["lix2.tEID"]) == event["gTPTunnelID"]["tEID"]
+    assert int(row["lix2.sliceServiceType"]) == event["sNSSAI"]["sliceServiceType"]
+    assert row["lix2.dNN"] == event["dNN"]
