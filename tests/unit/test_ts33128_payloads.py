@@ -3,6 +3,7 @@ DecodeError (with an offset) for anything that is not exactly one payload."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import string
@@ -72,6 +73,14 @@ def test_bad_input_is_a_decode_error_with_its_offset() -> None:
         decode(PayloadType.CC, wire)
     with pytest.raises(DecodeError, match="invalid XIRIPayload object"):
         from_json(PayloadType.XIRI, {"xIRIPayloadOID": "4.x"})
+
+
+def test_a_malformed_relative_oid_is_a_decode_error() -> None:
+    """Found by fuzz/fuzz_ts33128.py: a cCPayloadOID whose last arc is unterminated decoded
+    (asn1tools carries it as octets) and then failed in the JSON form."""
+    crash = base64.b64decode("MC6BBQQTEwb8oiWiI6EegRxFAAAcAAEAAEARjn4KLQACxjNkFBOIE4gACOx7ggEJ")
+    with pytest.raises(DecodeError, match="cCPayloadOID"):
+        decode(PayloadType.CC, crash)
 
 
 def test_a_value_outside_the_module_is_an_encode_error() -> None:

@@ -112,7 +112,29 @@ def decode(kind: PayloadType, data: bytes) -> dict[str, Any]:
         raise
     except Exception as exc:  # asn1tools' errors
         raise decode_error(exc, kind.value) from None
+    _check_relative_oids(value)
     return value
+
+
+def _check_relative_oids(node: Any) -> None:
+    """DecodeError for a RELATIVE-OID component whose octets are no valid arcs (X.690 8.20):
+    asn1tools carries them as octets and would let one through."""
+    if isinstance(node, dict):
+        items = list(node.items())
+    elif isinstance(node, tuple) and len(node) == 2 and isinstance(node[0], str):
+        items = [node]  # a CHOICE: (alternative, value)
+    elif isinstance(node, list):
+        items = [("", v) for v in node]
+    else:
+        return
+    for name, value in items:
+        if name in RELATIVE_OID_FIELDS and isinstance(value, bytes):
+            try:
+                relative_oid_to_dotted(value)
+            except ValueError as exc:
+                raise DecodeError(0, f"{name}: {exc}") from None
+        else:
+            _check_relative_oids(value)
 
 
 def to_json(kind: PayloadType, data: bytes) -> dict[str, Any]:
