@@ -3,7 +3,7 @@ LINotificationPayload) over arbitrary octets.
 
 Property: the first octet picks the payload type; the rest decodes, or raises DecodeError,
 never another exception. What decodes encodes again and decodes to the same value, and its
-JSON form is taken back.
+JSON form is taken back; an xIRI's typed event re-encodes to the same octets.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import atheris
 
 with atheris.instrument_imports():
     from lawful_intercept.codec.asn1 import compiled_33128
+    from lawful_intercept.codec.ts33128.events import decode_xiri, encode_xiri
     from lawful_intercept.codec.ts33128.payloads import (
         PayloadType,
         decode,
         encode,
         from_json,
+        payload_oid,
         to_json,
     )
     from lawful_intercept.errors import DecodeError, EncodeError
@@ -42,6 +44,10 @@ def test_one_input(data: bytes) -> None:
         raise AssertionError("a decoded payload re-encodes to another value")
     if from_json(kind, to_json(kind, wire)) != wire:
         raise AssertionError("the JSON form does not take the payload back")
+    if kind is PayloadType.XIRI:  # the typed event, written with this module's OID
+        ours = encode(kind, {**value, "xIRIPayloadOID": payload_oid(kind)})
+        if encode_xiri(decode_xiri(wire)) != ours:
+            raise AssertionError("a typed event re-encodes to other octets")
 
 
 def main() -> None:

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 from scapy.all import IP, TCP, Ether, Raw, wrpcap
-from support.ts33128 import GPSI, PEI, SAMPLES, SUPI, pdu_session_establishment
+from support.ts33128 import EVENTS, GPSI, PEI, SAMPLES, SUPI, pdu_session_establishment
 
 import lawful_intercept.x2x3 as x
+from lawful_intercept.codec.ts33128.events import encode_xiri
 from lawful_intercept.codec.ts33128.payloads import PayloadType, decode, encode
 
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"  # scapy would look them up otherwise
@@ -46,6 +47,15 @@ def test_pycrate_reads_ours_and_writes_the_same_octets(name: str, pycrate_33128:
     theirs = getattr(pycrate_33128, kind.value)
     theirs.from_ber(wire)
     assert theirs.to_ber() == wire
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: type(e).__name__)
+def test_pycrate_reads_our_typed_events_and_writes_the_same_octets(
+    event: Any, pycrate_33128: Any
+) -> None:
+    wire = encode_xiri(event)
+    pycrate_33128.XIRIPayload.from_ber(wire)
+    assert pycrate_33128.XIRIPayload.to_ber() == wire
 
 
 def test_we_read_what_pycrate_writes(pycrate_33128: Any) -> None:

@@ -49,10 +49,12 @@ def test_key_custody_guide_example_runs() -> None:
 
 def test_fiveg_guide_example_runs() -> None:
     path = GUIDES / "fiveg.md"
-    (payloads,) = [b for b in _blocks(path) if "from lawful_intercept import fiveg" in b]
-    promised = re.search(r"print\(.*\)\s+# (.*)", payloads)
-    assert promised is not None
-    assert _run(payloads, path) == promised.group(1)
+    blocks = [b for b in _blocks(path) if "from lawful_intercept import fiveg" in b]
+    assert len(blocks) == 2  # the payloads, then the typed events
+    for block in blocks:
+        promised = re.search(r"print\(.*\)\s+# (.*)", block)
+        assert promised is not None
+        assert _run(block, path) == promised.group(1)
 
 
 def test_poi_guide_example_runs() -> None:

@@ -1,0 +1,67 @@
+"""xIRI emission cost: one SMF PDU session establishment (TS 33.128 clause 6.2.3.2.2) as an
+XIRIPayload, the way an IRI-POI would emit it, against asn1tools encoding the same value in
+the same run (the baseline the issue names).
+
+- typed: ``encode_xiri`` of an ``SMFPDUSessionEstablishment`` (typed -> asn1tools value,
+  types and constraints checked, BER);
+- checked: asn1tools with types and constraints checked, from the asn1tools value;
+- asn1tools: the bare BER encoder on the same value (no checks);
+- decode: ``decode_xiri`` back to the typed event.
+
+Batches of each are timed in turn (the machine is noisy); medians of 7.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from pathlib import Path
+
+from timing import interleaved_rates, pin_one_core, report
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+
+from lawful_intercept.codec.asn1 import compiled_33128
+from lawful_intercept.codec.ts33128 import events as ev
+from lawful_intercept.codec.ts33128.payloads import PayloadType, encode, payload_oid
+
+
+def main() -> None:
+    pin_one_core()
+    event = ev.SMFPDUSessionEstablishment(
+        supi=ev.IMSI("001010123456789"), gpsi=ev.MSISDN("447700900123"),
+        pei=ev.IMEI("35209900176148"), pdu_session_id=5,
+        gtp_tunnel_id=ev.FTEID(0x1234, ipaddress.IPv4Address("192.0.2.1")),
+        pdu_session_type="iPv4", snssai=ev.SNSSAI(1, b"\x00\x00\x01"),
+        ue_endpoints=(ipaddress.IPv4Address("10.45.0.2"),), dnn="internet",
+        request_type="initialRequest",
+    )  # fmt: skip
+    value = {"xIRIPayloadOID": payload_oid(PayloadType.XIRI), "event": ev.event_to_asn1(event)}
+    bare = compiled_33128().modules["TS33128Payloads"]["XIRIPayload"]
+    wire = ev.encode_xiri(event)
+    assert bytes(bare.encode(value)) == wire == encode(PayloadType.XIRI, value)
+    rates = interleaved_rates(
+        {
+            "typed": lambda: ev.encode_xiri(event),
+            "checked": lambda: encode(PayloadType.XIRI, value),
+            "asn1tools": lambda: bare.encode(value),
+            "decode": lambda: ev.decode_xiri(wire),
+        }
+    )
+    base = "asn1tools BER encode"
+    report(
+        f"xIRI emission: SMF PDU session establishment, {len(wire)} octets",
+        {base: rates["asn1tools"]},
+        [
+            ("encode_xiri (typed, checked)", rates["typed"], base),
+            ("asn1tools, types and constraints checked", rates["checked"], base),
+            ("decode_xiri (to the typed event)", rates["decode"], base),
+        ],
+    )
+    typed, bare_us, back = (1e6 / rates[k] for k in ("typed", "asn1tools", "decode"))
+    print(f"  per event: encode_xiri {typed:.1f} us, bare asn1tools {bare_us:.1f} us, "
+          f"decode_xiri {back:.1f} us")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
