@@ -32,11 +32,12 @@ def pycrate_li(tmp_path_factory: pytest.TempPathFactory) -> object:
     BER codec for PS-PDUs. Returns the generated module's LI_PS_PDU namespace."""
     import importlib.util
 
-    from pycrate_asn1c.asnproc import PycrateGenerator, compile_text, generate_modules
+    from pycrate_asn1c.asnproc import GLOBAL, PycrateGenerator, compile_text, generate_modules
 
     from lawful_intercept.codec.asn1 import PROFILE_DIR, PROFILE_FILES
 
     out = tmp_path_factory.mktemp("pycrate") / "li_pycrate.py"
+    GLOBAL.clear()  # the compiler keeps what it compiled before in this process
     compile_text([(PROFILE_DIR / name).read_text() for name in PROFILE_FILES])
     generate_modules(PycrateGenerator, str(out))
     spec = importlib.util.spec_from_file_location("li_pycrate", out)

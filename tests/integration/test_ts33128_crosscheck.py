@@ -26,11 +26,12 @@ PORT = 30002
 @pytest.fixture(scope="module")
 def pycrate_33128(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """pycrate's compiler on the profile and TS33128Payloads as written (RELATIVE-OID kept)."""
-    from pycrate_asn1c.asnproc import PycrateGenerator, compile_text, generate_modules
+    from pycrate_asn1c.asnproc import GLOBAL, PycrateGenerator, compile_text, generate_modules
 
     from lawful_intercept.codec.asn1 import PROFILE_DIR, PROFILE_FILES, TS33128_FILES
 
     out = tmp_path_factory.mktemp("pycrate33128") / "ts33128_pycrate.py"
+    GLOBAL.clear()  # the compiler keeps what it compiled before (the profile's fixture)
     compile_text([(PROFILE_DIR / name).read_text() for name in PROFILE_FILES + TS33128_FILES])
     generate_modules(PycrateGenerator, str(out))
     spec = importlib.util.spec_from_file_location("ts33128_pycrate", out)
