@@ -92,3 +92,27 @@ def test_an_event_of_another_module_version_is_read_and_written_with_ours() -> N
     event = ev.decode_xiri(encode(PayloadType.XIRI, value))
     assert event == ev.decode_xiri(encode(PayloadType.XIRI, amf_registration()))
     assert ev.encode_xiri(event) == encode(PayloadType.XIRI, amf_registration())
+
+
+def test_an_identifier_this_model_cannot_read_is_kept_as_read() -> None:
+    """A peer's UE address of 5 octets (the reader takes what peers send; the module says 4):
+    the endpoints stay in ``other``, the rest is typed, and the octets come back unchanged."""
+    value = pdu_session_establishment()
+    value["event"][1]["uEEndpoint"] = [("iPv4Address", bytes(5))]
+    wire = encode_unchecked(value)
+    event = ev.decode_xiri(wire)
+    assert isinstance(event, ev.SMFPDUSessionEstablishment)
+    assert event.ue_endpoints is None and event.other == {"uEEndpoint": [("iPv4Address", bytes(5))]}
+    assert event_bytes(event) == wire
+
+
+def encode_unchecked(value: dict[str, object]) -> bytes:
+    """BER without the constraint check encode() makes: what a careless peer sends."""
+    from lawful_intercept.codec.asn1 import compiled_33128
+
+    return bytes(compiled_33128().modules["TS33128Payloads"]["XIRIPayload"].encode(value))
+
+
+def event_bytes(event: ev.Event) -> bytes:
+    value = {"xIRIPayloadOID": payload_oid(PayloadType.XIRI), "event": ev.event_to_asn1(event)}
+    return encode_unchecked(value)

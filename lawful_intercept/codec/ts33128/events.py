@@ -438,7 +438,7 @@ def event_from_asn1(choice: tuple[str, Any]) -> Event | OtherEvent:
             continue
         try:
             kwargs[field.name] = field.metadata["codec"][0](value[asn1])
-        except _UnmodelledError:
+        except (_UnmodelledError, ValueError, TypeError, KeyError):  # not as this model reads it
             if field.default is not attrs.NOTHING:
                 continue  # optional: it stays in ``other`` as read
             return OtherEvent(name, value)  # a required one: the event is kept as read
