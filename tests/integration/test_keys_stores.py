@@ -207,6 +207,15 @@ def test_pkcs11_hi_key_file_from_the_data_kek_opens_here_with_a_warning(
         assert "li mf keygen --force" in caplog.text
         with pytest.raises(IntegrityError):
             store.unwrap_hi_key(os.urandom(40))
+    # a token initialised before the HI KEK existed: the old file still opens, with the hint
+    with PKCS11KeyStore(**hsm_token) as store:
+        store._kek("li-hi-kek").destroy()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            assert store.unwrap_hi_key(store.wrap(hi_key)) == hi_key
+        assert "li keys init" in caplog.text
+        with pytest.raises(KeyCustodyError, match="li-hi-kek"):
+            store.wrap_hi_key(hi_key)  # a new key file needs the HI KEK
 
 
 def test_a_passphrase_taken_from_the_environment_is_gone_from_it(

@@ -325,8 +325,10 @@ class PKCS11KeyStore(KeyStore):
         """The HI key as a :class:`TokenAESKey`. A file wrapped by the data KEK (written
         before the HI KEK existed) still opens, into this process, with a warning."""
         attribute = self._p11.Attribute
-        kek = self._kek(HI_KEK_LABEL)
+        kek = self._find(HI_KEK_LABEL, self._p11.ObjectClass.SECRET_KEY)
         try:
+            if kek is None:  # a token initialised before the HI KEK existed
+                raise self._p11.PKCS11Error("no HI KEK")
             key = kek.unwrap_key(
                 self._p11.ObjectClass.SECRET_KEY,
                 self._p11.KeyType.AES,
@@ -339,8 +341,10 @@ class PKCS11KeyStore(KeyStore):
             legacy = self.unwrap(wrapped)  # IntegrityError if neither KEK wrapped it
             log.warning(
                 "an HI key file wrapped by the data KEK (before the HI KEK) was opened: its key "
-                "is held in this process; 'li mf keygen --force' makes one that stays in the "
-                "token (give the LEMF its new copy)"
+                "is held in this process; 'li keys init' (if the token has no %r yet), then "
+                "'li mf keygen --force' makes one that stays in the token (give the LEMF its "
+                "new copy)",
+                HI_KEK_LABEL,
             )
             return legacy
         # RFC 5649 adds 8 octets to a key of whole 8-octet blocks (AES keys); SoftHSM2
