@@ -234,9 +234,15 @@ class _Held:
     __slots__ = ("arrival", "checks", "events", "fingerprint", "pdu", "source")
 
     def __init__(
-        self, pdu: bytes, events: list[Event], source: object, arrival: int, checks: int
+        self,
+        pdu: bytes,
+        fingerprint: int,
+        events: list[Event],
+        source: object,
+        arrival: int,
+        checks: int,
     ) -> None:
-        self.pdu, self.fingerprint, self.events = pdu, _fingerprint(pdu), events
+        self.pdu, self.fingerprint, self.events = pdu, fingerprint, events
         self.source, self.arrival, self.checks = source, arrival, checks
 
 
@@ -439,7 +445,8 @@ class LEMFReceiver:
             cc = CCPackets(view.liid, view.cin, view.sequence, view.timestamp_ns, view.items)
             content = _cc_events(cc, batched)
             return self._hold(view.liid, "HI3", view.sequence, received, content, origin)
-        events: list[Event] = list(self._sequence(view.liid, "HI3", view.sequence, received))
+        digest = _fingerprint(received)
+        events: list[Event] = list(self._sequence(view.liid, "HI3", view.sequence, digest))
         if events and isinstance(events[-1], _HELD_BACK):
             return events
         self._verifier(view.liid, "HI3").add(view.sequence, received)
@@ -478,7 +485,7 @@ class LEMFReceiver:
                 else [IRIRecord(liid, sequence, pspdu_to_json(clear))]
             )
             return self._hold(liid, stream, sequence, received, content, origin)
-        events: list[Event] = list(self._sequence(liid, stream, sequence, received))
+        events: list[Event] = list(self._sequence(liid, stream, sequence, _fingerprint(received)))
         if events and isinstance(events[-1], _HELD_BACK):
             return events
         verifier = self._verifier(liid, stream)
@@ -526,13 +533,14 @@ class LEMFReceiver:
         origin: tuple[object, int],
     ) -> list[Event]:
         """Hold a content PDU until a check of its stream settles it."""
+        digest = _fingerprint(received)
         window = self._streams.get((liid, stream))
         if window is not None and window.stored(sequence):  # settled already: a resend
-            return list(self._sequence(liid, stream, sequence, received))
+            return list(self._sequence(liid, stream, sequence, digest))
         key = (liid, stream, sequence)
         held = self._held.get(key)
         if held is not None:
-            if held.fingerprint != _fingerprint(received):
+            if held.fingerprint != digest:
                 why = "a number held for its check came again with other content"
                 return [Unsigned(liid, stream, sequence, why)]
             held.source, held.arrival = origin
@@ -541,7 +549,7 @@ class LEMFReceiver:
         waiting = self._held_by_stream.get((liid, stream))
         if waiting is None:
             waiting = self._held_by_stream[(liid, stream)] = _StreamHold()
-        held = self._held[key] = _Held(received, content, *origin, waiting.checks)
+        held = self._held[key] = _Held(received, digest, content, *origin, waiting.checks)
         waiting.numbers[sequence] = held
         events: list[Event] = []
         while len(self._held) > self.max_held:
@@ -566,7 +574,7 @@ class LEMFReceiver:
         check before it left out too."""
         window = self._streams.get((liid, stream))
         if window is not None and window.stored(sequence):  # a resent check: a duplicate
-            return list(self._sequence(liid, stream, sequence, received))
+            return list(self._sequence(liid, stream, sequence, _fingerprint(received)))
         hold = self._held_by_stream.get((liid, stream))
         waiting = {} if hold is None else dict(hold.numbers)
         if hold is not None:
@@ -602,13 +610,13 @@ class LEMFReceiver:
                 events.append(self._refuse(liid, stream, number, held, why))
             else:
                 events.append(self._release(liid, stream, number, held))
-        events += self._sequence(liid, stream, sequence, received)  # the check's own number
+        events += self._sequence(liid, stream, sequence, _fingerprint(received))  # its own number
         events.append(IntegrityResult(liid, stream, check.check_type, tuple(included), reason))
         return events
 
     def _release(self, liid: bytes, stream: str, number: int, held: _Held) -> Settled:
         """A held PDU a verified signed check covers: the sequence check, then its content."""
-        events: list[Event] = list(self._sequence(liid, stream, number, held.pdu))
+        events: list[Event] = list(self._sequence(liid, stream, number, held.fingerprint))
         if not (events and isinstance(events[-1], _HELD_BACK)):
             events += held.events
         return Settled(held.pdu, tuple(events))
@@ -616,7 +624,7 @@ class LEMFReceiver:
     def _refuse(self, liid: bytes, stream: str, number: int, held: _Held, why: str) -> Settled:
         """A held PDU no signed check will cover: numbered (a resend is a duplicate, not new
         content), then kept aside as Unsigned (unless the number says more already)."""
-        events: list[Event] = list(self._sequence(liid, stream, number, held.pdu))
+        events: list[Event] = list(self._sequence(liid, stream, number, held.fingerprint))
         if not (events and isinstance(events[-1], _HELD_BACK)):
             events.append(Unsigned(liid, stream, number, why))
         return Settled(held.pdu, tuple(events))
@@ -653,9 +661,8 @@ class LEMFReceiver:
             raise DecodeError(0, f"not a LEMF sequence state: {exc}") from None
         self._streams = streams
 
-    def _sequence(
-        self, liid: bytes, stream: str, sequence: int, received: bytes
-    ) -> Iterable[Event]:
+    def _sequence(self, liid: bytes, stream: str, sequence: int, digest: int) -> Iterable[Event]:
+        """The sequence check of a PDU whose :func:`_fingerprint` is ``digest``."""
         key = (liid, stream)
         window = self._streams.get(key)
         if window is None:
@@ -664,7 +671,7 @@ class LEMFReceiver:
                 return
             window = self._streams[key] = StreamWindow()
         expected = window.high
-        verdict = window.accept(sequence, _fingerprint(received))
+        verdict = window.accept(sequence, digest)
         if verdict is Verdict.AHEAD:
             hold = self._held_by_stream.get(key)
             if hold is None:

@@ -303,16 +303,9 @@ class PKCS11KeyStore(KeyStore):
     @_serialised
     def unwrap(self, wrapped: bytes) -> bytearray:
         attribute = self._p11.Attribute
-        kek = self._kek()
+        readable = {attribute.EXTRACTABLE: True, attribute.SENSITIVE: False}
         try:
-            session_key = kek.unwrap_key(
-                self._p11.ObjectClass.SECRET_KEY,
-                self._p11.KeyType.AES,
-                wrapped,
-                mechanism=self._p11.Mechanism.AES_KEY_WRAP_PAD,
-                store=False,
-                template={attribute.EXTRACTABLE: True, attribute.SENSITIVE: False},
-            )
+            session_key = self._unwrap_under(self._kek(), wrapped, readable)
         except self._p11.PKCS11Error as exc:
             raise IntegrityError("wrapped key does not unwrap under this KEK") from exc
         try:
@@ -329,14 +322,7 @@ class PKCS11KeyStore(KeyStore):
         try:
             if kek is None:  # a token initialised before the HI KEK existed
                 raise self._p11.PKCS11Error("no HI KEK")
-            key = kek.unwrap_key(
-                self._p11.ObjectClass.SECRET_KEY,
-                self._p11.KeyType.AES,
-                wrapped,
-                mechanism=self._p11.Mechanism.AES_KEY_WRAP_PAD,
-                store=False,
-                template=_hi_key_template(attribute),
-            )
+            key = self._unwrap_under(kek, wrapped, _hi_key_template(attribute))
         except self._p11.PKCS11Error:
             legacy = self.unwrap(wrapped)  # IntegrityError if neither KEK wrapped it
             log.warning(
@@ -350,6 +336,18 @@ class PKCS11KeyStore(KeyStore):
         # RFC 5649 adds 8 octets to a key of whole 8-octet blocks (AES keys); SoftHSM2
         # leaves an unwrapped key's CKA_VALUE_LEN at 0
         return TokenAESKey(self, key, len(wrapped) - 8)
+
+    def _unwrap_under(self, kek: Any, wrapped: bytes, template: dict[Any, Any]) -> Any:
+        """``wrapped`` (RFC 5649) unwrapped by ``kek`` as an AES session object of
+        ``template``; the caller destroys it. PKCS11Error if it does not unwrap."""
+        return kek.unwrap_key(
+            self._p11.ObjectClass.SECRET_KEY,
+            self._p11.KeyType.AES,
+            wrapped,
+            mechanism=self._p11.Mechanism.AES_KEY_WRAP_PAD,
+            store=False,
+            template=template,
+        )
 
     def _token_encrypt(self, key: Any, iv: bytes, data: bytes) -> bytes:
         with self._lock:
