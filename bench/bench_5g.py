@@ -6,7 +6,11 @@ the same run (the baseline the issue names).
   types and constraints checked, BER);
 - checked: asn1tools with types and constraints checked, from the asn1tools value;
 - asn1tools: the bare BER encoder on the same value (no checks);
-- decode: ``decode_xiri`` back to the typed event.
+- decode: ``decode_xiri`` back to the typed event;
+- IRI-POI: ``IRIPOI.report``, the whole X2 emission an SMF's code calls (target matching,
+  PDU session correlation, the event checked and encoded, the X2 header and the attributes
+  of TS 33.128 table 5.3.2-2), for one task;
+- CC-POI: ``CCPOI.report`` of one 1500-octet UE packet as X3 (for scale).
 
 Batches of each are timed in turn (the machine is noisy); medians of 7.
 """
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import ipaddress
 import sys
+import time
+import uuid
 from pathlib import Path
 
 from timing import interleaved_rates, pin_one_core, report
@@ -24,6 +30,11 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from lawful_intercept.codec.asn1 import compiled_33128
 from lawful_intercept.codec.ts33128 import events as ev
 from lawful_intercept.codec.ts33128.payloads import PayloadType, encode, payload_oid
+from lawful_intercept.codec.x1.messages import TargetIdentifier
+from lawful_intercept.codec.x2x3.constants import PayloadDirection
+from lawful_intercept.protocol.fiveg_poi import CCPOI, IRIPOI, CCTask, IRITask
+
+XID = uuid.UUID(int=1)
 
 
 def main() -> None:
@@ -40,12 +51,22 @@ def main() -> None:
     bare = compiled_33128().modules["TS33128Payloads"]["XIRIPayload"]
     wire = ev.encode_xiri(event)
     assert bytes(bare.encode(value)) == wire == encode(PayloadType.XIRI, value)
+    poi = IRIPOI([IRITask(XID, [TargetIdentifier("supiimsi", "001010123456789")])],
+                 network_function_id="smf-1")  # fmt: skip
+    upf = CCPOI([CCTask(XID, 7)], network_function_id="upf-1")
+    packet = bytes.fromhex("450005dc000040004011") + bytes(10) + bytes(1480)
+    now = time.time_ns()
+    (x2,) = poi.report(event, now)
+    assert x2.endswith(wire)
+    assert upf.report(XID, packet, PayloadDirection.FROM_TARGET, now) is not None
     rates = interleaved_rates(
         {
             "typed": lambda: ev.encode_xiri(event),
             "checked": lambda: encode(PayloadType.XIRI, value),
             "asn1tools": lambda: bare.encode(value),
             "decode": lambda: ev.decode_xiri(wire),
+            "iripoi": lambda: poi.report(event, now),
+            "ccpoi": lambda: upf.report(XID, packet, PayloadDirection.FROM_TARGET, now),
         }
     )
     base = "asn1tools BER encode"
@@ -56,11 +77,16 @@ def main() -> None:
             ("encode_xiri (typed, checked)", rates["typed"], base),
             ("asn1tools, types and constraints checked", rates["checked"], base),
             ("decode_xiri (to the typed event)", rates["decode"], base),
+            (f"IRIPOI.report (X2 PDU, {len(x2)} octets)", rates["iripoi"], base),
+            ("CCPOI.report (X3 PDU of a 1500-octet packet)", rates["ccpoi"], base),
         ],
     )
-    typed, bare_us, back = (1e6 / rates[k] for k in ("typed", "asn1tools", "decode"))
+    typed, bare_us, back, x2_us, x3_us = (
+        1e6 / rates[k] for k in ("typed", "asn1tools", "decode", "iripoi", "ccpoi")
+    )
     print(f"  per event: encode_xiri {typed:.1f} us, bare asn1tools {bare_us:.1f} us, "
-          f"decode_xiri {back:.1f} us")  # fmt: skip
+          f"decode_xiri {back:.1f} us, IRIPOI.report {x2_us:.1f} us; "
+          f"per packet: CCPOI.report {x3_us:.1f} us")  # fmt: skip
 
 
 if __name__ == "__main__":

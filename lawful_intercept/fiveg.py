@@ -11,6 +11,12 @@ the identifiers ``IMSI``, ``NAI``, ``MSISDN``, ``IMEI``, ``IMEISV``, ``MACAddres
 ``SNSSAI``, ``FTEID``); ``encode_xiri``/``decode_xiri`` take and give them as an XIRIPayload,
 ``event_to_asn1``/``event_from_asn1`` as the XIRIEvent/IRIEvent value. Other events are an
 ``OtherEvent`` with their asn1tools value.
+
+For an NF's own code: ``IRIPOI`` turns an AMF's or SMF's event into X2 xIRI PDUs (payload
+format 2, TS 33.128 table 5.3.2-2 attributes) for the ``IRITask``s whose targets (X1
+``TargetIdentifier``s: ``supiimsi``, ``gpsiMsisdn``, ``peiImei`` ...) it names; ``CCPOI``
+turns a UPF's user-plane packet of a ``CCTask`` into an X3 xCC PDU with the PDU session's
+Correlation ID. Both are sans-IO: send their octets with ``lawful_intercept.x2x3.X2X3Sender``.
 """
 
 from lawful_intercept.codec.ts33128.events import (
@@ -53,8 +59,26 @@ from lawful_intercept.codec.ts33128.payloads import decode as decode_payload
 from lawful_intercept.codec.ts33128.payloads import encode as encode_payload
 from lawful_intercept.codec.ts33128.payloads import from_json as payload_from_json
 from lawful_intercept.codec.ts33128.payloads import to_json as payload_to_json
+from lawful_intercept.codec.x1.messages import TargetIdentifier
+from lawful_intercept.protocol.fiveg_poi import (
+    CCPOI,
+    FIVEG_TARGET_KINDS,
+    IRIPOI,
+    CCPOICounters,
+    CCTask,
+    IRIPOICounters,
+    IRITask,
+)
 
 __all__ = [
+    "CCPOI",
+    "FIVEG_TARGET_KINDS",
+    "IRIPOI",
+    "CCPOICounters",
+    "CCTask",
+    "IRIPOICounters",
+    "IRITask",
+    "TargetIdentifier",
     "EUI64",
     "FTEID",
     "GPSI",

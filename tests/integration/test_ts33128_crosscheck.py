@@ -18,6 +18,8 @@ from support.ts33128 import EVENTS, GPSI, PEI, SAMPLES, SUPI, pdu_session_establ
 import lawful_intercept.x2x3 as x
 from lawful_intercept.codec.ts33128.events import encode_xiri
 from lawful_intercept.codec.ts33128.payloads import PayloadType, decode, encode
+from lawful_intercept.codec.x1.messages import TargetIdentifier
+from lawful_intercept.protocol.fiveg_poi import IRIPOI, IRITask
 
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"  # scapy would look them up otherwise
 PORT = 30002
@@ -116,3 +118,41 @@ def test_tshark_xiri_decodes_our_x2_pdu_field_for_field(tmp_path: Path) -> None:
     assert int(row["lix2.tEID"]) == event["gTPTunnelID"]["tEID"]
     assert int(row["lix2.sliceServiceType"]) == event["sNSSAI"]["sliceServiceType"]
     assert row["lix2.dNN"] == event["dNN"]
+
+
+def test_tshark_reads_the_iri_pois_x2_header_and_attributes(tmp_path: Path) -> None:
+    assert shutil.which("tshark"), "tshark is required (make deps installs it)"
+    event = EVENTS[5]  # the SMF's PDU session establishment
+    poi = IRIPOI(
+        [IRITask(uuid.UUID(int=9), [TargetIdentifier("supiimsi", "001010123456789")])],
+        network_function_id="smf-1", interception_point_id="n4", correlations=iter([0x2A]),
+    )  # fmt: skip
+    (wire,) = poi.report(event, 1_800_000_000_000_000_005)
+    path = tmp_path / "iripoi.pcap"
+    frame = Ether(src=MAC_A, dst=MAC_B) / IP(src="127.0.0.1", dst="127.0.0.2")
+    wrpcap(str(path), [frame / TCP(sport=40000, dport=PORT, flags="PA", seq=1) / Raw(wire)])
+    fields = ["li5g.type", "li5g.pf", "li5g.pd", "li5g.xid", "li5g.cid", "li5g.sq", "li5g.ts",
+              "li5g.nfid", "li5g.ipid", "li5g.mti", "li5g.oti", "lix2.event", "lix2.iMSI",
+              "lix2.pDUSessionID"]  # fmt: skip
+    cmd = ["tshark", "-r", str(path), "-d", f"tcp.port=={PORT},5gli", "-T", "fields"]
+    for field in fields:
+        cmd += ["-e", field]
+    out = subprocess.run(
+        [*cmd, "-E", "separator=|", "-E", "occurrence=f"],  # 4.0 shows each attribute twice
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout.strip()  # fmt: skip
+    row = dict(zip(fields, out.split("|"), strict=True))
+    assert (row["li5g.type"], row["li5g.pf"], row["li5g.pd"]) == ("1", "2", "5")
+    assert row["li5g.xid"] == str(uuid.UUID(int=9))
+    assert int(row["li5g.cid"], 16) == 0x2A
+    assert row["li5g.sq"] == "0"
+    assert row["li5g.ts"].endswith("2027 08:00:00.000000005 UTC")
+    assert bytes.fromhex(row["li5g.nfid"]) == b"smf-1"
+    assert bytes.fromhex(row["li5g.ipid"]) == b"n4"
+    matched = bytes.fromhex(row["li5g.mti"]).decode()
+    assert matched == "<supiimsi>001010123456789</supiimsi>"
+    other = bytes.fromhex(row["li5g.oti"]).decode()
+    assert other == "<gpsiNai>msisdn-447700900123@example.net</gpsiNai>"
+    assert (row["lix2.event"], row["lix2.iMSI"], row["lix2.pDUSessionID"]) == (
+        "6", "001010123456789", "5",
+    )  # fmt: skip

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import xmlschema
 
@@ -106,6 +107,25 @@ def test_every_message_round_trips_and_an_independent_validator_accepts_it() -> 
     top = x.encode_top_level_error(header())
     independent.validate(top.decode())
     assert isinstance(x.decode_responses(top), x.TopLevelError)
+
+
+def test_5g_target_identifiers_round_trip_and_validate() -> None:
+    targets = [
+        x.TargetIdentifier("supiimsi", "001010123456789"),
+        x.TargetIdentifier("supinai", "user@example.net"),
+        x.TargetIdentifier("gpsiMsisdn", "447700900123"),
+        x.TargetIdentifier("gpsiNai", "msisdn-447700900123@example.net"),
+        x.TargetIdentifier("peiImei", "35209900176148"),
+        x.TargetIdentifier("peiImeisv", "3520990017614801"),
+        x.TargetIdentifier("eui64", "02:00:00:ff:fe:00:00:01"),
+    ]
+    request = x.RequestMessage(header(), x.ActivateTask(attrs.evolve(task(), targets=targets)))
+    document = x.encode_requests([request])
+    independent_schema().validate(document.decode())
+    assert x.decode_requests(document) == [request]
+    bad = attrs.evolve(task(), targets=[x.TargetIdentifier("supiimsi", "12345")])  # < 6 digits
+    with pytest.raises(x.X1SchemaError):
+        x.encode_requests([x.RequestMessage(header(), x.ActivateTask(bad))])
 
 
 def test_ipv6_identifiers_take_the_ts_103_280_form() -> None:

@@ -50,7 +50,7 @@ def test_key_custody_guide_example_runs() -> None:
 def test_fiveg_guide_example_runs() -> None:
     path = GUIDES / "fiveg.md"
     blocks = [b for b in _blocks(path) if "from lawful_intercept import fiveg" in b]
-    assert len(blocks) == 2  # the payloads, then the typed events
+    assert len(blocks) == 3  # the payloads, the typed events, the IRI-POI and CC-POI
     for block in blocks:
         promised = re.search(r"print\(.*\)\s+# (.*)", block)
         assert promised is not None

@@ -135,6 +135,7 @@ class MediationDeliveryType(enum.Enum):
 TEXT_IDENTIFIERS = (
     "e164Number", "imsi", "imei", "macAddress", "ipv4Address", "ipv6Address", "ipv4Cidr",
     "ipv6Cidr", "tcpPort", "udpPort", "emailAddress", "sipUri", "telUri", "impu", "impi", "nai",
+    "supiimsi", "supinai", "gpsiMsisdn", "gpsiNai", "peiImei", "peiImeisv", "eui64",
 )  # fmt: skip
 
 
