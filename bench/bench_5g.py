@@ -10,7 +10,11 @@ the same run (the baseline the issue names).
 - IRI-POI: ``IRIPOI.report``, the whole X2 emission an SMF's code calls (target matching,
   PDU session correlation, the event checked and encoded, the X2 header and the attributes
   of TS 33.128 table 5.3.2-2), for one task;
-- CC-POI: ``CCPOI.report`` of one 1500-octet UE packet as X3 (for scale).
+- CC-POI: ``CCPOI.report`` of one 1500-octet UE packet as X3 (for scale);
+- MDF2: the MF's ``Mediator.on_pdu`` of that X2 xIRI (decode, IRIPayload with the target
+  identifiers, PS-PDU for one LEA in clear), against the asn1tools baseline;
+- MDF3: ``Mediator.on_pdu`` of the X3 PDU for a 5G task (TS 33.128 CCPayload in the PS-PDU)
+  against the same PDU for an IP task (TS 102 232-3 iPCC, today's path) in the same run.
 
 Batches of each are timed in turn (the machine is noisy); medians of 7.
 """
@@ -32,7 +36,9 @@ from lawful_intercept.codec.ts33128 import events as ev
 from lawful_intercept.codec.ts33128.payloads import PayloadType, encode, payload_oid
 from lawful_intercept.codec.x1.messages import TargetIdentifier
 from lawful_intercept.codec.x2x3.constants import PayloadDirection
+from lawful_intercept.codec.x2x3.decoder import X2X3View
 from lawful_intercept.protocol.fiveg_poi import CCPOI, IRIPOI, CCTask, IRITask
+from lawful_intercept.protocol.mediator import LEAConfig, Mediator, TaskBinding
 
 XID = uuid.UUID(int=1)
 
@@ -58,7 +64,14 @@ def main() -> None:
     now = time.time_ns()
     (x2,) = poi.report(event, now)
     assert x2.endswith(wire)
-    assert upf.report(XID, packet, PayloadDirection.FROM_TARGET, now) is not None
+    x3 = upf.report(XID, packet, PayloadDirection.FROM_TARGET, now)
+    assert x3 is not None
+    fiveg, ip = (
+        Mediator([TaskBinding(XID, b"LIID-5G", ["lea"], fiveg=flag)], [LEAConfig("lea")], now=0.0)
+        for flag in (True, False)
+    )
+    x2_view, x3_view = X2X3View(x2), X2X3View(x3)
+    assert len(fiveg.on_pdu(x2_view, 1.0)) == len(fiveg.on_pdu(x3_view, 1.0)) == 1
     rates = interleaved_rates(
         {
             "typed": lambda: ev.encode_xiri(event),
@@ -67,6 +80,9 @@ def main() -> None:
             "decode": lambda: ev.decode_xiri(wire),
             "iripoi": lambda: poi.report(event, now),
             "ccpoi": lambda: upf.report(XID, packet, PayloadDirection.FROM_TARGET, now),
+            "mdf2": lambda: fiveg.on_pdu(x2_view, 1.0),
+            "mdf3": lambda: fiveg.on_pdu(x3_view, 1.0),
+            "ipcc": lambda: ip.on_pdu(x3_view, 1.0),
         }
     )
     base = "asn1tools BER encode"
@@ -79,14 +95,24 @@ def main() -> None:
             ("decode_xiri (to the typed event)", rates["decode"], base),
             (f"IRIPOI.report (X2 PDU, {len(x2)} octets)", rates["iripoi"], base),
             ("CCPOI.report (X3 PDU of a 1500-octet packet)", rates["ccpoi"], base),
+            ("MDF2: Mediator.on_pdu of the xIRI (HI2 IRIPayload)", rates["mdf2"], base),
         ],
     )
-    typed, bare_us, back, x2_us, x3_us = (
-        1e6 / rates[k] for k in ("typed", "asn1tools", "decode", "iripoi", "ccpoi")
+    ipcc = "Mediator.on_pdu, IP task (iPCC)"
+    report(
+        "xCC through the MF's mediation, one 1500-octet packet per PDU, one LEA in clear",
+        {ipcc: rates["ipcc"]},
+        [("MDF3: Mediator.on_pdu, 5G task (TS 33.128 CCPayload)", rates["mdf3"], ipcc)],
+    )
+    typed, bare_us, back, x2_us, x3_us, mdf2_us, mdf3_us, ipcc_us = (
+        1e6 / rates[k]
+        for k in ("typed", "asn1tools", "decode", "iripoi", "ccpoi", "mdf2", "mdf3", "ipcc")
     )
     print(f"  per event: encode_xiri {typed:.1f} us, bare asn1tools {bare_us:.1f} us, "
           f"decode_xiri {back:.1f} us, IRIPOI.report {x2_us:.1f} us; "
           f"per packet: CCPOI.report {x3_us:.1f} us")  # fmt: skip
+    print(f"  MF: MDF2 {mdf2_us:.1f} us per event; MDF3 {mdf3_us:.1f} us per packet, "
+          f"iPCC {ipcc_us:.1f} us")  # fmt: skip
 
 
 if __name__ == "__main__":

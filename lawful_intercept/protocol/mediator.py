@@ -15,6 +15,21 @@ Supported input: X3 with payload format IPv4 or IPv6 packet (-> iPCC, TS 102 232
 with format 17, a TS 102 232-1 Payload (put under the PSHeader as it is, after a check that it
 decodes). Anything else is counted and refused, never silently dropped.
 
+5G (3GPP TS 33.128 clause 5.5), the MDF2 and MDF3: X2 with format 2 (an XIRIPayload) becomes
+an HI2 PDU whose IRIContents is ``threeGPP33128DefinedIRI``, an IRIPayload that keeps the
+event and adds the X2 PDU's target identifiers with their provenance (see
+:mod:`..codec.ts33128.mediation`); for a task bound ``fiveg``, X3 IP packets become HI3 PDUs
+whose CCContents is ``threeGPP33128DefinedCC`` (a CCPayload with an ExtendedUPFCCPDU), one
+packet per PDU. Their pSHeader carries the POI's NFID and IPID attributes as
+networkFunctionIdentifier and extendedInterceptionPointID, the X2/X3 Timestamp with the
+qualifier timeOfInterception (timeOfMediation when the PDU had none). CIN: one per (task,
+Correlation ID), so a PDU session's xIRI from the SMF and xCC from the UPF, which carry the
+session's Correlation ID, share it whichever arrives first; the IRI's iRIType is BEGIN for a
+session's establishment (or start of interception), CONTINUE for its modification, END for
+its release and REPORT for every other event. A PDU naming further tasks in Additional XID
+Related Information attributes (21) is delivered for each of them too, with that task's
+Correlation ID.
+
 Aggregation (TS 102 232-1 clause 6.2.3), per LEA: with ``aggregate`` > 1 an HI3 stream holds
 CC packets of one CIN and puts up to ``aggregate`` of them in one PDU, each CCPayload with its
 own microSecondTimeStamp; a PDU goes out when it is full, before a packet of another
@@ -42,11 +57,21 @@ from collections.abc import Callable, Iterable, Mapping
 import attrs
 
 from lawful_intercept.codec.handover import model as m
-from lawful_intercept.codec.handover.codec import decode_payload, encode, join_pspdu
+from lawful_intercept.codec.handover.codec import (
+    decode_payload,
+    encode,
+    encode_payload,
+    join_pspdu,
+)
 from lawful_intercept.codec.handover.template import CCItem, CCTemplate
-from lawful_intercept.codec.x2x3.constants import PayloadFormat, PDUType
+from lawful_intercept.codec.ts33128.mediation import (
+    UPFPayload,
+    hi3_cc_payload,
+    iri_from_xiri,
+)
+from lawful_intercept.codec.x2x3.constants import AttributeType, PayloadFormat, PDUType
 from lawful_intercept.codec.x2x3.decoder import X2X3View
-from lawful_intercept.errors import ConfigurationError, DecodeError
+from lawful_intercept.errors import ConfigurationError, DecodeError, EncodeError
 from lawful_intercept.protection.encryption import EncryptionProfile, PayloadEncryptor
 from lawful_intercept.protection.integrity import IntegrityChecker
 from lawful_intercept.protection.keys.base import HIKey
@@ -56,10 +81,28 @@ __all__ = ["HIPDU", "Handover", "LEAConfig", "Mediator", "MediatorCounters", "Ta
 _MATCHED_TARGET = 17
 _DIRECTIONS = {2: m.PayloadDirection.TO_TARGET, 3: m.PayloadDirection.FROM_TARGET}
 _INDETERMINATE = m.PayloadDirection.INDETERMINATE
+_DIRECTION_CODE = {d: i for i, d in enumerate(m.PayloadDirection)}  # the ENUMERATED values
 # plain ints for the per-PDU tests (an enum member's look-up costs more than the test)
 _X2, _X3 = int(PDUType.X2), int(PDUType.X3)
 _PACKET_FORMATS = frozenset((int(PayloadFormat.IPV4_PACKET), int(PayloadFormat.IPV6_PACKET)))
 _PS_PDU_PAYLOAD = int(PayloadFormat.PS_PDU_PAYLOAD)
+_TS_33_128 = int(PayloadFormat.TS_33_128)
+_NFID, _IPID = int(AttributeType.NETWORK_FUNCTION_ID), int(AttributeType.INTERCEPTION_POINT_ID)
+_OTHER_TARGET = int(AttributeType.OTHER_TARGET_IDENTIFIER)
+_ADDITIONAL_XID = int(AttributeType.ADDITIONAL_XID_RELATED_INFORMATION)
+#: the iRIType of a 5G event's HI2 PDU (TS 102 232-1 IRIPayload), by the event's alternative
+_FIVEG_IRI_TYPE = {
+    "pDUSessionEstablishment": m.IRIType.BEGIN,
+    "startOfInterceptionWithEstablishedPDUSession": m.IRIType.BEGIN,
+    "pDUSessionModification": m.IRIType.CONTINUE,
+    "pDUSessionRelease": m.IRIType.END,
+}
+#: a 5G PDU's pSHeader fields from its X2/X3 PDU: NFID, IPID, time stamp qualifier
+_FiveGHeader = tuple[bytes | None, bytes | None, m.TimeStampQualifier]
+#: 5G header writers (NFID, IPID forms) a task keeps before it starts them afresh
+_FIVEG_TEMPLATES_MAX = 64
+#: open 5G communications (Correlation IDs) a task remembers before it forgets the oldest
+FIVEG_PERIODS_MAX = 65_536
 
 
 class Handover(enum.Enum):
@@ -122,6 +165,9 @@ class TaskBinding:
     network_element_id: bytes | None = None
     authorization_country_code: str | None = None
     delivery_country_code: str | None = None
+    #: the task's CC goes as TS 33.128 CCPayload (the MDF3 of a 5G task); its IRI from X2
+    #: xIRI is an IRIPayload whatever this says
+    fiveg: bool = False
 
 
 @attrs.frozen
@@ -213,16 +259,25 @@ class _Task:
     def __init__(self, binding: TaskBinding) -> None:
         self.binding = binding
         # one header writer per header form its LEAs want (most share one)
-        self._templates: dict[tuple[HeaderTime, str], CCTemplate] = {}
+        self._templates: dict[tuple[HeaderTime, str, _FiveGHeader | None], CCTemplate] = {}
         self.periods: dict[bytes, _Period] = {}  # by Matched Target Identifier octets
         self.next_cin = 1
         self.streams: list[tuple[_Stream, _Stream]] = []  # (HI2, HI3) per LEA
 
-    def template_for(self, lea: LEAConfig) -> CCTemplate:
-        """The header writer of ``lea``'s streams of this task."""
-        key = (lea.header_time, lea.li_ps_domain_id)
+    def template_for(
+        self,
+        lea: LEAConfig,
+        fiveg: _FiveGHeader | None = None,
+    ) -> CCTemplate:
+        """The header writer of ``lea``'s streams of this task; ``fiveg``: a 5G PDU's
+        (NFID, IPID, time stamp qualifier)."""
+        key = (lea.header_time, lea.li_ps_domain_id, fiveg)
         found = self._templates.get(key)
         if found is None:
+            if fiveg is not None and len(self._templates) >= _FIVEG_TEMPLATES_MAX:
+                for old in [k for k in self._templates if k[2] is not None]:
+                    del self._templates[old]  # many NFIDs (or a POI inventing them)
+            nfid, ipid, qualifier = fiveg or (None, None, None)
             binding = self.binding
             found = self._templates[key] = CCTemplate(
                 lawful_interception_identifier=binding.liid,
@@ -234,6 +289,9 @@ class _Task:
                 generalized_time=lea.header_time is not HeaderTime.MICRO_SECOND,
                 micro_second_time_stamp=lea.header_time is not HeaderTime.TIME_STAMP,
                 li_ps_domain_id=lea.li_ps_domain_id,
+                time_stamp_qualifier=qualifier,
+                extended_interception_point_id=ipid,
+                network_function_identifier=nfid,
             )
         return found
 
@@ -243,6 +301,18 @@ class _Task:
             period = _Period(self.next_cin)
             self.next_cin = self.next_cin % 0xFFFFFFFF + 1
             self.periods[target] = period
+        return period.cin
+
+    def session_cin(self, correlation_id: int) -> int:
+        """The CIN of a 5G communication (a PDU session: its Correlation ID), the same for
+        its xIRI and xCC in whichever order they come."""
+        key = b"\x00" + correlation_id.to_bytes(8, "big")  # no XML starts with NUL
+        period = self.periods.get(key)
+        if period is None:
+            if len(self.periods) >= FIVEG_PERIODS_MAX:  # forget the oldest
+                del self.periods[next(iter(self.periods))]
+            period = self.periods[key] = _Period(self.next_cin)
+            self.next_cin = self.next_cin % 0xFFFFFFFF + 1
         return period.cin
 
 
@@ -402,6 +472,12 @@ class Mediator:
         timestamp = view.timestamp_ns
         if timestamp is None:
             timestamp = int((now if wall is None else wall) * 1e9)
+        if kind == _X3 and fmt in _PACKET_FORMATS and task.binding.fiveg:
+            self.counters.x3 += 1
+            return self._fiveg(task, view, timestamp, now, view.timestamp_ns is None)
+        if kind == _X2 and fmt == _TS_33_128:
+            self.counters.x2 += 1
+            return self._fiveg(task, view, timestamp, now, view.timestamp_ns is None)
         target = view.text_attribute(_MATCHED_TARGET) or b""
         if kind == _X3 and fmt in _PACKET_FORMATS:
             self.counters.x3 += 1
@@ -543,18 +619,95 @@ class Mediator:
         if m.IRIType.END in types:
             task.periods.pop(target, None)
         out: list[HIPDU] = []
-        for stream, _ in task.streams:
+        self._emit(task, Handover.HI2, payload, cin, timestamp, now, None, out)
+        return out
+
+    def _emit(
+        self,
+        task: _Task,
+        handover: Handover,
+        payload: bytes,
+        cin: int,
+        timestamp: int,
+        now: float,
+        fiveg: _FiveGHeader | None,
+        out: list[HIPDU],
+    ) -> None:
+        """One PS-PDU per LEA of ``task`` on ``handover`` with ``payload`` (a Payload CHOICE
+        alternative, encoded) under the stream's header; ``fiveg`` as for
+        :meth:`_Task.template_for`."""
+        for pair in task.streams:
+            stream = pair[0] if handover is Handover.HI2 else pair[1]
+            template = stream.template if fiveg is None else task.template_for(stream.lea, fiveg)
             sequence = stream.take()
-            header = stream.template.header_octets(sequence, cin, timestamp)
+            header = template.header_octets(sequence, cin, timestamp)
             if stream.encryptor is not None:
                 octets = stream.encryptor.encrypt_payload(
                     header, (payload,), len(payload), sequence
                 )
             else:
                 octets = join_pspdu(header, payload)
-            out.append(HIPDU(stream.lea.name, task.binding.liid, Handover.HI2, sequence, octets))
+            out.append(HIPDU(stream.lea.name, task.binding.liid, handover, sequence, octets))
             self._check(task, stream, sequence, octets, timestamp, now, out)
-        self.counters.hi2 += len(task.streams)
+        if handover is Handover.HI2:
+            self.counters.hi2 += len(task.streams)
+        else:
+            self.counters.hi3 += len(task.streams)
+
+    def _fiveg(
+        self, task: _Task, view: X2X3View, timestamp: int, now: float, unstamped: bool
+    ) -> list[HIPDU]:
+        """The MDF2 (X2 xIRI) or MDF3 (X3 of a 5G task): HI2 IRIPayload or HI3 CCPayload
+        PDUs for the task and each further task the PDU names (attribute 21)."""
+        qualifier = (
+            m.TimeStampQualifier.TIME_OF_MEDIATION
+            if unstamped
+            else m.TimeStampQualifier.TIME_OF_INTERCEPTION
+        )
+        fiveg = (view.text_attribute(_NFID), view.text_attribute(_IPID), qualifier)
+        served = [(task, view.correlation_id)]
+        for value in view.values_of(_ADDITIONAL_XID):
+            if len(value) not in (24, 28):  # kept raw by the decoder: not one to follow
+                continue
+            other = self._tasks.get(value[:16])
+            if other is None:
+                self.counters.unknown_xid += 1
+                continue
+            served.append((other, int.from_bytes(value[16:24], "big")))
+        out: list[HIPDU] = []
+        if view.pdu_type == _X2:
+            matched = view.text_attribute(_MATCHED_TARGET)
+            others = [v.decode() for v in view.values_of(_OTHER_TARGET)]
+            try:
+                iri, choice = iri_from_xiri(
+                    view.payload_octets, [matched.decode()] if matched else (), others
+                )
+                payload = encode_payload(
+                    m.IRIPayloadSequence(
+                        [
+                            m.IRIPayload(
+                                contents=m.OpaqueIRI("threeGPP33128DefinedIRI", iri),
+                                iri_type=_FIVEG_IRI_TYPE.get(choice, m.IRIType.REPORT),
+                            )
+                        ]
+                    )
+                )
+            except (DecodeError, EncodeError):
+                self.counters.unsupported += 1
+                return []
+            for served_task, correlation in served:
+                cin = served_task.session_cin(correlation)
+                self._emit(served_task, Handover.HI2, payload, cin, timestamp, now, fiveg, out)
+            return out
+        direction = view.payload_direction
+        payload = hi3_cc_payload(
+            view.payload_octets,
+            UPFPayload.IP,
+            _DIRECTION_CODE[_DIRECTIONS.get(direction, _INDETERMINATE)],
+        )
+        for served_task, correlation in served:
+            cin = served_task.session_cin(correlation)
+            self._emit(served_task, Handover.HI3, payload, cin, timestamp, now, fiveg, out)
         return out
 
     def _check(

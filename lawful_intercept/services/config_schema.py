@@ -127,6 +127,10 @@ TASK = _object(
         "leas": {"type": "array", "items": {"type": "string"}, "description": "LEA names"},
         "network_element_id": _string("networkElementIdentifier in every pSHeader"),
         "country": _string("authorization and delivery country code", pattern="^[A-Z]{2}$"),
+        "fiveg": {
+            "type": "boolean",
+            "description": "a 5G task: its X3 content goes as TS 33.128 CCPayload (MDF3)",
+        },
     },
     ("xid", "liid", "leas"),
 )

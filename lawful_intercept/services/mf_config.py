@@ -211,6 +211,7 @@ def _task(value: dict[str, Any], operator_id: bytes) -> TaskBinding:
         network_element_id=element.encode() if element else None,
         authorization_country_code=country,
         delivery_country_code=country,
+        fiveg=bool(value.get("fiveg", False)),
     )
 
 

@@ -24,6 +24,7 @@ from lawful_intercept.adapters.x2x3_transport import X2X3Sender
 from lawful_intercept.codec.x1.messages import DestinationDetails, ErrorCode, TaskDetails
 from lawful_intercept.errors import X1Error
 from lawful_intercept.protection.keys.base import HIKey
+from lawful_intercept.protocol.fiveg_poi import FIVEG_TARGET_KINDS
 from lawful_intercept.protocol.mediator import LEAConfig, TaskBinding
 from lawful_intercept.protocol.poi_pipeline import InterceptTask
 from lawful_intercept.protocol.targets import Target
@@ -159,8 +160,9 @@ class MFHooks:
         details = task.mediation[0]
         leas: tuple[str, ...] = tuple(str(d) for d in details.dids or task.dids)
         return TaskBinding(
-            task.xid, details.liid.encode(), leas, operator_id=self.service.operator_id
-        )
+            task.xid, details.liid.encode(), leas, operator_id=self.service.operator_id,
+            fiveg=any(target.kind in FIVEG_TARGET_KINDS for target in task.targets),
+        )  # fmt: skip
 
     async def activate(
         self, task: TaskDetails, destinations: Mapping[uuid.UUID, DestinationDetails]

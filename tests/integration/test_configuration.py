@@ -222,6 +222,7 @@ EFFECTS: list[tuple[str, Any, Callable[[MFConfig, Path], bool]]] = [
     ("tasks.[].liid", "LIID-Q", lambda c, _: c.tasks[0].liid == b"LIID-Q"),
     ("tasks.[].leas", [], lambda c, _: c.tasks[0].leas == ()),
     ("tasks.[].network_element_id", "NE-9", lambda c, _: c.tasks[0].network_element_id == b"NE-9"),
+    ("tasks.[].fiveg", True, lambda c, _: c.tasks[0].fiveg),
     ("pois.[].certificate_sha256", "EF" * 32,
      lambda c, _: c.pois.admits(_poi("EF" * 32)) and not c.pois.admits(_poi(POI))),
     ("pois.[].xids", [DID], lambda c, _: c.pois.scope(_poi(POI)) == frozenset({DID})),

@@ -19,14 +19,16 @@ import lawful_intercept.x2x3 as x
 from lawful_intercept.codec.ts33128.events import encode_xiri
 from lawful_intercept.codec.ts33128.payloads import PayloadType, decode, encode
 from lawful_intercept.codec.x1.messages import TargetIdentifier
-from lawful_intercept.protocol.fiveg_poi import IRIPOI, IRITask
+from lawful_intercept.codec.x2x3.decoder import X2X3View
+from lawful_intercept.protocol.fiveg_poi import CCPOI, IRIPOI, CCTask, IRITask
+from lawful_intercept.protocol.mediator import LEAConfig, Mediator, TaskBinding
 
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"  # scapy would look them up otherwise
 PORT = 30002
 
 
 @pytest.fixture(scope="module")
-def pycrate_33128(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def pycrate_modules(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """pycrate's compiler on the profile and TS33128Payloads as written (RELATIVE-OID kept)."""
     from pycrate_asn1c.asnproc import GLOBAL, PycrateGenerator, compile_text, generate_modules
 
@@ -40,7 +42,12 @@ def pycrate_33128(tmp_path_factory: pytest.TempPathFactory) -> Any:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.TS33128Payloads
+    return module
+
+
+@pytest.fixture(scope="module")
+def pycrate_33128(pycrate_modules: Any) -> Any:
+    return pycrate_modules.TS33128Payloads
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
@@ -156,3 +163,49 @@ def test_tshark_reads_the_iri_pois_x2_header_and_attributes(tmp_path: Path) -> N
     assert (row["lix2.event"], row["lix2.iMSI"], row["lix2.pDUSessionID"]) == (
         "6", "001010123456789", "5",
     )  # fmt: skip
+
+
+def test_pycrate_reads_the_mdfs_hi2_and_hi3_pdus_and_their_33128_payloads(
+    pycrate_modules: Any,
+) -> None:
+    """The MF's 5G PS-PDUs read by pycrate: the TS 102 232-1 frame, then the IRIPayload and
+    CCPayload inside, each re-encoded by pycrate to the same octets."""
+    xid = uuid.UUID(int=3)
+    smf = IRIPOI([IRITask(xid, [TargetIdentifier("supiimsi", "001010123456789")])],
+                 network_function_id="smf-1", correlations=iter([4]))  # fmt: skip
+    upf = CCPOI([CCTask(xid, 4)], network_function_id="upf-1")
+    mediator = Mediator([TaskBinding(xid, b"LIID-5G", ["lea"], fiveg=True)],
+                        [LEAConfig("lea")], now=0.0)  # fmt: skip
+    packet = bytes.fromhex("4500001c0001000040118e7e0a2d0002c6336414138813880008ec7b")
+    x2 = smf.report(EVENTS[5], 1_800_000_000_000_000_000)[0]
+    x3 = upf.report(xid, packet, x.PayloadDirection.FROM_TARGET, 1_800_000_000_000_000_000)
+    assert x3 is not None
+    (hi2,) = mediator.on_pdu(X2X3View(x2), now=1.0)
+    (hi3,) = mediator.on_pdu(X2X3View(x3), now=1.0)
+    ps_pdu = pycrate_modules.LI_PS_PDU.PS_PDU
+    theirs = pycrate_modules.TS33128Payloads
+    for pdu, inner_type in ((hi2, theirs.IRIPayload), (hi3, theirs.CCPayload)):
+        ps_pdu.from_ber(pdu.octets)
+        assert ps_pdu.to_ber() == pdu.octets
+        value = ps_pdu.get_val()
+        header = value["pSHeader"]
+        assert header["lawfulInterceptionIdentifier"] == b"LIID-5G"
+        assert header["timeStampQualifier"] == "timeOfInterception"
+        cin = header["communicationIdentifier"]["communicationIdentityNumber"]
+        assert cin == 1  # one session: xIRI and xCC share it
+        kind, sequence = value["payload"]
+        (item,) = sequence
+        contents = item["iRIContents" if kind == "iRIPayloadSequence" else "cCContents"]
+        choice, octets = contents
+        assert choice in ("threeGPP33128DefinedIRI", "threeGPP33128DefinedCC")
+        inner_type.from_ber(octets)
+        assert inner_type.to_ber() == octets
+    assert theirs.CCPayload.get_val()["pDU"][1]["payload"] == ("uPFIPCC", packet)
+    iri = theirs.IRIPayload.get_val()
+    assert iri["event"][0] == "pDUSessionEstablishment"
+    assert iri["targetIdentifiers"][0]["provenance"] == "matchedOn"
+    nfids = []
+    for pdu in (hi2, hi3):
+        ps_pdu.from_ber(pdu.octets)
+        nfids.append(ps_pdu.get_val()["pSHeader"]["networkFunctionIdentifier"])
+    assert nfids == [b"smf-1", b"upf-1"]

@@ -172,3 +172,39 @@ def test_poi_taps_follow_x1_tasks_and_survive_a_restart(tmp_path: Path) -> None:
 
 async def _discard(pdu: bytes) -> None:
     raise AssertionError("POIHooks routes the PDUs")
+
+
+def test_an_x1_task_with_5g_targets_is_mediated_by_the_mdf3(tmp_path: Path) -> None:
+    from lawful_intercept.codec.handover import codec
+    from lawful_intercept.protocol.fiveg_poi import CCPOI, CCTask
+
+    packet = udp_packet(1)
+
+    async def scenario() -> None:
+        rig = Rig(tmp_path, encrypted=False)
+        mf = MFService(
+            x2x3_tls=rig.pki["mf"].server_context(), bindings=[], leas=[], destinations={},
+            store=SQLiteQueue.with_keystore(tmp_path / "mf-queue.db", rig.keys),
+        )  # fmt: skip
+        hooks = MFHooks(mf, rig.pki["mf_client"].client_context())
+        destination = x.DestinationDetails(
+            DID, x.DeliveryType.X2_AND_X3, ipaddress.ip_address("127.0.0.1"), 9
+        )
+        await hooks.destination_changed(destination)
+        contents = []
+        for xid, target in (
+            (uuid.UUID(int=1), x.TargetIdentifier("supiimsi", "001010123456789")),
+            (uuid.UUID(int=2), x.TargetIdentifier("ipv4Address", "10.0.0.1")),
+        ):
+            details = x.TaskDetails(
+                xid, [target], x.DeliveryType.X2_AND_X3, [DID], [x.MediationDetails("L")],
+            )  # fmt: skip
+            await hooks.activate(details, {DID: destination})
+            wire = CCPOI([CCTask(xid, 5)]).report(xid, packet, 3, 10**18)
+            assert wire is not None
+            (pdu,) = mf.mediator.on_pdu(X2X3View(wire), now=1.0)
+            contents.append(type(codec.decode(pdu.octets).payload.items[0].contents).__name__)
+        assert contents == ["OpaqueCC", "IPCC"]  # threeGPP33128DefinedCC, then iPCC
+        await mf.close()
+
+    run(scenario())

@@ -155,6 +155,8 @@ templates = st.builds(
     generalized_time=st.booleans(),
     micro_second_time_stamp=st.booleans(),
     time_stamp_qualifier=st.none() | st.sampled_from(list(m.TimeStampQualifier)),
+    extended_interception_point_id=st.none() | st.binary(min_size=1, max_size=200),
+    network_function_identifier=st.none() | st.binary(min_size=1, max_size=200),
     # any edition, with arcs of one to five base-128 octets
     li_ps_domain_id=st.sampled_from([17, 43, 127, 128, 16384, 999_999_999]).map(
         lambda edition: f"0.4.0.2.2.5.1.{edition}"

@@ -89,6 +89,10 @@ class CCTemplate:
     time_stamp_qualifier: m.TimeStampQualifier | None = None
     #: the module edition written (some LEMFs insist on theirs: OpenLI's is .17)
     li_ps_domain_id: str = m.LI_PS_DOMAIN_ID
+    #: extendedInterceptionPointID [9] and networkFunctionIdentifier [10] (TS 33.128 clause
+    #: 5.5: an MDF's PDUs name the POI's IPID and NFID)
+    extended_interception_point_id: bytes | None = None
+    network_function_identifier: bytes | None = None
     _head: bytes = attrs.field(init=False, repr=False, eq=False)
     _network: bytes = attrs.field(init=False, repr=False, eq=False)
     _middle: bytes = attrs.field(init=False, repr=False, eq=False)
@@ -112,6 +116,10 @@ class CCTemplate:
         tail = b""
         if self.time_stamp_qualifier is not None:
             tail = b"\x88\x01" + _QUALIFIER[self.time_stamp_qualifier]
+        if self.extended_interception_point_id is not None:
+            tail += tlv(b"\x89", self.extended_interception_point_id)
+        if self.network_function_identifier is not None:
+            tail += tlv(b"\x8a", self.network_function_identifier)
         object.__setattr__(self, "_head", head)
         object.__setattr__(self, "_network", tlv(b"\xa0", network))
         object.__setattr__(self, "_middle", middle)
@@ -380,6 +388,8 @@ class CCTemplate:
                 m.MicroSecondTimeStamp(seconds, micro) if self.micro_second_time_stamp else None
             ),
             time_stamp_qualifier=self.time_stamp_qualifier,
+            extended_interception_point_id=self.extended_interception_point_id,
+            network_function_identifier=self.network_function_identifier,
             li_ps_domain_id=self.li_ps_domain_id,
         )
 

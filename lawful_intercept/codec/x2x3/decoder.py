@@ -277,6 +277,19 @@ class X2X3View:
                 return bytes(self.data[start : start + length])
         return None
 
+    def values_of(self, attribute_type: int) -> list[bytes]:
+        """The value octets of every attribute of this type, in order (already validated;
+        a walk over the attributes' types and lengths, no typed objects)."""
+        data, end = self.data, self._header[2]
+        out: list[bytes] = []
+        pos = HEADER_LENGTH
+        while pos < end:
+            type_, length = _TL.unpack_from(data, pos)
+            if type_ == attribute_type:
+                out.append(bytes(data[pos + 4 : pos + 4 + length]))
+            pos += 4 + length
+        return out
+
     @property
     def raw_attributes(self) -> tuple[RawNote, ...]:
         """The defined attributes kept raw (value of a length or form this edition does not
