@@ -17,6 +17,11 @@ format 2, TS 33.128 table 5.3.2-2 attributes) for the ``IRITask``s whose targets
 ``TargetIdentifier``s: ``supiimsi``, ``gpsiMsisdn``, ``peiImei`` ...) it names; ``CCPOI``
 turns a UPF's user-plane packet of a ``CCTask`` into an X3 xCC PDU with the PDU session's
 Correlation ID. Both are sans-IO: send their octets with ``lawful_intercept.x2x3.X2X3Sender``.
+
+LI_T3: ``CCTriggering`` (an SMF's CC-TF) turns the SMF's events into X1 requests that
+provision the UPF's CC-POI per PDU session (``triggered_xid``: the XID of the session's UPF
+task); ``NFInterception`` runs an NF's side: each reported event's X2 to the MF, then the
+LI_T3 requests to the UPF's X1 element.
 """
 
 from lawful_intercept.codec.ts33128.events import (
@@ -69,8 +74,14 @@ from lawful_intercept.protocol.fiveg_poi import (
     IRIPOICounters,
     IRITask,
 )
+from lawful_intercept.protocol.li_t3 import CCTriggering, triggered_xid
+from lawful_intercept.services.fiveg import NFInterception, NFInterceptionCounters
 
 __all__ = [
+    "CCTriggering",
+    "NFInterception",
+    "NFInterceptionCounters",
+    "triggered_xid",
     "CCPOI",
     "FIVEG_TARGET_KINDS",
     "IRIPOI",

@@ -22,8 +22,8 @@ from lawful_intercept.codec.x1.messages import (
     DestinationDetails,
     MediationDeliveryType,
     MediationDetails,
-    TargetIdentifier,
     TaskDetails,
+    target_identifier,
 )
 from lawful_intercept.protection.keys.base import KeyStore
 from lawful_intercept.protection.sealing import Sealer, stored_data_key
@@ -58,7 +58,7 @@ def task_to_json(task: TaskDetails) -> dict[str, Any]:
 def task_from_json(value: dict[str, Any]) -> TaskDetails:
     return TaskDetails(
         uuid.UUID(value["xid"]),
-        [TargetIdentifier(kind, text) for kind, text in value["targets"]],
+        [target_identifier(kind, text) for kind, text in value["targets"]],
         DeliveryType(value["delivery_type"]),
         [uuid.UUID(d) for d in value["dids"]],
         [

@@ -237,6 +237,11 @@ class IRIPOI:
         """Stop matching for the task (X1 DeactivateTask); unknown XIDs are ignored."""
         self._tasks.pop(xid, None)
 
+    def matched(self, event: Event) -> list[IRITask]:
+        """The tasks whose target ``event`` names (those :meth:`report` makes PDUs for)."""
+        identities = _identities(event)
+        return [s.task for s in self._tasks.values() if s.match(identities) is not None]
+
     def correlation_id(self, event: Event) -> int:
         """The Correlation ID of ``event``'s X2 PDUs: its PDU session's for an SMF event
         that names a session and the UE (the same for every event of the session, whichever

@@ -75,6 +75,7 @@ from lawful_intercept.errors import ConfigurationError, DecodeError, EncodeError
 from lawful_intercept.protection.encryption import EncryptionProfile, PayloadEncryptor
 from lawful_intercept.protection.integrity import IntegrityChecker
 from lawful_intercept.protection.keys.base import HIKey
+from lawful_intercept.protocol.li_t3 import triggered_xid
 
 __all__ = ["HIPDU", "Handover", "LEAConfig", "Mediator", "MediatorCounters", "TaskBinding"]
 
@@ -336,6 +337,8 @@ class Mediator:
         self._keys: dict[str, HIKey] = dict(keys or {})
         self._signer = signer
         self._tasks: dict[bytes, _Task] = {}
+        # (LI_T3 task XID, Correlation ID) -> the task's XID (b"": none)
+        self._triggered_xids: dict[bytes, bytes] = {}
         # numbering of streams and CINs not (or no longer) bound: kept for when they return
         self._saved_streams: dict[str, int] = {}
         self._saved_cins: dict[str, int] = {}
@@ -372,6 +375,7 @@ class Mediator:
                 stream.template = task.template_for(lea)
             task.streams.append(pair)
         self._tasks[binding.xid.bytes] = task
+        self._triggered_xids.clear()  # a miss remembered may now be this task's
 
     def _stream(
         self,
@@ -408,6 +412,7 @@ class Mediator:
         """Stop mediating a task (X1 DeactivateTask); its numbering is kept. Returns the
         PDUs of the packets it still held for aggregation."""
         task = self._tasks.pop(xid.bytes, None)
+        self._triggered_xids.clear()
         if task is None:
             return []
         out: list[HIPDU] = []
@@ -464,8 +469,10 @@ class Mediator:
         checks), so a clock set forward or back changes none of them; ``wall``: the time of
         day, for a PDU that comes without its Timestamp (default ``now``, for callers with
         one clock)."""
-        _, kind, _, _, fmt, direction, xid, _ = view.header
+        _, kind, _, _, fmt, direction, xid, correlation = view.header
         task = self._tasks.get(xid)
+        if task is None and kind == _X3 and correlation:
+            task = self._triggered(xid, correlation)
         if task is None:
             self.counters.unknown_xid += 1
             return []
@@ -488,6 +495,23 @@ class Mediator:
             return self._iri(task, view.payload_octets, target, timestamp, now)
         self.counters.unsupported += 1
         return []
+
+    def _triggered(self, xid: bytes, correlation: int) -> _Task | None:
+        """The 5G task whose PDU session a UPF task provisioned over LI_T3 serves: its XID is
+        :func:`~.li_t3.triggered_xid` of the task's XID and the PDU's Correlation ID (each
+        XID looked at once: remembered, found or not, in a bounded memo)."""
+        memo = xid + correlation.to_bytes(8, "big")  # the derivation's whole input
+        known = self._triggered_xids.get(memo)
+        if known is None:
+            known = b""
+            for key, task in self._tasks.items():
+                if task.binding.fiveg and triggered_xid(task.binding.xid, correlation).bytes == xid:
+                    known = key
+                    break
+            if len(self._triggered_xids) >= FIVEG_PERIODS_MAX:
+                self._triggered_xids.clear()
+            self._triggered_xids[memo] = known
+        return self._tasks.get(known) if known else None
 
     def on_pdus(
         self, views: Iterable[X2X3View], now: float, wall: float | None = None

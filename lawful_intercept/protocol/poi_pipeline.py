@@ -63,6 +63,9 @@ class InterceptTask:
     idle_timeout: float = 60.0
     network_function_id: str | None = None
     interception_point_id: str | None = None
+    #: X2 IRI for the task's activity periods; False: X3 only (X1 deliveryType X3Only, as
+    #: a UPF's CC-POI provisioned over LI_T3 is)
+    iri: bool = True
 
     def __attrs_post_init__(self) -> None:
         if not self.targets:
@@ -114,7 +117,8 @@ class _TaskState:
             )
             for target in task.targets
         ]
-        self.activity: dict[int, _Activity] = {}  # by target index
+        self.iri = task.iri
+        self.activity: dict[int, _Activity] = {}  # by target index (tasks with X2 IRI)
         self.idle_ns = int(task.idle_timeout * 1e9)
         self.sequence = 0  # the task's one sequence context (XID, NFID, IPID, correlation)
 
@@ -192,14 +196,15 @@ class POIPipeline:
                     continue
                 index, direction = found
                 matched += 1
-                activity = state.activity.get(index)
-                if activity is None or clock - activity.last_clock >= state.idle_ns:
-                    activity = self._new_period(state, index, activity, timestamp, clock, emit)
-                activity.last_ns, activity.last_clock = timestamp, clock
-                if direction == FROM_TARGET:
-                    activity.from_target += len(packet)
-                else:
-                    activity.to_target += len(packet)
+                if state.iri:
+                    activity = state.activity.get(index)
+                    if activity is None or clock - activity.last_clock >= state.idle_ns:
+                        activity = self._new_period(state, index, activity, timestamp, clock, emit)
+                    activity.last_ns, activity.last_clock = timestamp, clock
+                    if direction == FROM_TARGET:
+                        activity.from_target += len(packet)
+                    else:
+                        activity.to_target += len(packet)
                 sequence = state.sequence
                 state.sequence = (sequence + 1) & 0xFFFFFFFF
                 pdu = state.templates[index].encode(

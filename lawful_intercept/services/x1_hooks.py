@@ -21,7 +21,13 @@ from collections.abc import Callable, Mapping
 
 from lawful_intercept.adapters.hi_client import Destination
 from lawful_intercept.adapters.x2x3_transport import X2X3Sender
-from lawful_intercept.codec.x1.messages import DestinationDetails, ErrorCode, TaskDetails
+from lawful_intercept.codec.x1.messages import (
+    DeliveryType,
+    DestinationDetails,
+    ErrorCode,
+    TaskDetails,
+    UPFTarget,
+)
 from lawful_intercept.errors import X1Error
 from lawful_intercept.protection.keys.base import HIKey
 from lawful_intercept.protocol.fiveg_poi import FIVEG_TARGET_KINDS
@@ -41,15 +47,21 @@ def intercept_task(details: TaskDetails, idle_timeout: float = 60.0) -> Intercep
     tap (never the identifier itself)."""
     targets = []
     for target in details.targets:
+        if isinstance(target, UPFTarget):
+            continue  # LI_T3's UPF identifiers: kept with the task; the tap goes by address
         if target.kind not in _IP_KINDS:
             raise X1Error(
                 ErrorCode.ACTIVATE_TASK_FAILED,
                 f"target identifier type {target.kind} cannot be tapped by this POI",
             )
         targets.append(Target.parse(target.value))
+    if not targets:
+        raise X1Error(
+            ErrorCode.ACTIVATE_TASK_FAILED, "this POI taps by address: the task names none"
+        )
     return InterceptTask(
         details.xid, tuple(targets), correlation_id=details.correlation_id or 0,
-        idle_timeout=idle_timeout,
+        idle_timeout=idle_timeout, iri=details.delivery_type is not DeliveryType.X3_ONLY,
     )  # fmt: skip
 
 

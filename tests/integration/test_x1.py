@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 import pytest
 import xmlschema
+from lxml import etree
 
 from lawful_intercept.adapters.audit import AuditLog, verify_audit
 from lawful_intercept.adapters.time_source import ClockCheck, ClockState
@@ -73,6 +74,7 @@ def independent_schema() -> xmlschema.XMLSchema:
             ("http://uri.etsi.org/03280/common/2017/07", str(SCHEMA_DIR / "TS_103_280.xsd")),
             ("http://uri.etsi.org/03221/X1/2017/10/HashedID",
              str(SCHEMA_DIR / "TS_103_221_01_HashedID.xsd")),
+            (x.THREEGPP_X1, str(SCHEMA_DIR / "urn_3GPP_ns_li_3GPPX1Extensions.xsd")),
         ],
     )  # fmt: skip
 
@@ -126,6 +128,42 @@ def test_5g_target_identifiers_round_trip_and_validate() -> None:
     bad = attrs.evolve(task(), targets=[x.TargetIdentifier("supiimsi", "12345")])  # < 6 digits
     with pytest.raises(x.X1SchemaError):
         x.encode_requests([x.RequestMessage(header(), x.ActivateTask(bad))])
+
+
+def test_an_li_t3_task_with_the_3gpp_upf_extension_round_trips_and_validates() -> None:
+    upf = x.UPFTarget(
+        fseid=x.TunnelEndpoint(2**64 - 1, ipaddress.IPv4Address("192.0.2.7")),
+        fteids=[x.TunnelEndpoint(0x1234, ipaddress.IPv4Address("192.0.2.1"),
+                                 ipaddress.IPv6Address("2001:db8::1"))],
+        pdr_ids=[1, 2], qer_ids=[3], network_instance=b"internet", direction="Inbound",
+    )  # fmt: skip
+    details = x.TaskDetails(
+        XID, [x.TargetIdentifier("ipv4Address", "10.45.0.2"), upf], x.DeliveryType.X3_ONLY,
+        [DID_X3], correlation_id=2**63 + 5,
+    )  # fmt: skip
+    request = x.RequestMessage(header(), x.ActivateTask(details))
+    document = x.encode_requests([request])
+    assert b"urn:3GPP:ns:li:3GPPX1Extensions:r19:v2" in document
+    independent_schema().validate(document.decode())
+    assert x.decode_requests(document) == [request]
+    assert x.target_identifier(upf.kind, upf.value) == upf  # as stored and listed
+    with pytest.raises(ValueError, match="at least one"):
+        x.UPFTarget()
+    with pytest.raises(ValueError, match="32 bits"):
+        x.UPFTarget(fteids=[x.TunnelEndpoint(2**32)])
+    with pytest.raises(ValueError, match="LI_T3 target"):
+        x.target_identifier(upf.kind, "{}")
+    # a valid extension this NE does not implement is answered as unsupported
+    root = etree.fromstring(document)
+    (found,) = root.iter(f"{{{x.THREEGPP_X1}}}UPFLIT3TargetIdentifierExtensions")
+    edge = etree.Element(f"{{{x.THREEGPP_X1}}}ECX1TargetIdentifierExtensions")
+    etree.SubElement(edge, f"{{{x.THREEGPP_X1}}}EECID").text = "eec-1"
+    found.getparent().replace(found, edge)
+    foreign = etree.tostring(root)
+    independent_schema().validate(foreign.decode())
+    ((_, answer),) = x.decode_requests(foreign)
+    assert isinstance(answer, x.UnsupportedRequest)
+    assert "extension is not supported" in answer.reason
 
 
 def test_ipv6_identifiers_take_the_ts_103_280_form() -> None:

@@ -208,3 +208,83 @@ def test_an_x1_task_with_5g_targets_is_mediated_by_the_mdf3(tmp_path: Path) -> N
         await mf.close()
 
     run(scenario())
+
+
+@pytest.mark.root
+def test_li_t3_provisions_the_upfs_tap_for_each_targeted_pdu_session(tmp_path: Path) -> None:
+    """An SMF's NFInterception reports a target's PDU session: its xIRI reaches the MF, its
+    CC-TF activates the UPF's tap over X1 (3GPP extensions), the UE's traffic comes back as
+    xCC with the session's Correlation ID, which the MF mediates for the LIPF's task with the
+    xIRI's CIN; the release deactivates the tap."""
+    import attrs
+    from support.ts33128 import EVENTS
+
+    from lawful_intercept.adapters.x2x3_transport import X2X3Sender
+    from lawful_intercept.codec.handover import codec
+    from lawful_intercept.protocol.fiveg_poi import IRIPOI, IRITask
+    from lawful_intercept.protocol.li_t3 import CCTriggering
+    from lawful_intercept.protocol.mediator import LEAConfig, Mediator, TaskBinding
+    from lawful_intercept.services.fiveg import NFInterception
+
+    tls = delivery_pki(tmp_path)
+    x1 = _x1_pki(tmp_path)
+    keys = SoftwareKeyStore.create(tmp_path / "upf-keys.json", "upf pass phrase")
+    mediator = Mediator([TaskBinding(XID, b"LIID-5G", ["lea"], fiveg=True)], [LEAConfig("lea")],
+                        now=0.0)  # fmt: skip
+    delivered: list[Any] = []
+
+    def mediate(view: X2X3View, peer: Peer) -> None:
+        delivered.extend(mediator.on_pdu(view, now=1.0))
+
+    async def scenario(bed: TestBed) -> list[set[tuple[str, int]]]:
+        mf = X2X3Receiver(tls["mf"].server_context(), mediate)
+        await mf.start()
+        taps = TapManager(bed.vnf)
+        upf = POIService([], "vnf0", _discard, netns=bed.vnf)
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(upf.run(stop))
+        while upf._mirror is None:
+            await asyncio.sleep(0.05)
+        hooks = POIHooks(upf, tls["poi"].client_context(), server_hostname=lambda d: "mf")
+        server, admf = await _ne(tmp_path, "upf-1", keys, hooks, x1)
+        await admf.create_destination(x.DestinationDetails(
+            DID, x.DeliveryType.X3_ONLY, ipaddress.ip_address("127.0.0.1"), mf.port))  # fmt: skip
+        poi = IRIPOI([IRITask(XID, [x.TargetIdentifier("supiimsi", "001010123456789")])],
+                     network_function_id="smf-1")  # fmt: skip
+        sender = X2X3Sender("127.0.0.1", mf.port, tls["poi"].client_context(),
+                            server_hostname="mf")  # fmt: skip
+        await sender.start()
+        smf = NFInterception(poi, sender, triggering=CCTriggering(poi, [DID]), upf=admf)
+        establishment = attrs.evolve(EVENTS[5], ue_endpoints=(ipaddress.IPv4Address(bed.PEER_V4),))
+        await smf.report(establishment)
+        installed = [await asyncio.to_thread(taps.installed)]
+        await asyncio.to_thread(exchange, bed, 10)
+        await asyncio.sleep(0.5)
+        await smf.report(EVENTS[7])  # the release
+        installed.append(await asyncio.to_thread(taps.installed))
+        await asyncio.to_thread(exchange, bed, 3)  # no tap any more: no xCC
+        await sender.flush(10)
+        await asyncio.sleep(0.5)
+        assert smf.counters.li_t3_sent == 2 and smf.counters.li_t3_failed == 0
+        assert upf.tasks == []  # the release took the UPF's task away
+        await sender.close()
+        await server.close()
+        stop.set()
+        await running
+        await hooks.close()
+        await mf.close()
+        return installed
+
+    with TestBed() as bed:
+        installed = asyncio.run(asyncio.wait_for(scenario(bed), 120))
+        assert TapManager(bed.vnf).installed() == set()
+    assert installed == [{("vnf0", 1)}, set()]
+    hi2 = [p for p in delivered if p.handover.value == "HI2"]
+    hi3 = [p for p in delivered if p.handover.value == "HI3"]
+    assert len(hi2) == 2 and len(hi3) == 20  # establishment and release; 10 round trips
+    cins = {codec.decode(p.octets).header.communication_identifier.communication_identity_number
+            for p in delivered}  # fmt: skip
+    assert len(cins) == 1  # the session's xIRI and xCC share one CIN
+    assert {p.liid for p in delivered} == {b"LIID-5G"}
+    assert mediator.counters.unknown_xid == 0
+    keys.close()

@@ -19,9 +19,10 @@ from __future__ import annotations
 import datetime
 import enum
 import ipaddress
+import json
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 from lxml import etree
@@ -59,8 +60,11 @@ __all__ = [
     "RequestMessage",
     "Response",
     "ResponseMessage",
+    "THREEGPP_X1",
     "TargetIdentifier",
     "TaskDetails",
+    "TunnelEndpoint",
+    "UPFTarget",
     "TaskReport",
     "TopLevelError",
     "UnsupportedRequest",
@@ -69,6 +73,7 @@ __all__ = [
     "encode_requests",
     "encode_responses",
     "encode_top_level_error",
+    "target_identifier",
 ]
 
 NS = "http://uri.etsi.org/03221/X1/2017/10"
@@ -78,7 +83,10 @@ VERSION = "v1.22.1"
 _X = f"{{{NS}}}"
 _C = f"{{{COMMON}}}"
 _TYPE = f"{{{XSI}}}type"
-_NSMAP = {"x1": NS, "etsi103280": COMMON, "xsi": XSI}
+#: the 3GPP X1 extensions (TS 33.128, r19 v2): LI_T3's UPF target identifiers
+THREEGPP_X1 = "urn:3GPP:ns:li:3GPPX1Extensions:r19:v2"
+_G = f"{{{THREEGPP_X1}}}"
+_NSMAP = {"x1": NS, "etsi103280": COMMON, "xsi": XSI, "x1ext3gpp": THREEGPP_X1}
 
 
 class ErrorCode(enum.IntEnum):
@@ -160,6 +168,114 @@ class TargetIdentifier:
 
 
 @attrs.frozen
+class TunnelEndpoint:
+    """An F-SEID (``identifier`` the 64-bit SEID) or F-TEID (the 32-bit TEID) with the node's
+    addresses (TS 29.244; 3GPP X1 extensions' FSEID and FTEID)."""
+
+    identifier: int = attrs.field(validator=attrs.validators.and_(
+        attrs.validators.ge(0), attrs.validators.lt(1 << 64)))  # fmt: skip
+    ipv4: ipaddress.IPv4Address | None = None
+    ipv6: ipaddress.IPv6Address | None = None
+
+
+def _endpoints(items: Iterable[TunnelEndpoint]) -> tuple[TunnelEndpoint, ...]:
+    return tuple(items)
+
+
+def _ints(items: Iterable[int]) -> tuple[int, ...]:
+    return tuple(items)
+
+
+@attrs.frozen
+class UPFTarget:
+    """An LI_T3 target identifier: ``targetIdentifierExtension`` holding the 3GPP X1
+    extension UPFLIT3TargetIdentifierExtensions (TS 33.128; XSD r19 v2), what identifies a
+    PDU session's traffic at the UPF: its N4 F-SEID, PDR and QER IDs, network instance, the
+    tunnel direction and its F-TEIDs (each one UPFLIT3TargetIdentifier, in this order).
+    ``kind`` and ``value`` (a canonical text) stand in for a TargetIdentifier's where targets
+    are listed or stored."""
+
+    kind: ClassVar[str] = "targetIdentifierExtension"
+    fseid: TunnelEndpoint | None = None
+    fteids: tuple[TunnelEndpoint, ...] = attrs.field(default=(), converter=_endpoints)
+    pdr_ids: tuple[int, ...] = attrs.field(default=(), converter=_ints)
+    qer_ids: tuple[int, ...] = attrs.field(default=(), converter=_ints)
+    network_instance: bytes | None = None
+    direction: str | None = attrs.field(
+        default=None, validator=attrs.validators.in_((None, "Inbound", "Outbound"))
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if not (self.fseid or self.fteids or self.pdr_ids or self.qer_ids
+                or self.network_instance is not None or self.direction):  # fmt: skip
+            raise ValueError("an LI_T3 target names at least one UPF identifier")
+        for teid in self.fteids:
+            if teid.identifier >= 1 << 32:
+                raise ValueError("a TEID has 32 bits")
+        for rule in self.pdr_ids + self.qer_ids:
+            if not 0 <= rule < 1 << 32:
+                raise ValueError("a PDR or QER ID has 32 bits")
+
+    @property
+    def value(self) -> str:
+        """The canonical text of this target (JSON), for lists and stored state."""
+        return json.dumps(
+            {
+                "fseid": _endpoint_json(self.fseid),
+                "fteids": [_endpoint_json(e) for e in self.fteids],
+                "pdr_ids": list(self.pdr_ids),
+                "qer_ids": list(self.qer_ids),
+                "network_instance": None if self.network_instance is None
+                else self.network_instance.hex(),
+                "direction": self.direction,
+            },
+            sort_keys=True,
+        )  # fmt: skip
+
+    @classmethod
+    def from_value(cls, text: str) -> UPFTarget:
+        """The target of a :attr:`value`; ValueError if it is not one."""
+        try:
+            raw = json.loads(text)
+            network = raw["network_instance"]
+            return cls(
+                _endpoint_of(raw["fseid"]),
+                [_endpoint_of(e) for e in raw["fteids"]],  # type: ignore[misc]
+                raw["pdr_ids"],
+                raw["qer_ids"],
+                None if network is None else bytes.fromhex(network),
+                raw["direction"],
+            )
+        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"not an LI_T3 target: {exc}") from None
+
+
+def _endpoint_json(endpoint: TunnelEndpoint | None) -> Any:
+    if endpoint is None:
+        return None
+    return [endpoint.identifier, endpoint.ipv4 and str(endpoint.ipv4),
+            endpoint.ipv6 and str(endpoint.ipv6)]  # fmt: skip
+
+
+def _endpoint_of(raw: Any) -> TunnelEndpoint | None:
+    if raw is None:
+        return None
+    identifier, ipv4, ipv6 = raw
+    return TunnelEndpoint(
+        int(identifier),
+        None if ipv4 is None else ipaddress.IPv4Address(ipv4),
+        None if ipv6 is None else ipaddress.IPv6Address(ipv6),
+    )
+
+
+def target_identifier(kind: str, value: str) -> TargetIdentifier | UPFTarget:
+    """A target from its ``kind`` and ``value`` (as listed or stored); ValueError if invalid."""
+    if kind == UPFTarget.kind:
+        return UPFTarget.from_value(value)
+    return TargetIdentifier(kind, value)
+
+
+@attrs.frozen
 class MediationDetails:
     """mediationDetails: the LIID and HI delivery for an MF's task (clause 6.2.1.2)."""
 
@@ -168,7 +284,9 @@ class MediationDetails:
     dids: tuple[uuid.UUID, ...] = attrs.field(default=(), converter=_uuids)
 
 
-def _targets(items: Iterable[TargetIdentifier]) -> tuple[TargetIdentifier, ...]:
+def _targets(
+    items: Iterable[TargetIdentifier | UPFTarget],
+) -> tuple[TargetIdentifier | UPFTarget, ...]:
     return tuple(items)
 
 
@@ -181,7 +299,7 @@ class TaskDetails:
     """taskDetails (clause 6.2.1.2)."""
 
     xid: uuid.UUID
-    targets: tuple[TargetIdentifier, ...] = attrs.field(converter=_targets)
+    targets: tuple[TargetIdentifier | UPFTarget, ...] = attrs.field(converter=_targets)
     delivery_type: DeliveryType
     dids: tuple[uuid.UUID, ...] = attrs.field(converter=_uuids)
     mediation: tuple[MediationDetails, ...] = attrs.field(default=(), converter=_mediations)
@@ -430,7 +548,9 @@ def _task(parent: etree._Element, details: TaskDetails) -> None:
     targets = _sub(task, "targetIdentifiers")
     for target in details.targets:
         holder = _sub(targets, "targetIdentifier")
-        if target.kind == "ipv4Cidr":  # an etsi103280:IPCIDR, a choice of one element
+        if isinstance(target, UPFTarget):
+            _upf_target(holder, target)
+        elif target.kind == "ipv4Cidr":  # an etsi103280:IPCIDR, a choice of one element
             _sub(_sub(holder, "ipv4Cidr"), "IPv4CIDR", target.value, _C)
         else:
             _sub(holder, target.kind, target.value)
@@ -446,6 +566,37 @@ def _task(parent: etree._Element, details: TaskDetails) -> None:
                 _dids(entry, "listOfDIDs", item.dids)
     if details.correlation_id is not None:
         _sub(task, "correlationID", str(details.correlation_id))
+
+
+def _tunnel(parent: etree._Element, name: str, key: str, endpoint: TunnelEndpoint) -> None:
+    element = _sub(parent, name, namespace=_G)
+    _sub(element, key, str(endpoint.identifier), _G)
+    if endpoint.ipv4 is not None:
+        _sub(element, "IPv4Address", str(endpoint.ipv4), _G)
+    if endpoint.ipv6 is not None:
+        _sub(element, "IPv6Address", endpoint.ipv6.exploded, _G)
+
+
+def _upf_target(holder: etree._Element, target: UPFTarget) -> None:
+    extension = _sub(holder, "targetIdentifierExtension")
+    _sub(extension, "Owner", "3GPP")
+    items = _sub(extension, "UPFLIT3TargetIdentifierExtensions", namespace=_G)
+
+    def item() -> etree._Element:
+        return _sub(items, "UPFLIT3TargetIdentifier", namespace=_G)
+
+    if target.fseid is not None:
+        _tunnel(item(), "FSEID", "SEID", target.fseid)
+    for pdr in target.pdr_ids:
+        _sub(item(), "PDRID", str(pdr), _G)
+    for qer in target.qer_ids:
+        _sub(item(), "QERID", str(qer), _G)
+    if target.network_instance is not None:
+        _sub(item(), "NetworkInstance", target.network_instance.hex().upper(), _G)
+    if target.direction is not None:
+        _sub(item(), "GTPTunnelDirection", target.direction, _G)
+    for fteid in target.fteids:
+        _tunnel(item(), "FTEID", "TEID", fteid)
 
 
 def _destination(parent: etree._Element, details: DestinationDetails) -> None:
@@ -638,10 +789,13 @@ def _read_dids(element: etree._Element | None) -> tuple[uuid.UUID, ...]:
 
 def _read_task(element: etree._Element) -> TaskDetails:
     fields = _children(element)
-    targets = []
+    targets: list[TargetIdentifier | UPFTarget] = []
     for holder in _children(_one(fields, "targetIdentifiers")).get("targetIdentifier", []):
         choice = next(iter(holder))
         kind = _local(choice)
+        if kind == UPFTarget.kind:
+            targets.append(_read_upf_target(choice))
+            continue
         if kind not in TEXT_IDENTIFIERS:
             raise _UnsupportedError(f"target identifier type {kind} is not supported here")
         value = _text(next(iter(choice))) if kind == "ipv4Cidr" else _text(choice)
@@ -667,6 +821,44 @@ def _read_task(element: etree._Element) -> TaskDetails:
         mediation,
         int(_text(correlation[0])) if correlation else None,
     )
+
+
+def _read_tunnel(element: etree._Element, key: str) -> TunnelEndpoint:
+    parts = _children(element)
+    ipv4, ipv6 = parts.get("IPv4Address"), parts.get("IPv6Address")
+    return TunnelEndpoint(
+        int(_text(_one(parts, key))),
+        ipaddress.IPv4Address(_text(ipv4[0])) if ipv4 else None,
+        ipaddress.IPv6Address(_text(ipv6[0])) if ipv6 else None,
+    )
+
+
+def _read_upf_target(extension: etree._Element) -> UPFTarget:
+    """A targetIdentifierExtension: the 3GPP LI_T3 UPF identifiers (schema-valid already);
+    any other extension, or an identifier given twice where the model holds one, is not
+    supported here."""
+    found = [child for child in extension if _local(child) != "Owner"]
+    if len(found) != 1 or found[0].tag != _G + "UPFLIT3TargetIdentifierExtensions":
+        raise _UnsupportedError("this target identifier extension is not supported here")
+    fields: dict[str, Any] = {"fteids": [], "pdr_ids": [], "qer_ids": []}
+    for item in found[0]:
+        (choice,) = list(item)
+        name = _local(choice)
+        if name == "FTEID":
+            fields["fteids"].append(_read_tunnel(choice, "TEID"))
+        elif name in ("PDRID", "QERID"):
+            fields["pdr_ids" if name == "PDRID" else "qer_ids"].append(int(_text(choice)))
+        else:
+            key = {"FSEID": "fseid", "NetworkInstance": "network_instance",
+                   "GTPTunnelDirection": "direction"}[name]  # fmt: skip
+            if key in fields:
+                raise _UnsupportedError(f"{name} given twice in one LI_T3 target")
+            fields[key] = (
+                _read_tunnel(choice, "SEID") if name == "FSEID"
+                else bytes.fromhex(_text(choice)) if name == "NetworkInstance"
+                else _text(choice)
+            )  # fmt: skip
+    return UPFTarget(**fields)
 
 
 def _read_destination(element: etree._Element) -> DestinationDetails:

@@ -31,6 +31,8 @@ _WRAPPER = b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
       schemaLocation="TS_103_221_01_HashedID.xsd"/>
   <xs:import namespace="http://uri.etsi.org/03221/X1/2017/10"
       schemaLocation="TS_103_221_01.xsd"/>
+  <xs:import namespace="urn:3GPP:ns:li:3GPPX1Extensions:r19:v2"
+      schemaLocation="urn_3GPP_ns_li_3GPPX1Extensions.xsd"/>
 </xs:schema>"""
 
 
@@ -48,7 +50,8 @@ def _parser() -> etree.XMLParser:
 
 @functools.cache
 def schema() -> etree.XMLSchema:
-    """The X1 schema set (TS 103 221-1 with TS 103 280 and HashedID), loaded once."""
+    """The X1 schema set (TS 103 221-1 with TS 103 280, HashedID and the 3GPP X1 extensions
+    of TS 33.128), loaded once."""
     wrapper = etree.fromstring(_WRAPPER, _parser(), base_url=str(SCHEMA_DIR / "wrapper.xsd"))
     return etree.XMLSchema(etree.ElementTree(wrapper))
 
