@@ -3,7 +3,11 @@ LINotificationPayload) over arbitrary octets.
 
 Property: the first octet picks the payload type; the rest decodes, or raises DecodeError,
 never another exception. What decodes encodes again and decodes to the same value, and its
-JSON form is taken back; an xIRI's typed event re-encodes to the same octets.
+JSON form is taken back; an xIRI's typed event re-encodes to the same octets. What the MF and
+LEMF read from these octets fails only with DecodeError (or EncodeError where the MDF2 writes
+an IRIPayload): the MDF2's IRIPayload of an xIRI, the LEMF's packet of a CCPayload, and the
+target identifier forms of X2 attributes (the input as text: a form or None, never an
+exception).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import atheris
 
 with atheris.instrument_imports():
     from lawful_intercept.codec.asn1 import compiled_33128
+    from lawful_intercept.codec.ts33128.content import cc_packet
     from lawful_intercept.codec.ts33128.events import decode_xiri, encode_xiri
+    from lawful_intercept.codec.ts33128.mediation import iri_from_xiri, target_identifier
     from lawful_intercept.codec.ts33128.payloads import (
         PayloadType,
         decode,
@@ -32,6 +38,14 @@ def test_one_input(data: bytes) -> None:
     if not data:
         return
     kind = KINDS[data[0] % len(KINDS)]
+    target_identifier(data[1:].decode("utf-8", "replace"))  # a form or None
+    try:
+        if kind is PayloadType.XIRI:
+            iri_from_xiri(data[1:], ["<supiimsi>001010123456789</supiimsi>"])
+        elif kind is PayloadType.CC:
+            cc_packet(data[1:])
+    except (DecodeError, EncodeError):
+        pass
     try:
         value = decode(kind, data[1:])
     except DecodeError:

@@ -70,6 +70,21 @@ def _x1_documents() -> list[bytes]:
     destination = x.DestinationDetails(
         uuid.UUID(int=3), x.DeliveryType.X2_AND_X3, ipaddress.ip_address("::1"), 9
     )
+    li_t3 = x.TaskDetails(  # 5G identifiers and the 3GPP extension's UPF target (LI_T3)
+        uuid.UUID(int=4),
+        [
+            x.TargetIdentifier("supiimsi", "001010123456789"),
+            x.TargetIdentifier("ipv4Address", "10.45.0.2"),
+            x.UPFTarget(
+                fseid=x.TunnelEndpoint(7, ipaddress.IPv4Address("192.0.2.7")),
+                fteids=[x.TunnelEndpoint(0x1234, ipaddress.IPv4Address("192.0.2.1"))],
+                pdr_ids=[1], network_instance=b"internet", direction="Inbound",
+            ),
+        ],
+        x.DeliveryType.X3_ONLY,
+        [uuid.UUID(int=3)],
+        correlation_id=5,
+    )  # fmt: skip
     return [
         x.encode_requests(
             [
@@ -78,6 +93,7 @@ def _x1_documents() -> list[bytes]:
             ]
         ),
         x.encode_responses([x.ResponseMessage(header, x.TaskReport(task))]),
+        x.encode_requests([x.RequestMessage(header, x.ActivateTask(li_t3))]),
     ]
 
 

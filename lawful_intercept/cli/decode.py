@@ -25,6 +25,7 @@ from lawful_intercept.cli.formats import (
     FORMATS,
     PACKET_FORMATS,
     PSPDU_PAYLOAD_FORMATS,
+    XIRI_FORMAT,
     Format,
     detect,
     packet_summary,
@@ -39,6 +40,8 @@ from lawful_intercept.codec.pcap import (
     is_capture,
     parse_tcp,
 )
+from lawful_intercept.codec.ts33128.payloads import PayloadType
+from lawful_intercept.codec.ts33128.payloads import decode as decode_payload
 from lawful_intercept.codec.x2x3.constants import PayloadDirection
 from lawful_intercept.codec.x2x3.pdu import X2X3PDU
 from lawful_intercept.errors import DecodeError, IntegrityError, LawfulInterceptError
@@ -188,14 +191,26 @@ class Decoded:
 
 
 def _iter_ipcc(item: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    ipcc = item.get("cCContents", {}).get("iPCC")
+    contents = item.get("cCContents", {})
+    ipcc = contents.get("iPCC")
     if ipcc is not None and "iPPackets" in ipcc.get("iPCCContents", {}):
         yield ipcc["iPCCContents"]
+    fiveg = contents.get("threeGPP33128DefinedCC")
+    if isinstance(fiveg, dict):  # a UPF's packet in a TS 33.128 CCPayload (shown decoded)
+        name, pdu = next(iter(fiveg.get("pDU", {}).items()), ("", {}))
+        pdu = pdu if isinstance(pdu, (dict, str)) else {}
+        if name == "uPFCCPDU":
+            yield {"iPPackets": pdu}
+        elif isinstance(pdu, dict) and "uPFIPCC" in pdu.get("payload", {}):
+            yield {"iPPackets": pdu["payload"]["uPFIPCC"]}
 
 
 def _iri_phrase(item: dict[str, Any]) -> str:
     contents = item.get("iRIContents", {})
     event = contents.get("iPIRI", {}).get("iPIRIContents", {}).get("accessEventType")
+    fiveg = contents.get("threeGPP33128DefinedIRI")
+    if isinstance(fiveg, dict):  # a TS 33.128 IRIPayload (shown decoded): its event's name
+        event = f"{next(iter(fiveg.get('event', {})), '?')} (TS 33.128)"
     return " ".join(str(part) for part in (item.get("iRIType"), event) if part)
 
 
@@ -213,6 +228,12 @@ def _x2x3_summary(pdu: X2X3PDU) -> str:
         if name == "iRIPayloadSequence":
             return "; ".join(_iri_phrase(item) for item in body)
         return name
+    if pdu.payload_format == XIRI_FORMAT:
+        try:
+            event = decode_payload(PayloadType.XIRI, pdu.payload)["event"][0]
+        except DecodeError:
+            return f"payload format 2, not an XIRIPayload, {len(pdu.payload)} octets"
+        return f"xIRI {event} (TS 33.128)"
     return f"payload format {pdu.payload_format}, {len(pdu.payload)} octets"
 
 

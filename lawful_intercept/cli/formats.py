@@ -13,6 +13,8 @@ from typing import Any
 from lawful_intercept.codec.handover.jsonform import payload_to_json, pspdu_from_json, pspdu_to_json
 from lawful_intercept.codec.handover.reader import PSPDUStreamReader
 from lawful_intercept.codec.ip import parse_ip
+from lawful_intercept.codec.ts33128.content import collapse, expand
+from lawful_intercept.codec.ts33128.payloads import PayloadType, to_json
 from lawful_intercept.codec.x2x3.attributes import RawAttribute, Timestamp
 from lawful_intercept.codec.x2x3.constants import (
     AttributeType,
@@ -34,6 +36,8 @@ PSPDU_PAYLOAD_FORMATS = frozenset(
 )
 #: Payload formats whose payload is one IP packet
 PACKET_FORMATS = frozenset({int(PayloadFormat.IPV4_PACKET), int(PayloadFormat.IPV6_PACKET)})
+#: X2 payload format 2: a TS 33.128 XIRIPayload
+XIRI_FORMAT = int(PayloadFormat.TS_33_128)
 #: OCTET STRING fields of the PS-PDU profile that hold identifiers: shown as text when printable
 TEXT_FIELDS = frozenset(
     {
@@ -148,10 +152,18 @@ def payload_lines(pdu: X2X3PDU) -> list[str]:
         return [f"  payload summary: {packet_summary(pdu.payload)}"]
     if pdu.payload_format in PSPDU_PAYLOAD_FORMATS and pdu.payload:
         try:
-            decoded = payload_to_json(pdu.payload)
+            decoded = expand(payload_to_json(pdu.payload))
         except DecodeError as exc:
             return [f"  payload summary: not a TS 102 232-1 Payload ({exc})"]
         lines = ["  payload decoded (TS 102 232-1 Payload):"]
+        tree_lines(decoded, 2, lines)
+        return lines
+    if pdu.payload_format == XIRI_FORMAT and pdu.payload:
+        try:
+            decoded = to_json(PayloadType.XIRI, pdu.payload)
+        except DecodeError as exc:
+            return [f"  payload summary: not a TS 33.128 XIRIPayload ({exc})"]
+        lines = ["  payload decoded (TS 33.128 XIRIPayload):"]
         tree_lines(decoded, 2, lines)
         return lines
     return []
@@ -218,15 +230,16 @@ class _PSPDU(Format):
         return [(len(frame), frame) for frame in reader.feed(chunk)]
 
     def json(self, frame: bytes) -> dict[str, Any]:
-        return pspdu_to_json(frame)
+        """The JER form, TS 33.128 payloads inside shown decoded (``encode`` takes it back)."""
+        return expand(pspdu_to_json(frame))  # type: ignore[no-any-return]
 
     def tree(self, frame: bytes, where: str) -> str:
         lines = [f"PS-PDU {where}"]
-        tree_lines(pspdu_to_json(frame), 1, lines)
+        tree_lines(self.json(frame), 1, lines)
         return "\n".join(lines)
 
     def encode(self, obj: Any) -> bytes:
-        return pspdu_from_json(obj)
+        return pspdu_from_json(collapse(obj))
 
 
 FORMATS: dict[str, Format] = {"x2x3": _X2X3(), "pspdu": _PSPDU()}

@@ -422,7 +422,8 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
                       f"{c.integrity_verified} failed {c.integrity_failed}  quarantined "
                       f"{c.quarantined} (undecryptable {c.undecryptable}, in clear "
                       f"{c.unprotected}, out of window {c.out_of_window}, re-used {c.reused}, "
-                      f"over the stream limit {c.over_stream_limit}, unsigned {c.unsigned})  "
+                      f"over the stream limit {c.over_stream_limit}, unsigned {c.unsigned}, "
+                      f"CC not IP {c.unreadable_cc})  "
                       + (f"held for their signed check {c.held}  " if args.require_signed else "")
                       + f"connections {c.connections} (refused {c.refused_peers}, over the cap "
                       f"{c.refused_over_cap}, failed handshakes {c.failed_handshakes}, idle "
@@ -440,12 +441,13 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
           f"{c.integrity_failed}, quarantined {c.quarantined} (out of window "
           f"{c.out_of_window}, re-used {c.reused}, undecryptable {c.undecryptable}, in clear "
           f"{c.unprotected}, over the stream limit {c.over_stream_limit}, unsigned "
-          f"{c.unsigned})"
+          f"{c.unsigned}, CC not IP {c.unreadable_cc})"
           + (f", {c.held} held for a signed check, not written nor acknowledged (the MF "
              "sends them again)" if c.held else "")
           + (f", byteCounter steps off annex G {c.counter_steps} (kept)"
              if c.counter_steps else ""),
           file=err)  # fmt: skip
     problems = (c.gaps or c.integrity_failed or c.undecryptable or c.unprotected
-                or c.out_of_window or c.reused or c.over_stream_limit or c.unsigned)  # fmt: skip
+                or c.out_of_window or c.reused or c.over_stream_limit or c.unsigned
+                or c.unreadable_cc)  # fmt: skip
     return 1 if problems else 0

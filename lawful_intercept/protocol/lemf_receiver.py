@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from lawful_intercept.codec.handover import model as m
 from lawful_intercept.codec.handover.ccreader import (
     IPCCView,
+    Item,
     Items,
     payload_choice,
     read_cc_items,
@@ -43,6 +44,7 @@ from lawful_intercept.codec.handover.ccreader import (
 from lawful_intercept.codec.handover.codec import decode
 from lawful_intercept.codec.handover.jsonform import pspdu_to_json
 from lawful_intercept.codec.handover.reader import PSPDUStreamReader
+from lawful_intercept.codec.ts33128.content import cc_packet, expand
 from lawful_intercept.errors import DecodeError, IntegrityError, UnprotectedContentError
 from lawful_intercept.protection.encryption import (
     ByteCounterTrack,
@@ -70,6 +72,7 @@ __all__ = [
     "Duplicate",
     "Gap",
     "IRIRecord",
+    "UnreadableCC",
     "IntegrityResult",
     "KeepAlive",
     "LEMFReceiver",
@@ -117,6 +120,19 @@ class IRIRecord:
     liid: bytes
     sequence: int
     record: dict[str, Any] = attrs.field(hash=False)
+
+
+@attrs.frozen
+class UnreadableCC:
+    """CC this LEMF does not write as an IP packet: a UPF's Ethernet or unstructured PDU,
+    other TS 33.128 content (MMS, PTC, IMS, ...), a CC alternative it does not read, or TS
+    33.128 octets that do not decode. Kept aside whole (``content``: the CCContents
+    alternative's octets), never dropped unseen."""
+
+    liid: bytes
+    sequence: int
+    kind: str
+    content: bytes = attrs.field(repr=False)
 
 
 @attrs.frozen
@@ -272,6 +288,7 @@ Event = (
     CCPacket
     | CCPackets
     | IRIRecord
+    | UnreadableCC
     | Gap
     | Duplicate
     | Reused
@@ -480,9 +497,9 @@ class LEMFReceiver:
             if isinstance(payload, m.IntegrityCheck):
                 return self._settle(liid, stream, sequence, received, payload)
             content: list[Event] = (
-                _cc_events(self._cc(liid, pdu, payload.items), batched)
+                self._cc(liid, pdu, payload.items, batched)
                 if isinstance(payload, m.CCPayloadSequence)
-                else [IRIRecord(liid, sequence, pspdu_to_json(clear))]
+                else [IRIRecord(liid, sequence, expand(pspdu_to_json(clear)))]
             )
             return self._hold(liid, stream, sequence, received, content, origin)
         events: list[Event] = list(self._sequence(liid, stream, sequence, _fingerprint(received)))
@@ -503,9 +520,9 @@ class LEMFReceiver:
             return events
         verifier.add(sequence, received)
         if isinstance(payload, m.CCPayloadSequence):
-            events += _cc_events(self._cc(liid, pdu, payload.items), batched)
+            events += self._cc(liid, pdu, payload.items, batched)
         else:
-            events.append(IRIRecord(liid, sequence, pspdu_to_json(clear)))
+            events.append(IRIRecord(liid, sequence, expand(pspdu_to_json(clear))))
         return events
 
     # -- require_signed: content held until a signed check covers it ----------------------
@@ -690,7 +707,39 @@ class LEMFReceiver:
     def _at_stream_limit(self) -> bool:
         return len(self._streams) >= self.max_streams
 
-    def _cc(self, liid: bytes, pdu: m.PSPDU, items: Iterable[m.CCPayload]) -> CCPackets:
+    def _cc(
+        self, liid: bytes, pdu: m.PSPDU, items: Iterable[m.CCPayload], batched: bool
+    ) -> list[Event]:
+        """A CC PDU's content: its IP packets (iPCC, and a UPF's IP packets in TS 33.128
+        CCPayloads) as :func:`_cc_events`, then an :class:`UnreadableCC` for each item that
+        holds none."""
+        packets: list[Item] = []
+        unreadable: list[Event] = []
+        sequence = pdu.header.sequence_number
+        for item in items:
+            contents = item.contents
+            own = None if item.micro_second_time_stamp is None else item.micro_second_time_stamp.ns
+            if isinstance(contents, m.IPCC):
+                packets.append((item.payload_direction, contents.packets, own))
+                continue
+            if isinstance(contents, m.OpaqueCC) and contents.choice == "threeGPP33128DefinedCC":
+                try:
+                    kind, octets = cc_packet(contents.value)
+                except DecodeError:
+                    kind, octets = "threeGPP33128DefinedCC that does not decode", b""
+                if kind == "ip":
+                    packets.append((item.payload_direction, octets, own))
+                    continue
+                unreadable.append(UnreadableCC(liid, sequence, kind, contents.value))
+                continue
+            name = contents.choice if isinstance(contents, m.OpaqueCC) else "iPTruncatedPacket"
+            value = (
+                contents.value if isinstance(contents, m.OpaqueCC) else contents.truncated_packet
+            )
+            unreadable.append(UnreadableCC(liid, sequence, name, value))
+        return _cc_events(self._cc_packets(liid, pdu, packets), batched) + unreadable
+
+    def _cc_packets(self, liid: bytes, pdu: m.PSPDU, packets: Iterable[Item]) -> CCPackets:
         header = pdu.header
         stamp, micro = header.time_stamp, header.micro_second_time_stamp
         if micro is not None:  # the finer of the two, as the fast path reads it
@@ -703,13 +752,4 @@ class LEMFReceiver:
                 else 0
             )
         cin = header.communication_identifier.communication_identity_number
-        packets = tuple(
-            (
-                item.payload_direction,
-                item.contents.packets,
-                None if item.micro_second_time_stamp is None else item.micro_second_time_stamp.ns,
-            )  # an aggregated payload's own time
-            for item in items
-            if isinstance(item.contents, m.IPCC)
-        )
-        return CCPackets(liid, cin, header.sequence_number, timestamp, packets)
+        return CCPackets(liid, cin, header.sequence_number, timestamp, tuple(packets))

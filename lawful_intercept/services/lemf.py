@@ -56,6 +56,7 @@ from lawful_intercept.protocol.lemf_receiver import (
     Reused,
     Settled,
     StreamRefused,
+    UnreadableCC,
     Unsigned,
 )
 
@@ -91,6 +92,9 @@ class LEMFCounters:
     unsigned: int = 0
     #: IRI and CC PDUs held now for their signed integrity check (require_signed)
     held: int = 0
+    #: CC items not written to pcap: not an IP packet (an Ethernet or unstructured UPF PDU,
+    #: other TS 33.128 content) or not readable (quarantined whole)
+    unreadable_cc: int = 0
     #: encrypted PDUs whose byteCounter stepped other than annex G says (kept, reported)
     counter_steps: int = 0
     streams_rejected: int = 0
@@ -442,6 +446,17 @@ class LEMFServer:
                 log.error("%s: a PDU of a new stream while %d streams are followed (the "
                           "limit): quarantined, not written (%d so far)", event.stream,
                           self.receiver.max_streams, c.over_stream_limit)  # fmt: skip
+        elif isinstance(event, UnreadableCC):
+            c.unreadable_cc += 1
+            c.quarantined += 1
+            self._report("CC not written as an IP packet", {
+                "liid": event.liid.hex(), "sequence": event.sequence, "kind": event.kind,
+                "content": base64.b64encode(event.content).decode(),
+            })  # fmt: skip
+            if c.unreadable_cc == 1 or c.unreadable_cc % 1000 == 0:
+                log.error("HI3 sequence number %d: CC of kind %s is not an IP packet: "
+                          "quarantined, not written (%d so far)", event.sequence,
+                          event.kind, c.unreadable_cc)  # fmt: skip
         elif isinstance(event, Unsigned):
             c.unsigned += 1
             if c.unsigned == 1 or c.unsigned % 1000 == 0:

@@ -190,3 +190,49 @@ def test_a_task_not_bound_fiveg_keeps_ts_102_232_3_ipcc() -> None:
     _, payload = _read(pdu)
     assert isinstance(payload, m.CCPayloadSequence)
     assert payload.items[0].contents == m.IPCC(PACKET)
+
+
+def test_the_lemf_writes_5g_iri_as_json_with_the_event_and_5g_cc_as_packets() -> None:
+    from lawful_intercept.codec.handover.template import CCTemplate
+    from lawful_intercept.codec.ts33128.mediation import UPFPayload, cc_payload, hi3_payload
+    from lawful_intercept.protocol.lemf_receiver import (
+        CCPacket,
+        IRIRecord,
+        LEMFReceiver,
+        UnreadableCC,
+    )
+
+    smf, upf = _pois()
+    mediator = _mediator()
+    correlation = smf.correlation_id(ESTABLISHMENT)
+    upf.add_task(CCTask(XID, correlation))
+    x2 = smf.report(ESTABLISHMENT, WHEN)[0]
+    x3 = upf.report(XID, PACKET, x.PayloadDirection.TO_TARGET, WHEN + 1000)
+    assert x3 is not None
+    receiver = LEMFReceiver()
+    events = [e for v in (x2, x3) for p in mediator.on_pdu(X2X3View(v), now=1.0)
+              for e in receiver.feed(p.octets)]  # fmt: skip
+    iri, packet = events
+    assert isinstance(iri, IRIRecord) and isinstance(packet, CCPacket)
+    (item,) = iri.record["payload"]["iRIPayloadSequence"]
+    assert item["iRIType"] == "iRI-Begin"
+    fiveg = item["iRIContents"]["threeGPP33128DefinedIRI"]
+    establishment = fiveg["event"]["pDUSessionEstablishment"]
+    assert establishment["sUPI"] == {"iMSI": "001010123456789"}
+    assert establishment["dNN"] == "internet"
+    assert fiveg["targetIdentifiers"][0]["provenance"] == "matchedOn"
+    assert iri.record["pSHeader"]["networkFunctionIdentifier"] == b"smf-1".hex().upper()
+    assert (packet.packet, packet.direction) == (PACKET, m.PayloadDirection.TO_TARGET)
+    assert packet.timestamp_ns // 1000 == (WHEN + 1000) // 1000
+    # an Ethernet frame from a UPF is not an IP packet: set aside whole, named
+    frame = b"\x02" * 14 + PACKET
+    template = CCTemplate(
+        lawful_interception_identifier=b"LIID-5G", network_identifier=m.NetworkIdentifier(b"OP")
+    )
+    ethernet = codec.join_pspdu(
+        template.header_octets(5, 1, WHEN), hi3_payload(cc_payload(frame, UPFPayload.ETHERNET), 1)
+    )
+    (unreadable,) = LEMFReceiver().feed(ethernet)
+    assert unreadable == UnreadableCC(
+        b"LIID-5G", 5, "uPFEthernetCC", cc_payload(frame, UPFPayload.ETHERNET)
+    )

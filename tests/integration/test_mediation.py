@@ -422,7 +422,12 @@ def test_the_lemf_full_path_keeps_the_header_time_exact_near_year_9999() -> None
     once rounded 23:59:58.999985 in year 9999 up to the next second."""
     import datetime
 
-    from lawful_intercept.protocol.lemf_receiver import CCPacket, CCPackets, LEMFReceiver
+    from lawful_intercept.protocol.lemf_receiver import (
+        CCPacket,
+        CCPackets,
+        LEMFReceiver,
+        UnreadableCC,
+    )
 
     when = datetime.datetime(9999, 12, 31, 23, 59, 58, 999985, tzinfo=datetime.UTC)
     pdu = m.PSPDU(
@@ -442,8 +447,10 @@ def test_the_lemf_full_path_keeps_the_header_time_exact_near_year_9999() -> None
     events = LEMFReceiver().feed(codec.encode(pdu))
     packets = [e for e in events if isinstance(e, CCPacket)]
     assert [p.timestamp_ns for p in packets] == [253_402_300_798_999_985_000]
-    (batch,) = LEMFReceiver().feed(codec.encode(pdu), batched=True)  # the same, as one event
+    # the batch, as one event; the truncated packet is set aside, named, not dropped unseen
+    batch, truncated = LEMFReceiver().feed(codec.encode(pdu), batched=True)
     assert isinstance(batch, CCPackets) and batch.packets() == packets
+    assert truncated == UnreadableCC(b"LIID-9", 0, "iPTruncatedPacket", b"\x45" * 8)
 
 
 @pytest.mark.parametrize("checks", [False, True])

@@ -106,7 +106,8 @@ def test_li_lemf_writes_each_liid_to_its_own_files_and_says_everything_it_counts
             while "PDUs 2 " not in progress and time.monotonic() < deadline:
                 progress = process.stderr.readline()
         expected = ("CC 2", "gaps 0 (0 missing)", "quarantined 0 (undecryptable 0, in clear "
-                    "0, out of window 0, re-used 0, over the stream limit 0, unsigned 0)",
+                    "0, out of window 0, re-used 0, over the stream limit 0, unsigned 0, "
+                    "CC not IP 0)",
                     "connections 1 (refused 0, over the cap 0, failed handshakes 0, idle closed 0)",
                     "streams refused 0")  # fmt: skip
         for words in expected:

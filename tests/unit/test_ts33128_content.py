@@ -56,7 +56,8 @@ def test_json_shows_the_33128_payloads_decoded_and_goes_back_to_the_same_octets(
     cc = expand(pspdu_to_json(hi3))
     (ccitem,) = cc["payload"]["cCPayloadSequence"]
     content = ccitem["cCContents"]["threeGPP33128DefinedCC"]
-    assert content["pDU"]["extendedUPFCCPDU"]["payload"]["uPFIPCC"] == PACKET.hex().upper()  # JER hex
+    upf = content["pDU"]["extendedUPFCCPDU"]["payload"]
+    assert upf["uPFIPCC"] == PACKET.hex().upper()  # JER writes hex in capitals
     assert pspdu_from_json(collapse(iri)) == hi2
     assert pspdu_from_json(collapse(cc)) == hi3
 
