@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -67,3 +68,60 @@ def test_demo_runs_and_its_checks_pass(tmp_path: Path) -> None:
     assert "tshark dissected 40 PDUs; XID and sequence numbers agree" in result.stdout
     assert "[6/6] MF -> HI3: 40 iPCC PS-PDUs" in result.stdout
     assert {p.name for p in tmp_path.iterdir()} == {"x3-stream.bin", "x3.pcap", "hi3-stream.bin"}
+
+
+FIVEG = EXAMPLES / "fiveg_demo.py"
+
+
+def _fiveg(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(FIVEG), *args], capture_output=True, text=True, timeout=600,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.mark.root
+def test_the_5g_demo_taps_the_upf_over_li_t3_and_delivers_every_event_and_packet(
+    tmp_path: Path,
+) -> None:
+    out = _fiveg("--out", str(tmp_path), "--rounds", "40")
+    assert "Summary (live LI_T3 tap in network namespaces)" in out
+    assert "LI_T3 activated 1 UPF task" in out and "LI_T3 removed the tap: 0 UPF tasks" in out
+    rows = {
+        label.strip(): value.strip()
+        for label, _, value in (line.rpartition("  ") for line in out.splitlines())
+        if label.startswith("  ") and "SUPI" not in label
+    }
+    assert rows["X3 xCC PDUs from the UPF"] == rows["CC packets decrypted at the LEMF"] == "80"
+    assert rows["IRI records at the LEMF"] == "4"
+    assert rows["every event once, in the order the NFs saw them"] == "yes"
+    assert rows["LEMF pcap holds exactly the target's packets"] == "yes"
+    assert "All checks passed." in out
+    events = [line.split()[1] for line in out.splitlines() if "SUPI 001010123456789" in line]
+    assert events == ["registration", "pDUSessionEstablishment", "pDUSessionRelease",
+                      "deregistration"]  # fmt: skip
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    namespace = re.search(r"vnf0 in (li-vnf-[0-9a-f]+)", out)
+    assert namespace is not None and namespace.group(1) not in listed
+
+
+def test_the_5g_demo_replays_without_root(tmp_path: Path) -> None:
+    out = _fiveg("--out", str(tmp_path), "--replay")
+    assert "UPF: a CC-POI, configured in-process from LI_T3's ActivateTask" in out
+    assert re.search(r"LEMF pcap holds exactly the target's packets +yes", out)
+    assert "All checks passed." in out
+    iri = [json.loads(line) for line in (tmp_path / "lemf-iri.jsonl").read_text().splitlines()]
+    assert len(iri) == 4
+    header = iri[0]["pSHeader"]
+    assert header["timeStampQualifier"] == "timeOfInterception"
+    assert bytes.fromhex(header["networkFunctionIdentifier"]) == b"amf-1"
+    # the 5G guide's walk-through shows the summary the demo prints, label for label
+    guide = (EXAMPLES.parent / "docs" / "guides" / "fiveg.md").read_text()
+    shown = guide.split("## Walk-through", 1)[1].split("```", 2)[1]
+    labels = [line.strip().rsplit("  ", 1)[0].strip() for line in shown.splitlines()
+              if line.startswith("  ") and "SUPI" not in line]  # fmt: skip
+    assert len(labels) == 11
+    for label in labels:
+        assert re.search(rf"^  {re.escape(label)} +\S", out, re.M), label

@@ -31,7 +31,7 @@ def _commands(text: str) -> set[str]:
 
 def test_the_guides_quote_the_walkthrough_script() -> None:
     script = _commands(SCRIPT.read_text())
-    # the 5G guide gets its walk-through with the 5G demo (issue "5G lawful interception")
+    # the 5G guide's walk-through is the 5G demo (tests/system/test_demo.py checks it)
     for guide in (ROOT / "docs" / "guides" / name for name in ("poi.md", "mf.md", "lemf.md")):
         section = guide.read_text().split("## Walk-through", 1)[1].split("\n## ", 1)[0]
         blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
