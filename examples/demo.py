@@ -32,7 +32,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -356,14 +358,27 @@ def summary(result: dict[str, object], out: Path) -> bool:
     return ok
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("demo-out"))
-    parser.add_argument("--rounds", type=int, default=300, help="UDP round trips per flow")
-    parser.add_argument("--tpm", action="store_true", help="keys in swtpm instead of SoftHSM2")
+Run = Callable[[argparse.Namespace, Path, Path], Coroutine[Any, Any, dict[str, Any]]]
+
+
+def demo_arguments(doc: str, out: str, rounds: int) -> argparse.ArgumentParser:
+    """The options every demo takes: outputs, traffic, and replaying instead of tapping."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(out))
+    parser.add_argument("--rounds", type=int, default=rounds, help="UDP round trips per flow")
     parser.add_argument("--replay", action="store_true", help="replay the bundled pcap")
     parser.add_argument("--pcap", type=Path, default=BUNDLED, help="capture to replay")
-    args = parser.parse_args()
+    return parser
+
+
+def run_demo(
+    args: argparse.Namespace,
+    live: Run,
+    replayed: Run,
+    summary: Callable[[dict[str, Any], Path], bool],
+) -> int:
+    """Live as root (unless ``--replay``), otherwise replayed; the summary's verdict as the
+    exit status; the scratch directory removed either way."""
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="li-demo-"))
     use_live = os.geteuid() == 0 and not args.replay
@@ -376,6 +391,12 @@ def main() -> int:
         return 0 if summary(result, args.out) else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> int:
+    parser = demo_arguments(__doc__ or "", "demo-out", 300)
+    parser.add_argument("--tpm", action="store_true", help="keys in swtpm instead of SoftHSM2")
+    return run_demo(parser.parse_args(), live, replayed, summary)
 
 
 if __name__ == "__main__":

@@ -30,12 +30,9 @@ import calendar
 import collections
 import ipaddress
 import json
-import os
 import secrets
-import shutil
 import socket
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -44,7 +41,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from demo import BUNDLED, OTHER_V4, TARGET_V4, Keys, make_bed, target_packets, wire_capture
+from demo import (
+    OTHER_V4,
+    TARGET_V4,
+    Keys,
+    demo_arguments,
+    make_bed,
+    run_demo,
+    say,
+    target_packets,
+    wire_capture,
+)
 from lemf import start_lemf, stop_lemf
 from poi import sender
 
@@ -62,10 +69,6 @@ GPSI = fiveg.MSISDN("447700900123")
 GUTI = {"mCC": "001", "mNC": "01", "aMFRegionID": 1, "aMFSetID": 2, "aMFPointer": 3,
         "fiveGTMSI": 0x12345678}  # fmt: skip
 N3 = fiveg.FTEID(0x1234, ipaddress.IPv4Address("192.0.2.1"))
-
-
-def say(step: str, text: str) -> None:
-    print(f"[{step}] {text}", flush=True)
 
 
 def pki(work: Path) -> dict[str, li.TLSConfig]:
@@ -191,15 +194,21 @@ class NFs:
         return sent
 
 
-async def live(args: argparse.Namespace, work: Path, out: Path) -> dict[str, Any]:
-    keys_owner = Keys(work, False)
-    keys = keys_owner.open()
+async def start_chain(keys: li.keys.KeyStore, work: Path, out: Path) -> tuple[Any, ...]:
+    """The LEA's HI key (a data key the KEK wraps), the PKI, the LEMF, then the MF."""
     ring = li.keys.DataKeyRing(keys)
     hi_key = ring.current("LEA-DEMO", time.time()).key
     tls = pki(work)
     lemf = await start_lemf(tls["lemf"], out, hi_key=bytes(hi_key), mf_public_key=keys.public_key())
     mf = await start_mf(keys, keys.unwrap_hi_key(keys.wrap_hi_key(hi_key)), tls, lemf.port,
                         work / "mf-queue.db")  # fmt: skip
+    return ring, tls, lemf, mf
+
+
+async def live(args: argparse.Namespace, work: Path, out: Path) -> dict[str, Any]:
+    keys_owner = Keys(work, False)
+    keys = keys_owner.open()
+    ring, tls, lemf, mf = await start_chain(keys, work, out)
     say("2/7", f"LEMF on 127.0.0.1:{lemf.port}; MF on 127.0.0.1:{mf.port}: a 5G task for "
                f"{LIID.decode()} (TS 33.128 IRIPayload and CCPayload, aES-256-CBC, signed "
                "integrity checks)")  # fmt: skip
@@ -276,12 +285,7 @@ async def live(args: argparse.Namespace, work: Path, out: Path) -> dict[str, Any
 async def replayed(args: argparse.Namespace, work: Path, out: Path) -> dict[str, Any]:
     say("1/7", "keys: software key store (no root: SoftHSM2 and namespaces are not assumed)")
     keys = li.keys.SoftwareKeyStore.create(work / "keys.json", secrets.token_hex(16))
-    ring = li.keys.DataKeyRing(keys)
-    hi_key = ring.current("LEA-DEMO", time.time()).key
-    tls = pki(work)
-    lemf = await start_lemf(tls["lemf"], out, hi_key=bytes(hi_key), mf_public_key=keys.public_key())
-    mf = await start_mf(keys, keys.unwrap_hi_key(keys.wrap_hi_key(hi_key)), tls, lemf.port,
-                        work / "mf-queue.db")  # fmt: skip
+    ring, tls, lemf, mf = await start_chain(keys, work, out)
     say("2/7", f"LEMF on 127.0.0.1:{lemf.port}; MF on 127.0.0.1:{mf.port}: a 5G task")
     nfs = NFs(tls, mf.port, None)
     await nfs.start()
@@ -394,24 +398,8 @@ def summary(result: dict[str, Any], out: Path) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("demo-5g-out"))
-    parser.add_argument("--rounds", type=int, default=200, help="UDP round trips per UE")
-    parser.add_argument("--replay", action="store_true", help="replay the bundled pcap")
-    parser.add_argument("--pcap", type=Path, default=BUNDLED, help="capture to replay")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="li-5g-demo-"))
-    use_live = os.geteuid() == 0 and not args.replay
-    if not use_live and not args.replay:
-        print("Not running as root: replaying the bundled capture instead of a live tap.")
-    try:
-        result = asyncio.run(
-            live(args, work, args.out) if use_live else replayed(args, work, args.out)
-        )
-        return 0 if summary(result, args.out) else 1
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    args = demo_arguments(__doc__ or "", "demo-5g-out", 200).parse_args()
+    return run_demo(args, live, replayed, summary)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,17 @@ DEMO = EXAMPLES / "x2x3_demo.py"
 MAIN = EXAMPLES / "demo.py"
 
 
-def _main_job(*args: str) -> str:
+def _run(script: Path, *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, str(MAIN), *args], capture_output=True, text=True, timeout=600,
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=600,
         check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
+
+
+def _main_job(*args: str) -> str:
+    return _run(MAIN, *args)
 
 
 @pytest.mark.root
@@ -74,12 +78,7 @@ FIVEG = EXAMPLES / "fiveg_demo.py"
 
 
 def _fiveg(*args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(FIVEG), *args], capture_output=True, text=True, timeout=600,
-        check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    return _run(FIVEG, *args)
 
 
 @pytest.mark.root
