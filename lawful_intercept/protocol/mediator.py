@@ -697,11 +697,15 @@ class Mediator:
             if other is None:
                 self.counters.unknown_xid += 1
                 continue
+            if view.pdu_type == _X3 and not other.binding.fiveg:
+                self.counters.unsupported += 1  # xCC for an IP-access task: not its format
+                continue
             served.append((other, int.from_bytes(value[16:24], "big")))
         out: list[HIPDU] = []
         if view.pdu_type == _X2:
             matched = view.text_attribute(_MATCHED_TARGET)
-            others = [v.decode() for v in view.values_of(_OTHER_TARGET)]
+            # an attribute that is no valid UTF-8 (kept raw by the decoder) reads as no form
+            others = [v.decode("utf-8", "replace") for v in view.values_of(_OTHER_TARGET)]
             try:
                 iri, choice = iri_from_xiri(
                     view.payload_octets, [matched.decode()] if matched else (), others

@@ -20,7 +20,7 @@ from lawful_intercept.codec.x2x3.decoder import X2X3View
 from lawful_intercept.protocol.fiveg_poi import CCPOI, IRIPOI, CCTask, IRITask
 from lawful_intercept.protocol.mediator import HIPDU, Handover, LEAConfig, Mediator, TaskBinding
 
-XID, XID_B = uuid.UUID(int=0x5A), uuid.UUID(int=0x5B)
+XID, XID_B, XID_IP = uuid.UUID(int=0x5A), uuid.UUID(int=0x5B), uuid.UUID(int=0x5D)
 SUPI = TargetIdentifier("supiimsi", "001010123456789")
 WHEN = 1_800_000_000_123_456_000
 ESTABLISHMENT, MODIFICATION, RELEASE = EVENTS[5], EVENTS[6], EVENTS[7]
@@ -164,6 +164,7 @@ def test_a_pdu_for_further_tasks_goes_to_each_with_its_correlation() -> None:
     mediator = _mediator(
         TaskBinding(XID, b"LIID-A", ["lea"], fiveg=True),
         TaskBinding(XID_B, b"LIID-B", ["lea"], fiveg=True),
+        TaskBinding(XID_IP, b"LIID-IP", ["lea"]),
     )
     upf = CCPOI([CCTask(XID, 7)])
     wire = upf.report(XID, PACKET, x.PayloadDirection.TO_TARGET, WHEN)
@@ -172,14 +173,25 @@ def test_a_pdu_for_further_tasks_goes_to_each_with_its_correlation() -> None:
     extra = (
         x.AdditionalXIDRelatedInformation(XID_B, 9),
         x.AdditionalXIDRelatedInformation(uuid.UUID(int=0xDEAD), 3),  # not a task here
+        x.AdditionalXIDRelatedInformation(XID_IP, 4),  # an IP-access task: not in 5G form
     )
     wire = x.encode(attrs.evolve(pdu, attributes=pdu.attributes + extra))
     out = mediator.on_pdu(X2X3View(wire), now=1.0)
     assert [p.liid for p in out] == [b"LIID-A", b"LIID-B"]
     assert all(p.handover is Handover.HI3 for p in out)
-    assert mediator.counters.unknown_xid == 1
+    assert (mediator.counters.unknown_xid, mediator.counters.unsupported) == (1, 1)
     (_, payload_a), (_, payload_b) = (_read(p) for p in out)
     assert payload_a == payload_b
+
+
+def test_other_target_identifiers_that_are_no_text_are_left_out_not_fatal() -> None:
+    smf, _ = _pois()
+    pdu = x.decode(smf.report(ESTABLISHMENT, WHEN)[0])
+    garbage = x.RawAttribute(18, b"\xff\xfe<gpsi")  # not UTF-8: the decoder keeps it raw
+    wire = x.encode(attrs.evolve(pdu, attributes=(*pdu.attributes, garbage)))
+    (hi2,) = _mediator().on_pdu(X2X3View(wire), now=1.0)
+    _, _, iri = _iri(hi2)
+    assert [t["provenance"] for t in iri["targetIdentifiers"]] == ["matchedOn", "observed"]
 
 
 def test_a_task_not_bound_fiveg_keeps_ts_102_232_3_ipcc() -> None:
