@@ -41,7 +41,8 @@ PACKETS = int(os.environ.get("BENCH_PACKETS", "60000"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 AGGREGATE = int(os.environ.get("BENCH_AGGREGATE", "16"))
 #: kind -> (label, protected, packets per HI3 PDU, variant): variant "hsm" keeps the MF's
-#: HI key in a SoftHSM2 token; "signed" has the MF sign every check and the LEMF require it
+#: HI key in a SoftHSM2 token; "signed" has the MF sign every check and the LEMF require it;
+#: "fiveg" binds a 5G task (the MDF3 writes TS 33.128 CCPayloads, the LEMF reads them)
 KINDS = {
     "plain": ("no protection", False, 1, ""),
     "protected": ("aES-256-CBC + integrity", True, 1, ""),
@@ -50,6 +51,7 @@ KINDS = {
     "hsm-aggregated": (f"{AGGREGATE} per PDU, key in an HSM", True, AGGREGATE, "hsm"),
     "signed": ("1 per PDU, --require-signed", True, 1, "signed"),
     "signed-aggregated": (f"{AGGREGATE} per PDU, --require-signed", True, AGGREGATE, "signed"),
+    "5g": ("1 per PDU, a 5G task: TS 33.128 CCPayload", True, 1, "fiveg"),
 }
 HSM_TOKEN, HSM_PIN = "bench", "bench-pin"
 if os.environ.get("BENCH_ONLY"):  # a developer's aid: BENCH_ONLY=aggregated,plain
@@ -125,7 +127,7 @@ def _mf(
         )  # fmt: skip
         service = MFService(
             x2x3_tls=pki["mf"].server_context(),
-            bindings=[TaskBinding(XID, b"LIID-BENCH", ("LEA",))],
+            bindings=[TaskBinding(XID, b"LIID-BENCH", ("LEA",), fiveg=variant == "fiveg")],
             leas=[lea],
             destinations={
                 "LEA": Destination("127.0.0.1", lemf_port, pki["mf_client"].client_context())
