@@ -11,7 +11,7 @@ import attrs
 
 from lawful_intercept.adapters.x2x3_transport import X2X3Sender
 from lawful_intercept.codec.ts33128.events import Event
-from lawful_intercept.errors import X1Error
+from lawful_intercept.errors import DecodeError, TransportError, X1Error
 from lawful_intercept.protocol.fiveg_poi import IRIPOI
 from lawful_intercept.protocol.li_t3 import CCTriggering
 from lawful_intercept.services.admf import ADMFClient
@@ -72,7 +72,7 @@ class NFInterception:
             except X1Error as exc:
                 self._failed(request, f"X1 error {exc.code}")
                 raise
-            except (OSError, TimeoutError) as exc:
+            except (TransportError, DecodeError, OSError, TimeoutError) as exc:
                 self._failed(request, type(exc).__name__)
                 raise X1Error(1000, f"LI_T3 {type(request).__name__}: no answer ({exc})") from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -288,3 +289,46 @@ def test_li_t3_provisions_the_upfs_tap_for_each_targeted_pdu_session(tmp_path: P
     assert {p.liid for p in delivered} == {b"LIID-5G"}
     assert mediator.counters.unknown_xid == 0
     keys.close()
+
+
+def test_an_li_t3_request_nobody_answers_is_counted_logged_and_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from support.ts33128 import EVENTS
+
+    from lawful_intercept.adapters.x2x3_transport import X2X3Sender
+    from lawful_intercept.errors import X1Error
+    from lawful_intercept.protocol.fiveg_poi import IRIPOI, IRITask
+    from lawful_intercept.protocol.li_t3 import CCTriggering
+    from lawful_intercept.services.fiveg import NFInterception
+
+    tls = delivery_pki(tmp_path)
+    x1 = _x1_pki(tmp_path)
+    received: list[int] = []
+
+    async def scenario() -> None:
+        mf = X2X3Receiver(tls["mf"].server_context(), lambda v, p: received.append(v.pdu_type))
+        await mf.start()
+        with socket.socket() as closed:  # a port nobody listens on
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+        upf = ADMFClient("127.0.0.1", port, x1["admf"].client_context(), admf_id="cctf",
+                         ne_id="upf-1", timeout=5)  # fmt: skip
+        poi = IRIPOI([IRITask(XID, [x.TargetIdentifier("supiimsi", "001010123456789")])])
+        sender = X2X3Sender("127.0.0.1", mf.port, tls["poi"].client_context(),
+                            server_hostname="mf")  # fmt: skip
+        await sender.start()
+        smf = NFInterception(poi, sender, triggering=CCTriggering(poi, [DID]), upf=upf)
+        with pytest.raises(X1Error, match="LI_T3 ActivateTask: no answer"):
+            await smf.report(EVENTS[5])
+        assert (smf.counters.li_t3_sent, smf.counters.li_t3_failed) == (1, 1)
+        await asyncio.sleep(0.3)
+        assert received == [PDUType.X2]  # the xIRI went out before LI_T3 was tried
+        await sender.close()
+        await mf.close()
+
+    with caplog.at_level("ERROR"):
+        run(scenario())
+    (line,) = [r.getMessage() for r in caplog.records if "LI_T3" in r.getMessage()]
+    assert line == "LI_T3 ActivateTask to the UPF failed: TransportError"
+    assert "10.45" not in line and "001010" not in line
