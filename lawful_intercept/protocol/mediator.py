@@ -701,42 +701,43 @@ class Mediator:
                 self.counters.unsupported += 1  # xCC for an IP-access task: not its format
                 continue
             served.append((other, int.from_bytes(value[16:24], "big")))
-        out: list[HIPDU] = []
         if view.pdu_type == _X2:
-            matched = view.text_attribute(_MATCHED_TARGET)
-            # an attribute that is no valid UTF-8 (kept raw by the decoder) reads as no form
-            others = [v.decode("utf-8", "replace") for v in view.values_of(_OTHER_TARGET)]
-            try:
-                iri, choice = iri_from_xiri(
-                    view.payload_octets, [matched.decode()] if matched else (), others
-                )
-                payload = encode_payload(
-                    m.IRIPayloadSequence(
-                        [
-                            m.IRIPayload(
-                                contents=m.OpaqueIRI("threeGPP33128DefinedIRI", iri),
-                                iri_type=_FIVEG_IRI_TYPE.get(choice, m.IRIType.REPORT),
-                            )
-                        ]
-                    )
-                )
-            except (DecodeError, EncodeError):
-                self.counters.unsupported += 1
+            handover, payload = Handover.HI2, self._iri_payload(view)
+            if payload is None:
                 return []
-            for served_task, correlation in served:
-                cin = served_task.session_cin(correlation)
-                self._emit(served_task, Handover.HI2, payload, cin, timestamp, now, fiveg, out)
-            return out
-        direction = view.payload_direction
-        payload = hi3_cc_payload(
-            view.payload_octets,
-            UPFPayload.IP,
-            _DIRECTION_CODE[_DIRECTIONS.get(direction, _INDETERMINATE)],
-        )
+        else:
+            direction = _DIRECTIONS.get(view.payload_direction, _INDETERMINATE)
+            handover = Handover.HI3
+            payload = hi3_cc_payload(view.payload_octets, UPFPayload.IP, _DIRECTION_CODE[direction])
+        out: list[HIPDU] = []
         for served_task, correlation in served:
             cin = served_task.session_cin(correlation)
-            self._emit(served_task, Handover.HI3, payload, cin, timestamp, now, fiveg, out)
+            self._emit(served_task, handover, payload, cin, timestamp, now, fiveg, out)
         return out
+
+    def _iri_payload(self, view: X2X3View) -> bytes | None:
+        """The MDF2's Payload for an X2 xIRI: one IRIPayload in threeGPP33128DefinedIRI;
+        None, counted, for an xIRI it cannot deliver."""
+        matched = view.text_attribute(_MATCHED_TARGET)
+        # an attribute that is no valid UTF-8 (kept raw by the decoder) reads as no form
+        others = [v.decode("utf-8", "replace") for v in view.values_of(_OTHER_TARGET)]
+        try:
+            iri, choice = iri_from_xiri(
+                view.payload_octets, [matched.decode()] if matched else (), others
+            )
+            return encode_payload(
+                m.IRIPayloadSequence(
+                    [
+                        m.IRIPayload(
+                            contents=m.OpaqueIRI("threeGPP33128DefinedIRI", iri),
+                            iri_type=_FIVEG_IRI_TYPE.get(choice, m.IRIType.REPORT),
+                        )
+                    ]
+                )
+            )
+        except (DecodeError, EncodeError):
+            self.counters.unsupported += 1
+            return None
 
     def _check(
         self,
