@@ -246,6 +246,9 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
                     fault += f"  QUEUE LOSSES: {status.queue_losses} range(s)"
                 if status.raw_attribute_pdus:
                     fault += f"  attributes kept raw in {status.raw_attribute_pdus} PDU(s)"
+                if status.target_identifiers_left_out:
+                    fault += (f"  target identifiers with no TS 33.128 form "
+                              f"{status.target_identifiers_left_out}")  # fmt: skip
                 if status.unknown_xid or status.unsupported or status.unauthorised_pdus:
                     fault += (f"  DROPPED: {status.unknown_xid} for no task, "
                               f"{status.unsupported} unsupported, {status.unauthorised_pdus} "

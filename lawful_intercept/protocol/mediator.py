@@ -193,6 +193,9 @@ class MediatorCounters:
     hi2: int = 0
     hi3: int = 0
     integrity_checks: int = 0
+    #: X2 target identifier attributes the MDF2 found no TS 33.128 TargetIdentifier form
+    #: for (left out of the IRIPayload's targetIdentifiers; the event itself is delivered)
+    target_identifiers_left_out: int = 0
 
 
 #: byteCounter values each stream of an LEA has to itself (see the module doc): 1 TiB
@@ -722,10 +725,10 @@ class Mediator:
         # an attribute that is no valid UTF-8 (kept raw by the decoder) reads as no form
         others = [v.decode("utf-8", "replace") for v in view.values_of(_OTHER_TARGET)]
         try:
-            iri, choice = iri_from_xiri(
+            iri, choice, left_out = iri_from_xiri(
                 view.payload_octets, [matched.decode()] if matched else (), others
             )
-            return encode_payload(
+            payload = encode_payload(
                 m.IRIPayloadSequence(
                     [
                         m.IRIPayload(
@@ -738,6 +741,8 @@ class Mediator:
         except (DecodeError, EncodeError):
             self.counters.unsupported += 1
             return None
+        self.counters.target_identifiers_left_out += left_out
+        return payload
 
     def _check(
         self,

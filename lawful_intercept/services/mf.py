@@ -81,6 +81,8 @@ class MFStatus:
     #: X2/X3 PDUs dropped: for an XID with no task; of a type or format not mediated
     unknown_xid: int = 0
     unsupported: int = 0
+    #: X2 target identifier attributes a 5G IRI could not carry (no TS 33.128 form)
+    target_identifiers_left_out: int = 0
     #: HI PS-PDUs made, per interface
     hi2: int = 0
     hi3: int = 0
@@ -257,6 +259,7 @@ class MFService:
             raw_attribute_pdus=self.receiver.raw_attribute_pdus,
             unknown_xid=self.mediator.counters.unknown_xid,
             unsupported=self.mediator.counters.unsupported,
+            target_identifiers_left_out=self.mediator.counters.target_identifiers_left_out,
             hi2=self.mediator.counters.hi2,
             hi3=self.mediator.counters.hi3,
             delivery_lag_seconds={n: round(c.lag(), 3) for n, c in self.clients.items()},
@@ -350,10 +353,19 @@ class MFService:
         self._refusing = False
         counters = self.mediator.counters
         dropped = counters.unknown_xid + counters.unsupported
+        left_out = counters.target_identifiers_left_out
         self._add(self.mediator.on_pdus(views, time.monotonic(), time.time()))
         self._inputs += len(views)  # accepted once their batch is committed
         if counters.unknown_xid + counters.unsupported != dropped:
             self._dropped(dropped)
+        if counters.target_identifiers_left_out != left_out and (
+            left_out == 0 or left_out // 1000 != counters.target_identifiers_left_out // 1000
+        ):
+            log.warning(
+                "X2 target identifier attributes with no TS 33.128 form, left out of the "
+                "IRIPayload (the event is delivered): %d",
+                counters.target_identifiers_left_out,
+            )
 
     def _dropped(self, before: int) -> None:
         """A line at the first X2/X3 PDU dropped for no task or an unsupported form, and at

@@ -184,14 +184,19 @@ def test_a_pdu_for_further_tasks_goes_to_each_with_its_correlation() -> None:
     assert payload_a == payload_b
 
 
-def test_other_target_identifiers_that_are_no_text_are_left_out_not_fatal() -> None:
+def test_other_target_identifiers_that_are_no_text_are_left_out_counted_not_fatal() -> None:
     smf, _ = _pois()
     pdu = x.decode(smf.report(ESTABLISHMENT, WHEN)[0])
     garbage = x.RawAttribute(18, b"\xff\xfe<gpsi")  # not UTF-8: the decoder keeps it raw
     wire = x.encode(attrs.evolve(pdu, attributes=(*pdu.attributes, garbage)))
-    (hi2,) = _mediator().on_pdu(X2X3View(wire), now=1.0)
+    mediator = _mediator()
+    (hi2,) = mediator.on_pdu(X2X3View(wire), now=1.0)
     _, _, iri = _iri(hi2)
     assert [t["provenance"] for t in iri["targetIdentifiers"]] == ["matchedOn", "observed"]
+    assert mediator.counters.target_identifiers_left_out == 1  # counted, not dropped unseen
+    (clean,) = smf.report(ESTABLISHMENT, WHEN)
+    mediator.on_pdu(X2X3View(clean), now=1.0)
+    assert mediator.counters.target_identifiers_left_out == 1
 
 
 def test_a_task_not_bound_fiveg_keeps_ts_102_232_3_ipcc() -> None:
@@ -247,4 +252,12 @@ def test_the_lemf_writes_5g_iri_as_json_with_the_event_and_5g_cc_as_packets() ->
     (unreadable,) = LEMFReceiver().feed(ethernet)
     assert unreadable == UnreadableCC(
         b"LIID-5G", 5, "uPFEthernetCC", cc_payload(frame, UPFPayload.ETHERNET)
+    )
+    # octets in threeGPP33128DefinedCC that are no CCPayload: set aside whole, named
+    broken = codec.join_pspdu(
+        template.header_octets(6, 1, WHEN), hi3_payload(b"\x30\x03\x81\x01", 1)
+    )
+    (undecodable,) = LEMFReceiver().feed(broken)
+    assert undecodable == UnreadableCC(
+        b"LIID-5G", 6, "threeGPP33128DefinedCC that does not decode", b"\x30\x03\x81\x01"
     )

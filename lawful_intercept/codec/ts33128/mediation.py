@@ -84,18 +84,23 @@ def target_identifier(xml: str) -> tuple[str, Any] | None:
 
 def iri_from_xiri(
     xiri: bytes, matched: Iterable[str] = (), others: Iterable[str] = ()
-) -> tuple[bytes, str]:
+) -> tuple[bytes, str, int]:
     """The IRIPayload (BER) the MDF2 delivers for an XIRIPayload (BER) and the X2 PDU's
-    Matched and Other Target Identifier attributes (their XML), with the event's alternative
-    name. DecodeError for an xIRI that is not one; EncodeError for an event that has no
-    IRIEvent alternative (an xIRI the MDF2 consumes itself: n9HRPDUSessionInfo,
-    s8HRBearerInfo, iPIRIPacketReport)."""
+    Matched and Other Target Identifier attributes (their XML); the event's alternative name;
+    and how many of those attributes have no TargetIdentifier form (a CIDR, a port, a value
+    not of its form): left out, for the caller to count. DecodeError for an xIRI that is not
+    one; EncodeError for an event that has no IRIEvent alternative (an xIRI the MDF2 consumes
+    itself: n9HRPDUSessionInfo, s8HRBearerInfo, iPIRIPacketReport)."""
     value = decode(PayloadType.XIRI, xiri)
-    identifiers = [
-        {"identifier": found, "provenance": provenance}
+    read = [
+        (target_identifier(text), provenance)
         for provenance, texts in (("matchedOn", matched), ("observed", others))
         for text in texts
-        if (found := target_identifier(text)) is not None
+    ]
+    identifiers = [
+        {"identifier": found, "provenance": provenance}
+        for found, provenance in read
+        if found is not None
     ]
     iri: dict[str, Any] = {"iRIPayloadOID": payload_oid(PayloadType.IRI), "event": value["event"]}
     if identifiers:
@@ -103,7 +108,7 @@ def iri_from_xiri(
     theirs = value["xIRIPayloadOID"]
     if theirs != payload_oid(PayloadType.XIRI):
         iri["mediatedFromIndicator"] = ("xIRIRelativeOID", theirs)
-    return encode(PayloadType.IRI, iri), value["event"][0]
+    return encode(PayloadType.IRI, iri), value["event"][0], len(read) - len(identifiers)
 
 
 class UPFPayload(enum.IntEnum):
