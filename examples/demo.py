@@ -325,13 +325,8 @@ def summary(result: dict[str, object], out: Path) -> bool:
     assert isinstance(lemf, li.lemf.LEMFCounters) and isinstance(mf, li.mf.MFStatus)
     expected = result["expected"]
     assert isinstance(expected, collections.Counter)
-    delivered = collections.Counter(
-        r.data for r in read_capture((out / "lemf-cc.pcap").read_bytes())
-    )
-    exact = delivered == expected
-    print()
+    exact = pcap_holds_exactly(out, expected)
     how = "live taps in network namespaces" if result["mode"] == "live" else "replayed capture"
-    print(f"Summary ({how}):")
     rows = [
         ("IP packets on the wire (own capture)", result["sent"]),
         ("of them to or from the target", result["target_frames"]),
@@ -346,16 +341,32 @@ def summary(result: dict[str, object], out: Path) -> bool:
         ("sequence gaps / duplicates", f"{lemf.gaps} / {lemf.duplicates}"),
         ("LEMF pcap holds exactly the target's packets", "yes" if exact else "NO"),
     ]  # fmt: skip
-    for label, value in rows:
-        if value is not None:
-            print(f"  {label:<46}{value}")
     ok = (
         exact and lemf.gaps == 0 and lemf.integrity_failed == 0 and lemf.undecryptable == 0
         and lemf.integrity_verified > 0 and mf.refused == 0
     )  # fmt: skip
+    print_summary(how, rows, 46, ok, out)
+    return ok
+
+
+def pcap_holds_exactly(out: Path, expected: collections.Counter[bytes]) -> bool:
+    """Whether the LEMF's pcap holds exactly ``expected``: each packet as many times."""
+    delivered = collections.Counter(
+        r.data for r in read_capture((out / "lemf-cc.pcap").read_bytes())
+    )
+    return delivered == expected
+
+
+def print_summary(
+    how: str, rows: list[tuple[str, object]], width: int, ok: bool, out: Path
+) -> None:
+    """The summary table (a row whose value is None is not shown) and the verdict line."""
+    print(f"\nSummary ({how}):")
+    for label, value in rows:
+        if value is not None:
+            print(f"  {label:<{width}}{value}")
     print(f"\n{'All checks passed.' if ok else 'CHECKS FAILED.'}  Outputs in {out}/: "
           "lemf-cc.pcap, lemf-iri.jsonl")  # fmt: skip
-    return ok
 
 
 Run = Callable[[argparse.Namespace, Path, Path], Coroutine[Any, Any, dict[str, Any]]]

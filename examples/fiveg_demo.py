@@ -47,6 +47,8 @@ from demo import (
     Keys,
     demo_arguments,
     make_bed,
+    pcap_holds_exactly,
+    print_summary,
     run_demo,
     say,
     target_packets,
@@ -358,10 +360,7 @@ def timeline(out: Path) -> list[tuple[str, str, str]]:
 
 def summary(result: dict[str, Any], out: Path) -> bool:
     lemf, mf = result["lemf"], result["mf"]
-    delivered = collections.Counter(
-        r.data for r in read_capture((out / "lemf-cc.pcap").read_bytes())
-    )
-    exact = delivered == result["expected"]
+    exact = pcap_holds_exactly(out, result["expected"])
     events_seen = timeline(out)
     names = [name for _, name, _ in events_seen]
     in_order = names == ["registration", "pDUSessionEstablishment", "pDUSessionRelease",
@@ -370,8 +369,7 @@ def summary(result: dict[str, Any], out: Path) -> bool:
     for when, name, supi in events_seen:
         print(f"  {when:<24}{name:<28}SUPI {supi}")
     how = "live LI_T3 tap in network namespaces" if result["mode"] == "live" else "replayed"
-    print(f"\nSummary ({how}):")
-    rows = [
+    rows: list[tuple[str, object]] = [
         ("X2 xIRI PDUs from the AMF and SMF", result["x2"]),
         ("LI_T3 requests to the UPF", result["triggered"]),
         ("X3 xCC PDUs from the UPF", result["x3"]),
@@ -385,15 +383,12 @@ def summary(result: dict[str, Any], out: Path) -> bool:
         ("every event once, in the order the NFs saw them", "yes" if in_order else "NO"),
         ("LEMF pcap holds exactly the target's packets", "yes" if exact else "NO"),
     ]  # fmt: skip
-    for label, value in rows:
-        print(f"  {label:<50}{value}")
     ok = (
         exact and in_order and lemf.gaps == 0 and lemf.duplicates == 0
         and lemf.integrity_failed == 0 and lemf.integrity_verified > 0 and mf.refused == 0
         and lemf.unreadable_cc == 0 and sum(result["expected"].values()) > 0
     )  # fmt: skip
-    print(f"\n{'All checks passed.' if ok else 'CHECKS FAILED.'}  Outputs in {out}/: "
-          "lemf-cc.pcap, lemf-iri.jsonl")  # fmt: skip
+    print_summary(how, rows, 50, ok, out)
     return ok
 
 
