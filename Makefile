@@ -9,7 +9,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 APT_PKGS := swtpm swtpm-tools softhsm2 libtss2-dev tpm2-tools tshark tcpdump pkg-config \
             clang-14 libclang-rt-14-dev \
-            libpcap0.8 iproute2 ethtool netsniff-ng gcc libssl-dev python3-dev
+            libpcap0.8 iproute2 ethtool netsniff-ng gcc libssl-dev python3-dev rabbitmq-server
 FUZZ_SECONDS ?= 45
 SANITIZE_SECONDS ?= 15
 

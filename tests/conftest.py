@@ -92,3 +92,13 @@ def second_swtpm(tmp_path: Path) -> Iterator[object]:
     tpm = SoftwareTPM(tmp_path / "swtpm-2").start()
     yield tpm
     tpm.stop()
+
+
+@pytest.fixture(scope="session")
+def broker_cluster() -> Iterator[object]:
+    """A three-node RabbitMQ cluster on loopback for the session (each test uses queues of
+    its own prefix); stopped by PID after the session."""
+    from lawful_intercept.lab.rabbitmq import BrokerCluster
+
+    with BrokerCluster(3) as cluster:
+        yield cluster

@@ -20,6 +20,8 @@ import collections
 import logging
 import ssl
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import attrs
 
@@ -31,7 +33,6 @@ from lawful_intercept.adapters.aio import (
     keep_connected,
     wait_event,
 )
-from lawful_intercept.adapters.sqlite_queue import SQLiteQueue
 from lawful_intercept.errors import ConfigurationError, StorageError, TransportError
 from lawful_intercept.protocol.hi_session import (
     DeliverySession,
@@ -50,6 +51,23 @@ WRITE_OCTETS = 256 * 1024
 STORE_BATCH = 4096  # reading back from the store: whole rows, so take more at a time
 #: offers remembered for the delivery lag (beyond them the lag is read coarser, never lower)
 LAG_MARKS = 4096
+
+
+class DeliveryStore(Protocol):
+    """What a client drains: the MF's SQLiteQueue, or an MF cluster's LEABuffer."""
+
+    @property
+    def last_position(self) -> int: ...
+
+    def count(self, channel: str = "") -> int: ...
+
+    def call(self, method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Awaitable[Any]: ...
+
+    def peek(
+        self, limit: int, *, channel: str = "", after: int = -1
+    ) -> list[tuple[int, bytes]]: ...
+
+    def remove_through(self, position: int, *, channel: str = "") -> Any: ...
 
 
 @attrs.frozen
@@ -76,7 +94,7 @@ class DeliveryClient:
         self,
         name: str,
         destination: Destination,
-        store: SQLiteQueue,
+        store: DeliveryStore,
         *,
         operator_id: bytes,
         backoff: Backoff = Backoff(initial=0.2, maximum=5.0),
@@ -196,9 +214,10 @@ class DeliveryClient:
         while recent and recent[0][0] <= after:
             recent.popleft()
         if after < self._complete_after:
-            return await self.store.call(
+            stored: list[tuple[int, bytes]] = await self.store.call(
                 self.store.peek, STORE_BATCH, channel=self.name, after=after
             )
+            return stored
         batch: list[tuple[int, bytes]] = []
         octets = 0
         while recent and len(batch) < BATCH and octets < WRITE_OCTETS:

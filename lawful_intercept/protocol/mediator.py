@@ -332,10 +332,18 @@ class Mediator:
         signer: Callable[[bytes], bytes] | None = None,
         now: float,
         state: bytes | None = None,
+        counter_lane: tuple[int, int] = (0, 1),
     ) -> None:
         """``keys``: the HI encryption key per LEA name (from a DataKeyRing) for LEAs that
         encrypt; ``signer``: the KeyStore's ``sign_digest`` for signed integrity checks;
-        ``state``: a :meth:`snapshot` to resume sequence numbers and CINs after a restart."""
+        ``state``: a :meth:`snapshot` to resume sequence numbers and CINs after a restart;
+        ``counter_lane``: (lane, lanes) when several mediators number streams of one LEA
+        (the partitions of an MF cluster): each takes only the byteCounter ranges whose index
+        is its lane modulo ``lanes``, so no two of them ever share a value."""
+        lane, lanes = counter_lane
+        if not 0 <= lane < lanes:
+            raise ConfigurationError(f"counter lane {lane} is not below {lanes}")
+        self._lane, self._lanes = lane, lanes
         self._leas = {lea.name: lea for lea in leas}
         self._keys: dict[str, HIKey] = dict(keys or {})
         self._signer = signer
@@ -347,6 +355,8 @@ class Mediator:
         self._saved_cins: dict[str, int] = {}
         self._saved_counters: dict[str, tuple[int, int]] = {}  # next byteCounter, range end
         self._counter_floor: dict[str, int] = {}  # per LEA: where its next range may start
+        # open activity periods saved by a full snapshot, per task XID: restored on binding
+        self._saved_periods: dict[bytes, dict[bytes, int]] = {}
         self.counters = MediatorCounters()
         self._deferred: list[_Sealing] | None = None  # during on_pdus: PDUs to seal at its end
         if state is not None:
@@ -365,6 +375,8 @@ class Mediator:
         numbering if the LIID was mediated for that LEA before."""
         task = _Task(binding)
         task.next_cin = self._saved_cins.get(binding.liid.hex(), task.next_cin)
+        for target, cin in self._saved_periods.pop(binding.xid.bytes, {}).items():
+            task.periods[target] = _Period(cin)
         for name in binding.leas:
             lea = self._leas.get(name)
             if lea is None:
@@ -401,6 +413,10 @@ class Mediator:
         """A byteCounter range of ``lea``'s no stream has used: its start and where the
         stream must move on (see the module doc)."""
         start = max(int(wall) << 32, self._counter_floor.get(lea, 0))
+        if self._lanes > 1:  # the next range of this lane: index = lane (mod lanes)
+            index = -(-start // COUNTER_RANGE)
+            index += (self._lane - index) % self._lanes
+            start = index * COUNTER_RANGE
         self._counter_floor[lea] = start + COUNTER_RANGE
         return start, start + COUNTER_RANGE - _COUNTER_MARGIN
 
@@ -433,22 +449,27 @@ class Mediator:
                 if stream.encryptor is not None:
                     self._saved_counters[name] = (stream.encryptor.byte_counter, stream.counter_end)
 
-    def snapshot(self) -> bytes:
+    def snapshot(self, *, periods: bool = False) -> bytes:
         """Each stream's next sequence number and byteCounter, each task's next CIN and each
         LEA's byteCounter floor, to commit with the PDUs they account for. Open activity
-        periods are not kept: after a restart the next PDU of a target opens a new one (a
-        new CIN)."""
+        periods are kept only with ``periods`` (an MF cluster's checkpoint, which a
+        takeover resumes exactly); otherwise after a restart the next PDU of a target opens
+        a new one (a new CIN)."""
         for task in self._tasks.values():
             self._save(task)
-        return json.dumps(
-            {
-                "streams": self._saved_streams,
-                "cins": self._saved_cins,
-                "byte_counters": self._saved_counters,
-                "counter_floors": self._counter_floor,
-            },
-            sort_keys=True,
-        ).encode()
+        saved: dict[str, object] = {
+            "streams": self._saved_streams,
+            "cins": self._saved_cins,
+            "byte_counters": self._saved_counters,
+            "counter_floors": self._counter_floor,
+        }
+        if periods:  # in each task's order: the oldest 5G period is the first forgotten
+            saved["periods"] = {
+                key.hex(): [[target.hex(), p.cin] for target, p in task.periods.items()]
+                for key, task in self._tasks.items()
+                if task.periods
+            }
+        return json.dumps(saved, sort_keys=True).encode()
 
     def _load(self, state: bytes) -> None:
         try:
@@ -461,6 +482,10 @@ class Mediator:
             }
             self._counter_floor = {
                 str(k): int(v) for k, v in saved.get("counter_floors", {}).items()
+            }
+            self._saved_periods = {
+                bytes.fromhex(xid): {bytes.fromhex(t): int(cin) for t, cin in pairs}
+                for xid, pairs in saved.get("periods", {}).items()
             }
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigurationError(f"mediator state does not parse: {exc}") from None

@@ -1,0 +1,202 @@
+"""The delivery role of an MF cluster: an LEA's queue to its LEMF.
+
+Each LEA's queue has one active consumer (single active consumer): a delivery node consumes the
+queues of the LEAs it serves and delivers those it is given with today's
+:class:`~lawful_intercept.adapters.hi_client.DeliveryClient`. A broker message is acknowledged
+only after the LEMF acknowledged every PS-PDU it brought (pDUAcknowledgementResponse, or a
+keep-aliveResponse where the LEA does not acknowledge) and the LEA's delivery mark is stored;
+a node that takes an LEA over starts from that mark and drops the copies its LEMF already has
+(see :mod:`lawful_intercept.protocol.delivery_marks`). A lost broker connection stops the
+node's deliveries; it reconnects to the next broker node and waits to be given LEAs again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+
+import aio_pika.abc
+import attrs
+
+from lawful_intercept.adapters.aio import cancel_and_wait, supervise
+from lawful_intercept.adapters.broker import (
+    BROKER_ERRORS,
+    BrokerLink,
+    Topology,
+    open_message,
+    sealed_message,
+)
+from lawful_intercept.adapters.hi_client import DeliveryClient, Destination
+from lawful_intercept.adapters.lea_buffer import LEABuffer
+from lawful_intercept.codec.cluster import DeliveryMark, HIBatch, read_message
+from lawful_intercept.errors import (
+    ConfigurationError,
+    DecodeError,
+    IntegrityError,
+    TransportError,
+)
+from lawful_intercept.protection.sealing import Sealer
+from lawful_intercept.protocol.delivery_marks import StreamMarks
+
+__all__ = ["DeliveryRole", "DeliveryStatus"]
+
+log = logging.getLogger(__name__)
+Incoming = aio_pika.abc.AbstractIncomingMessage
+#: HI batches one LEA's consumer holds unacknowledged at most
+PREFETCH = 64
+
+
+@attrs.frozen
+class DeliveryStatus:
+    serving: tuple[str, ...]
+    delivered: dict[str, int]
+    duplicates: int
+    gaps: int
+    refused_messages: int
+    takeovers: int
+    reconnects: int
+
+
+class _Serving:
+    def __init__(self, buffer: LEABuffer, client: DeliveryClient) -> None:
+        self.buffer, self.client = buffer, client
+
+
+class DeliveryRole:
+    """Delivers the LEAs RabbitMQ gives it."""
+
+    def __init__(
+        self,
+        *,
+        link: BrokerLink,
+        topology: Topology,
+        sealer: Sealer,
+        destinations: Mapping[str, Destination],
+        operator_id: bytes = b"OPERATOR",
+    ) -> None:
+        self.link, self.topology, self.sealer = link, topology, sealer
+        self.destinations = dict(destinations)
+        self.operator_id = operator_id
+        self._serving: dict[str, _Serving] = {}
+        self._taking: dict[str, asyncio.Task[_Serving]] = {}
+        self._runner: asyncio.Task[None] | None = None
+        # what LEAs given up (after a lost connection) had delivered and dropped
+        self._given_up: list[LEABuffer] = []
+        self.refused_messages = 0
+        self.takeovers = 0
+        self.reconnects = 0
+        self.task_failures = 0
+
+    def _task_failed(self, error: Exception) -> None:
+        self.task_failures += 1
+
+    async def start(self) -> None:
+        self._runner = asyncio.get_running_loop().create_task(
+            supervise("MF delivery", self._run, on_failure=self._task_failed)
+        )
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await cancel_and_wait(self._runner)
+            self._runner = None
+        await self._drop_all()
+        await self.link.close()
+
+    def status(self) -> DeliveryStatus:
+        buffers = self._given_up + [serving.buffer for serving in self._serving.values()]
+        delivered: dict[str, int] = {}
+        for buffer in buffers:
+            delivered[buffer.name] = delivered.get(buffer.name, 0) + buffer.released
+        return DeliveryStatus(
+            serving=tuple(sorted(self._serving)), delivered=delivered,
+            duplicates=sum(b.marks.duplicates for b in buffers),
+            gaps=sum(b.marks.gaps for b in buffers), refused_messages=self.refused_messages,
+            takeovers=self.takeovers, reconnects=self.reconnects,
+        )  # fmt: skip
+
+    async def _run(self) -> None:
+        while True:
+            await self.link.connect(prefetch=PREFETCH)
+            try:
+                for name in self.destinations:
+                    await self.link.declare(self.topology.mark(name))
+                    queue = await self.link.declare(self.topology.lea(name))
+                    await queue.consume(self._deliverer(name))
+                await self.link.lost.wait()
+            except (*BROKER_ERRORS, TransportError) as exc:
+                log.warning("MF delivery: broker connection failed (%s)", exc)
+            self.reconnects += 1
+            await self._drop_all()
+
+    async def _drop_all(self) -> None:
+        for task in self._taking.values():
+            task.cancel()
+        self._taking = {}
+        serving, self._serving = self._serving, {}
+        for lea in serving.values():
+            await lea.client.close()
+            self._given_up.append(lea.buffer)
+
+    def _deliverer(self, name: str) -> Callable[[Incoming], Awaitable[None]]:
+        queue = self.topology.lea(name).name
+
+        async def deliver(message: Incoming) -> None:
+            serving = self._serving.get(name)
+            if serving is None:
+                task = self._taking.get(name)
+                if task is None:
+                    task = self._taking[name] = asyncio.ensure_future(self._take_over(name))
+                serving = await task
+            await self._delivered(queue, serving, message)
+
+        return deliver
+
+    async def _delivered(self, queue: str, serving: _Serving, message: Incoming) -> None:
+        try:
+            _, plain = open_message(self.sealer, queue, message)
+            batch = read_message(plain)
+            if not isinstance(batch, HIBatch):
+                raise DecodeError(0, "not an HI batch")
+        except (ConfigurationError, IntegrityError, DecodeError) as exc:
+            self.refused_messages += 1
+            log.critical("ALARM: MF delivery: a message for an LEA refused: %s", exc)
+            await message.reject(requeue=False)
+            return
+        taken = serving.buffer.take(message, batch.items)
+        if taken is None:
+            await message.ack()
+            return
+        serving.client.offer(*taken)
+
+    async def _take_over(self, name: str) -> _Serving:
+        """This node delivers LEA ``name`` now: from its last delivery mark."""
+        self.takeovers += 1
+        spec = self.topology.mark(name)
+        queue = await self.link.declare(spec)
+        mark: DeliveryMark | None = None
+        got = await queue.get(no_ack=False, fail=False)
+        if got is not None:
+            _, plain = open_message(self.sealer, spec.name, got)
+            found = read_message(plain)
+            await got.reject(requeue=True)
+            if not isinstance(found, DeliveryMark):
+                raise DecodeError(0, "an LEA's delivery mark is not a mark")
+            mark = found
+
+        async def store_mark(value: DeliveryMark) -> None:
+            await self.link.publish(
+                spec.name,
+                sealed_message(self.sealer, spec.name, uuid.uuid4().bytes, value.encode()),
+            )
+
+        buffer = LEABuffer(name, StreamMarks.from_mark(mark), store_mark)
+        client = DeliveryClient(
+            name, self.destinations[name], buffer, operator_id=self.operator_id,
+        )  # fmt: skip
+        serving = self._serving[name] = _Serving(buffer, client)
+        self._taking.pop(name, None)
+        await client.start()
+        log.info("MF delivery: delivers to an LEA (%d streams marked)", len(buffer.marks.accepted))
+        return serving
