@@ -19,7 +19,7 @@ from lawful_intercept.adapters.aio import ANYONE, Senders
 from lawful_intercept.cli.clock import service_clock
 from lawful_intercept.cli.files import publish, read_input, read_verification_key
 from lawful_intercept.errors import ConfigurationError
-from lawful_intercept.protection.keys.base import HIKey, release, zeroise
+from lawful_intercept.protection.keys.base import HIKey, KeyStore, release, zeroise
 from lawful_intercept.protection.memory import lock
 
 __all__ = ["add_mf_parsers", "cmd_lemf", "cmd_mf"]
@@ -170,6 +170,8 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
     try:
         for name, key_file in config.hi_key_files().items():
             keys[name] = store.unwrap_hi_key(key_file.read_bytes())
+        if config.cluster is not None:
+            return await _run_cluster_node(args, config, store, keys, err)
         queue = SQLiteQueue.with_keystore(
             config.queue_path, store, max_records=config.max_records,
             max_octets=config.max_octets,
@@ -283,6 +285,62 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
         store.close()
 
 
+async def _run_cluster_node(
+    args: argparse.Namespace,
+    config: object,
+    store: KeyStore,
+    keys: dict[str, HIKey],
+    err: TextIO,
+) -> int:
+    """``li mf run`` for a node of an MF cluster: its roles until SIGINT or SIGTERM, a
+    status line a second."""
+    import attrs
+
+    from lawful_intercept.services.cluster_node import ClusterNode
+    from lawful_intercept.services.mf_config import MFConfig
+
+    assert isinstance(config, MFConfig)
+    node = ClusterNode(config, store, keys)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    metrics = None
+    if config.metrics is not None:
+        from lawful_intercept.adapters.metrics import MetricsEndpoint
+
+        (host, port), tls = config.metrics
+        metrics = MetricsEndpoint(tls, host, port, "li_mf_cluster", CLUSTER_GAUGES)
+    await node.start()
+    where = f", X2/X3 on {config.listen[0]}:{node.port}" if node.port is not None else ""
+    print(f"li mf: cluster node ({', '.join(node.roles)}){where}, {len(config.tasks)} task(s), "
+          f"{len(config.leas)} LEA(s)", file=err, flush=True)  # fmt: skip
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            status = node.status()
+            publish(args.status_file, metrics, attrs.asdict(status))
+            if not args.quiet:
+                alarms = ""
+                if status.refused or status.refused_messages or status.sequence_gaps:
+                    alarms = (f"  REFUSED: {status.refused} X2/X3 PDUs, "
+                              f"{status.refused_messages} broker messages; sequence gaps "
+                              f"{status.sequence_gaps}")  # fmt: skip
+                delivered = ", ".join(f"{k} {v}" for k, v in status.delivered.items())
+                print(f"li mf: received {status.x2x3_received}  published {status.published}  "
+                      f"partitions {status.owned_partitions}  mediated {status.batches} "
+                      f"batches  delivered {delivered or 'nothing'}  broker reconnects "
+                      f"{status.broker_reconnects}{alarms}", file=err, flush=True)  # fmt: skip
+    finally:
+        await node.close()
+        if metrics is not None:
+            metrics.close()
+    print("li mf: cluster node stopped; what it held unacknowledged goes to another node",
+          file=err)  # fmt: skip
+    return 0
+
+
 def _append(path: str, mode: str) -> IO[Any]:
     """An output opened for appending (a restart never truncates evidence), made 0600."""
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), mode)
@@ -292,6 +350,8 @@ def _append(path: str, mode: str) -> IO[Any]:
 CLOCK_GAUGES = frozenset({"time_synchronised", "time_max_error_seconds"})
 #: LEMFCounters fields that are levels, not running totals
 LEMF_GAUGES = CLOCK_GAUGES | {"held"}
+#: ClusterStatus fields that are levels, not running totals
+CLUSTER_GAUGES = frozenset({"owned_partitions", "serving"})
 #: MFStatus fields that are levels, not running totals
 MF_GAUGES = CLOCK_GAUGES | {
     "queued", "pending", "connected", "storage_fault", "queue_rolled_back", "time_hold",

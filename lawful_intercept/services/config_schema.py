@@ -193,6 +193,53 @@ MF = _object(
             "description": "the POI certificates the X2/X3 listener takes (default: any the CA "
             "issued); others are refused, counted and logged by fingerprint",
         },
+        "cluster": _object(
+            {
+                "brokers": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": ADDRESS,
+                    "description": "RabbitMQ nodes (HOST:PORT), tried in turn",
+                },
+                "broker_user": _string(
+                    "the broker account (default guest; password: LI_BROKER_PASSWORD)"
+                ),
+                "broker_tls": TLS,
+                "roles": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": {"enum": ["ingest", "mediation", "delivery"]},
+                    "description": "what this node runs (default: all three)",
+                },
+                "partitions": _integer(
+                    "task partitions (the same on every node; more than the mediators)",
+                    1,
+                    maximum=4096,
+                ),
+                "prefix": _string(
+                    "the cluster's queue names start with it (the same on every node)",
+                    pattern="^[a-z][a-z0-9-]{0,31}$",
+                ),
+                "sealing_key": _string(
+                    "the cluster's data key, wrapped by the key store's KEK (SQLite; made on "
+                    "first use; every node needs it and a key store that unwraps it)"
+                ),
+                "epoch_batches": _integer("X2/X3 batches a mediator checkpoint covers", 1),
+                "epoch_seconds": _number("seconds between a mediator's checkpoints at most"),
+                "max_queue_octets": _integer(
+                    "octets a partition or LEA queue holds before the broker refuses more", 1
+                ),
+                "deliver": {
+                    "type": "array",
+                    "items": _string("an LEA name"),
+                    "description": "the LEAs this node delivers to (default: every LEA)",
+                },
+            },
+            ("brokers",),
+            description="run as a node of an MF cluster on RabbitMQ (docs/cluster.md) "
+            "instead of the single-process MF with its SQLite queue",
+        ),
         "x1": _object(
             {
                 **NE,

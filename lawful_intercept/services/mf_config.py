@@ -64,7 +64,7 @@ from lawful_intercept.protection.encryption import EncryptionProfile, IVRule
 from lawful_intercept.protocol.mediator import HeaderTime, LEAConfig, TaskBinding
 from lawful_intercept.services.config_file import load_document, tls_files
 
-__all__ = ["PRESETS", "LEAEntry", "MFConfig", "load_mf_config"]
+__all__ = ["PRESETS", "ClusterConfig", "LEAEntry", "MFConfig", "load_mf_config"]
 
 #: compatibility presets: settings an LEA entry gets unless it gives them itself
 PRESETS: dict[str, dict[str, Any]] = {
@@ -91,6 +91,27 @@ class LEAEntry:
     hi_key_file: Path | None
 
 
+#: the roles of an MF cluster node
+ROLES = ("ingest", "mediation", "delivery")
+
+
+@attrs.frozen
+class ClusterConfig:
+    """The ``cluster`` section: this node's roles and the cluster's broker and partitions."""
+
+    brokers: tuple[tuple[str, int], ...]
+    broker_user: str
+    broker_tls: TLSConfig | None
+    roles: tuple[str, ...]
+    partitions: int
+    prefix: str
+    sealing_key: Path
+    epoch_batches: int
+    epoch_seconds: float
+    max_queue_octets: int
+    deliver: tuple[str, ...]
+
+
 @attrs.frozen
 class MFConfig:
     listen: tuple[str, int]
@@ -111,6 +132,8 @@ class MFConfig:
     metrics: tuple[tuple[str, int], TLSConfig] | None = None
     #: the POI certificates the X2/X3 listener takes, with the XIDs each may send for
     pois: Senders = ANYONE
+    #: a node of an MF cluster (None: the single-process MF)
+    cluster: ClusterConfig | None = None
 
     def hi_key_files(self) -> dict[str, Path]:
         """Every LEA name (or DID) with an HI key file."""
@@ -253,6 +276,33 @@ def load_mf_config(path: str | Path) -> MFConfig:
             else None
         ),
         pois=_pois(raw["pois"]) if "pois" in raw else ANYONE,
+        cluster=_cluster(raw, base, names, source) if "cluster" in raw else None,
+    )
+
+
+def _cluster(raw: dict[str, Any], base: Path, leas: set[str], source: Path) -> ClusterConfig:
+    value = raw["cluster"]
+    if "x1" in raw:
+        raise ConfigurationError(
+            f"{source}: cluster: X1 provisioning of a cluster is not supported yet: give "
+            "static leas and tasks"
+        )
+    deliver = tuple(value.get("deliver", sorted(leas)))
+    unknown = sorted(set(deliver) - leas)
+    if unknown:
+        raise ConfigurationError(f"{source}: cluster.deliver: no LEA named {unknown[0]!r}")
+    return ClusterConfig(
+        brokers=tuple(parse_address(str(b)) for b in value["brokers"]),
+        broker_user=str(value.get("broker_user", "guest")),
+        broker_tls=tls_files(value["broker_tls"], base) if "broker_tls" in value else None,
+        roles=tuple(value.get("roles", ROLES)),
+        partitions=int(value.get("partitions", 16)),
+        prefix=str(value.get("prefix", "li")),
+        sealing_key=base / value.get("sealing_key", "cluster-key.db"),
+        epoch_batches=int(value.get("epoch_batches", 128)),
+        epoch_seconds=float(value.get("epoch_seconds", 1.0)),
+        max_queue_octets=int(value.get("max_queue_octets", 1 << 30)),
+        deliver=deliver,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,63 @@ def test_pois_to_lemf_through_the_cluster(tmp_path: Path, broker_cluster: Any) -
         _check_lemf(rig, packets)
 
     run(main(), 120)
+
+
+def _sent(count: int, first: int = 0) -> list[bytes]:
+    return x2x3_for([udp_packet(n) for n in range(first, first + count)])
+
+
+async def _send(port: int, rig: Any, pdus: list[bytes]) -> None:
+    from lawful_intercept.adapters.aio import Backoff
+    from lawful_intercept.adapters.x2x3_transport import X2X3Sender
+    from lawful_intercept.protocol.x2x3_session import Timers
+
+    poi = X2X3Sender(
+        "127.0.0.1", port, rig.pki["poi"].client_context(), server_hostname="mf",
+        timers=Timers(0.5, 2.0), backoff=Backoff(initial=0.05, maximum=0.2),
+    )  # fmt: skip
+    await poi.start()
+    for pdu in pdus:
+        await poi.send(pdu)
+    await poi.flush(60)
+    await poi.close()
+
+
+def test_kill_9_of_the_mediator_under_load_loses_and_repeats_nothing(
+    tmp_path: Path, broker_cluster: Any
+) -> None:
+    """Two mediators; the one that owns the partition is killed mid-stream: the other takes
+    it over from the checkpoint, and the LEMF has every packet once, in order, no gap."""
+    from support.cluster import ClusterRig
+    from support.processes import LEMFProcess
+
+    rig = ClusterRig(tmp_path, broker_cluster)
+    lemf = LEMFProcess(rig)
+    lemf.start()
+    ingest = rig.node("ingest", ["ingest"])
+    mediators = [rig.node(f"mediation{n}", ["mediation"]) for n in (1, 2)]
+    delivery = rig.node("delivery", ["delivery"])
+    try:
+        for node in (delivery, *mediators, ingest):
+            node.start()
+        ingest.wait_listening()
+
+        async def main() -> None:
+            await _send(ingest.port, rig, _sent(3000))
+            await until(
+                lambda: any(m.status().get("batches") for m in mediators), 30, "mediation"
+            )
+            owner = next(m for m in mediators if m.status().get("owned_partitions"))
+            other = next(m for m in mediators if m is not owner)
+            owner.kill9()
+            await _send(ingest.port, rig, _sent(3000, 3000)[1:])  # the same communication
+            await until(lambda: other.status().get("owned_partitions", 0) > 0, 30, "takeover")
+            await until(lambda: len(lemf.packets()) >= 6000, 90, "CC at the LEMF")
+
+        run(main(), 180)
+        time.sleep(1.0)
+        assert lemf.packets() == list(range(6000))
+        assert not lemf.missing("HI3") and not lemf.missing("HI2")
+    finally:
+        rig.stop_all()
+        lemf.stop()

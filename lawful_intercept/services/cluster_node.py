@@ -1,0 +1,194 @@
+"""One node of an MF cluster, as ``li mf run`` starts it from a configuration with a
+``cluster`` section: the roles it names (ingest, mediation, delivery; all three by default),
+each on its own broker connection.
+
+The cluster's data key (what every message body is sealed with) is kept in the
+``sealing_key`` file wrapped by the key store's KEK, as the SQLite queue keeps its own; the
+queue tags (keyed hashes of the LEAs' names) come from it too, so the broker learns no name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import ssl
+from collections.abc import Mapping
+
+import attrs
+
+from lawful_intercept.adapters.broker import BrokerLink, Topology
+from lawful_intercept.adapters.hi_client import Destination
+from lawful_intercept.errors import ConfigurationError
+from lawful_intercept.protection.keys.base import HIKey, KeyStore, zeroise
+from lawful_intercept.protection.sealing import Sealer, stored_data_key
+from lawful_intercept.services.cluster_delivery import DeliveryRole, DeliveryStatus
+from lawful_intercept.services.cluster_ingest import IngestRole
+from lawful_intercept.services.cluster_mediation import MediationRole, MediationStatus
+from lawful_intercept.services.mf_config import ClusterConfig, LEAEntry, MFConfig
+
+__all__ = ["ClusterNode", "ClusterStatus"]
+
+
+@attrs.frozen
+class ClusterStatus:
+    """A cluster node's counters, per role it runs (zero for a role it does not)."""
+
+    x2x3_received: int = 0
+    published: int = 0  # X2/X3 PDUs the broker confirmed
+    ingest_messages: int = 0
+    ingest_octets: int = 0
+    refused: int = 0  # X2/X3 PDUs no broker confirmed within refuse_after
+    publish_retries: int = 0
+    owned_partitions: int = 0
+    batches: int = 0
+    replayed: int = 0
+    duplicate_batches: int = 0
+    refused_messages: int = 0  # broker messages that did not open or decode
+    epochs: int = 0
+    takeovers: int = 0
+    hi_messages: int = 0
+    #: per LEA this node delivers to now: 1 (it is the LEA queue's active consumer)
+    serving: dict[str, int] = attrs.field(factory=dict)
+    delivered: dict[str, int] = attrs.field(factory=dict)
+    duplicate_pdus: int = 0
+    sequence_gaps: int = 0
+    broker_reconnects: int = 0
+    task_failures: int = 0
+
+
+def _broker_password(user: str) -> str:
+    password = os.environ.get("LI_BROKER_PASSWORD")
+    if password is None:
+        if user != "guest":
+            raise ConfigurationError(
+                f"cluster: the broker account {user!r} needs LI_BROKER_PASSWORD"
+            )
+        password = "guest"  # RabbitMQ's own account, which it takes only over loopback
+    return password
+
+
+def _destination(entry: LEAEntry) -> Destination:
+    return Destination(
+        entry.lemf[0], entry.lemf[1],
+        entry.tls.client_context() if entry.tls is not None else None,
+        server_hostname=entry.server_hostname, acknowledgement=entry.acknowledgement,
+        allow_plain_tcp=entry.tls is None,
+    )  # fmt: skip
+
+
+class ClusterNode:
+    """The roles of one cluster node, built from an MF configuration."""
+
+    def __init__(
+        self,
+        config: MFConfig,
+        store: KeyStore,
+        keys: Mapping[str, HIKey],
+    ) -> None:
+        cluster = config.cluster
+        if cluster is None:
+            raise ConfigurationError("the configuration has no cluster section")
+        self.config = cluster
+        data_key = stored_data_key(cluster.sealing_key, store)
+        try:
+            tag_key = hashlib.blake2b(bytes(data_key), person=b"li-queue-tags").digest()
+            self._sealers: list[Sealer] = []
+            self.topology = Topology(
+                cluster.prefix, cluster.partitions, tag_key,
+                max_queue_octets=cluster.max_queue_octets,
+            )  # fmt: skip
+            self.ingest = self.mediation = self.delivery = None
+            tls = cluster.broker_tls.client_context() if cluster.broker_tls else None
+            if "ingest" in cluster.roles:
+                self.ingest = IngestRole(
+                    x2x3_tls=config.tls.server_context(), link=self._link("ingest", tls),
+                    topology=self.topology, sealer=self._sealer(data_key),
+                    host=config.listen[0], port=config.listen[1], pois=config.pois,
+                )  # fmt: skip
+            if "mediation" in cluster.roles:
+                self.mediation = MediationRole(
+                    link=self._link("mediation", tls), topology=self.topology,
+                    sealer=self._sealer(data_key), bindings=config.tasks,
+                    leas=[e.config for e in config.leas], keys=keys, signer=store.sign_digest,
+                    epoch_batches=cluster.epoch_batches, epoch_seconds=cluster.epoch_seconds,
+                )  # fmt: skip
+            if "delivery" in cluster.roles:
+                entries = {e.config.name: e for e in config.leas}
+                destinations = {name: _destination(entries[name]) for name in cluster.deliver}
+                self.delivery = DeliveryRole(
+                    link=self._link("delivery", tls), topology=self.topology,
+                    sealer=self._sealer(data_key), destinations=destinations,
+                    operator_id=config.operator_id,
+                )  # fmt: skip
+        finally:
+            zeroise(data_key)
+
+    def _sealer(self, data_key: bytearray) -> Sealer:
+        sealer = Sealer(bytearray(data_key), "cluster message")
+        self._sealers.append(sealer)
+        return sealer
+
+    def _link(self, role: str, tls: ssl.SSLContext | None) -> BrokerLink:
+        cluster: ClusterConfig = self.config
+        scheme = "amqps" if tls is not None else "amqp"
+        password = _broker_password(cluster.broker_user)
+        urls = [
+            f"{scheme}://{cluster.broker_user}:{password}@{host}:{port}/"
+            for host, port in cluster.brokers
+        ]
+        return BrokerLink(urls, tls=tls, name=f"MF {role}", start=os.getpid())
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return self.config.roles
+
+    @property
+    def port(self) -> int | None:
+        return self.ingest.port if self.ingest is not None else None
+
+    async def start(self) -> None:
+        for role in (self.delivery, self.mediation, self.ingest):
+            if role is not None:
+                await role.start()
+
+    async def close(self) -> None:
+        for role in (self.ingest, self.mediation, self.delivery):
+            if role is not None:
+                await role.close()
+        for sealer in self._sealers:
+            sealer.close()
+
+    def status(self) -> ClusterStatus:
+        values: dict[str, object] = {}
+        reconnects = failures = refused = takeovers = 0
+        if self.ingest is not None:
+            ingest = self.ingest
+            values.update(
+                x2x3_received=ingest.receiver.pdus_received, published=ingest.published,
+                ingest_messages=ingest.messages, ingest_octets=ingest.message_octets,
+                refused=ingest.refused, publish_retries=ingest.retries,
+            )  # fmt: skip
+        if self.mediation is not None:
+            m: MediationStatus = self.mediation.status()
+            values.update(
+                owned_partitions=len(m.owned), batches=m.batches, replayed=m.replayed,
+                duplicate_batches=m.duplicates, epochs=m.epochs, hi_messages=m.hi_messages,
+            )  # fmt: skip
+            refused += m.refused_messages
+            takeovers += m.takeovers
+            reconnects += m.reconnects
+            failures += self.mediation.task_failures
+        if self.delivery is not None:
+            d: DeliveryStatus = self.delivery.status()
+            values.update(
+                serving=dict.fromkeys(d.serving, 1), delivered=d.delivered,
+                duplicate_pdus=d.duplicates, sequence_gaps=d.gaps,
+            )  # fmt: skip
+            refused += d.refused_messages
+            takeovers += d.takeovers
+            reconnects += d.reconnects
+            failures += self.delivery.task_failures
+        return ClusterStatus(
+            refused_messages=refused, takeovers=takeovers, broker_reconnects=reconnects,
+            task_failures=failures, **values,  # type: ignore[arg-type]
+        )  # fmt: skip
