@@ -12,7 +12,7 @@ import hashlib
 import logging
 import random
 import ssl
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -411,14 +411,20 @@ async def keep_connected(
     backoff: Backoff,
     name: str,
     on_error: Callable[[Exception], None],
+    alternates: Sequence[tuple[str, int]] = (),
 ) -> None:
     """Connect, run ``link`` on the connection until it fails, close it, and connect again,
     until cancelled. A failed connect is retried after ``backoff``'s growing delay (logged
     the first time and every tenth time in a row); a failed link (:data:`LINK_ERRORS`) is
     logged and retried after the first delay. IntegrityError (stored data was tampered with)
-    is logged as CRITICAL and ends the loop with it. ``on_error`` sees every error first."""
+    is logged as CRITICAL and ends the loop with it. ``on_error`` sees every error first.
+    ``alternates``: further addresses of the same service (an MF cluster's ingest nodes),
+    each tried in turn after a failed connect or a lost link."""
     attempt = 0
+    addresses = [(host, port), *alternates]
+    turn = 0
     while True:
+        host, port = addresses[turn % len(addresses)]
         try:
             connection = await open_connection(host, port, tls=tls, server_hostname=server_hostname)
         except (OSError, ssl.SSLError, TimeoutError) as exc:
@@ -426,8 +432,10 @@ async def keep_connected(
             if attempt % 10 == 0:
                 log.warning("%s: connect to %s:%s failed (%d in a row): %s", name, host, port,
                             attempt + 1, exc)  # fmt: skip
-            await asyncio.sleep(backoff.delay(attempt))
-            attempt += 1
+            turn += 1
+            if turn % len(addresses) == 0:  # a whole round failed: back off
+                await asyncio.sleep(backoff.delay(attempt))
+                attempt += 1
             continue
         attempt = 0
         log.info("%s: connected to %s:%s", name, host, port)
@@ -442,6 +450,7 @@ async def keep_connected(
             raise
         finally:
             await close_writer(connection)
+        turn += len(addresses) > 1
         await asyncio.sleep(backoff.delay(0))
 
 

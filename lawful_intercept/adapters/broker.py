@@ -57,19 +57,13 @@ class Topology:
     prefix: str
     partitions: int
     tag_key: bytes = attrs.field(repr=False)
-    #: octets a partition or LEA queue holds before publishes are refused (back-pressure)
-    max_queue_octets: int = 1 << 30
 
     def __attrs_post_init__(self) -> None:
         if not 1 <= self.partitions <= 4096:
             raise ConfigurationError("cluster partitions must be 1 to 4096")
 
-    def _bounded(self, name: str, sac: bool) -> QueueSpec:
-        arguments: dict[str, object] = {
-            "x-queue-type": "quorum",
-            "x-max-length-bytes": self.max_queue_octets,
-            "x-overflow": "reject-publish",
-        }
+    def _work(self, name: str, sac: bool) -> QueueSpec:
+        arguments: dict[str, object] = {"x-queue-type": "quorum"}
         if sac:
             arguments["x-single-active-consumer"] = True
         return QueueSpec(name, arguments)
@@ -78,7 +72,7 @@ class Topology:
         return QueueSpec(name, {"x-queue-type": "quorum", "x-max-length": 1})
 
     def partition(self, n: int) -> QueueSpec:
-        return self._bounded(f"{self.prefix}.x.{n}", sac=True)
+        return self._work(f"{self.prefix}.x.{n}", sac=True)
 
     def checkpoint(self, n: int) -> QueueSpec:
         return self._record(f"{self.prefix}.c.{n}")
@@ -87,7 +81,7 @@ class Topology:
         return hashlib.blake2b(lea.encode(), key=self.tag_key, digest_size=8).hexdigest()
 
     def lea(self, lea: str) -> QueueSpec:
-        return self._bounded(f"{self.prefix}.h.{self.lea_tag(lea)}", sac=True)
+        return self._work(f"{self.prefix}.h.{self.lea_tag(lea)}", sac=True)
 
     def mark(self, lea: str) -> QueueSpec:
         return self._record(f"{self.prefix}.d.{self.lea_tag(lea)}")
@@ -127,6 +121,7 @@ class BrokerLink:
         name: str = "MF",
         start: int = 0,
         connect_timeout: float = 5.0,
+        confirm_timeout: float = 10.0,
     ) -> None:
         if not urls:
             raise ConfigurationError("the cluster names no broker")
@@ -134,11 +129,12 @@ class BrokerLink:
         self.tls = tls
         self.name = name
         self._next = start % len(self.urls)
-        self.connect_timeout = connect_timeout
+        self.connect_timeout, self.confirm_timeout = connect_timeout, confirm_timeout
         self.connection: aio_pika.abc.AbstractConnection | None = None
         self.channel: aio_pika.abc.AbstractChannel | None = None
         self.connects = 0
         self.failures = 0
+        self.current: int | None = None  # the index in ``urls`` of the node connected to
         self.lost = asyncio.Event()
 
     async def connect(self, *, prefetch: int = 0, attempts: int | None = None) -> None:
@@ -147,7 +143,8 @@ class BrokerLink:
         await self.close()
         tried = 0
         while True:
-            url = self.urls[self._next]
+            at = self._next
+            url = self.urls[at]
             self._next = (self._next + 1) % len(self.urls)
             try:
                 connection = await aio_pika.connect(
@@ -168,9 +165,11 @@ class BrokerLink:
                     await asyncio.sleep(1.0)
                 continue
             self.connection, self.channel = connection, channel
+            self.current = at
             self.connects += 1
             self.lost = asyncio.Event()
             connection.close_callbacks.add(self._closed)
+            channel.close_callbacks.add(self._closed)  # a channel the broker closed alone
             return
 
     def _closed(self, *_: object) -> None:
@@ -178,6 +177,7 @@ class BrokerLink:
 
     def _channel(self) -> aio_pika.abc.AbstractChannel:
         if self.channel is None or self.channel.is_closed:
+            self.lost.set()
             raise TransportError(f"{self.name}: not connected to a broker")
         return self.channel
 
@@ -189,18 +189,24 @@ class BrokerLink:
         )
 
     async def publish(self, queue: str, message: aio_pika.Message) -> None:
-        """Publish and wait for the broker's confirm (TransportError when it refuses:
-        the queue is full, or the node is gone)."""
+        """Publish and wait for the broker's confirm. TransportError when it does not come:
+        the node is gone, or it nacked (a quorum queue it could not reach in time; a
+        channel of 3.10 can stay stuck on a lost queue leader, so the link is marked lost
+        and the caller connects afresh)."""
         try:
-            await self._channel().default_exchange.publish(message, routing_key=queue)
+            await self._channel().default_exchange.publish(
+                message, routing_key=queue, timeout=self.confirm_timeout
+            )
         except aio_pika.exceptions.DeliveryError as exc:
-            raise TransportError(f"{self.name}: the broker refused a message ({exc})") from None
+            self.lost.set()
+            raise TransportError(f"{self.name}: the broker did not confirm ({exc})") from None
         except BROKER_ERRORS as exc:
             self.lost.set()
             raise TransportError(f"{self.name}: publish failed ({exc!r})") from None
 
     async def close(self) -> None:
         connection, self.connection, self.channel = self.connection, None, None
+        self.current = None
         if connection is not None and not connection.is_closed:
             with contextlib.suppress(*BROKER_ERRORS):
                 await asyncio.wait_for(connection.close(), 5.0)

@@ -28,7 +28,7 @@ import inspect
 import logging
 import ssl
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from lawful_intercept.adapters.aio import (
     ANYONE,
@@ -88,11 +88,13 @@ class X2X3Sender:
         limits: Limits = DEFAULT_LIMITS,
         spill: SQLiteQueue | None = None,
         version: int | None = None,
+        alternates: Sequence[tuple[str, int]] = (),
     ) -> None:
         """``version``: the X2/X3 header version this destination gets (5, or 6 from TS
         103 221-2 V1.10.1; some receivers refuse 6): each PDU's first two octets are
         rewritten to it (the header is the same in both), keepalives are made with it.
-        None: PDUs go as encoded, keepalives as version 5."""
+        None: PDUs go as encoded, keepalives as version 5. ``alternates``: other addresses
+        of the same MF (an MF cluster's ingest nodes), taken in turn when one fails."""
         if queue_size < 1:
             raise ValueError("queue_size must be positive")
         if version not in (None, VERSION_V1_6, VERSION_V1_10):
@@ -103,6 +105,7 @@ class X2X3Sender:
             raise ConfigurationError("QueuePolicy.SPILL and a spill store go together")
         self.spill = spill
         self.host, self.port, self.tls = host, port, tls
+        self.alternates = tuple(alternates)
         self.server_hostname = server_hostname or host
         self.timers, self.queue_size, self.policy = timers, queue_size, policy
         self.backoff, self.limits = backoff, limits
@@ -172,7 +175,7 @@ class X2X3Sender:
         await keep_connected(
             self.host, self.port, self._link, tls=self.tls,
             server_hostname=self.server_hostname, backoff=self.backoff,
-            name="X2/X3", on_error=self._failed,
+            name="X2/X3", on_error=self._failed, alternates=self.alternates,
         )  # fmt: skip
 
     def _failed(self, error: Exception) -> None:

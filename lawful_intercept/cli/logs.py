@@ -29,6 +29,11 @@ class _JSONFormatter(logging.Formatter):
         )
 
 
+#: the AMQP client's loggers: they print a traceback for every lost broker connection, which
+#: the cluster's roles report in one line of their own (and count)
+QUIETED = ("aiormq", "aio_pika")
+
+
 def configure(level: str, form: str) -> logging.Handler:
     """Send the package's records at ``level`` and above to stderr, as text or JSON; the
     handler is returned for :func:`release`."""
@@ -42,6 +47,8 @@ def configure(level: str, form: str) -> logging.Handler:
     package = logging.getLogger("lawful_intercept")
     package.addHandler(handler)
     package.setLevel(level.upper())
+    for name in QUIETED:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     return handler
 
 
@@ -50,3 +57,5 @@ def release(handler: logging.Handler) -> None:
     package = logging.getLogger("lawful_intercept")
     package.removeHandler(handler)
     package.setLevel(logging.NOTSET)
+    for name in QUIETED:
+        logging.getLogger(name).setLevel(logging.NOTSET)

@@ -127,11 +127,8 @@ class IngestRole:
                 self.retries += 1
                 if time.monotonic() >= deadline:
                     return False
-                if self.link.lost.is_set():
-                    log.warning("MF ingest: broker connection lost (%s); reconnecting", exc)
-                    try:
-                        await self.link.connect(attempts=len(self.link.urls))
-                    except TransportError:
-                        await asyncio.sleep(0.5)
-                else:  # refused: the partition is full; wait for room
-                    await asyncio.sleep(0.2)
+                log.warning("MF ingest: %s; reconnecting", exc)
+                try:
+                    await self.link.connect(attempts=len(self.link.urls))
+                except TransportError:
+                    await asyncio.sleep(0.5)

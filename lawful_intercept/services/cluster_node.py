@@ -54,6 +54,9 @@ class ClusterStatus:
     sequence_gaps: int = 0
     broker_reconnects: int = 0
     task_failures: int = 0
+    #: per role, the broker node it is connected to (its place in ``brokers``, from 0; -1:
+    #: none)
+    broker_nodes: dict[str, int] = attrs.field(factory=dict)
 
 
 def _broker_password(user: str) -> str:
@@ -93,10 +96,7 @@ class ClusterNode:
         try:
             tag_key = hashlib.blake2b(bytes(data_key), person=b"li-queue-tags").digest()
             self._sealers: list[Sealer] = []
-            self.topology = Topology(
-                cluster.prefix, cluster.partitions, tag_key,
-                max_queue_octets=cluster.max_queue_octets,
-            )  # fmt: skip
+            self.topology = Topology(cluster.prefix, cluster.partitions, tag_key)
             self.ingest = self.mediation = self.delivery = None
             tls = cluster.broker_tls.client_context() if cluster.broker_tls else None
             if "ingest" in cluster.roles:
@@ -188,7 +188,17 @@ class ClusterNode:
             takeovers += d.takeovers
             reconnects += d.reconnects
             failures += self.delivery.task_failures
+        links = {
+            name: role.link
+            for name, role in (
+                ("ingest", self.ingest), ("mediation", self.mediation),
+                ("delivery", self.delivery),
+            )
+            if role is not None
+        }  # fmt: skip
+        nodes = {name: -1 if link.current is None else link.current for name, link in links.items()}
         return ClusterStatus(
-            refused_messages=refused, takeovers=takeovers, broker_reconnects=reconnects,
-            task_failures=failures, **values,  # type: ignore[arg-type]
+            broker_nodes=nodes, refused_messages=refused, takeovers=takeovers,
+            broker_reconnects=reconnects, task_failures=failures,
+            **values,  # type: ignore[arg-type]
         )  # fmt: skip

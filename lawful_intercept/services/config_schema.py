@@ -227,9 +227,6 @@ MF = _object(
                 ),
                 "epoch_batches": _integer("X2/X3 batches a mediator checkpoint covers", 1),
                 "epoch_seconds": _number("seconds between a mediator's checkpoints at most"),
-                "max_queue_octets": _integer(
-                    "octets a partition or LEA queue holds before the broker refuses more", 1
-                ),
                 "deliver": {
                     "type": "array",
                     "items": _string("an LEA name"),

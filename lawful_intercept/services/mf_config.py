@@ -108,7 +108,6 @@ class ClusterConfig:
     sealing_key: Path
     epoch_batches: int
     epoch_seconds: float
-    max_queue_octets: int
     deliver: tuple[str, ...]
 
 
@@ -301,7 +300,6 @@ def _cluster(raw: dict[str, Any], base: Path, leas: set[str], source: Path) -> C
         sealing_key=base / value.get("sealing_key", "cluster-key.db"),
         epoch_batches=int(value.get("epoch_batches", 128)),
         epoch_seconds=float(value.get("epoch_seconds", 1.0)),
-        max_queue_octets=int(value.get("max_queue_octets", 1 << 30)),
         deliver=deliver,
     )
 
