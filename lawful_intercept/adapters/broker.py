@@ -181,20 +181,47 @@ class BrokerLink:
             raise TransportError(f"{self.name}: not connected to a broker")
         return self.channel
 
-    async def declare(self, spec: QueueSpec) -> aio_pika.abc.AbstractQueue:
-        return await self._channel().declare_queue(
+    async def open_channel(self, prefetch: int) -> aio_pika.abc.AbstractChannel:
+        """Another confirming channel on the connection (a consumer of its own, which the
+        caller gives up by closing the channel: the broker then returns what it held)."""
+        if self.connection is None or self.connection.is_closed:
+            self.lost.set()
+            raise TransportError(f"{self.name}: not connected to a broker")
+        try:
+            channel = await self.connection.channel(publisher_confirms=True)
+            await channel.set_qos(prefetch_count=prefetch)
+        except BROKER_ERRORS as exc:
+            self.lost.set()
+            raise TransportError(f"{self.name}: no channel ({exc!r})") from None
+        return channel
+
+    async def declare(
+        self, spec: QueueSpec, channel: aio_pika.abc.AbstractChannel | None = None
+    ) -> aio_pika.abc.AbstractQueue:
+        return await (channel or self._channel()).declare_queue(
             spec.name,
             durable=True,
             arguments=spec.arguments,  # type: ignore[arg-type]
         )
 
-    async def publish(self, queue: str, message: aio_pika.Message) -> None:
+    async def consumers(self, spec: QueueSpec) -> int:
+        """Consumers registered on a queue (active or waiting their turn)."""
+        queue = await self._channel().declare_queue(spec.name, passive=True)
+        result = queue.declaration_result
+        return int(result.consumer_count or 0)
+
+    async def publish(
+        self,
+        queue: str,
+        message: aio_pika.Message,
+        channel: aio_pika.abc.AbstractChannel | None = None,
+    ) -> None:
         """Publish and wait for the broker's confirm. TransportError when it does not come:
         the node is gone, or it nacked (a quorum queue it could not reach in time; a
         channel of 3.10 can stay stuck on a lost queue leader, so the link is marked lost
         and the caller connects afresh)."""
         try:
-            await self._channel().default_exchange.publish(
+            await (channel or self._channel()).default_exchange.publish(
                 message, routing_key=queue, timeout=self.confirm_timeout
             )
         except aio_pika.exceptions.DeliveryError as exc:

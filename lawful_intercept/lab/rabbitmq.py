@@ -12,6 +12,7 @@ stops the nodes and epmd and removes the directories.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import secrets
@@ -205,13 +206,22 @@ class BrokerCluster:
             node.wait_ready()
         self.wait_clustered()
 
+    def restart(self) -> None:
+        """Stop every node, then start them all together (a whole cluster restarted: each
+        node waits for its peers before it serves its queues)."""
+        for node in self.nodes:
+            node.stop()
+        for node in self.nodes:
+            node.start()
+        for node in self.nodes:
+            node.wait_ready()
+        self.wait_clustered()
+
     def wait_clustered(self, timeout: float = _START_TIMEOUT) -> None:
         """Wait until node 1 sees every node running in its cluster."""
         deadline = time.monotonic() + timeout
         while True:
             status = self.nodes[0].ctl("cluster_status", "--formatter", "json")
-            import json
-
             running = set(json.loads(status).get("running_nodes", []))
             if running >= {node.name for node in self.nodes if node.running}:
                 return

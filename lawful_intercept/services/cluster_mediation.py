@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 import aio_pika.abc
 import attrs
 
-from lawful_intercept.adapters.aio import cancel_and_wait, supervise
+from lawful_intercept.adapters.aio import cancel_and_wait, supervise, wait_event
 from lawful_intercept.adapters.broker import (
     BROKER_ERRORS,
     BrokerLink,
@@ -44,6 +44,8 @@ from lawful_intercept.protocol.partition import PartitionMediation, Step
 __all__ = ["MediationRole", "MediationStatus"]
 
 log = logging.getLogger(__name__)
+#: seconds between a mediator's looks at its share of the partitions
+REBALANCE_SECONDS = 2.0
 Incoming = aio_pika.abc.AbstractIncomingMessage
 
 
@@ -66,6 +68,7 @@ class _Owned:
 
     def __init__(self) -> None:
         self.mediation: PartitionMediation | None = None
+        self.releasing = False  # hand the partition on at the end of the epoch
         self.unacked: dict[bytes, list[Incoming]] = {}
         self.inbox: asyncio.Queue[tuple[bytes, XBatch] | None] = asyncio.Queue()
         self.worker: asyncio.Task[None] | None = None
@@ -93,6 +96,11 @@ class MediationRole:
         self.keys, self.signer = dict(keys or {}), signer
         self.epoch_batches, self.epoch_seconds = epoch_batches, epoch_seconds
         self._owned: dict[int, _Owned] = {}
+        # per partition, the channel of this node's consumer (closing it gives the
+        # partition up: the broker returns what it held and makes the next one active)
+        self._channels: dict[int, aio_pika.abc.AbstractChannel] = {}
+        self.releases = 0
+        self._handing_on: set[int] = set()  # partitions whose channel is being closed
         self._runner: asyncio.Task[None] | None = None
         self._failed: list[PartitionMediation] = []  # counters of partitions given up
         self.takeovers = 0
@@ -132,24 +140,66 @@ class MediationRole:
         )
 
     async def _run(self) -> None:
-        """Connect, consume every partition, and wait; after a lost connection, drop
-        every partition and start again on the next node."""
+        """Connect, consume every partition (each on a channel of its own), and keep the
+        partitions shared out; after a lost connection, drop every partition and start
+        again on the next node."""
         while True:
-            await self.link.connect(prefetch=2 * self.epoch_batches)
+            await self.link.connect()
             try:
                 for lea in self.leas:
                     await self.link.declare(self.topology.lea(lea.name))
                 for n in range(self.topology.partitions):
                     await self.link.declare(self.topology.checkpoint(n))
-                    queue = await self.link.declare(self.topology.partition(n))
-                    await queue.consume(self._deliverer(n))
-                await self.link.lost.wait()
+                    await self._subscribe(n)
+                while not self.link.lost.is_set():
+                    await wait_event(self.link.lost, REBALANCE_SECONDS)
+                    if not self.link.lost.is_set():
+                        await self._rebalance()
             except (*BROKER_ERRORS, TransportError) as exc:
                 log.warning("MF mediation: broker connection failed (%s)", exc)
             self.reconnects += 1
             await self._drop_all()
 
+    async def _subscribe(self, n: int) -> None:
+        """Join partition ``n``'s consumers (active at once if it has none, else in turn)."""
+        channel = await self.link.open_channel(2 * self.epoch_batches)
+        self._channels[n] = channel
+        queue = await self.link.declare(self.topology.partition(n), channel)
+        await queue.consume(self._deliverer(n))
+
+    async def _rebalance(self) -> None:
+        """Single active consumer makes the first consumer of a queue its owner, so the
+        first mediator up would own every partition: one owning more than its share
+        (partitions / mediators, rounded up) hands one on (it closes the epoch, then its
+        channel; the next consumer in line takes the partition from that checkpoint) and
+        joins the line again."""
+        if not self._owned:
+            return
+        mediators = await self.link.consumers(self.topology.partition(next(iter(self._owned))))
+        share = -(-self.topology.partitions // max(1, mediators))
+        ready = [n for n, o in self._owned.items() if o.mediation and not o.mediation.replaying]
+        if len(self._owned) <= share or not ready:
+            return
+        n = max(ready)
+        self._handing_on.add(n)
+        owned = self._owned[n]
+        owned.releasing = True
+        owned.inbox.put_nowait(None)
+        if owned.worker is not None:
+            await owned.worker
+        channel = self._channels.pop(n)
+        del self._owned[n]
+        if owned.mediation is not None:
+            self._failed.append(owned.mediation)
+        await channel.close()
+        self._handing_on.discard(n)
+        self.releases += 1
+        log.info("MF mediation: hands partition %d on (%d mediators)", n, mediators)
+        await self._subscribe(n)
+
     async def _drop_all(self) -> None:
+        self._channels = {}
+        self._handing_on = set()
         owned, self._owned = self._owned, {}
         for partition in owned.values():
             if partition.mediation is not None:
@@ -178,6 +228,8 @@ class MediationRole:
             self.refused_messages += 1
             log.critical("ALARM: MF mediation: a message in partition %d refused: %s", n, exc)
             await message.reject(requeue=False)
+            return
+        if n in self._handing_on:  # left unacknowledged: the channel's close returns it
             return
         owned = self._owned.get(n)
         if owned is None:
@@ -236,6 +288,12 @@ class MediationRole:
                 item = await asyncio.wait_for(owned.inbox.get(), self.epoch_seconds / 4)
             except TimeoutError:
                 item = None
+            if owned.releasing:
+                item = None
+            if owned.releasing:
+                if mediation.taken:
+                    await self._run_steps(n, owned, mediation.close())
+                return
             group = [item] if item is not None else []
             while len(group) < self.epoch_batches and not owned.inbox.empty():
                 got = owned.inbox.get_nowait()
@@ -256,11 +314,13 @@ class MediationRole:
             if step.record is not None:
                 ident = _ident()
                 await self.link.publish(
-                    spec.name, sealed_message(self.sealer, spec.name, ident, step.record.encode())
+                    spec.name,
+                    sealed_message(self.sealer, spec.name, ident, step.record.encode()),
+                    self._channels.get(n),
                 )
             if step.outputs:
                 await asyncio.gather(
-                    *(self._publish_hi(lea, items) for lea, items in step.outputs.items())
+                    *(self._publish_hi(n, lea, items) for lea, items in step.outputs.items())
                 )
             for ident in step.duplicate:
                 copies = owned.unacked.get(ident, [])
@@ -270,12 +330,14 @@ class MediationRole:
                 for message in owned.unacked.pop(ident, []):
                     await message.ack()
 
-    async def _publish_hi(self, lea: str, items: list[HIItem]) -> None:
+    async def _publish_hi(self, n: int, lea: str, items: list[HIItem]) -> None:
         spec = self.topology.lea(lea)
         ident = _ident()
         batch = HIBatch(tuple(items))
         await self.link.publish(
-            spec.name, sealed_message(self.sealer, spec.name, ident, batch.encode())
+            spec.name,
+            sealed_message(self.sealer, spec.name, ident, batch.encode()),
+            self._channels.get(n),
         )
         self.hi_messages += 1
 
