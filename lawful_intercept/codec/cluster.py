@@ -16,6 +16,7 @@ reader raises DecodeError with the octet offset of what it could not read.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from collections.abc import Sequence
 
@@ -175,6 +176,7 @@ def _record(data: bytes) -> PartitionRecord:
         or not isinstance(state, str)
         or not isinstance(time, int | float)
         or isinstance(time, bool)
+        or not math.isfinite(time)
         or not isinstance(order, list)
     ):
         raise DecodeError(1, "checkpoint fields missing or of the wrong type")
@@ -204,6 +206,8 @@ def read_message(data: bytes) -> XBatch | HIBatch | PartitionRecord | DeliveryMa
         if len(data) < 1 + _TIME.size:
             raise DecodeError(1, "truncated X2/X3 batch time")
         (time,) = _TIME.unpack_from(data, 1)
+        if not math.isfinite(time):
+            raise DecodeError(1, "X2/X3 batch time is not a finite number")
         return XBatch(time, _lengths(data, 1 + _TIME.size))
     if kind == _H:
         return HIBatch(_items(data, 1))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -240,7 +241,24 @@ EFFECTS: list[tuple[str, Any, Callable[[MFConfig, Path], bool]]] = [
     ("x1.delivery_tls", {**TLS, "ca": "d.pem"},
      lambda c, d: c.x1_delivery_tls is not None and c.x1_delivery_tls.ca_bundle == d / "d.pem"),
     ("x1.leas.[].did", XID, lambda c, _: list(c.x1_protection) == [XID]),
+    ("cluster.brokers", ["10.0.0.5:5671", "[::1]:5672"],
+     lambda c, _: _cluster(c).brokers == (("10.0.0.5", 5671), ("::1", 5672))),
+    ("cluster.broker_user", "mf-node", lambda c, _: _cluster(c).broker_user == "mf-node"),
+    ("cluster.broker_tls", {**TLS, "cert": "b.pem"}, lambda c, d: _cluster(c).broker_tls
+     is not None and _cluster(c).broker_tls.certificate == d / "b.pem"),  # type: ignore[union-attr]
+    ("cluster.roles", ["delivery"], lambda c, _: _cluster(c).roles == ("delivery",)),
+    ("cluster.partitions", 64, lambda c, _: _cluster(c).partitions == 64),
+    ("cluster.prefix", "mf-east", lambda c, _: _cluster(c).prefix == "mf-east"),
+    ("cluster.sealing_key", "ck.db", lambda c, d: _cluster(c).sealing_key == d / "ck.db"),
+    ("cluster.epoch_batches", 9, lambda c, _: _cluster(c).epoch_batches == 9),
+    ("cluster.epoch_seconds", 0.25, lambda c, _: _cluster(c).epoch_seconds == 0.25),
+    ("cluster.deliver", [], lambda c, _: _cluster(c).deliver == ()),
 ]  # fmt: skip
+
+
+def _cluster(config: MFConfig) -> Any:
+    assert config.cluster is not None
+    return config.cluster
 
 
 def _ne(config: MFConfig, base_dir: Path) -> Any:
@@ -291,6 +309,9 @@ def test_each_key_reaches_its_effect(
         raw["tasks"][0]["leas"] = [value]
     if path == "leas.[].allow_plain_tcp":  # delivery without TLS, in a lab
         del raw["leas"][0]["tls"]
+    if path.startswith("cluster."):  # a cluster node: tasks and LEAs given, not over X1
+        del raw["x1"]
+        raw["cluster"] = {"brokers": ["127.0.0.1:5672"]}
     _set(raw, path, copy.deepcopy(value))
     config = _load(tmp_path, raw)
     assert effect(config, tmp_path), path
@@ -306,7 +327,7 @@ def _paths(schema: dict[str, Any], prefix: str = "") -> set[str]:
             and sub["items"].get("properties")
         ):
             out |= _paths(sub["items"], f"{here}.[].")
-        elif sub.get("properties") and key not in ("tls", "delivery_tls"):  # TLS: one value
+        elif sub.get("properties") and key not in ("tls", "delivery_tls", "broker_tls"):  # TLS
             out |= _paths(sub, f"{here}.")
         else:
             out.add(here)
@@ -323,3 +344,21 @@ def test_the_operator_id_reaches_the_pspdu_header(tmp_path: Path) -> None:
     raw["operator_id"] = "OP-NZ"
     raw["leas"][0].pop("encryption")
     assert _operator_in_header(_load(tmp_path, raw)) == b"OP-NZ"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r["cluster"].update(deliver=["LEA-Q"]), "cluster.deliver: no LEA named 'LEA-Q'"),
+        (lambda r: r.update(x1=base()["x1"]), "X1 provisioning of a cluster is not supported"),
+    ],
+)
+def test_a_cluster_section_is_checked_against_the_rest(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    raw = base()
+    del raw["x1"]
+    raw["cluster"] = {"brokers": ["127.0.0.1:5672"]}
+    change(raw)
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        _load(tmp_path, raw)

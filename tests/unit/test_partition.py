@@ -213,7 +213,18 @@ def test_partitions_take_disjoint_byte_counter_ranges() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"Q", b"X\x00", b"X" + b"\0" * 8 + b"\0\0\0\x09ab", b"H\0", b"C{", b"C[]", b'D{"zz":1}'],
+    [
+        b"",
+        b"Q",
+        b"X\x00",
+        b"X\x7f\xf8" + bytes(6),
+        b'C{"epoch":1,"state":"","time":1e999,"order":[],"applied":[]}',
+        b"X" + b"\0" * 8 + b"\0\0\0\x09ab",
+        b"H\0",
+        b"C{",
+        b"C[]",
+        b'D{"zz":1}',
+    ],
 )
 def test_damaged_messages_raise_decode_error(data: bytes) -> None:
     with pytest.raises(DecodeError):
