@@ -351,7 +351,7 @@ CLOCK_GAUGES = frozenset({"time_synchronised", "time_max_error_seconds"})
 #: LEMFCounters fields that are levels, not running totals
 LEMF_GAUGES = CLOCK_GAUGES | {"held"}
 #: ClusterStatus fields that are levels, not running totals
-CLUSTER_GAUGES = frozenset({"owned_partitions", "serving", "broker_nodes"})
+CLUSTER_GAUGES = frozenset({"owned_partitions", "serving", "broker_nodes", "last_takeover_seconds"})
 #: MFStatus fields that are levels, not running totals
 MF_GAUGES = CLOCK_GAUGES | {
     "queued", "pending", "connected", "storage_fault", "queue_rolled_back", "time_hold",

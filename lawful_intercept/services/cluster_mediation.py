@@ -58,6 +58,7 @@ class MediationStatus:
     refused_messages: int  # messages that did not open or decode (acknowledged, alarmed)
     epochs: int
     takeovers: int
+    last_takeover_seconds: float
     reconnects: int
     hi_messages: int
 
@@ -107,7 +108,9 @@ class MediationRole:
         self.reconnects = 0
         self.refused_messages = 0
         self.hi_messages = 0
-        self.takeover_seconds: list[float] = []  # first message to first output, per takeover
+        # per partition taken: seconds from its first message here to its first output
+        # (the checkpoint read and the open epoch mediated again)
+        self.takeover_seconds: list[float] = []
         self.task_failures = 0
 
     def _task_failed(self, error: Exception) -> None:
@@ -135,6 +138,7 @@ class MediationRole:
             refused_messages=self.refused_messages,
             epochs=sum(m.counters.epochs for m in all_),
             takeovers=self.takeovers,
+            last_takeover_seconds=self.takeover_seconds[-1] if self.takeover_seconds else 0.0,
             reconnects=self.reconnects,
             hi_messages=self.hi_messages,
         )

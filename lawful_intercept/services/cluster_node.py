@@ -46,6 +46,8 @@ class ClusterStatus:
     refused_messages: int = 0  # broker messages that did not open or decode
     epochs: int = 0
     takeovers: int = 0
+    #: seconds from a partition's first message at this node to its first output (last one)
+    last_takeover_seconds: float = 0.0
     hi_messages: int = 0
     #: per LEA this node delivers to now: 1 (it is the LEA queue's active consumer)
     serving: dict[str, int] = attrs.field(factory=dict)
@@ -173,6 +175,7 @@ class ClusterNode:
             values.update(
                 owned_partitions=len(m.owned), batches=m.batches, replayed=m.replayed,
                 duplicate_batches=m.duplicates, epochs=m.epochs, hi_messages=m.hi_messages,
+                last_takeover_seconds=round(m.last_takeover_seconds, 3),
             )  # fmt: skip
             refused += m.refused_messages
             takeovers += m.takeovers

@@ -199,6 +199,7 @@ def test_kill_9_of_the_mediator_under_load_loses_and_repeats_nothing(
             await until(lambda: other.status().get("owned_partitions", 0) > 0, 30, "takeover")
             await s.delivered()
             assert other.status()["batches"] > 0  # the survivor mediated the rest
+            assert 0 < other.status()["last_takeover_seconds"] < 10
 
         run(main(), 240)
         s.check()
