@@ -95,10 +95,13 @@ def second_swtpm(tmp_path: Path) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def broker_cluster() -> Iterator[object]:
+def broker_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A three-node RabbitMQ cluster on loopback for the session (each test uses queues of
-    its own prefix); stopped by PID after the session."""
+    its own prefix), listening for AMQP and for AMQPS with client certificates from its
+    ``ca`` (a DevCA); stopped by PID after the session."""
     from lawful_intercept.lab.rabbitmq import BrokerCluster
 
-    with BrokerCluster(3) as cluster:
+    ca = DevCA(tmp_path_factory.mktemp("broker-pki"), "li-broker")
+    with BrokerCluster(3, tls=ca.config("broker", server=True)) as cluster:
+        cluster.ca = ca  # type: ignore[attr-defined]
         yield cluster

@@ -28,6 +28,8 @@ from typing import Self
 
 import attrs
 
+from lawful_intercept.adapters.tls import TLSConfig
+
 __all__ = ["BrokerCluster", "BrokerNode"]
 
 _SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -56,6 +58,8 @@ class BrokerNode:
     dist_port: int
     base: Path
     env: dict[str, str]
+    #: the AMQPS (TLS 1.2+, client certificate required) port, where the cluster has TLS
+    tls_port: int | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -147,8 +151,13 @@ class BrokerNode:
 class BrokerCluster:
     """``size`` broker nodes joined in one cluster, on loopback."""
 
-    def __init__(self, size: int = 3, *, root: Path | None = None) -> None:
+    def __init__(
+        self, size: int = 3, *, root: Path | None = None, tls: TLSConfig | None = None
+    ) -> None:
+        """``tls``: the brokers' server certificate, key and CA: each node then listens for
+        AMQPS too (TLS 1.2 or 1.3, a client certificate from that CA required)."""
         self.size = size
+        self.tls = tls
         self._own_root = root is None
         self.root = root if root is not None else Path(tempfile.mkdtemp(prefix="li-broker-"))
         self.suffix = secrets.token_hex(3)
@@ -239,13 +248,34 @@ class BrokerCluster:
         cookie.chmod(0o400)
         os.chown(cookie, account.pw_uid, account.pw_gid)
         port, dist_port = _free_port(), _free_port()
+        tls_port = _free_port() if self.tls is not None else None
         peers = "\n".join(
             f"cluster_formation.classic_config.nodes.{i} = {peer}"
             for i, peer in enumerate(names, 1)
         )
         config = base / "rabbitmq.conf"
+        ssl = ""
+        if self.tls is not None:
+            files = {}
+            for key, source in (
+                ("certfile", self.tls.certificate), ("keyfile", self.tls.private_key),
+                ("cacertfile", self.tls.ca_bundle),
+            ):  # fmt: skip
+                copy = base / f"tls-{key}.pem"
+                shutil.copyfile(source, copy)
+                copy.chmod(0o400)
+                os.chown(copy, account.pw_uid, account.pw_gid)
+                files[key] = copy
+            ssl = (
+                f"listeners.ssl.1 = 127.0.0.1:{tls_port}\n"
+                + "".join(f"ssl_options.{k} = {v}\n" for k, v in files.items())
+                + "ssl_options.verify = verify_peer\n"
+                "ssl_options.fail_if_no_peer_cert = true\n"
+                "ssl_options.versions.1 = tlsv1.3\n"
+                "ssl_options.versions.2 = tlsv1.2\n"
+            )
         config.write_text(
-            f"listeners.tcp.1 = 127.0.0.1:{port}\n"
+            ssl + f"listeners.tcp.1 = 127.0.0.1:{port}\n"
             "cluster_formation.peer_discovery_backend = classic_config\n"
             f"{peers}\n"
             "log.console = false\n"
@@ -278,7 +308,7 @@ class BrokerCluster:
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": loopback,
             "RABBITMQ_CTL_ERL_ARGS": loopback,
         }
-        return BrokerNode(name, port, dist_port, base, env)
+        return BrokerNode(name, port, dist_port, base, env, tls_port)
 
     def close(self) -> None:
         """Stop every node and epmd (by PID) and remove the directories this made."""

@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support.delivery import TIMERS, XID, Rig, pcap_packets, run, udp_packet, x2x3_for
 from support.processes import until
 
@@ -107,11 +108,13 @@ class Scenario:
     """An MF cluster of li processes (ingest, two mediators, delivery by default) on the
     test's broker, an li lemf, and a POI that may fail over between ingest nodes."""
 
-    def __init__(self, tmp: Path, broker: Any, *, ingest: int = 1, delivery: int = 1) -> None:
+    def __init__(
+        self, tmp: Path, broker: Any, *, ingest: int = 1, delivery: int = 1, tls: bool = False
+    ) -> None:
         from support.cluster import ClusterRig
         from support.processes import LEMFProcess
 
-        self.rig = ClusterRig(tmp, broker)
+        self.rig = ClusterRig(tmp, broker, tls=tls)
         self.lemf = LEMFProcess(self.rig)
         self.ingest = [self.rig.node(f"ingest{n}", ["ingest"]) for n in range(ingest)]
         self.mediators = [self.rig.node(f"mediation{n}", ["mediation"]) for n in (1, 2)]
@@ -384,3 +387,25 @@ def test_a_full_cluster_restart_loses_nothing(tmp_path: Path, broker_cluster: An
 
         run(main(), 400)
         s.check()
+
+
+def test_nodes_reach_the_brokers_over_mutual_tls(tmp_path: Path, broker_cluster: Any) -> None:
+    """broker_tls: AMQPS with a client certificate; a node without one is refused."""
+    import ssl
+
+    from lawful_intercept.adapters.broker import BrokerLink
+    from lawful_intercept.errors import TransportError
+
+    with Scenario(tmp_path, broker_cluster, tls=True) as s:
+
+        async def main() -> None:
+            await s.send(500)
+            await s.delivered()
+            anonymous = ssl.create_default_context(cafile=str(broker_cluster.ca.path))
+            urls = [f"amqps://guest:guest@127.0.0.1:{n.tls_port}/" for n in broker_cluster.nodes]
+            with pytest.raises(TransportError):
+                await BrokerLink(urls, tls=anonymous, name="no cert").connect(attempts=3)
+
+        run(main(), 120)
+        s.check()
+        assert all(n.status()["broker_nodes"] for n in s.rig.nodes)

@@ -74,16 +74,26 @@ class ClusterRig(MFProcess):
     """The single-process MF test configuration, run as cluster nodes on ``broker``'s
     queues (a prefix of the test's own)."""
 
-    def __init__(self, tmp: Path, broker: Any, *, partitions: int = 8, **options: Any) -> None:
+    def __init__(
+        self, tmp: Path, broker: Any, *, partitions: int = 8, tls: bool = False, **options: Any
+    ) -> None:
+        """``tls``: the nodes reach the brokers over AMQPS with a client certificate."""
         super().__init__(tmp, **options)
         self.broker = broker
-        self.cluster = {
-            "brokers": [f"127.0.0.1:{node.port}" for node in broker.nodes],
+        ports = [node.tls_port if tls else node.port for node in broker.nodes]
+        self.cluster: dict[str, Any] = {
+            "brokers": [f"127.0.0.1:{port}" for port in ports],
             "partitions": partitions,
             "prefix": f"t{secrets.token_hex(4)}",
             "sealing_key": "cluster-key.db",
             "epoch_seconds": 0.5,
         }
+        if tls:
+            client = broker.ca.config("mf-broker", server=False)
+            self.cluster["broker_tls"] = {
+                "cert": str(client.certificate), "key": str(client.private_key),
+                "ca": str(client.ca_bundle),
+            }  # fmt: skip
         self.nodes: list[Node] = []
 
     def node(self, name: str, roles: list[str], **cluster: Any) -> Node:

@@ -1,0 +1,168 @@
+"""The MF as a cluster against the single-process MF, in the same run (root: it starts a
+three-node RabbitMQ cluster on loopback).
+
+Every flow is `li` processes as deployed: a POI (this process: X2/X3 made beforehand, sent
+over mutual TLS), the MF, and an `li lemf` (decrypt, verify, pcap). The MF is either one `li
+mf run` (the baseline: mediation, SQLite queue, delivery) or a cluster of `li mf run` nodes:
+one ingest, one or two mediators, one delivery node, on the three brokers. The protection is
+the tests' MF configuration: aES-256-CBC, aggregation of up to 8 packets per HI3 PDU, an
+IntegrityCheck every 200 PDUs, every fifth signed. A run is timed from the first X2/X3 octet
+sent to the LEMF holding the last CC packet (every packet there, no gap); CPU is read from
+/proc for each MF process, for the broker nodes and for the LEMF over the same span.
+
+Flows alternate (single, cluster with 1 mediator, cluster with 2) for ``BENCH_REPEATS``
+rounds (default 3); medians are quoted. ``BENCH_PACKETS`` (default 20,000) packets of
+``BENCH_SIZE`` (default 1500) octets per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+
+from support.cluster import ClusterRig
+from support.delivery import udp_packet, x2x3_for
+from support.processes import LEMFProcess, MFProcess
+
+from lawful_intercept.lab.rabbitmq import BrokerCluster
+
+PACKETS = int(os.environ.get("BENCH_PACKETS", "20000"))
+SIZE = int(os.environ.get("BENCH_SIZE", "1500"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+FLOWS = ("single", "cluster-1", "cluster-2")
+
+
+def _cpu(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _lemf_packets(status: Path) -> int:
+    try:
+        return int(json.loads(status.read_text()).get("cc_packets", 0))
+    except (OSError, ValueError):
+        return 0
+
+
+async def _send(port: int, rig: Any, pdus: list[bytes]) -> None:
+    from lawful_intercept.adapters.aio import Backoff
+    from lawful_intercept.adapters.x2x3_transport import X2X3Sender
+    from lawful_intercept.protocol.x2x3_session import Timers
+
+    poi = X2X3Sender(
+        "127.0.0.1", port, rig.pki["poi"].client_context(), server_hostname="mf",
+        timers=Timers(5.0, 20.0), backoff=Backoff(initial=0.05, maximum=0.2),
+    )  # fmt: skip
+    await poi.start()
+    for pdu in pdus:
+        await poi.send(pdu)
+    await poi.flush(600)
+    await poi.close()
+
+
+def run_once(flow: str, broker: BrokerCluster, pdus: list[bytes], workdir: Path) -> dict[str, Any]:
+    """One flow: packets/s and CPU seconds per role (MF processes, brokers, LEMF)."""
+    workdir.mkdir()
+    if flow == "single":
+        rig: MFProcess = MFProcess(workdir)
+        roles: dict[str, list[Any]] = {}
+    else:
+        rig = ClusterRig(workdir, broker)
+        mediators = int(flow.split("-")[1])
+        roles = {
+            "delivery": [rig.node("delivery", ["delivery"])],
+            "mediation": [rig.node(f"mediation{n}", ["mediation"]) for n in range(mediators)],
+            "ingest": [rig.node("ingest", ["ingest"])],
+        }
+    lemf = LEMFProcess(rig)
+    status = workdir / "lemf.status.json"
+    lemf.start("--status-file", str(status))
+    try:
+        if flow == "single":
+            rig.start()
+            port = rig.port
+            pids = {"mf": [rig.process.pid]}  # type: ignore[union-attr]
+        else:
+            for group in roles.values():
+                for node in group:
+                    node.start()
+            roles["ingest"][0].wait_listening()
+            port = roles["ingest"][0].port
+            time.sleep(3.0)  # the mediation and delivery nodes have subscribed
+            pids = {k: [n.process.pid for n in v] for k, v in roles.items()}
+        pids["broker"] = [node.pid for node in broker.nodes] if flow != "single" else []
+        pids["lemf"] = [lemf.process.pid]  # type: ignore[union-attr]
+        before = {k: sum(_cpu(p) for p in v) for k, v in pids.items()}
+        start = time.perf_counter()
+        asyncio.run(_send(port, rig, pdus))
+        deadline = time.monotonic() + 600
+        while _lemf_packets(status) < PACKETS:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{flow}: the LEMF has {_lemf_packets(status)} packets")
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - start
+        cpu = {k: sum(_cpu(p) for p in v) - before[k] for k, v in pids.items()}
+        extra: dict[str, Any] = {}
+        if flow != "single":
+            ingest = json.loads(roles["ingest"][0].status_file.read_text())
+            extra["batch_octets"] = ingest["ingest_octets"] / max(1, ingest["ingest_messages"])
+            extra["batch_pdus"] = ingest["published"] / max(1, ingest["ingest_messages"])
+        return {"rate": PACKETS / elapsed, "cpu": cpu, **extra}
+    finally:
+        if flow == "single":
+            if rig.process is not None:
+                rig.process.kill()
+        else:
+            assert isinstance(rig, ClusterRig)
+            rig.stop_all()
+        lemf.kill9()
+
+
+def main() -> None:
+    pdus = x2x3_for([udp_packet(n, SIZE) for n in range(PACKETS)])[: PACKETS + 1]
+    results: dict[str, list[dict[str, Any]]] = {flow: [] for flow in FLOWS}
+    with BrokerCluster(3) as broker, tempfile.TemporaryDirectory() as scratch:
+        for round_ in range(REPEATS):
+            for flow in FLOWS:
+                result = run_once(flow, broker, pdus, Path(scratch) / f"{flow}-{round_}")
+                results[flow].append(result)
+                print(f"  round {round_ + 1} {flow}: {result['rate']:,.0f} packets/s", flush=True)
+    base = statistics.median(r["rate"] for r in results["single"])
+    print(f"\nMF cluster vs single-process MF, {PACKETS} packets of {SIZE} octets, "
+          f"medians of {REPEATS} alternating runs")  # fmt: skip
+    print("| flow | packets/s | ratio to single | CPU us per packet: MF roles | broker | LEMF |")
+    print("|---|---|---|---|---|---|")
+    for flow in FLOWS:
+        runs = results[flow]
+        rate = statistics.median(r["rate"] for r in runs)
+        roles = sorted({k for r in runs for k in r["cpu"]} - {"broker", "lemf"})
+
+        def per_packet(key: str, runs: list[dict[str, Any]] = runs) -> float:
+            return statistics.median(r["cpu"].get(key, 0.0) for r in runs) / PACKETS * 1e6
+
+        mf = ", ".join(f"{k} {per_packet(k):.1f}" for k in roles)
+        print(f"| {flow} | {rate:,.0f} | {rate / base:.2f} | {mf} | {per_packet('broker'):.1f} "
+              f"| {per_packet('lemf'):.1f} |")  # fmt: skip
+    for flow in FLOWS[1:]:
+        runs = results[flow]
+        print(f"{flow}: X2/X3 batch {statistics.median(r['batch_octets'] for r in runs):,.0f} "
+              f"octets, {statistics.median(r['batch_pdus'] for r in runs):.1f} PDUs per "
+              "broker message (median)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
