@@ -55,7 +55,8 @@ def stored_data_key(path: str | Path, store: KeyStore) -> bytearray:
         if row is None:
             fresh = bytearray(os.urandom(32))
             try:
-                db.execute("INSERT INTO wrapped_key VALUES (1, ?)", (store.wrap(fresh),))
+                # another process making the file at once keeps its key: both read the one
+                db.execute("INSERT OR IGNORE INTO wrapped_key VALUES (1, ?)", (store.wrap(fresh),))
             finally:
                 zeroise(fresh)
             row = db.execute("SELECT wrapped FROM wrapped_key WHERE id = 1").fetchone()

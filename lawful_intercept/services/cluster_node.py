@@ -16,9 +16,15 @@ from collections.abc import Mapping
 
 import attrs
 
-from lawful_intercept.adapters.broker import BrokerLink, Topology
+from lawful_intercept.adapters.broker import (
+    BrokerLink,
+    QueueSpec,
+    Topology,
+    open_message,
+    sealed_message,
+)
 from lawful_intercept.adapters.hi_client import Destination
-from lawful_intercept.errors import ConfigurationError
+from lawful_intercept.errors import ConfigurationError, IntegrityError
 from lawful_intercept.protection.keys.base import HIKey, KeyStore, zeroise
 from lawful_intercept.protection.sealing import Sealer, stored_data_key
 from lawful_intercept.services.cluster_delivery import DeliveryRole, DeliveryStatus
@@ -27,6 +33,10 @@ from lawful_intercept.services.cluster_mediation import MediationRole, Mediation
 from lawful_intercept.services.mf_config import ClusterConfig, LEAEntry, MFConfig
 
 __all__ = ["ClusterNode", "ClusterStatus"]
+
+#: the cluster key's marker (see ClusterNode.check_key)
+_MARKER = b"lawful_intercept cluster key"
+_MARKER_ID = bytes(16)
 
 
 @attrs.frozen
@@ -100,7 +110,7 @@ class ClusterNode:
             self._sealers: list[Sealer] = []
             self.topology = Topology(cluster.prefix, cluster.partitions, tag_key)
             self.ingest = self.mediation = self.delivery = None
-            tls = cluster.broker_tls.client_context() if cluster.broker_tls else None
+            tls = self._tls = cluster.broker_tls.client_context() if cluster.broker_tls else None
             if "ingest" in cluster.roles:
                 self.ingest = IngestRole(
                     x2x3_tls=config.tls.server_context(), link=self._link("ingest", tls),
@@ -148,7 +158,35 @@ class ClusterNode:
     def port(self) -> int | None:
         return self.ingest.port if self.ingest is not None else None
 
+    async def check_key(self) -> None:
+        """ConfigurationError unless this node's cluster key is the cluster's: the first
+        node stores a sealed marker in ``prefix.k``; every node must open it (a node with
+        another key would refuse every message it took)."""
+        spec = QueueSpec(f"{self.topology.prefix}.k", {"x-queue-type": "quorum", "x-max-length": 1})
+        link = self._link("key check", self._tls)
+        sealer = self._sealers[0]
+        try:
+            await link.connect()
+            queue = await link.declare(spec)
+            got = await queue.get(no_ack=False, fail=False)
+            if got is None:
+                message = sealed_message(sealer, spec.name, _MARKER_ID, _MARKER)
+                await link.publish(spec.name, message)
+                return
+            try:
+                open_message(sealer, spec.name, got)
+            except IntegrityError:
+                raise ConfigurationError(
+                    f"cluster: this node's sealing_key ({self.config.sealing_key.name}) is not "
+                    "the key of the cluster's other nodes: copy their file here"
+                ) from None
+            finally:
+                await got.reject(requeue=True)
+        finally:
+            await link.close()
+
     async def start(self) -> None:
+        await self.check_key()
         for role in (self.delivery, self.mediation, self.ingest):
             if role is not None:
                 await role.start()

@@ -409,3 +409,24 @@ def test_nodes_reach_the_brokers_over_mutual_tls(tmp_path: Path, broker_cluster:
         run(main(), 120)
         s.check()
         assert all(n.status()["broker_nodes"] for n in s.rig.nodes)
+
+
+def test_a_node_with_another_cluster_key_refuses_to_start(
+    tmp_path: Path, broker_cluster: Any
+) -> None:
+    """It would refuse every message it took: it says so in one line and exits 2."""
+    from support.cluster import ClusterRig
+
+    rig = ClusterRig(tmp_path, broker_cluster)
+    first = rig.node("first", ["mediation"])
+    stranger = rig.node("stranger", ["mediation"], sealing_key="another-key.db")
+    try:
+        first.start()
+        run(until(lambda: first.status().get("broker_nodes"), 30, "the first node"), 60)
+        stranger.start()
+        assert stranger.process is not None
+        assert stranger.process.wait(60) == 2
+        assert "is not the key of the cluster's other nodes" in stranger.log.read_text()
+        assert first.process is not None and first.process.poll() is None
+    finally:
+        rig.stop_all()
