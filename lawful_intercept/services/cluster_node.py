@@ -9,14 +9,17 @@ queue tags (keyed hashes of the LEAs' names) come from it too, so the broker lea
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import ssl
+import time
 from collections.abc import Mapping
 
 import attrs
 
 from lawful_intercept.adapters.broker import (
+    BROKER_ERRORS,
     BrokerLink,
     QueueSpec,
     Topology,
@@ -24,7 +27,7 @@ from lawful_intercept.adapters.broker import (
     sealed_message,
 )
 from lawful_intercept.adapters.hi_client import Destination
-from lawful_intercept.errors import ConfigurationError, IntegrityError
+from lawful_intercept.errors import ConfigurationError, IntegrityError, TransportError
 from lawful_intercept.protection.keys.base import HIKey, KeyStore, zeroise
 from lawful_intercept.protection.sealing import Sealer, stored_data_key
 from lawful_intercept.services.cluster_delivery import DeliveryRole, DeliveryStatus
@@ -162,6 +165,18 @@ class ClusterNode:
         """ConfigurationError unless this node's cluster key is the cluster's: the first
         node stores a sealed marker in ``prefix.k``; every node must open it (a node with
         another key would refuse every message it took)."""
+        # a quorum queue just declared by another node may not serve a get yet: try again
+        deadline = time.monotonic() + 60.0
+        while True:
+            try:
+                await self._check_key()
+                return
+            except (*BROKER_ERRORS, TransportError) as exc:
+                if time.monotonic() > deadline:
+                    raise TransportError(f"cluster: the key check failed: {exc}") from None
+                await asyncio.sleep(0.5)
+
+    async def _check_key(self) -> None:
         spec = QueueSpec(f"{self.topology.prefix}.k", {"x-queue-type": "quorum", "x-max-length": 1})
         link = self._link("key check", self._tls)
         sealer = self._sealers[0]
