@@ -148,7 +148,14 @@ class DeliveryRole:
                 task = self._taking.get(name)
                 if task is None:
                     task = self._taking[name] = asyncio.ensure_future(self._take_over(name))
-                serving = await task
+                try:
+                    serving = await task
+                except Exception as exc:  # e.g. a mark queue not served yet: start afresh
+                    self.task_failures += 1
+                    log.critical("ALARM: MF delivery: taking an LEA over failed (%s: %s); "
+                                 "reconnecting", type(exc).__name__, exc)  # fmt: skip
+                    self.link.lost.set()
+                    return
             await self._delivered(queue, serving, message)
 
         return deliver

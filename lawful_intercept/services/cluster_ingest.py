@@ -3,9 +3,10 @@
 It terminates X2/X3 TLS from POIs (any POI may connect to any ingest node) and publishes what
 it reads, per partition (the task's XID decides it), as sealed X2/X3 batches of at most
 ``batch_octets``; it reads more from a POI only once the broker has confirmed what it
-published, so back-pressure reaches the POI through TCP as on a single MF. A publish the
-broker does not confirm (a node lost, a full queue) is retried on the next node that answers;
-PDUs that wait longer than ``refuse_after`` for a confirm are refused, counted and alarmed.
+published, so back-pressure reaches the POI through TCP as on a single MF (a broker short of
+memory or disk blocks publishers). A publish the broker does not confirm (a node lost, a
+nack) is retried on the next node that answers; PDUs that wait longer than ``refuse_after``
+for a confirm are refused, counted and alarmed (one line at the first and every thousandth).
 Nothing is acknowledged to a POI at any time (X2/X3 has no acknowledgement): PDUs in this
 node's socket buffers when it dies are lost to this hop, as on a single MF.
 """
@@ -17,6 +18,8 @@ import logging
 import ssl
 import time
 import uuid
+
+import aio_pika
 
 from lawful_intercept.adapters.aio import ANYONE, Peer, Senders
 from lawful_intercept.adapters.broker import BrokerLink, Topology, sealed_message
@@ -62,7 +65,7 @@ class IngestRole:
         self.messages = 0  # batches published
         self.message_octets = 0
         self.refused = 0  # X2/X3 PDUs refused: no broker confirmed them within refuse_after
-        self.retries = 0  # publishes retried (on another node, or once the queue had room)
+        self.retries = 0  # publishes retried (on the next node that answers)
 
     @property
     def port(self) -> int:
@@ -86,12 +89,16 @@ class IngestRole:
         now = time.time()
         partitions = self.topology.partitions
         batches: dict[int, list[list[bytes]]] = {}
+        sizes: dict[int, int] = {}  # octets of each partition's last group
         for view in views:
             data = view.data
-            groups = batches.setdefault(partition_of(view.header[6], partitions), [[]])
-            if groups[-1] and sum(len(p) + 4 for p in groups[-1]) + len(data) > self.batch_octets:
+            n = partition_of(view.header[6], partitions)
+            groups = batches.setdefault(n, [[]])
+            if groups[-1] and sizes[n] + 4 + len(data) > self.batch_octets:
                 groups.append([])
+                sizes[n] = 0
             groups[-1].append(data)
+            sizes[n] = sizes.get(n, 0) + 4 + len(data)
         out = [
             (self.topology.partition(n).name, XBatch(now, tuple(group)))
             for n, groups in batches.items()
@@ -109,19 +116,21 @@ class IngestRole:
                     self.messages += 1
                     self.message_octets += len(message.body)
                 else:
+                    before = self.refused
                     self.refused += len(batch.pdus)
-                    log.critical(
-                        "ALARM: MF ingest: no broker confirmed X2/X3 PDUs for %.0f s: %d "
-                        "refused so far", self.refuse_after, self.refused,
-                    )  # fmt: skip
+                    if before == 0 or before // 1000 != self.refused // 1000:
+                        log.critical(
+                            "ALARM: MF ingest: no broker confirmed X2/X3 PDUs for %.0f s: %d "
+                            "refused so far", self.refuse_after, self.refused,
+                        )  # fmt: skip
 
-    async def _confirmed(self, queue: str, message: object) -> bool:
+    async def _confirmed(self, queue: str, message: aio_pika.Message) -> bool:
         """Publish until a broker node confirms (the same id each time: a mediator drops a
         copy it already took), or ``refuse_after`` passes."""
         deadline = time.monotonic() + self.refuse_after
         while True:
             try:
-                await self.link.publish(queue, message)  # type: ignore[arg-type]
+                await self.link.publish(queue, message)
                 return True
             except TransportError as exc:
                 self.retries += 1
