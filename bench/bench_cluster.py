@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from support.cluster import ClusterRig
+from support.cluster import ClusterRig, send_pdus
 from support.delivery import udp_packet, x2x3_for
 from support.processes import LEMFProcess, MFProcess
 
@@ -56,22 +56,6 @@ def _lemf_packets(status: Path) -> int:
         return int(json.loads(status.read_text()).get("cc_packets", 0))
     except (OSError, ValueError):
         return 0
-
-
-async def _send(port: int, rig: Any, pdus: list[bytes]) -> None:
-    from lawful_intercept.adapters.aio import Backoff
-    from lawful_intercept.adapters.x2x3_transport import X2X3Sender
-    from lawful_intercept.protocol.x2x3_session import Timers
-
-    poi = X2X3Sender(
-        "127.0.0.1", port, rig.pki["poi"].client_context(), server_hostname="mf",
-        timers=Timers(5.0, 20.0), backoff=Backoff(initial=0.05, maximum=0.2),
-    )  # fmt: skip
-    await poi.start()
-    for pdu in pdus:
-        await poi.send(pdu)
-    await poi.flush(600)
-    await poi.close()
 
 
 def run_once(flow: str, broker: BrokerCluster, pdus: list[bytes], workdir: Path) -> dict[str, Any]:
@@ -108,7 +92,7 @@ def run_once(flow: str, broker: BrokerCluster, pdus: list[bytes], workdir: Path)
         pids["lemf"] = [lemf.process.pid]  # type: ignore[union-attr]
         before = {k: sum(_cpu(p) for p in v) for k, v in pids.items()}
         start = time.perf_counter()
-        asyncio.run(_send(port, rig, pdus))
+        asyncio.run(send_pdus(rig, [port], pdus, timers=(5.0, 20.0), flush=600))
         deadline = time.monotonic() + 600
         while _lemf_packets(status) < PACKETS:
             if time.monotonic() > deadline:

@@ -1,6 +1,6 @@
 """atheris harness: the MF cluster's broker message reader (codec.cluster.read_message).
 
-Property: any octets either read as one of the four message forms, which encodes back to
+Property: any octets either read as one of the five message forms, which encodes back to
 octets that read the same, or raise DecodeError. Nothing else escapes.
 """
 

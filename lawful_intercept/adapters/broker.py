@@ -22,6 +22,7 @@ import aio_pika
 import aio_pika.abc
 import aiormq.exceptions
 import attrs
+import pamqp.commands
 
 from lawful_intercept.errors import ConfigurationError, TransportError
 from lawful_intercept.protection.sealing import Sealer
@@ -52,7 +53,8 @@ class QueueSpec:
 class Topology:
     """The cluster's queues: ``prefix.x.<n>`` X2/X3 partitions and ``prefix.c.<n>`` their
     checkpoints; ``prefix.h.<tag>`` an LEA's HI PDUs and ``prefix.d.<tag>`` its delivery
-    mark, where a tag is a keyed hash of the LEA's name."""
+    mark, where a tag is a keyed hash of the LEA's name; ``prefix.s`` the log of the X1
+    state (a stream: read by every node, never consumed away)."""
 
     prefix: str
     partitions: int
@@ -76,6 +78,14 @@ class Topology:
 
     def checkpoint(self, n: int) -> QueueSpec:
         return self._record(f"{self.prefix}.c.{n}")
+
+    def x1_log(self) -> QueueSpec:
+        # a whole state per entry: 64 MiB keeps the last ones (a segment is trimmed whole)
+        return QueueSpec(
+            f"{self.prefix}.s",
+            {"x-queue-type": "stream", "x-max-length-bytes": 64 << 20,
+             "x-stream-max-segment-size-bytes": 4 << 20},
+        )  # fmt: skip
 
     def lea_tag(self, lea: str) -> str:
         return hashlib.blake2b(lea.encode(), key=self.tag_key, digest_size=8).hexdigest()
@@ -221,7 +231,7 @@ class BrokerLink:
         channel of 3.10 can stay stuck on a lost queue leader, so the link is marked lost
         and the caller connects afresh)."""
         try:
-            await (channel or self._channel()).default_exchange.publish(
+            confirm = await (channel or self._channel()).default_exchange.publish(
                 message, routing_key=queue, timeout=self.confirm_timeout
             )
         except aio_pika.exceptions.DeliveryError as exc:
@@ -230,6 +240,8 @@ class BrokerLink:
         except BROKER_ERRORS as exc:
             self.lost.set()
             raise TransportError(f"{self.name}: publish failed ({exc!r})") from None
+        if not isinstance(confirm, pamqp.commands.Basic.Ack):  # returned: no such queue
+            raise TransportError(f"{self.name}: the broker has no queue {queue}")
 
     async def close(self) -> None:
         connection, self.connection, self.channel = self.connection, None, None

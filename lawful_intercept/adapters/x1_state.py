@@ -28,8 +28,8 @@ from lawful_intercept.codec.x1.messages import (
 from lawful_intercept.protection.keys.base import KeyStore
 from lawful_intercept.protection.sealing import Sealer, stored_data_key
 
-__all__ = ["X1State", "destination_from_json", "destination_to_json", "task_from_json",
-           "task_to_json"]  # fmt: skip
+__all__ = ["X1Document", "X1State", "destination_from_json", "destination_to_json",
+           "task_from_json", "task_to_json"]  # fmt: skip
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (xid TEXT PRIMARY KEY, sealed BLOB NOT NULL);
@@ -150,3 +150,57 @@ class X1State:
         if not self._sealer.closed:
             self._sealer.close()
             self._db.close()
+
+
+class X1Document:
+    """Tasks and destinations in memory, with the one document (JSON, in XID and DID order)
+    an MF cluster keeps its X1 state in; the same methods as :class:`X1State`."""
+
+    def __init__(
+        self,
+        tasks: dict[uuid.UUID, TaskDetails] | None = None,
+        destinations: dict[uuid.UUID, DestinationDetails] | None = None,
+    ) -> None:
+        self._tasks = dict(tasks or {})
+        self._destinations = dict(destinations or {})
+
+    @classmethod
+    def read(cls, document: bytes) -> X1Document:
+        """The state a document holds; ValueError when it does not parse."""
+        try:
+            value = json.loads(document)
+            tasks = [task_from_json(v) for v in value["tasks"]]
+            destinations = [destination_from_json(v) for v in value["destinations"]]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"X1 state document: {exc!r}") from None
+        return cls({t.xid: t for t in tasks}, {d.did: d for d in destinations})
+
+    def document(self) -> bytes:
+        value = {
+            "tasks": [task_to_json(self._tasks[k]) for k in sorted(self._tasks)],
+            "destinations": [
+                destination_to_json(self._destinations[k]) for k in sorted(self._destinations)
+            ],
+        }
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+    def put_task(self, task: TaskDetails) -> None:
+        self._tasks[task.xid] = task
+
+    def remove_task(self, xid: uuid.UUID) -> None:
+        self._tasks.pop(xid, None)
+
+    def tasks(self) -> dict[uuid.UUID, TaskDetails]:
+        return dict(self._tasks)
+
+    def put_destination(self, destination: DestinationDetails) -> None:
+        self._destinations[destination.did] = destination
+
+    def remove_destination(self, did: uuid.UUID) -> None:
+        self._destinations.pop(did, None)
+
+    def destinations(self) -> dict[uuid.UUID, DestinationDetails]:
+        return dict(self._destinations)
+
+    def close(self) -> None:
+        """Nothing to close (the interface of :class:`X1State`)."""

@@ -171,7 +171,7 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
         for name, key_file in config.hi_key_files().items():
             keys[name] = store.unwrap_hi_key(key_file.read_bytes())
         if config.cluster is not None:
-            return await _run_cluster_node(args, config, store, keys, err)
+            return await _run_cluster_node(args, config, base, store, keys, err)
         queue = SQLiteQueue.with_keystore(
             config.queue_path, store, max_records=config.max_records,
             max_octets=config.max_octets,
@@ -207,26 +207,15 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
         clock = service_clock(args, "li mf")
         x1 = None
         if config.x1 is not None:
-            from lawful_intercept.codec.x1.messages import DestinationDetails
-            from lawful_intercept.protocol.mediator import LEAConfig
-            from lawful_intercept.services.x1_hooks import MFHooks
+            from lawful_intercept.services.x1_hooks import MFHooks, lea_protection
             from lawful_intercept.services.x1_runner import load_ne_config, start_ne
 
             assert config.x1_delivery_tls is not None
             ne_config = load_ne_config(config.x1, base)
-            protection = config.x1_protection
-
-            def lea_settings(
-                destination: DestinationDetails,
-            ) -> tuple[LEAConfig, HIKey | None]:
-                name = str(destination.did)
-                if name in protection:
-                    return protection[name][0], keys.get(name)
-                return LEAConfig(name, integrity_every=1000), None
-
             hooks = MFHooks(
-                service, config.x1_delivery_tls.client_context(), lea_settings=lea_settings
-            )
+                service, config.x1_delivery_tls.client_context(),
+                lea_settings=lea_protection(config.x1_protection, keys),
+            )  # fmt: skip
             x1 = await start_ne(ne_config, store, hooks, clock)
             print(f"li mf: X1 on {ne_config.host}:{x1[1].port} as {ne_config.ne_id}, "
                   f"{len(x1[0].tasks)} task(s) provisioned", file=err, flush=True)  # fmt: skip
@@ -288,6 +277,7 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
 async def _run_cluster_node(
     args: argparse.Namespace,
     config: object,
+    base: Path,
     store: KeyStore,
     keys: dict[str, HIKey],
     err: TextIO,
@@ -298,9 +288,12 @@ async def _run_cluster_node(
 
     from lawful_intercept.services.cluster_node import ClusterNode
     from lawful_intercept.services.mf_config import MFConfig
+    from lawful_intercept.services.x1_runner import load_ne_config
 
     assert isinstance(config, MFConfig)
-    node = ClusterNode(config, store, keys)
+    x1 = load_ne_config(config.x1, base) if config.x1 is not None else None
+    clock = service_clock(args, "li mf")
+    node = ClusterNode(config, store, keys, x1=x1, time_check=clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -313,6 +306,8 @@ async def _run_cluster_node(
         metrics = MetricsEndpoint(tls, host, port, "li_mf_cluster", CLUSTER_GAUGES)
     await node.start()
     where = f", X2/X3 on {config.listen[0]}:{node.port}" if node.port is not None else ""
+    if node.x1_server is not None and x1 is not None:
+        where += f", X1 on {x1.host}:{node.x1_server.port} as {x1.ne_id}"
     print(f"li mf: cluster node ({', '.join(node.roles)}){where}, {len(config.tasks)} task(s), "
           f"{len(config.leas)} LEA(s)", file=err, flush=True)  # fmt: skip
     try:
@@ -320,7 +315,7 @@ async def _run_cluster_node(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
             status = node.status()
-            publish(args.status_file, metrics, attrs.asdict(status))
+            publish(args.status_file, metrics, {**attrs.asdict(status), **clock.check()})
             if not args.quiet:
                 alarms = ""
                 if status.refused or status.refused_messages or status.sequence_gaps:
@@ -351,7 +346,10 @@ CLOCK_GAUGES = frozenset({"time_synchronised", "time_max_error_seconds"})
 #: LEMFCounters fields that are levels, not running totals
 LEMF_GAUGES = CLOCK_GAUGES | {"held"}
 #: ClusterStatus fields that are levels, not running totals
-CLUSTER_GAUGES = frozenset({"owned_partitions", "serving", "broker_nodes", "last_takeover_seconds"})
+CLUSTER_GAUGES = CLOCK_GAUGES | {
+    "owned_partitions", "serving", "broker_nodes", "last_takeover_seconds", "x1_version",
+    "x1_tasks", "x1_destinations",
+}  # fmt: skip
 #: MFStatus fields that are levels, not running totals
 MF_GAUGES = CLOCK_GAUGES | {
     "queued", "pending", "connected", "storage_fault", "queue_rolled_back", "time_hold",

@@ -7,7 +7,9 @@ Four forms, each starting with a one-octet kind:
 - ``H`` an HI batch (mediation -> an LEA's queue): PS-PDUs, each as an 8-octet stream
   identifier, a 4-octet sequence number and its 4-octet length before the PDU;
 - ``C`` a partition checkpoint and ``D`` a delivery mark: JSON (see
-  :class:`PartitionRecord` and :class:`DeliveryMark`).
+  :class:`PartitionRecord` and :class:`DeliveryMark`);
+- ``S`` a version of the cluster's X1 state (see :class:`X1Record`): an 8-octet version, a
+  16-octet nonce, then the state's document (empty: a probe, which changes nothing).
 
 Nothing here is in TS 103 221 or TS 102 232: these are the cluster's own internal forms. Every
 reader raises DecodeError with the octet offset of what it could not read.
@@ -29,11 +31,13 @@ __all__ = [
     "HIBatch",
     "HIItem",
     "PartitionRecord",
+    "X1Record",
     "XBatch",
     "read_message",
 ]
 
-_X, _H, _C, _D = b"X", b"H", b"C", b"D"
+_X, _H, _C, _D, _S = b"X", b"H", b"C", b"D", b"S"
+_VERSION = struct.Struct(">Q")
 _TIME = struct.Struct(">d")
 _LENGTH = struct.Struct(">I")
 _ITEM = struct.Struct(">QII")  # stream, sequence, length
@@ -83,13 +87,16 @@ class PartitionRecord:
     snapshot, taken with nothing held) and its time; the ids of the X2/X3 batches the epoch
     before applied (acknowledged to the broker only once this record is stored); the ids the
     epoch has taken so far, in groups in the order it took them (held aggregation is
-    released at each group's end), so a takeover re-mediates them exactly."""
+    released at each group's end), so a takeover re-mediates them exactly; and the tasks
+    the epoch mediates (empty: not recorded, the owner's own), so X1 changes take effect at
+    an epoch's start and a takeover mediates the open epoch with the tasks it had."""
 
     epoch: int
     state: bytes
     time: float
     applied: tuple[bytes, ...] = ()
     order: tuple[tuple[bytes, ...], ...] = ()
+    tasks: bytes = b""
 
     def encode(self) -> bytes:
         body = {
@@ -99,7 +106,23 @@ class PartitionRecord:
             "applied": [i.hex() for i in self.applied],
             "order": [[i.hex() for i in group] for group in self.order],
         }
+        if self.tasks:
+            body["tasks"] = self.tasks.decode()
         return _C + json.dumps(body, separators=(",", ":")).encode()
+
+
+@attrs.frozen
+class X1Record:
+    """A version of the cluster's X1 state (tasks and destinations, as ``document``) in its
+    log; ``nonce`` lets the node that proposed it see it come back. A ``document`` of no
+    octets is a probe: it tells a node reading the log that it has read all before it."""
+
+    version: int
+    nonce: bytes
+    document: bytes = b""
+
+    def encode(self) -> bytes:
+        return _S + _VERSION.pack(self.version) + self.nonce + self.document
 
 
 @attrs.frozen
@@ -181,9 +204,13 @@ def _record(data: bytes) -> PartitionRecord:
     ):
         raise DecodeError(1, "checkpoint fields missing or of the wrong type")
     groups = tuple(_ids(group, "order") for group in order)
+    tasks = body.get("tasks", "")
+    if not isinstance(tasks, str):
+        raise DecodeError(1, "checkpoint tasks are not a string")
     return PartitionRecord(
-        epoch, state.encode(), float(time), _ids(body.get("applied"), "applied"), groups
-    )
+        epoch, state.encode(), float(time), _ids(body.get("applied"), "applied"), groups,
+        tasks.encode(),
+    )  # fmt: skip
 
 
 def _mark(data: bytes) -> DeliveryMark:
@@ -199,7 +226,7 @@ def _mark(data: bytes) -> DeliveryMark:
     return DeliveryMark(out)
 
 
-def read_message(data: bytes) -> XBatch | HIBatch | PartitionRecord | DeliveryMark:
+def read_message(data: bytes) -> XBatch | HIBatch | PartitionRecord | DeliveryMark | X1Record:
     """The message ``data`` holds (its kind from the first octet)."""
     kind = data[:1]
     if kind == _X:
@@ -215,6 +242,12 @@ def read_message(data: bytes) -> XBatch | HIBatch | PartitionRecord | DeliveryMa
         return _record(data)
     if kind == _D:
         return _mark(data)
+    if kind == _S:
+        if len(data) < 1 + _VERSION.size + 16:
+            raise DecodeError(len(data), "truncated X1 state record")
+        (version,) = _VERSION.unpack_from(data, 1)
+        at = 1 + _VERSION.size
+        return X1Record(version, data[at : at + 16], data[at + 16 :])
     raise DecodeError(0, f"unknown cluster message kind {kind!r}")
 
 

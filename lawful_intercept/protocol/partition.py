@@ -19,6 +19,9 @@ the recorded order, giving the same sequence numbers and the same octets (an LEA
 drops the copies it already has, by stream and sequence number); the epoch is then closed as
 its owner would have closed it. Batches the record does not name were never published for.
 
+Every record names the tasks its epoch mediates: a change of tasks (X1) takes effect when the
+next epoch starts, and a takeover mediates the open epoch with the tasks the record names.
+
 An ECDSA-signed IntegrityCheck made again carries a different (equally valid) signature: the
 delivery keeps whichever copy of its sequence number came first.
 """
@@ -27,7 +30,9 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import json
 import time as _time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 
 import attrs
@@ -38,7 +43,8 @@ from lawful_intercept.errors import DecodeError
 from lawful_intercept.protection.keys.base import HIKey
 from lawful_intercept.protocol.mediator import HIPDU, LEAConfig, Mediator, TaskBinding
 
-__all__ = ["PartitionMediation", "Step", "partition_of", "stream_id"]
+__all__ = ["PartitionMediation", "Step", "decode_tasks", "encode_tasks", "partition_of",
+           "stream_id"]  # fmt: skip
 
 #: epochs whose batch ids a record keeps as applied (see PartitionMediation)
 APPLIED_EPOCHS = 4
@@ -53,6 +59,33 @@ def stream_id(pdu: HIPDU) -> int:
     """The opaque 64-bit identifier of a PS-PDU's delivery stream (LEA, LIID, interface)."""
     key = b"\0".join((pdu.lea.encode(), pdu.liid, pdu.handover.value.encode()))
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
+
+
+def encode_tasks(bindings: Iterable[TaskBinding]) -> bytes:
+    """The task bindings of a partition record (JSON, in XID order)."""
+    rows = [
+        [b.xid.hex, b.liid.hex(), list(b.leas), b.operator_id.hex(),
+         b.network_element_id.hex() if b.network_element_id is not None else None,
+         b.authorization_country_code, b.delivery_country_code, b.fiveg]
+        for b in sorted(bindings, key=lambda b: b.xid.bytes)
+    ]  # fmt: skip
+    return json.dumps(rows, separators=(",", ":")).encode()
+
+
+def decode_tasks(data: bytes) -> tuple[TaskBinding, ...]:
+    """The task bindings :func:`encode_tasks` wrote; DecodeError for anything else."""
+    out = []
+    try:
+        for xid, liid, leas, operator, ne, authorization, delivery, fiveg in json.loads(data):
+            binding = TaskBinding(
+                uuid.UUID(hex=xid), bytes.fromhex(liid), tuple(str(n) for n in leas),
+                bytes.fromhex(operator), bytes.fromhex(ne) if ne is not None else None,
+                authorization, delivery, bool(fiveg),
+            )  # fmt: skip
+            out.append(binding)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise DecodeError(0, f"a checkpoint's tasks do not parse: {exc}") from None
+    return tuple(out)
 
 
 @attrs.frozen
@@ -99,13 +132,19 @@ class PartitionMediation:
         self.epoch_batches, self.epoch_seconds = epoch_batches, epoch_seconds
         self._clock = clock
         self.counters = PartitionCounters()
-        ordered = sorted(
-            (b for b in bindings if partition_of(b.xid.bytes, partitions) == partition),
-            key=lambda b: b.xid.bytes,
-        )
+        self.partitions = partitions
+        self._leas = {lea.name: lea for lea in leas}
+        current = self._mine(bindings)
+        # the open epoch's tasks: as its record names them (a takeover), else the owner's
+        self._bindings = current
+        self._pending: tuple[TaskBinding, ...] | None = None  # tasks for the next epoch
+        if record is not None and record.tasks:
+            self._bindings = tuple(self._known(b) for b in decode_tasks(record.tasks))
+            if self._bindings != current:
+                self._pending = current
         start = record.time if record is not None else clock()
         self.mediator = Mediator(
-            ordered, leas, keys=keys, signer=signer, now=start,
+            self._bindings, self._leas.values(), keys=keys, signer=signer, now=start,
             state=record.state if record is not None else None,
             counter_lane=(partition, partitions),
         )  # fmt: skip
@@ -134,6 +173,31 @@ class PartitionMediation:
             record.state if record is not None else self.mediator.snapshot(periods=True)
         )
 
+    def _mine(self, bindings: Iterable[TaskBinding]) -> tuple[TaskBinding, ...]:
+        return tuple(
+            sorted(
+                (
+                    b
+                    for b in bindings
+                    if partition_of(b.xid.bytes, self.partitions) == self.partition
+                ),
+                key=lambda b: b.xid.bytes,
+            )
+        )
+
+    def _known(self, binding: TaskBinding) -> TaskBinding:
+        """A recorded binding without the LEAs no longer known (a destination removed since:
+        nothing more can be delivered to it)."""
+        leas = tuple(n for n in binding.leas if n in self._leas)
+        return binding if leas == binding.leas else attrs.evolve(binding, leas=leas)
+
+    def retask(self, bindings: Iterable[TaskBinding], leas: Iterable[LEAConfig]) -> None:
+        """The cluster's tasks and LEAs changed (X1): they apply from the next epoch."""
+        for lea in leas:
+            self._leas[lea.name] = lea
+        mine = self._mine(bindings)
+        self._pending = mine if mine != self._bindings else None
+
     @property
     def replaying(self) -> bool:
         """Batches of the last record's open epoch have still to come back."""
@@ -154,8 +218,9 @@ class PartitionMediation:
 
     def _make_record(self) -> PartitionRecord:
         return PartitionRecord(
-            self.epoch, self._epoch_state, self._started, self._applied_ids, tuple(self._order)
-        )
+            self.epoch, self._epoch_state, self._started, self._applied_ids, tuple(self._order),
+            encode_tasks(self._bindings),
+        )  # fmt: skip
 
     def take(self, batches: list[tuple[bytes, XBatch]]) -> list[Step]:
         """Batches the broker delivered (id, batch), in delivery order; the steps to run."""
@@ -201,10 +266,13 @@ class PartitionMediation:
         return steps
 
     def _group(self, batches: list[tuple[bytes, XBatch]], *, record: bool) -> Step:
-        """Mediate one group; with ``record`` it is added to the epoch's record first."""
+        """Mediate one group; with ``record`` it is added to the epoch's record first. The
+        epoch's first group takes the tasks changed since it started."""
+        pdus: list[HIPDU] = []
+        if record and not self._order and self._pending is not None:
+            pdus += self._apply_tasks(self._pending)
         self._order.append(tuple(i for i, _ in batches))
         self._taken.update(i for i, _ in batches)
-        pdus: list[HIPDU] = []
         mediator = self.mediator
         for _, batch in batches:
             self._time = max(self._time, batch.time)
@@ -233,6 +301,8 @@ class PartitionMediation:
         """Close the epoch: every held packet and IntegrityCheck out, then the next epoch's
         record, then the closed epoch's batches acknowledged."""
         flushed = self.mediator.poll(self._time, flush=True, wall=self._time)
+        if self._pending is not None:
+            flushed += self._apply_tasks(self._pending)
         applied = tuple(i for g in self._order for i in g)
         self.epoch += 1
         self.counters.epochs += 1
@@ -246,6 +316,25 @@ class PartitionMediation:
         self._epoch_state = self.mediator.snapshot(periods=True)
         self._record = self._make_record()
         return [Step(outputs=_by_lea(flushed)), Step(record=self._record, ack=applied)]
+
+    def _apply_tasks(self, bindings: tuple[TaskBinding, ...]) -> list[HIPDU]:
+        """The next epoch's tasks: bindings gone or changed removed (their numbering kept),
+        new ones added."""
+        self._pending = None
+        mediator = self.mediator
+        for lea in self._leas.values():
+            mediator.add_lea(lea)
+        out: list[HIPDU] = []
+        new = {b.xid: self._known(b) for b in bindings}
+        for old in self._bindings:
+            if new.get(old.xid) != old:
+                out += mediator.remove_binding(old.xid)
+        kept = set(self._bindings)
+        for binding in new.values():
+            if binding not in kept:
+                mediator.add_binding(binding, now=self._time)
+        self._bindings = tuple(new.values())
+        return out
 
 
 def _by_lea(pdus: list[HIPDU]) -> dict[str, list[HIItem]]:

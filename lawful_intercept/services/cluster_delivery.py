@@ -116,14 +116,35 @@ class DeliveryRole:
             takeovers=self.takeovers, reconnects=self.reconnects,
         )  # fmt: skip
 
+    async def redirect(self, destinations: Mapping[str, Destination]) -> None:
+        """The cluster's LEAs changed (X1): a new one is consumed at once; one changed or
+        removed makes the node consume afresh (what it held goes back to the broker, and it
+        takes its LEAs over again from their marks)."""
+        old, self.destinations = self.destinations, dict(destinations)
+        if self._runner is None or self.link.channel is None:
+            return
+        if any(self.destinations.get(name) != value for name, value in old.items()):
+            log.info("MF delivery: an LEA's destination changed; consuming afresh")
+            self.link.lost.set()
+            return
+        try:
+            for name in self.destinations.keys() - old.keys():
+                await self._consume(name)
+        except (*BROKER_ERRORS, TransportError) as exc:
+            log.warning("MF delivery: consuming a new LEA's queue failed (%s)", exc)
+            self.link.lost.set()
+
+    async def _consume(self, name: str) -> None:
+        await self.link.declare(self.topology.mark(name))
+        queue = await self.link.declare(self.topology.lea(name))
+        await queue.consume(self._deliverer(name))
+
     async def _run(self) -> None:
         while True:
             await self.link.connect(prefetch=PREFETCH)
             try:
-                for name in self.destinations:
-                    await self.link.declare(self.topology.mark(name))
-                    queue = await self.link.declare(self.topology.lea(name))
-                    await queue.consume(self._deliverer(name))
+                for name in list(self.destinations):
+                    await self._consume(name)
                 await self.link.lost.wait()
             except (*BROKER_ERRORS, TransportError) as exc:
                 log.warning("MF delivery: broker connection failed (%s)", exc)

@@ -143,6 +143,23 @@ class MediationRole:
             hi_messages=self.hi_messages,
         )
 
+    async def retask(self, bindings: Iterable[TaskBinding], leas: Iterable[LEAConfig]) -> None:
+        """The cluster's tasks or LEAs changed (X1): a new LEA's queue is declared, then
+        every partition takes the change when its next epoch starts."""
+        known = {lea.name for lea in self.leas}
+        self.bindings, self.leas = tuple(bindings), tuple(leas)
+        try:
+            if self.link.channel is not None:
+                for lea in self.leas:
+                    if lea.name not in known:
+                        await self.link.declare(self.topology.lea(lea.name))
+        except (*BROKER_ERRORS, TransportError) as exc:  # connecting again declares them
+            log.warning("MF mediation: declaring an LEA's queue failed (%s)", exc)
+            self.link.lost.set()
+        for owned in self._owned.values():
+            if owned.mediation is not None:
+                owned.mediation.retask(self.bindings, self.leas)
+
     async def _run(self) -> None:
         """Connect, consume every partition (each on a channel of its own), and keep the
         partitions shared out; after a lost connection, drop every partition and start

@@ -5,6 +5,10 @@ each on its own broker connection.
 The cluster's data key (what every message body is sealed with) is kept in the
 ``sealing_key`` file wrapped by the key store's KEK, as the SQLite queue keeps its own; the
 queue tags (keyed hashes of the LEAs' names) come from it too, so the broker learns no name.
+
+With an ``x1`` section every node answers the ADMF (as one NE: the same ``ne_identifier``)
+and every node's roles follow the X1 state the cluster keeps in the broker
+(:mod:`lawful_intercept.services.cluster_x1`), besides the configuration's own LEAs and tasks.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from lawful_intercept.adapters.audit import AuditLog
 from lawful_intercept.adapters.broker import (
     BROKER_ERRORS,
     BrokerLink,
@@ -27,13 +32,19 @@ from lawful_intercept.adapters.broker import (
     sealed_message,
 )
 from lawful_intercept.adapters.hi_client import Destination
+from lawful_intercept.adapters.time_source import ClockCheck
+from lawful_intercept.adapters.x1_state import X1Document
+from lawful_intercept.adapters.x1_transport import X1Server
 from lawful_intercept.errors import ConfigurationError, IntegrityError, TransportError
 from lawful_intercept.protection.keys.base import HIKey, KeyStore, zeroise
 from lawful_intercept.protection.sealing import Sealer, stored_data_key
 from lawful_intercept.services.cluster_delivery import DeliveryRole, DeliveryStatus
 from lawful_intercept.services.cluster_ingest import IngestRole
 from lawful_intercept.services.cluster_mediation import MediationRole, MediationStatus
+from lawful_intercept.services.cluster_x1 import ClusterX1
 from lawful_intercept.services.mf_config import ClusterConfig, LEAEntry, MFConfig
+from lawful_intercept.services.x1_hooks import lea_protection, task_binding
+from lawful_intercept.services.x1_runner import NEConfig
 
 __all__ = ["ClusterNode", "ClusterStatus"]
 
@@ -72,6 +83,14 @@ class ClusterStatus:
     #: per role, the broker node it is connected to (its place in ``brokers``, from 0; -1:
     #: none)
     broker_nodes: dict[str, int] = attrs.field(factory=dict)
+    #: the X1 state version this node has, what it holds, the requests it answered, those
+    #: applied again after another node's change came first, and log entries refused
+    x1_version: int = 0
+    x1_tasks: int = 0
+    x1_destinations: int = 0
+    x1_requests: int = 0
+    x1_conflicts: int = 0
+    x1_refused_entries: int = 0
 
 
 def _broker_password(user: str) -> str:
@@ -102,11 +121,22 @@ class ClusterNode:
         config: MFConfig,
         store: KeyStore,
         keys: Mapping[str, HIKey],
+        *,
+        x1: NEConfig | None = None,
+        time_check: ClockCheck | None = None,
     ) -> None:
+        """``x1``: the configuration's ``x1`` section (read by x1_runner.load_ne_config)."""
         cluster = config.cluster
         if cluster is None:
             raise ConfigurationError("the configuration has no cluster section")
         self.config = cluster
+        self.mf, self.keys = config, keys
+        self.x1_config = x1
+        self.x1: ClusterX1 | None = None
+        self.x1_server: X1Server | None = None
+        self.audit: AuditLog | None = None
+        tls_files = config.x1_delivery_tls
+        self._x1_tls = tls_files.client_context() if x1 is not None and tls_files else None
         data_key = stored_data_key(cluster.sealing_key, store)
         try:
             tag_key = hashlib.blake2b(bytes(data_key), person=b"li-queue-tags").digest()
@@ -134,6 +164,14 @@ class ClusterNode:
                     link=self._link("delivery", tls), topology=self.topology,
                     sealer=self._sealer(data_key), destinations=destinations,
                     operator_id=config.operator_id,
+                )  # fmt: skip
+            if x1 is not None:
+                self.audit = AuditLog(x1.audit, store, time_check=time_check)
+                self.x1 = ClusterX1(
+                    link=self._link("X1", tls), topology=self.topology,
+                    sealer=self._sealer(data_key), ne_id=x1.ne_id,
+                    operator_id=config.operator_id, on_change=self._provisioned,
+                    audit=self.audit, time_check=time_check,
                 )  # fmt: skip
         finally:
             zeroise(data_key)
@@ -200,16 +238,57 @@ class ClusterNode:
         finally:
             await link.close()
 
+    async def _provisioned(self, state: X1Document) -> None:
+        """The cluster's X1 state (read from the log): the roles' tasks and LEAs are the
+        configuration's and its."""
+        config = self.mf
+        settings = lea_protection(config.x1_protection, self.keys)
+        x1_leas = [settings(d)[0] for d in state.destinations().values()]
+        bindings = [
+            *config.tasks,
+            *(task_binding(t, config.operator_id) for t in state.tasks().values()),
+        ]
+        if self.mediation is not None:
+            await self.mediation.retask(bindings, [*(e.config for e in config.leas), *x1_leas])
+        if self.delivery is not None:
+            await self.delivery.redirect({**self._static_destinations(), **self._lemfs(state)})
+
+    def _static_destinations(self) -> dict[str, Destination]:
+        entries = {e.config.name: e for e in self.mf.leas}
+        return {name: _destination(entries[name]) for name in self.config.deliver}
+
+    def _lemfs(self, state: X1Document) -> dict[str, Destination]:
+        """The LEMF of every destination the ADMF provisioned (by DID)."""
+        if self._x1_tls is None:
+            return {}
+        return {
+            str(did): Destination(str(details.address), details.port, self._x1_tls)
+            for did, details in state.destinations().items()
+        }
+
     async def start(self) -> None:
         await self.check_key()
+        if self.x1 is not None:
+            await self.x1.start()  # the roles get the X1 state before they start
         for role in (self.delivery, self.mediation, self.ingest):
             if role is not None:
                 await role.start()
+        if self.x1 is not None and self.x1_config is not None:
+            x1 = self.x1_config
+            self.x1_server = X1Server(
+                x1.tls.server_context(), self.x1.handle, admf_certificates=x1.admfs,
+                host=x1.host, port=x1.port,
+            )  # fmt: skip
+            await self.x1_server.start()
 
     async def close(self) -> None:
-        for role in (self.ingest, self.mediation, self.delivery):
+        if self.x1_server is not None:
+            await self.x1_server.close()
+        for role in (self.ingest, self.mediation, self.delivery, self.x1):
             if role is not None:
                 await role.close()
+        if self.audit is not None:
+            self.audit.close()
         for sealer in self._sealers:
             sealer.close()
 
@@ -253,6 +332,16 @@ class ClusterNode:
             if role is not None
         }  # fmt: skip
         nodes = {name: -1 if link.current is None else link.current for name, link in links.items()}
+        if self.x1 is not None:
+            x1 = self.x1
+            values.update(
+                x1_version=x1.log.version, x1_tasks=len(x1.state.tasks()),
+                x1_destinations=len(x1.state.destinations()), x1_requests=x1.requests,
+                x1_conflicts=x1.conflicts, x1_refused_entries=x1.refused_entries,
+            )  # fmt: skip
+            reconnects += x1.reconnects
+            failures += x1.task_failures
+            nodes["x1"] = -1 if x1.link.current is None else x1.link.current
         return ClusterStatus(
             broker_nodes=nodes, refused_messages=refused, takeovers=takeovers,
             broker_reconnects=reconnects, task_failures=failures,

@@ -281,10 +281,9 @@ def load_mf_config(path: str | Path) -> MFConfig:
 
 def _cluster(raw: dict[str, Any], base: Path, leas: set[str], source: Path) -> ClusterConfig:
     value = raw["cluster"]
-    if "x1" in raw:
+    if "state" in raw.get("x1", {}):
         raise ConfigurationError(
-            f"{source}: cluster: X1 provisioning of a cluster is not supported yet: give "
-            "static leas and tasks"
+            f"{source}: x1.state: a cluster keeps its X1 state in the broker, not in a file"
         )
     deliver = tuple(value.get("deliver", sorted(leas)))
     unknown = sorted(set(deliver) - leas)

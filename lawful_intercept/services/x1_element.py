@@ -28,9 +28,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from typing import Protocol
 
-from lawful_intercept.adapters.audit import AuditLog
 from lawful_intercept.adapters.time_source import ClockCheck
-from lawful_intercept.adapters.x1_state import X1State
 from lawful_intercept.codec.x1.messages import (
     OK,
     ActivateTask,
@@ -66,9 +64,35 @@ from lawful_intercept.codec.x1.messages import (
 from lawful_intercept.codec.x1.schema import X1SchemaError
 from lawful_intercept.errors import LawfulInterceptError, X1Error
 
-__all__ = ["ElementHooks", "NetworkElement"]
+__all__ = ["AuditTrail", "ElementHooks", "NetworkElement", "X1Store"]
 
 log = logging.getLogger(__name__)
+
+
+class X1Store(Protocol):
+    """Where an element keeps what it was provisioned with (adapters.x1_state)."""
+
+    def tasks(self) -> dict[uuid.UUID, TaskDetails]: ...
+
+    def destinations(self) -> dict[uuid.UUID, DestinationDetails]: ...
+
+    def put_task(self, task: TaskDetails) -> None: ...
+
+    def remove_task(self, xid: uuid.UUID) -> None: ...
+
+    def put_destination(self, destination: DestinationDetails) -> None: ...
+
+    def remove_destination(self, did: uuid.UUID) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class AuditTrail(Protocol):
+    """Where an element records each request (adapters.audit.AuditLog)."""
+
+    def append(self, actor: str, action: str, subject: str, outcome: str) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class ElementHooks(Protocol):
@@ -119,10 +143,10 @@ class NetworkElement:
     def __init__(
         self,
         ne_id: str,
-        state: X1State,
+        state: X1Store,
         hooks: ElementHooks,
         *,
-        audit: AuditLog | None = None,
+        audit: AuditTrail | None = None,
         clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
         time_check: ClockCheck | None = None,
     ) -> None:

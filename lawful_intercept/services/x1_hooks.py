@@ -19,6 +19,8 @@ import ssl
 import uuid
 from collections.abc import Callable, Mapping
 
+import attrs
+
 from lawful_intercept.adapters.hi_client import Destination
 from lawful_intercept.adapters.x2x3_transport import X2X3Sender
 from lawful_intercept.codec.x1.messages import (
@@ -37,7 +39,7 @@ from lawful_intercept.protocol.targets import Target
 from lawful_intercept.services.mf import MFService
 from lawful_intercept.services.poi import POIService
 
-__all__ = ["MFHooks", "POIHooks", "intercept_task"]
+__all__ = ["MFHooks", "POIHooks", "intercept_task", "lea_protection", "task_binding"]
 
 _IP_KINDS = ("ipv4Address", "ipv6Address", "ipv4Cidr", "ipv6Cidr")
 
@@ -62,6 +64,19 @@ def intercept_task(details: TaskDetails, idle_timeout: float = 60.0) -> Intercep
     return InterceptTask(
         details.xid, tuple(targets), correlation_id=details.correlation_id or 0,
         idle_timeout=idle_timeout, iri=details.delivery_type is not DeliveryType.X3_ONLY,
+    )  # fmt: skip
+
+
+def task_binding(task: TaskDetails, operator_id: bytes) -> TaskBinding:
+    """What an MF mediates for an X1 task; X1Error 3000 when it has no mediationDetails
+    (the LIID)."""
+    if not task.mediation:
+        raise X1Error(ErrorCode.ACTIVATE_TASK_FAILED, "an MF needs mediationDetails with the LIID")
+    details = task.mediation[0]
+    leas: tuple[str, ...] = tuple(str(d) for d in details.dids or task.dids)
+    return TaskBinding(
+        task.xid, details.liid.encode(), leas, operator_id=operator_id,
+        fiveg=any(target.kind in FIVEG_TARGET_KINDS for target in task.targets),
     )  # fmt: skip
 
 
@@ -148,6 +163,21 @@ def _default_settings(destination: DestinationDetails) -> tuple[LEAConfig, None]
     return LEAConfig(str(destination.did), integrity_every=1000), None
 
 
+def lea_protection(
+    protection: Mapping[str, tuple[LEAConfig, object]], keys: Mapping[str, HIKey]
+) -> LEASettings:
+    """An MF's settings for the LEA a destination names: its configuration's protection for
+    that DID (``x1.leas``) with its HI key, else integrity checks every 1000 PDUs."""
+
+    def settings(destination: DestinationDetails) -> tuple[LEAConfig, HIKey | None]:
+        name = str(destination.did)
+        if name in protection:
+            return attrs.evolve(protection[name][0], name=name), keys.get(name)
+        return LEAConfig(name, integrity_every=1000), None
+
+    return settings
+
+
 class MFHooks:
     """X1 at an MF: destinations are LEAs' LEMFs, tasks are mediation bindings."""
 
@@ -165,16 +195,7 @@ class MFHooks:
         self.acknowledgement = acknowledgement
 
     def _binding(self, task: TaskDetails) -> TaskBinding:
-        if not task.mediation:
-            raise X1Error(
-                ErrorCode.ACTIVATE_TASK_FAILED, "an MF needs mediationDetails with the LIID"
-            )
-        details = task.mediation[0]
-        leas: tuple[str, ...] = tuple(str(d) for d in details.dids or task.dids)
-        return TaskBinding(
-            task.xid, details.liid.encode(), leas, operator_id=self.service.operator_id,
-            fiveg=any(target.kind in FIVEG_TARGET_KINDS for target in task.targets),
-        )  # fmt: skip
+        return task_binding(task, self.service.operator_id)
 
     async def activate(
         self, task: TaskDetails, destinations: Mapping[uuid.UUID, DestinationDetails]
@@ -196,10 +217,7 @@ class MFHooks:
 
     async def destination_changed(self, destination: DestinationDetails) -> None:
         lea, key = self.lea_settings(destination)
-        lea = LEAConfig(
-            str(destination.did), lea.encryption, lea.integrity_every, lea.integrity_interval,
-            lea.hash_algorithm, lea.sign_every,
-        )  # fmt: skip
+        lea = attrs.evolve(lea, name=str(destination.did))
         target = Destination(
             str(destination.address), destination.port, self.tls,
             server_hostname=self.server_hostname(destination),

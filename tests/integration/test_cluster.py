@@ -137,25 +137,14 @@ class Scenario:
     async def send(self, count: int) -> None:
         """The next ``count`` packets of the communication, from a POI that knows every
         ingest node (written to the socket: flushed)."""
-        from lawful_intercept.adapters.aio import Backoff
-        from lawful_intercept.adapters.x2x3_transport import X2X3Sender
-        from lawful_intercept.protocol.x2x3_session import Timers
+        from support.cluster import send_pdus
 
         live = [n.port for n in self.ingest if n.process is not None]
         pdus = _sent(count, self.sent)
         if self.sent:
             pdus = pdus[1:]  # the communication is open already
         self.sent += count
-        poi = X2X3Sender(
-            "127.0.0.1", live[0], self.rig.pki["poi"].client_context(), server_hostname="mf",
-            timers=Timers(0.5, 2.0), backoff=Backoff(initial=0.05, maximum=0.2),
-            alternates=[("127.0.0.1", p) for p in live[1:]],
-        )  # fmt: skip
-        await poi.start()
-        for pdu in pdus:
-            await poi.send(pdu)
-        await poi.flush(60)
-        await poi.close()
+        await send_pdus(self.rig, live, pdus)
 
     async def published(self) -> None:
         """Wait until the ingest nodes have published what was sent (IRI-Begin included)."""
@@ -338,14 +327,12 @@ def test_two_mediators_own_disjoint_partitions_and_both_progress(
 
 async def _send_tasks(s: Scenario, xids: list[Any], first: int, count: int) -> None:
     """Packets of the target, intercepted for every task in ``xids`` by one POI."""
+    from support.cluster import send_pdus
     from support.delivery import T0, TARGET
 
-    from lawful_intercept.adapters.aio import Backoff
-    from lawful_intercept.adapters.x2x3_transport import X2X3Sender
     from lawful_intercept.codec.ip import Frame
     from lawful_intercept.protocol.poi_pipeline import InterceptTask, POIPipeline
     from lawful_intercept.protocol.targets import Target
-    from lawful_intercept.protocol.x2x3_session import Timers
 
     if not hasattr(s, "pipeline"):
         tasks = [InterceptTask(x, (Target.parse(TARGET),), idle_timeout=600) for x in xids]
@@ -356,15 +343,7 @@ async def _send_tasks(s: Scenario, xids: list[Any], first: int, count: int) -> N
         for n in range(first, first + count)
     ]
     pdus = s.pipeline.process(frames)  # type: ignore[attr-defined]
-    poi = X2X3Sender(
-        "127.0.0.1", s.ingest[0].port, s.rig.pki["poi"].client_context(), server_hostname="mf",
-        timers=Timers(0.5, 2.0), backoff=Backoff(initial=0.05, maximum=0.2),
-    )  # fmt: skip
-    await poi.start()
-    for pdu in pdus:
-        await poi.send(pdu)
-    await poi.flush(60)
-    await poi.close()
+    await send_pdus(s.rig, [s.ingest[0].port], pdus)
 
 
 def test_a_full_cluster_restart_loses_nothing(tmp_path: Path, broker_cluster: Any) -> None:
@@ -430,3 +409,76 @@ def test_a_node_with_another_cluster_key_refuses_to_start(
         assert first.process is not None and first.process.poll() is None
     finally:
         rig.stop_all()
+
+
+def test_x1_at_any_node_provisions_every_node_and_survives_a_node(
+    tmp_path: Path, broker_cluster: Any
+) -> None:
+    """X1 (TS 103 221-1) at any node of the cluster, one NE: the destination created at one
+    node and the task activated at another reach both; two activations at once at two nodes
+    both hold; the POI's packets reach the LEMF; after a kill -9 of a node the other has
+    the whole state and what is deactivated there stops."""
+    import ipaddress
+    import uuid
+
+    from support.cluster import X1_DID, ClusterRig, send_pdus
+    from support.processes import LEMFProcess
+
+    from lawful_intercept.codec.x1 import messages as x
+    from lawful_intercept.errors import X1Error
+
+    rig = ClusterRig(tmp_path, broker_cluster, x1=True)
+    lemf = LEMFProcess(rig)
+    a = rig.node("a", ["ingest", "mediation"])
+    b = rig.node("b", ["mediation", "delivery"])
+
+    def task(xid: uuid.UUID) -> x.TaskDetails:
+        return x.TaskDetails(
+            xid, [x.TargetIdentifier("ipv4Address", "10.0.0.1")], x.DeliveryType.X2_AND_X3,
+            [X1_DID], [x.MediationDetails("LIID-9")],
+        )  # fmt: skip
+
+    def everywhere(key: str, value: int) -> bool:
+        return all(n.status().get(key) == value for n in (a, b))
+
+    async def main() -> None:
+        at_a, at_b = rig.admf(a), rig.admf(b)
+        await at_a.create_destination(x.DestinationDetails(
+            X1_DID, x.DeliveryType.X2_AND_X3, ipaddress.ip_address("127.0.0.1"), rig.lemf_port,
+        ))  # fmt: skip
+        await at_b.activate_task(task(XID))
+        await until(lambda: everywhere("x1_tasks", 1), 10, "the task at every node")
+        await send_pdus(rig, [a.port], _sent(500))
+        await until(lambda: len(lemf.packets()) >= 500, 60, "CC at the LEMF")
+        others = [uuid.uuid4(), uuid.uuid4()]
+        await asyncio.gather(
+            at_a.activate_task(task(others[0])), at_b.activate_task(task(others[1]))
+        )
+        await until(lambda: everywhere("x1_tasks", 3), 10, "both tasks at every node")
+        found = await at_a.get_all_details()
+        assert {t.details.xid for t in found.tasks} == {XID, *others}
+        a.kill9()
+        await at_b.deactivate_task(XID)
+        with pytest.raises(X1Error, match="2010"):
+            await at_b.activate_task(task(others[0]))
+        await until(lambda: b.status().get("x1_version") == 5, 10, "the status file")
+        status = b.status()
+        assert (status["x1_tasks"], status["x1_destinations"]) == (2, 1)
+        assert status["x1_refused_entries"] == 0
+
+    lemf.start()
+    try:
+        a.start()
+        b.start()
+        for node, port in ((a, a.port), (a, a.x1_port), (b, b.x1_port)):
+            node.wait_listening(port=port)
+        run(main(), 180)
+        assert lemf.packets() == list(range(500))
+        assert not lemf.missing("HI3") and not lemf.missing("HI2")
+        lemf.stop()
+        log = (tmp_path / "lemf.log").read_text()
+        assert "integrity failures 0" in log and "re-used 0" in log, log
+    finally:
+        rig.stop_all()
+        if lemf.process is not None and lemf.process.poll() is None:
+            lemf.stop()

@@ -350,7 +350,10 @@ def test_the_operator_id_reaches_the_pspdu_header(tmp_path: Path) -> None:
     ("change", "message"),
     [
         (lambda r: r["cluster"].update(deliver=["LEA-Q"]), "cluster.deliver: no LEA named 'LEA-Q'"),
-        (lambda r: r.update(x1=base()["x1"]), "X1 provisioning of a cluster is not supported"),
+        (
+            lambda r: r.update(x1={**base()["x1"], "state": "x1.db"}),
+            "x1.state: a cluster keeps its X1 state in the broker",
+        ),
     ],
 )
 def test_a_cluster_section_is_checked_against_the_rest(

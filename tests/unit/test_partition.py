@@ -103,11 +103,21 @@ class Broker:
                     self.unacked.pop(ident, None)
 
 
-def _drive(owner: PartitionMediation, broker: Broker, groups: list[list], budget: int) -> bool:
+def _drive(
+    owner: PartitionMediation,
+    broker: Broker,
+    groups: list[list],
+    budget: int,
+    retask: tuple[int, list[TaskBinding]] | None = None,
+) -> bool:
+    """Run ``owner`` over ``groups`` until ``budget`` runs out (False); ``retask``: before
+    the group of that index, the tasks become those bindings (X1)."""
     left = [budget]
     try:
         broker.run(owner.start(), left)
-        for group in groups:
+        for n, group in enumerate(groups):
+            if retask is not None and n == retask[0]:
+                owner.retask(retask[1], LEAS)
             for step in owner.take(group):
                 broker.run(step, left)
         for step in owner.close():
@@ -175,6 +185,48 @@ def test_a_takeover_repeats_the_same_octets_and_skips_nothing(crash_at: int) -> 
     assert _cc_packets(lea_a) == _packets(batches)  # every packet once
 
 
+@pytest.mark.parametrize("crash_at", [None, *range(1, 60, 4)])
+def test_a_task_added_over_x1_starts_with_an_epoch_and_a_takeover_keeps_the_record(
+    crash_at: int | None,
+) -> None:
+    """After the 4th group the first task gets another LIID (ModifyTask) and a second task
+    is activated: both from the next epoch's start; a takeover mediates the open epoch with
+    the tasks its record names (the same octets again, no packet under both LIIDs), whatever
+    tasks the new owner was given."""
+    import attrs
+
+    from lawful_intercept.codec.handover.ccreader import header_liid
+
+    xids = _xids(1, 2)
+    batches = _batches(xids, 30)
+    first = _bindings(xids[:1])
+    both = [attrs.evolve(first[0], liid=b"LIID-NEW"), *_bindings(xids[1:])]
+    broker = Broker(batches)
+    owner = _owner(None, first)
+    finished = _drive(owner, broker, _groups(batches, 1), crash_at or 10**9, (4, both))
+    if not finished:
+        again = [b for b in batches if b[0] in broker.unacked]
+        random.Random(crash_at).shuffle(again)
+        assert _drive(_owner(broker.record, both), broker, _groups(again, 2), 10**9)
+    assert not broker.unacked
+    copies: dict[tuple[int, int], set[bytes]] = {}
+    for item in broker.published:
+        copies.setdefault((item.stream, item.sequence), set()).add(item.octets)
+    assert all(len(c) == 1 for c in copies.values())
+    delivered = _delivered(broker.published)
+    streams: dict[int, list[int]] = {}
+    for stream, sequence in delivered:
+        streams.setdefault(stream, []).append(sequence)
+    assert all(sorted(s) == list(range(len(s))) for s in streams.values())
+    lea_a = {k: v for k, v in delivered.items() if _clear(v)}
+    liids = {header_liid(o) for o in lea_a.values()}
+    assert liids - {first[0].liid} == {b.liid for b in both}  # the old one: if mediated
+    first_task = [p for p in _packets(batches) if p[12:15] == bytes([10, 0, 0])]
+    assert [p for p in _cc_packets(lea_a) if p[12:15] == bytes([10, 0, 0])] == first_task
+    if crash_at is None:
+        assert owner.mediator.counters.unknown_xid > 0  # its PDUs before: no task yet
+
+
 def _clear(octets: bytes) -> bool:
     try:
         pdu = codec.decode(octets)
@@ -224,6 +276,9 @@ def test_partitions_take_disjoint_byte_counter_ranges() -> None:
         b"C{",
         b"C[]",
         b'D{"zz":1}',
+        b"S",
+        b"S" + bytes(20),
+        b'C{"epoch":1,"state":"","time":1,"order":[],"applied":[],"tasks":7}',
     ],
 )
 def test_damaged_messages_raise_decode_error(data: bytes) -> None:
