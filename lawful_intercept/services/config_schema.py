@@ -230,7 +230,8 @@ MF = _object(
                 "deliver": {
                     "type": "array",
                     "items": _string("an LEA name"),
-                    "description": "the LEAs this node delivers to (default: every LEA)",
+                    "description": "the LEAs of this file this node delivers to (default: "
+                    "every one; an LEA an ADMF provisions: every delivery node)",
                 },
             },
             ("brokers",),
