@@ -54,7 +54,8 @@ class Topology:
     """The cluster's queues: ``prefix.x.<n>`` X2/X3 partitions and ``prefix.c.<n>`` their
     checkpoints; ``prefix.h.<tag>`` an LEA's HI PDUs and ``prefix.d.<tag>`` its delivery
     mark, where a tag is a keyed hash of the LEA's name; ``prefix.s`` the log of the X1
-    state (a stream: read by every node, never consumed away)."""
+    state (a stream: read by every node, never consumed away); ``prefix.r.<role>`` a roll
+    call of a role's nodes."""
 
     prefix: str
     partitions: int
@@ -78,6 +79,12 @@ class Topology:
 
     def checkpoint(self, n: int) -> QueueSpec:
         return self._record(f"{self.prefix}.c.{n}")
+
+    def roll_call(self, role: str) -> QueueSpec:
+        """A queue nobody publishes to, consumed by every node of ``role``: its consumer
+        count is how many there are (a single-active-consumer queue counts only the
+        active one)."""
+        return QueueSpec(f"{self.prefix}.r.{role}", {"x-queue-type": "quorum"})
 
     def x1_log(self) -> QueueSpec:
         # a whole state per entry: 64 MiB keeps the last ones (a segment is trimmed whole)

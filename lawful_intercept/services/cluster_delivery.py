@@ -1,13 +1,18 @@
 """The delivery role of an MF cluster: an LEA's queue to its LEMF.
 
 Each LEA's queue has one active consumer (single active consumer): a delivery node consumes the
-queues of the LEAs it serves and delivers those it is given with today's
+queues of the LEAs it serves (each on a channel of its own) and delivers those it is given
+with today's
 :class:`~lawful_intercept.adapters.hi_client.DeliveryClient`. A broker message is acknowledged
 only after the LEMF acknowledged every PS-PDU it brought (pDUAcknowledgementResponse, or a
 keep-aliveResponse where the LEA does not acknowledge) and the LEA's delivery mark is stored;
 a node that takes an LEA over starts from that mark and drops the copies its LEMF already has
-(see :mod:`lawful_intercept.protocol.delivery_marks`). A lost broker connection stops the
-node's deliveries; it reconnects to the next broker node and waits to be given LEAs again.
+(see :mod:`lawful_intercept.protocol.delivery_marks`). As mediators share partitions, a
+delivery node serving more than its share of the LEAs (LEAs / delivery nodes, rounded up)
+hands one on every two seconds: it stops that delivery and closes the LEA's channel, so the
+broker returns what it held and the next node in line takes the LEA from its mark. A lost
+broker connection stops the node's deliveries; it reconnects to the next broker node and
+waits to be given LEAs again.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from collections.abc import Awaitable, Callable, Mapping
 import aio_pika.abc
 import attrs
 
-from lawful_intercept.adapters.aio import cancel_and_wait, supervise
 from lawful_intercept.adapters.broker import (
     BROKER_ERRORS,
     BrokerLink,
@@ -39,6 +43,7 @@ from lawful_intercept.errors import (
 )
 from lawful_intercept.protection.sealing import Sealer
 from lawful_intercept.protocol.delivery_marks import StreamMarks
+from lawful_intercept.services.cluster_role import ClusterRole, share
 
 __all__ = ["DeliveryRole", "DeliveryStatus"]
 
@@ -64,8 +69,11 @@ class _Serving:
         self.buffer, self.client = buffer, client
 
 
-class DeliveryRole:
+class DeliveryRole(ClusterRole):
     """Delivers the LEAs RabbitMQ gives it."""
+
+    name = "MF delivery"
+    role = "delivery"
 
     def __init__(
         self,
@@ -76,33 +84,20 @@ class DeliveryRole:
         destinations: Mapping[str, Destination],
         operator_id: bytes = b"OPERATOR",
     ) -> None:
-        self.link, self.topology, self.sealer = link, topology, sealer
+        super().__init__(link, topology)
+        self.sealer = sealer
         self.destinations = dict(destinations)
         self.operator_id = operator_id
         self._serving: dict[str, _Serving] = {}
         self._taking: dict[str, asyncio.Task[_Serving]] = {}
-        self._runner: asyncio.Task[None] | None = None
-        # what LEAs given up (after a lost connection) had delivered and dropped
+        # per LEA, the channel of this node's consumer (closing it gives the LEA up)
+        self._channels: dict[str, aio_pika.abc.AbstractChannel] = {}
+        self._handing_on: set[str] = set()
+        # what LEAs given up (handed on, or after a lost connection) had delivered and dropped
         self._given_up: list[LEABuffer] = []
         self.refused_messages = 0
         self.takeovers = 0
-        self.reconnects = 0
-        self.task_failures = 0
-
-    def _task_failed(self, error: Exception) -> None:
-        self.task_failures += 1
-
-    async def start(self) -> None:
-        self._runner = asyncio.get_running_loop().create_task(
-            supervise("MF delivery", self._run, on_failure=self._task_failed)
-        )
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await cancel_and_wait(self._runner)
-            self._runner = None
-        await self._drop_all()
-        await self.link.close()
+        self.releases = 0
 
     def status(self) -> DeliveryStatus:
         buffers = self._given_up + [serving.buffer for serving in self._serving.values()]
@@ -117,44 +112,74 @@ class DeliveryRole:
         )  # fmt: skip
 
     async def redirect(self, destinations: Mapping[str, Destination]) -> None:
-        """The cluster's LEAs changed (X1): a new one is consumed at once; one changed or
-        removed makes the node consume afresh (what it held goes back to the broker, and it
-        takes its LEAs over again from their marks)."""
+        """The cluster's LEAs changed (X1): a new one is consumed at once; one changed is
+        given up and consumed again (what the node held goes back to the broker; the LEA is
+        taken over again from its mark, to its new LEMF); one removed is given up."""
         old, self.destinations = self.destinations, dict(destinations)
         if self._runner is None or self.link.channel is None:
-            return
-        if any(self.destinations.get(name) != value for name, value in old.items()):
-            log.info("MF delivery: an LEA's destination changed; consuming afresh")
-            self.link.lost.set()
-            return
+            return  # connecting consumes what ``destinations`` names
         try:
-            for name in self.destinations.keys() - old.keys():
-                await self._consume(name)
+            for name, value in old.items():
+                if self.destinations.get(name) != value:
+                    await self._give_up(name)
+            for name in self.destinations:
+                if name not in self._channels:
+                    await self._consume(name)
         except (*BROKER_ERRORS, TransportError) as exc:
             log.warning("MF delivery: consuming a new LEA's queue failed (%s)", exc)
             self.link.lost.set()
 
     async def _consume(self, name: str) -> None:
+        """Join LEA ``name``'s consumers, on a channel of its own."""
         await self.link.declare(self.topology.mark(name))
-        queue = await self.link.declare(self.topology.lea(name))
+        channel = await self.link.open_channel(PREFETCH)
+        self._channels[name] = channel
+        queue = await self.link.declare(self.topology.lea(name), channel)
         await queue.consume(self._deliverer(name))
 
-    async def _run(self) -> None:
-        while True:
-            await self.link.connect(prefetch=PREFETCH)
-            try:
-                for name in list(self.destinations):
-                    await self._consume(name)
-                await self.link.lost.wait()
-            except (*BROKER_ERRORS, TransportError) as exc:
-                log.warning("MF delivery: broker connection failed (%s)", exc)
-            self.reconnects += 1
-            await self._drop_all()
+    async def _subscribe_all(self) -> None:
+        for name in list(self.destinations):
+            await self._consume(name)
+
+    async def _rebalance(self) -> None:
+        """Serving more than this node's share of the LEAs: hand one on (its delivery
+        stopped, its channel closed: the next node in line takes it from its mark) and join
+        its line again."""
+        if not self._serving:
+            return
+        nodes = await self._nodes()
+        if len(self._serving) <= share(len(self.destinations), nodes):
+            return
+        name = max(self._serving)
+        await self._give_up(name)
+        self.releases += 1
+        log.info("MF delivery: hands an LEA on (%d delivery nodes)", nodes)
+        await self._consume(name)
+
+    async def _give_up(self, name: str) -> None:
+        """Stop delivering LEA ``name`` and close its channel (the broker returns what this
+        node held of it)."""
+        self._handing_on.add(name)
+        try:
+            taking = self._taking.get(name)
+            if taking is not None:
+                await asyncio.wait([taking])  # a takeover under way finishes first
+            serving = self._serving.pop(name, None)
+            if serving is not None:
+                await serving.client.close()
+                self._given_up.append(serving.buffer)
+            channel = self._channels.pop(name, None)
+            if channel is not None:
+                await channel.close()
+        finally:
+            self._handing_on.discard(name)
 
     async def _drop_all(self) -> None:
         for task in self._taking.values():
             task.cancel()
         self._taking = {}
+        self._channels = {}
+        self._handing_on = set()
         serving, self._serving = self._serving, {}
         for lea in serving.values():
             await lea.client.close()
@@ -164,6 +189,8 @@ class DeliveryRole:
         queue = self.topology.lea(name).name
 
         async def deliver(message: Incoming) -> None:
+            if name in self._handing_on:  # left unacknowledged: the channel's close returns it
+                return
             serving = self._serving.get(name)
             if serving is None:
                 task = self._taking.get(name)

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 import aio_pika.abc
 import attrs
 
-from lawful_intercept.adapters.aio import cancel_and_wait, supervise, wait_event
+from lawful_intercept.adapters.aio import cancel_and_wait
 from lawful_intercept.adapters.broker import (
     BROKER_ERRORS,
     BrokerLink,
@@ -40,12 +40,11 @@ from lawful_intercept.protection.keys.base import HIKey
 from lawful_intercept.protection.sealing import Sealer
 from lawful_intercept.protocol.mediator import LEAConfig, TaskBinding
 from lawful_intercept.protocol.partition import PartitionMediation, Step
+from lawful_intercept.services.cluster_role import ClusterRole, share
 
 __all__ = ["MediationRole", "MediationStatus"]
 
 log = logging.getLogger(__name__)
-#: seconds between a mediator's looks at its share of the partitions
-REBALANCE_SECONDS = 2.0
 Incoming = aio_pika.abc.AbstractIncomingMessage
 
 
@@ -75,8 +74,11 @@ class _Owned:
         self.worker: asyncio.Task[None] | None = None
 
 
-class MediationRole:
+class MediationRole(ClusterRole):
     """Owns what partitions RabbitMQ gives it, and mediates them."""
+
+    name = "MF mediation"
+    role = "mediation"
 
     def __init__(
         self,
@@ -91,7 +93,8 @@ class MediationRole:
         epoch_batches: int = 128,
         epoch_seconds: float = 1.0,
     ) -> None:
-        self.link, self.topology, self.sealer = link, topology, sealer
+        super().__init__(link, topology)
+        self.sealer = sealer
         self.bindings = tuple(bindings)
         self.leas = tuple(leas)
         self.keys, self.signer = dict(keys or {}), signer
@@ -102,31 +105,13 @@ class MediationRole:
         self._channels: dict[int, aio_pika.abc.AbstractChannel] = {}
         self.releases = 0
         self._handing_on: set[int] = set()  # partitions whose channel is being closed
-        self._runner: asyncio.Task[None] | None = None
         self._failed: list[PartitionMediation] = []  # counters of partitions given up
         self.takeovers = 0
-        self.reconnects = 0
         self.refused_messages = 0
         self.hi_messages = 0
         # per partition taken: seconds from its first message here to its first output
         # (the checkpoint read and the open epoch mediated again)
         self.takeover_seconds: list[float] = []
-        self.task_failures = 0
-
-    def _task_failed(self, error: Exception) -> None:
-        self.task_failures += 1
-
-    async def start(self) -> None:
-        self._runner = asyncio.get_running_loop().create_task(
-            supervise("MF mediation", self._run, on_failure=self._task_failed)
-        )
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await cancel_and_wait(self._runner)
-            self._runner = None
-        await self._drop_all()
-        await self.link.close()
 
     def status(self) -> MediationStatus:
         all_ = [o.mediation for o in self._owned.values() if o.mediation] + self._failed
@@ -160,26 +145,14 @@ class MediationRole:
             if owned.mediation is not None:
                 owned.mediation.retask(self.bindings, self.leas)
 
-    async def _run(self) -> None:
-        """Connect, consume every partition (each on a channel of its own), and keep the
-        partitions shared out; after a lost connection, drop every partition and start
-        again on the next node."""
-        while True:
-            await self.link.connect()
-            try:
-                for lea in self.leas:
-                    await self.link.declare(self.topology.lea(lea.name))
-                for n in range(self.topology.partitions):
-                    await self.link.declare(self.topology.checkpoint(n))
-                    await self._subscribe(n)
-                while not self.link.lost.is_set():
-                    await wait_event(self.link.lost, REBALANCE_SECONDS)
-                    if not self.link.lost.is_set():
-                        await self._rebalance()
-            except (*BROKER_ERRORS, TransportError) as exc:
-                log.warning("MF mediation: broker connection failed (%s)", exc)
-            self.reconnects += 1
-            await self._drop_all()
+    async def _subscribe_all(self) -> None:
+        """Every LEA's queue declared; every partition consumed (each on a channel of its
+        own)."""
+        for lea in self.leas:
+            await self.link.declare(self.topology.lea(lea.name))
+        for n in range(self.topology.partitions):
+            await self.link.declare(self.topology.checkpoint(n))
+            await self._subscribe(n)
 
     async def _subscribe(self, n: int) -> None:
         """Join partition ``n``'s consumers (active at once if it has none, else in turn)."""
@@ -196,10 +169,9 @@ class MediationRole:
         joins the line again."""
         if not self._owned:
             return
-        mediators = await self.link.consumers(self.topology.partition(next(iter(self._owned))))
-        share = -(-self.topology.partitions // max(1, mediators))
+        mediators = await self._nodes()
         ready = [n for n, o in self._owned.items() if o.mediation and not o.mediation.replaying]
-        if len(self._owned) <= share or not ready:
+        if len(self._owned) <= share(self.topology.partitions, mediators) or not ready:
             return
         n = max(ready)
         self._handing_on.add(n)

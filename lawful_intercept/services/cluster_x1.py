@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 
 import aio_pika.abc
 
-from lawful_intercept.adapters.aio import cancel_and_wait, supervise
 from lawful_intercept.adapters.broker import (
     BROKER_ERRORS,
     BrokerLink,
@@ -48,6 +47,7 @@ from lawful_intercept.errors import (
 )
 from lawful_intercept.protection.sealing import Sealer
 from lawful_intercept.protocol.x1_log import X1Log
+from lawful_intercept.services.cluster_role import ClusterRole
 from lawful_intercept.services.x1_element import AuditTrail, NetworkElement
 from lawful_intercept.services.x1_hooks import task_binding
 
@@ -140,8 +140,10 @@ class _Held:
         return None
 
 
-class ClusterX1:
+class ClusterX1(ClusterRole):
     """One node's view of the cluster's X1 state, and its X1 answers."""
+
+    name = "MF cluster X1"
 
     def __init__(
         self,
@@ -155,7 +157,8 @@ class ClusterX1:
         audit: AuditTrail | None = None,
         time_check: ClockCheck | None = None,
     ) -> None:
-        self.link, self.topology, self.sealer = link, topology, sealer
+        super().__init__(link, topology)
+        self.sealer = sealer
         self.ne_id, self.operator_id = ne_id, operator_id
         self.on_change, self.audit, self.time_check = on_change, audit, time_check
         self.log = X1Log()
@@ -164,51 +167,32 @@ class ClusterX1:
         self._given = b""  # the document the roles were last given
         self._waiting: dict[bytes, asyncio.Future[bool]] = {}
         self._answering = asyncio.Lock()
-        self._runner: asyncio.Task[None] | None = None
         self.requests = 0
         self.conflicts = 0  # requests applied again after another node's version came first
         self.refused_entries = 0  # log entries that did not open or parse (alarmed)
-        self.reconnects = 0
-        self.task_failures = 0
-
-    def _task_failed(self, error: Exception) -> None:
-        self.task_failures += 1
 
     async def start(self) -> None:
         """Read the log up to now (the roles get its state), then keep reading it."""
-        self._runner = asyncio.get_running_loop().create_task(
-            supervise("MF cluster X1", self._run, on_failure=self._task_failed)
-        )
+        await super().start()
         try:
             await asyncio.wait_for(self.ready.wait(), LOG_TIMEOUT)
         except TimeoutError:
             raise TransportError("cluster: the X1 state log could not be read") from None
 
-    async def close(self) -> None:
-        if self._runner is not None:
-            await cancel_and_wait(self._runner)
-            self._runner = None
-        await self.link.close()
+    async def _subscribe_all(self) -> None:
+        """Read the log from its start (a connection's first read), up to a probe."""
+        self.log = X1Log()
+        self.ready.clear()
+        channel = await self.link.open_channel(256)
+        queue = await self.link.declare(self.topology.x1_log(), channel)
+        await queue.consume(self._read, arguments={"x-stream-offset": "first"})
+        await self._caught_up()
 
-    async def _run(self) -> None:
-        spec = self.topology.x1_log()
-        while True:
-            await self.link.connect()
-            self.log = X1Log()
-            self.ready.clear()
-            try:
-                channel = await self.link.open_channel(256)
-                queue = await self.link.declare(spec, channel)
-                await queue.consume(self._read, arguments={"x-stream-offset": "first"})
-                await self._caught_up()
-                await self.link.lost.wait()
-            except (*BROKER_ERRORS, TransportError) as exc:
-                log.warning("MF cluster X1: broker connection failed (%s)", exc)
-            self.reconnects += 1
-            self.ready.clear()
-            for future in self._waiting.values():
-                if not future.done():
-                    future.set_exception(TransportError("the broker connection was lost"))
+    async def _drop_all(self) -> None:
+        self.ready.clear()
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(TransportError("the broker connection was lost"))
 
     async def _caught_up(self) -> None:
         """Append a probe and read up to it; then the roles get the state."""

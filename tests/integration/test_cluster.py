@@ -197,24 +197,45 @@ def test_kill_9_of_the_mediator_under_load_loses_and_repeats_nothing(
         s.check()
 
 
-def test_kill_9_of_the_delivery_worker_resumes_from_its_mark(
+def test_two_delivery_nodes_share_the_leas_and_one_takes_all_after_a_kill_9(
     tmp_path: Path, broker_cluster: Any
 ) -> None:
-    with Scenario(tmp_path, broker_cluster, delivery=2) as s:
+    """Two LEAs, two delivery nodes: each delivers one; the other's kill -9 mid-stream makes
+    the survivor take its LEA from the delivery mark, and every packet reaches the LEMF once
+    per task."""
+    xids = _partitioned_xids(2)
+    s = Scenario(tmp_path, broker_cluster, delivery=2)
+    _with_tasks(s, xids, leas=["LEA-A", "LEA-B"])
+    with s:
 
         async def main() -> None:
-            await s.send(3000)
-            await until(lambda: len(s.lemf.packets()) > 500, 60, "first deliveries")
-            await until(lambda: any(d.status().get("serving") for d in s.delivery), 10, "status")
-            active = next(d for d in s.delivery if d.status().get("serving"))
-            active.kill9()
-            await s.send(3000)
-            other = next(d for d in s.delivery if d is not active)
-            await until(lambda: bool(other.status().get("serving")), 30, "delivery takeover")
-            await s.delivered()
+            await _send_tasks(s, xids, 0, 1500)
+
+            def handed_on() -> bool:  # the first node served both, then handed one on
+                return any(len(d.status().get("serving", {})) == 1 for d in s.delivery)
+
+            await until(handed_on, 30, "an LEA handed on")
+            await _send_tasks(s, xids, 1500, 500)  # the other node's first for its LEA
+
+            def shared() -> bool:
+                serving = [set(d.status().get("serving", {})) for d in s.delivery]
+                return all(len(x) == 1 for x in serving) and set.union(*serving) == {
+                    "LEA-A",
+                    "LEA-B",
+                }
+
+            await until(shared, 30, "each delivery node serving one LEA")
+            victim = s.delivery[0]
+            victim.kill9()
+            await _send_tasks(s, xids, 2000, 1000)
+            survivor = s.delivery[1]
+            await until(lambda: len(survivor.status().get("serving", {})) == 2, 30, "takeover")
+            await until(lambda: len(s.lemf.packets()) >= 3000 * len(xids), 120, "the LEMF")
+            await asyncio.sleep(1.0)
 
         run(main(), 240)
-        s.check()
+        assert sorted(s.lemf.packets()) == sorted(list(range(3000)) * len(xids))
+        assert not s.lemf.missing("HI3") and not s.lemf.missing("HI2")
 
 
 def test_kill_9_of_an_ingest_node_the_poi_carries_on_at_another(
@@ -286,26 +307,9 @@ def test_two_mediators_own_disjoint_partitions_and_both_progress(
 ) -> None:
     """Tasks in several partitions: each partition has one owner, both mediators own some,
     and every packet reaches the LEMF once per task."""
-    import json
-    import uuid
-
-    from lawful_intercept.protocol.partition import partition_of
-
-    xids = [XID]
-    n = 1
-    while len(xids) < 4:
-        candidate = uuid.UUID(int=XID.int + n)
-        n += 1
-        if partition_of(candidate.bytes, 8) not in {partition_of(x.bytes, 8) for x in xids}:
-            xids.append(candidate)
+    xids = _partitioned_xids(4)
     s = Scenario(tmp_path, broker_cluster)
-    for node in s.rig.nodes:
-        config = json.loads(node.config.read_text())
-        config["tasks"] = [
-            {"xid": str(x), "liid": f"LIID-{i}", "leas": ["LEA-A"], "country": "GB"}
-            for i, x in enumerate(xids)
-        ]
-        node.config.write_text(json.dumps(config))
+    _with_tasks(s, xids, leas=["LEA-A"])
     with s:
 
         async def main() -> None:
@@ -323,6 +327,38 @@ def test_two_mediators_own_disjoint_partitions_and_both_progress(
         numbers = s.lemf.packets()
         assert sorted(numbers) == sorted(list(range(1000)) * len(xids))
         assert not s.lemf.missing("HI3") and not s.lemf.missing("HI2")
+
+
+def _partitioned_xids(count: int) -> list[Any]:
+    """XID and others, each in a partition (of 8) of its own."""
+    import uuid
+
+    from lawful_intercept.protocol.partition import partition_of
+
+    xids = [XID]
+    n = 1
+    while len(xids) < count:
+        candidate = uuid.UUID(int=XID.int + n)
+        n += 1
+        if partition_of(candidate.bytes, 8) not in {partition_of(x.bytes, 8) for x in xids}:
+            xids.append(candidate)
+    return xids
+
+
+def _with_tasks(s: Scenario, xids: list[Any], leas: list[str]) -> None:
+    """Every node's configuration: task i (LIID-i) to LEA i (mod the LEAs); LEAs other than
+    LEA-A are copies of it under their name (the same LEMF and key)."""
+    import json
+
+    for node in s.rig.nodes:
+        config = json.loads(node.config.read_text())
+        (lea,) = config["leas"]
+        config["leas"] = [{**lea, "name": name} for name in leas]
+        config["tasks"] = [
+            {"xid": str(x), "liid": f"LIID-{i}", "leas": [leas[i % len(leas)]], "country": "GB"}
+            for i, x in enumerate(xids)
+        ]
+        node.config.write_text(json.dumps(config))
 
 
 async def _send_tasks(s: Scenario, xids: list[Any], first: int, count: int) -> None:
