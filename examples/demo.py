@@ -163,10 +163,16 @@ def ip_packets(frames: list[bytes]) -> int:
     return count
 
 
-def target_packets(frames: list[bytes], ethernet: bool = True) -> collections.Counter[bytes]:
-    """The IP packets to or from the target among ``frames`` (the ground truth)."""
-    wanted = {socket.inet_pton(socket.AF_INET, TARGET_V4),
-              socket.inet_pton(socket.AF_INET6, TARGET_V6)}  # fmt: skip
+def target_packets(
+    frames: list[bytes],
+    ethernet: bool = True,
+    addresses: tuple[str, ...] = (TARGET_V4, TARGET_V6),
+) -> collections.Counter[bytes]:
+    """The IP packets to or from the target (``addresses``) among ``frames`` (the ground
+    truth)."""
+    wanted = {
+        socket.inet_pton(socket.AF_INET6 if ":" in a else socket.AF_INET, a) for a in addresses
+    }
     out: collections.Counter[bytes] = collections.Counter()
     for frame in frames:
         try:

@@ -124,3 +124,20 @@ def test_the_5g_demo_replays_without_root(tmp_path: Path) -> None:
     assert len(labels) == 11
     for label in labels:
         assert re.search(rf"^  {re.escape(label)} +\S", out, re.M), label
+
+
+@pytest.mark.root
+def test_cluster_demo_loses_nothing_when_a_mediator_and_a_broker_node_die(
+    tmp_path: Path,
+) -> None:
+    """The README's optional cluster demo: three brokers, seven MF nodes, two LEAs; a
+    mediator and a broker node killed mid-run; each LEMF has exactly its task's packets."""
+    out = _run(EXAMPLES / "cluster_demo.py", "--out", str(tmp_path), "--rounds", "12")
+    assert "All checks passed." in out
+    for lea in ("LEA-A", "LEA-B"):
+        assert f"{lea}: pcap holds exactly its task's packets        yes" in out
+        assert f"{lea}: sequence gaps / duplicates dropped           0 / " in out
+    assert re.search(r"kill -9 of mediation\d .* at round \d+", out), out
+    assert re.search(r"partition takeovers by the other mediators\s+[1-9]", out), out
+    served = re.search(r"LEAs each delivery node served at the end\s+(.*)", out)
+    assert served is not None and "LEA-A" in served.group(1) and "LEA-B" in served.group(1)
