@@ -342,8 +342,9 @@ def summary(
          sum(s.get("broker_reconnects", 0) for s in nodes.values())),
         ("X2/X3 PDUs the ingest nodes refused",
          sum(s.get("refused", 0) for s in nodes.values())),
-        ("LEAs each delivery node served at the end", "; ".join(
-            f"{n}: {', '.join(sorted(s.get('serving', {}))) or 'none'}"
+        ("PS-PDUs each delivery node delivered", "; ".join(
+            f"{n}: " + (", ".join(f"{lea} {c}" for lea, c in sorted(s.get("delivered", {}).items()))
+                        or "none")
             for n, s in sorted(nodes.items()) if n.startswith("delivery"))),
     ]  # fmt: skip
     ok = all(s.get("refused", 0) == 0 and s.get("sequence_gaps", 0) == 0 for s in nodes.values())
@@ -389,11 +390,17 @@ def main() -> int:
         print("cluster demo: --rounds must be 3 or more", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
+    for lea in TASKS:  # a run starts afresh: no LEMF state (sequence numbers) from the last
+        for old in args.out.glob(f"{lea.lower()}*"):
+            old.unlink()
     work = Path(tempfile.mkdtemp(prefix="li-cluster-demo-"))
     try:
         return 0 if run(args, work) else 1
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("LI_DEMO_KEEP"):
+            print(f"cluster demo: kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

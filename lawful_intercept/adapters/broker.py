@@ -16,7 +16,8 @@ import contextlib
 import hashlib
 import logging
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import aio_pika
 import aio_pika.abc
@@ -54,8 +55,8 @@ class Topology:
     """The cluster's queues: ``prefix.x.<n>`` X2/X3 partitions and ``prefix.c.<n>`` their
     checkpoints; ``prefix.h.<tag>`` an LEA's HI PDUs and ``prefix.d.<tag>`` its delivery
     mark, where a tag is a keyed hash of the LEA's name; ``prefix.s`` the log of the X1
-    state (a stream: read by every node, never consumed away); ``prefix.r.<role>`` a roll
-    call of a role's nodes."""
+    state (a stream: read by every node, never consumed away); and the exchange
+    ``prefix.r.<role>`` a role's roll call."""
 
     prefix: str
     partitions: int
@@ -80,11 +81,9 @@ class Topology:
     def checkpoint(self, n: int) -> QueueSpec:
         return self._record(f"{self.prefix}.c.{n}")
 
-    def roll_call(self, role: str) -> QueueSpec:
-        """A queue nobody publishes to, consumed by every node of ``role``: its consumer
-        count is how many there are (a single-active-consumer queue counts only the
-        active one)."""
-        return QueueSpec(f"{self.prefix}.r.{role}", {"x-queue-type": "quorum"})
+    def roll_call(self, role: str) -> str:
+        """The fanout exchange the nodes of ``role`` say they are alive on."""
+        return f"{self.prefix}.r.{role}"
 
     def x1_log(self) -> QueueSpec:
         # a whole state per entry: 64 MiB keeps the last ones (a segment is trimmed whole)
@@ -220,6 +219,30 @@ class BrokerLink:
             durable=True,
             arguments=spec.arguments,  # type: ignore[arg-type]
         )
+
+    async def listen(
+        self, exchange: str, callback: Callable[[aio_pika.abc.AbstractIncomingMessage], Any]
+    ) -> None:
+        """Hear what is broadcast on ``exchange`` (a fanout), through a queue of this
+        connection's own (server-named, gone with the connection)."""
+        channel = self._channel()
+        fanout = await channel.declare_exchange(
+            exchange, aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(fanout)
+        await queue.consume(callback, no_ack=True)
+
+    async def broadcast(self, exchange: str, body: bytes) -> None:
+        """``body`` to every queue bound to ``exchange`` (waits for the broker's confirm)."""
+        try:
+            fanout = await self._channel().get_exchange(exchange, ensure=False)
+            await fanout.publish(
+                aio_pika.Message(body), routing_key="", timeout=self.confirm_timeout
+            )
+        except BROKER_ERRORS as exc:
+            self.lost.set()
+            raise TransportError(f"{self.name}: broadcast failed ({exc!r})") from None
 
     async def consumers(self, spec: QueueSpec) -> int:
         """Consumers registered on a queue (active or waiting their turn)."""

@@ -283,7 +283,8 @@ class PartitionMediation:
                 except DecodeError:
                     self.counters.undecodable += 1
             pdus += mediator.on_pdus(views, self._time, self._time)
-            self.counters.batches += 1
+            if batch.pdus:  # an empty one is a mediator's roll call (nothing to mediate)
+                self.counters.batches += 1
         pdus += mediator.release_held()
         return Step(
             record=self._make_record() if record else None,

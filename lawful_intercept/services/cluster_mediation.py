@@ -29,6 +29,7 @@ from lawful_intercept.adapters.broker import (
     open_message,
     sealed_message,
 )
+from lawful_intercept.codec.asn1 import compiled
 from lawful_intercept.codec.cluster import HIBatch, HIItem, PartitionRecord, XBatch, read_message
 from lawful_intercept.errors import (
     ConfigurationError,
@@ -128,6 +129,12 @@ class MediationRole(ClusterRole):
             hi_messages=self.hi_messages,
         )
 
+    async def start(self) -> None:
+        """Compile the PS-PDU codec first (as a single MF does): not on the time of the
+        first IRI or integrity check, nor of a takeover's first output."""
+        await asyncio.to_thread(compiled, "ber")
+        await super().start()
+
     async def retask(self, bindings: Iterable[TaskBinding], leas: Iterable[LEAConfig]) -> None:
         """The cluster's tasks or LEAs changed (X1): a new LEA's queue is declared, then
         every partition takes the change when its next epoch starts."""
@@ -147,12 +154,22 @@ class MediationRole(ClusterRole):
 
     async def _subscribe_all(self) -> None:
         """Every LEA's queue declared; every partition consumed (each on a channel of its
-        own)."""
+        own); then an empty batch into each partition, so that each partition's owner
+        learns it owns it (a consumer hears it is the active one only from a message) and
+        can hand on its share of idle partitions too."""
         for lea in self.leas:
             await self.link.declare(self.topology.lea(lea.name))
         for n in range(self.topology.partitions):
             await self.link.declare(self.topology.checkpoint(n))
             await self._subscribe(n)
+        for n in range(self.topology.partitions):
+            await self._announce(n)
+
+    async def _announce(self, n: int) -> None:
+        """An empty batch into partition ``n``: its owner (whoever it is) learns it."""
+        queue = self.topology.partition(n).name
+        empty = XBatch(0.0, ()).encode()
+        await self.link.publish(queue, sealed_message(self.sealer, queue, _ident(), empty))
 
     async def _subscribe(self, n: int) -> None:
         """Join partition ``n``'s consumers (active at once if it has none, else in turn)."""
@@ -188,6 +205,7 @@ class MediationRole(ClusterRole):
         self._handing_on.discard(n)
         self.releases += 1
         log.info("MF mediation: hands partition %d on (%d mediators)", n, mediators)
+        await self._announce(n)  # to the next owner, before this node joins the line again
         await self._subscribe(n)
 
     async def _drop_all(self) -> None:
@@ -263,6 +281,8 @@ class MediationRole(ClusterRole):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if self.link.lost.is_set():  # the connection went: one reconnection, said once
+                return
             self.task_failures += 1
             log.critical(
                 "ALARM: MF mediation: partition %d failed (%s: %s); giving up every partition "

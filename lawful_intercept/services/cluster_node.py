@@ -70,6 +70,8 @@ class ClusterStatus:
     refused_messages: int = 0  # broker messages that did not open or decode
     epochs: int = 0
     takeovers: int = 0
+    #: partitions and LEAs this node handed on to share them out (mediation, delivery)
+    handed_on: int = 0
     #: seconds from a partition's first message at this node to its first output (last one)
     last_takeover_seconds: float = 0.0
     hi_messages: int = 0
@@ -293,57 +295,50 @@ class ClusterNode:
             sealer.close()
 
     def status(self) -> ClusterStatus:
-        values: dict[str, object] = {}
-        reconnects = failures = refused = takeovers = 0
+        status = ClusterStatus()
         if self.ingest is not None:
             ingest = self.ingest
-            values.update(
-                x2x3_received=ingest.receiver.pdus_received, published=ingest.published,
+            status = attrs.evolve(
+                status, x2x3_received=ingest.receiver.pdus_received, published=ingest.published,
                 ingest_messages=ingest.messages, ingest_octets=ingest.message_octets,
                 refused=ingest.refused, publish_retries=ingest.retries,
             )  # fmt: skip
         if self.mediation is not None:
             m: MediationStatus = self.mediation.status()
-            values.update(
-                owned_partitions=len(m.owned), batches=m.batches, replayed=m.replayed,
+            status = attrs.evolve(
+                status, owned_partitions=len(m.owned), batches=m.batches, replayed=m.replayed,
                 duplicate_batches=m.duplicates, epochs=m.epochs, hi_messages=m.hi_messages,
                 last_takeover_seconds=round(m.last_takeover_seconds, 3),
             )  # fmt: skip
-            refused += m.refused_messages
-            takeovers += m.takeovers
-            reconnects += m.reconnects
-            failures += self.mediation.task_failures
         if self.delivery is not None:
             d: DeliveryStatus = self.delivery.status()
-            values.update(
-                serving=dict.fromkeys(d.serving, 1), delivered=d.delivered,
+            status = attrs.evolve(
+                status, serving=dict.fromkeys(d.serving, 1), delivered=d.delivered,
                 duplicate_pdus=d.duplicates, sequence_gaps=d.gaps,
             )  # fmt: skip
-            refused += d.refused_messages
-            takeovers += d.takeovers
-            reconnects += d.reconnects
-            failures += self.delivery.task_failures
+        if self.x1 is not None:
+            x1 = self.x1
+            status = attrs.evolve(
+                status, x1_version=x1.log.version, x1_tasks=len(x1.state.tasks()),
+                x1_destinations=len(x1.state.destinations()), x1_requests=x1.requests,
+                x1_conflicts=x1.conflicts, x1_refused_entries=x1.refused_entries,
+            )  # fmt: skip
+        sharing = [r for r in (self.mediation, self.delivery) if r is not None]
+        looping = [*sharing, *([self.x1] if self.x1 is not None else [])]
         links = {
             name: role.link
             for name, role in (
                 ("ingest", self.ingest), ("mediation", self.mediation),
-                ("delivery", self.delivery),
+                ("delivery", self.delivery), ("x1", self.x1),
             )
             if role is not None
         }  # fmt: skip
-        nodes = {name: -1 if link.current is None else link.current for name, link in links.items()}
-        if self.x1 is not None:
-            x1 = self.x1
-            values.update(
-                x1_version=x1.log.version, x1_tasks=len(x1.state.tasks()),
-                x1_destinations=len(x1.state.destinations()), x1_requests=x1.requests,
-                x1_conflicts=x1.conflicts, x1_refused_entries=x1.refused_entries,
-            )  # fmt: skip
-            reconnects += x1.reconnects
-            failures += x1.task_failures
-            nodes["x1"] = -1 if x1.link.current is None else x1.link.current
-        return ClusterStatus(
-            broker_nodes=nodes, refused_messages=refused, takeovers=takeovers,
-            broker_reconnects=reconnects, task_failures=failures,
-            **values,  # type: ignore[arg-type]
-        )  # fmt: skip
+        return attrs.evolve(
+            status,
+            broker_nodes={k: -1 if v.current is None else v.current for k, v in links.items()},
+            refused_messages=sum(r.refused_messages for r in sharing),
+            takeovers=sum(r.takeovers for r in sharing),
+            handed_on=sum(r.releases for r in sharing),
+            broker_reconnects=sum(r.reconnects for r in looping),
+            task_failures=sum(r.task_failures for r in looping),
+        )

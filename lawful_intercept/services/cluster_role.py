@@ -1,18 +1,27 @@
 """What every role of an MF cluster node shares: a broker connection it keeps, a connect,
 subscribe, look-again loop, and the counters of both.
 
-A role connects to the first broker node that answers, answers its role's roll call (it
-consumes ``prefix.r.<role>``, so :meth:`_nodes` can count the role's live nodes), subscribes
-(:meth:`_subscribe_all`), then every ``REBALANCE_SECONDS`` looks at its share of the work
-(:meth:`_rebalance`) until the connection is lost; it then drops what it held
+A role connects to the first broker node that answers, joins its role's roll call, subscribes
+(:meth:`_subscribe_all`), then every ``REBALANCE_SECONDS`` says it is alive and looks at its
+share of the work (:meth:`_rebalance`) until the connection is lost; it then drops what it held
 (:meth:`_drop_all`: the broker gives it to another node), counts a reconnection and starts
 again on the next node.
+
+The roll call: every node of a role broadcasts a random identifier on the fanout exchange
+``prefix.r.<role>`` each ``REBALANCE_SECONDS`` and hears the others'; the role's size is the
+identifiers heard within three periods. (Counting consumers does not do: a single-active-
+consumer queue reports only its active one, and a quorum queue keeps counting consumers of a
+lost broker node until it returns.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
+
+import aio_pika.abc
 
 from lawful_intercept.adapters.aio import cancel_and_wait, supervise, wait_event
 from lawful_intercept.adapters.broker import BROKER_ERRORS, BrokerLink, Topology
@@ -39,6 +48,8 @@ class ClusterRole:
 
     def __init__(self, link: BrokerLink, topology: Topology) -> None:
         self.link, self.topology = link, topology
+        self._identifier = os.urandom(8)
+        self._heard: dict[bytes, float] = {}  # node identifier -> when last heard
         self._runner: asyncio.Task[None] | None = None
         self.reconnects = 0
         self.task_failures = 0
@@ -63,22 +74,31 @@ class ClusterRole:
             await self.link.connect()
             try:
                 if self.role is not None:
-                    roll = await self.link.declare(self.topology.roll_call(self.role))
-                    await roll.consume(_ignore)
+                    await self.link.listen(self.topology.roll_call(self.role), self._heard_from)
+                    await self._alive()
                 await self._subscribe_all()
                 while not self.link.lost.is_set():
                     await wait_event(self.link.lost, REBALANCE_SECONDS)
                     if not self.link.lost.is_set():
+                        await self._alive()
                         await self._rebalance()
             except (*BROKER_ERRORS, TransportError) as exc:
                 log.warning("%s: broker connection failed (%s)", self.name, exc)
             self.reconnects += 1
             await self._drop_all()
 
+    async def _alive(self) -> None:
+        if self.role is not None:
+            await self.link.broadcast(self.topology.roll_call(self.role), self._identifier)
+
+    async def _heard_from(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        self._heard[message.body] = time.monotonic()
+
     async def _nodes(self) -> int:
-        """The nodes of this role connected to the broker now (this one included)."""
-        assert self.role is not None
-        return await self.link.consumers(self.topology.roll_call(self.role))
+        """The nodes of this role heard from lately (this one included)."""
+        since = time.monotonic() - 3 * REBALANCE_SECONDS
+        self._heard = {k: t for k, t in self._heard.items() if t >= since}
+        return max(1, len(self._heard))
 
     async def _subscribe_all(self) -> None:
         """Declare and consume what the role takes (on a fresh connection)."""
@@ -89,7 +109,3 @@ class ClusterRole:
 
     async def _drop_all(self) -> None:
         """Forget what the role held (the connection is gone, or the role closes)."""
-
-
-async def _ignore(message: object) -> None:
-    """The roll call carries no message."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cluster import partitioned_xids, with_tasks
 from support.delivery import TIMERS, XID, Rig, pcap_packets, run, udp_packet, x2x3_for
 from support.processes import until
 
@@ -203,16 +204,17 @@ def test_two_delivery_nodes_share_the_leas_and_one_takes_all_after_a_kill_9(
     """Two LEAs, two delivery nodes: each delivers one; the other's kill -9 mid-stream makes
     the survivor take its LEA from the delivery mark, and every packet reaches the LEMF once
     per task."""
-    xids = _partitioned_xids(2)
+    xids = partitioned_xids(2)
     s = Scenario(tmp_path, broker_cluster, delivery=2)
-    _with_tasks(s, xids, leas=["LEA-A", "LEA-B"])
+    for node in s.rig.nodes:
+        with_tasks(node.config, xids, leas=["LEA-A", "LEA-B"])
     with s:
 
         async def main() -> None:
             await _send_tasks(s, xids, 0, 1500)
 
             def handed_on() -> bool:  # the first node served both, then handed one on
-                return any(len(d.status().get("serving", {})) == 1 for d in s.delivery)
+                return any(d.status().get("handed_on") for d in s.delivery)
 
             await until(handed_on, 30, "an LEA handed on")
             await _send_tasks(s, xids, 1500, 500)  # the other node's first for its LEA
@@ -305,16 +307,23 @@ def test_the_lemf_down_for_30_seconds_gets_everything_after(
 def test_two_mediators_own_disjoint_partitions_and_both_progress(
     tmp_path: Path, broker_cluster: Any
 ) -> None:
-    """Tasks in several partitions: each partition has one owner, both mediators own some,
-    and every packet reaches the LEMF once per task."""
-    xids = _partitioned_xids(4)
+    """A task in each of the 8 partitions: the first mediator up owns them all and hands
+    half on; each partition has one owner, both mediators make progress, and every packet
+    reaches the LEMF once per task."""
+    xids = partitioned_xids(8)
     s = Scenario(tmp_path, broker_cluster)
-    _with_tasks(s, xids, leas=["LEA-A"])
+    for node in s.rig.nodes:
+        with_tasks(node.config, xids, leas=["LEA-A"])
     with s:
 
         async def main() -> None:
-            for rounds in range(2):
-                await _send_tasks(s, xids, 500 * rounds, 500)
+            await _send_tasks(s, xids, 0, 500)
+
+            def shared() -> bool:  # 8 partitions, each owned once, half each
+                return sorted(m.status().get("owned_partitions", 0) for m in s.mediators) == [4, 4]
+
+            await until(shared, 60, "the partitions shared out")
+            await _send_tasks(s, xids, 500, 500)
             await until(
                 lambda: all(m.status().get("batches") for m in s.mediators), 60, "both mediate"
             )
@@ -322,43 +331,9 @@ def test_two_mediators_own_disjoint_partitions_and_both_progress(
             await asyncio.sleep(1.0)
 
         run(main(), 240)
-        owned = [m.status()["owned_partitions"] for m in s.mediators]
-        assert all(owned) and sum(owned) == len(xids)  # disjoint: each partition once
         numbers = s.lemf.packets()
         assert sorted(numbers) == sorted(list(range(1000)) * len(xids))
         assert not s.lemf.missing("HI3") and not s.lemf.missing("HI2")
-
-
-def _partitioned_xids(count: int) -> list[Any]:
-    """XID and others, each in a partition (of 8) of its own."""
-    import uuid
-
-    from lawful_intercept.protocol.partition import partition_of
-
-    xids = [XID]
-    n = 1
-    while len(xids) < count:
-        candidate = uuid.UUID(int=XID.int + n)
-        n += 1
-        if partition_of(candidate.bytes, 8) not in {partition_of(x.bytes, 8) for x in xids}:
-            xids.append(candidate)
-    return xids
-
-
-def _with_tasks(s: Scenario, xids: list[Any], leas: list[str]) -> None:
-    """Every node's configuration: task i (LIID-i) to LEA i (mod the LEAs); LEAs other than
-    LEA-A are copies of it under their name (the same LEMF and key)."""
-    import json
-
-    for node in s.rig.nodes:
-        config = json.loads(node.config.read_text())
-        (lea,) = config["leas"]
-        config["leas"] = [{**lea, "name": name} for name in leas]
-        config["tasks"] = [
-            {"xid": str(x), "liid": f"LIID-{i}", "leas": [leas[i % len(leas)]], "country": "GB"}
-            for i, x in enumerate(xids)
-        ]
-        node.config.write_text(json.dumps(config))
 
 
 async def _send_tasks(s: Scenario, xids: list[Any], first: int, count: int) -> None:

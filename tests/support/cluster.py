@@ -179,3 +179,32 @@ class ClusterRig(MFProcess):
                 node.process.kill()
                 node.process.wait(10)
                 node.process = None
+
+
+def partitioned_xids(count: int, partitions: int = 8) -> list[uuid.UUID]:
+    """The tests' XID and others after it, each in a partition of its own."""
+    from lawful_intercept.protocol.partition import partition_of
+    from support.delivery import XID
+
+    xids = [XID]
+    n = 1
+    while len(xids) < count:
+        candidate = uuid.UUID(int=XID.int + n)
+        n += 1
+        taken = {partition_of(x.bytes, partitions) for x in xids}
+        if partition_of(candidate.bytes, partitions) not in taken:
+            xids.append(candidate)
+    return xids
+
+
+def with_tasks(config: Path, xids: list[uuid.UUID], leas: list[str]) -> None:
+    """Rewrite an MF configuration: task i (LIID-i) to LEA i (mod the LEAs); LEAs other than
+    the file's first are copies of it under their name (the same LEMF and key)."""
+    raw = json.loads(config.read_text())
+    lea = raw["leas"][0]
+    raw["leas"] = [{**lea, "name": name} for name in leas]
+    raw["tasks"] = [
+        {"xid": str(x), "liid": f"LIID-{i}", "leas": [leas[i % len(leas)]], "country": "GB"}
+        for i, x in enumerate(xids)
+    ]
+    config.write_text(json.dumps(raw))

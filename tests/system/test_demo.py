@@ -139,5 +139,5 @@ def test_cluster_demo_loses_nothing_when_a_mediator_and_a_broker_node_die(
         assert f"{lea}: sequence gaps / duplicates dropped           0 / " in out
     assert re.search(r"kill -9 of mediation\d .* at round \d+", out), out
     assert re.search(r"partition takeovers by the other mediators\s+[1-9]", out), out
-    served = re.search(r"LEAs each delivery node served at the end\s+(.*)", out)
+    served = re.search(r"PS-PDUs each delivery node delivered\s+(.*)", out)
     assert served is not None and "LEA-A" in served.group(1) and "LEA-B" in served.group(1)
