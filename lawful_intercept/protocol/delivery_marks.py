@@ -3,9 +3,11 @@ number it takes and the next one its LEMF has not acknowledged.
 
 A mediator that takes a partition over publishes again the PS-PDUs of its open epoch, with the
 same numbers and octets (:mod:`.partition`); a delivery worker that takes an LEA over starts
-from the last :class:`~..codec.cluster.DeliveryMark`. So a PS-PDU whose number is behind its
-stream's next one is a copy: it is dropped (counted). One ahead of it means PDUs were lost
-before the delivery: never expected, it is taken, counted and alarmed, never hidden.
+from the last :class:`~..codec.cluster.DeliveryMark`, which names every stream the LEMF has
+acknowledged anything of (a stream it does not name starts at 0). So a PS-PDU whose number
+is behind its stream's next one is a copy: it is dropped (counted). One ahead of it means
+PDUs were lost before the delivery: never expected, it is taken, counted and alarmed, never
+hidden.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ class StreamMarks:
 
     def accept(self, item: HIItem) -> bool:
         """Take ``item`` (True), or drop it as a copy of one already taken (False)."""
-        expected = self.accepted.get(item.stream)
-        if expected is not None and item.sequence != expected:
+        expected = self.accepted.get(item.stream, 0)
+        if item.sequence != expected:
             if 0 < (expected - item.sequence) & _MASK <= _HALF:
                 self.duplicates += 1
                 return False

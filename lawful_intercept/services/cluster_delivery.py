@@ -89,7 +89,8 @@ class DeliveryRole(ClusterRole):
         self.destinations = dict(destinations)
         self.operator_id = operator_id
         self._serving: dict[str, _Serving] = {}
-        self._taking: dict[str, asyncio.Task[_Serving]] = {}
+        self._taking: dict[str, asyncio.Task[None]] = {}
+        self._waiting: dict[str, list[Incoming]] = {}  # per LEA being taken over
         # per LEA, the channel of this node's consumer (closing it gives the LEA up)
         self._channels: dict[str, aio_pika.abc.AbstractChannel] = {}
         self._handing_on: set[str] = set()
@@ -177,7 +178,7 @@ class DeliveryRole(ClusterRole):
     async def _drop_all(self) -> None:
         for task in self._taking.values():
             task.cancel()
-        self._taking = {}
+        self._taking, self._waiting = {}, {}
         self._channels = {}
         self._handing_on = set()
         serving, self._serving = self._serving, {}
@@ -192,21 +193,34 @@ class DeliveryRole(ClusterRole):
             if name in self._handing_on:  # left unacknowledged: the channel's close returns it
                 return
             serving = self._serving.get(name)
-            if serving is None:
-                task = self._taking.get(name)
-                if task is None:
-                    task = self._taking[name] = asyncio.ensure_future(self._take_over(name))
-                try:
-                    serving = await task
-                except Exception as exc:  # e.g. a mark queue not served yet: start afresh
-                    self.task_failures += 1
-                    log.critical("ALARM: MF delivery: taking an LEA over failed (%s: %s); "
-                                 "reconnecting", type(exc).__name__, exc)  # fmt: skip
-                    self.link.lost.set()
-                    return
-            await self._delivered(queue, serving, message)
+            if serving is not None:
+                await self._delivered(queue, serving, message)
+                return
+            # the LEA is being taken over: its messages wait, in the order they came
+            self._waiting.setdefault(name, []).append(message)
+            if name not in self._taking:
+                self._taking[name] = asyncio.ensure_future(self._take_over_then(name, queue))
 
         return deliver
+
+    async def _take_over_then(self, name: str, queue: str) -> None:
+        """Take LEA ``name`` over, deliver what came meanwhile in its order, and only then
+        let messages go straight to it (one that overtook another would make its stream's
+        earlier numbers look like copies)."""
+        try:
+            serving = await self._take_over(name)
+            waiting = self._waiting.setdefault(name, [])
+            while waiting:
+                await self._delivered(queue, serving, waiting.pop(0))
+            self._serving[name] = serving  # no await since ``waiting`` was found empty
+        except Exception as exc:  # e.g. a mark queue not served yet: start afresh
+            self.task_failures += 1
+            log.critical("ALARM: MF delivery: taking an LEA over failed (%s: %s); "
+                         "reconnecting", type(exc).__name__, exc)  # fmt: skip
+            self.link.lost.set()
+        finally:
+            self._taking.pop(name, None)
+            self._waiting.pop(name, None)
 
     async def _delivered(self, queue: str, serving: _Serving, message: Incoming) -> None:
         try:
@@ -250,8 +264,6 @@ class DeliveryRole(ClusterRole):
         client = DeliveryClient(
             name, self.destinations[name], buffer, operator_id=self.operator_id,
         )  # fmt: skip
-        serving = self._serving[name] = _Serving(buffer, client)
-        self._taking.pop(name, None)
         await client.start()
         log.info("MF delivery: delivers to an LEA (%d streams marked)", len(buffer.marks.accepted))
-        return serving
+        return _Serving(buffer, client)

@@ -61,6 +61,35 @@ class Cluster:
         )  # fmt: skip
 
 
+async def _tamper(cluster: Cluster) -> None:
+    """What the infrastructure domain might put in the queues: into the task's partition, a
+    batch sealed under another key, one sealed for another queue and one that opens but
+    does not read; into the LEA's queue, a batch under another key and an X2/X3 batch."""
+    from lawful_intercept.adapters.broker import sealed_message
+    from lawful_intercept.codec.cluster import XBatch
+    from lawful_intercept.protocol.partition import partition_of
+
+    topology = cluster.topology
+    partition_spec = topology.partition(partition_of(XID.bytes, topology.partitions))
+    partition = partition_spec.name
+    lea = topology.lea("LEA-A").name
+    foreign = Sealer(bytearray(os.urandom(32)), "another cluster")
+    batch = XBatch(0.0, (b"x" * 40,)).encode()
+    link = cluster.link("tamper")
+    await link.connect()
+    for spec in (topology.lea("LEA-A"), partition_spec):
+        await link.declare(spec)  # as the roles do (they may not have yet)
+    for sealer, queue, sealed_for, plain in (
+        (foreign, partition, partition, batch),
+        (cluster.sealer(), partition, lea, batch),
+        (cluster.sealer(), partition, partition, b"Z" + batch),
+        (foreign, lea, lea, batch),
+        (cluster.sealer(), lea, lea, batch),
+    ):
+        await link.publish(queue, sealed_message(sealer, sealed_for, os.urandom(16), plain))
+    await link.close()
+
+
 def _check_lemf(rig: Rig, packets: list[bytes]) -> None:
     assert rig.lemf is not None
     counters = rig.lemf.counters
@@ -80,6 +109,7 @@ def test_pois_to_lemf_through_the_cluster(tmp_path: Path, broker_cluster: Any) -
         await ingest.start()
         await mediation.start()
         await delivery.start()
+        await _tamper(cluster)
         poi = rig.poi(ingest.port)
         await poi.start()
         for pdu in x2x3_for(packets):
@@ -94,7 +124,9 @@ def test_pois_to_lemf_through_the_cluster(tmp_path: Path, broker_cluster: Any) -
         await rig.stop_lemf()
         assert ingest.published == len(packets) + 2
         status = mediation.status()
-        assert status.batches == ingest.messages and status.refused_messages == 0
+        # the foreign-key, moved and damaged messages: refused, counted, nothing mediated
+        assert status.batches == ingest.messages and status.refused_messages == 3
+        assert delivery.refused_messages == 2
         _check_lemf(rig, packets)
 
     run(main(), 120)
