@@ -1,7 +1,7 @@
 # The two commands a newcomer needs on a fresh Debian 12 machine, as root:
 #   make demo   - installs what is needed, then runs the main job (the demo)
 #   make test   - installs what is needed, then runs lint, type checks, the docs build, tests, the native
-#                 helpers under ASan/UBSan, and fuzzers (each harness for FUZZ_SECONDS, 45)
+#                 helpers under ASan/UBSan, and fuzzers (each harness for FUZZ_SECONDS, 30)
 # Both are idempotent: a second run installs nothing new.
 
 PY      ?= python3
@@ -10,7 +10,7 @@ BIN     := $(VENV)/bin
 APT_PKGS := swtpm swtpm-tools softhsm2 libtss2-dev tpm2-tools tshark tcpdump pkg-config \
             clang-14 libclang-rt-14-dev \
             libpcap0.8 iproute2 ethtool netsniff-ng gcc libssl-dev python3-dev rabbitmq-server
-FUZZ_SECONDS ?= 45
+FUZZ_SECONDS ?= 30
 SANITIZE_SECONDS ?= 15
 
 .PHONY: demo test deps system-deps lint typecheck docs unit sanitize fuzz bench clean

@@ -11,7 +11,7 @@ import signal
 import socket
 import time
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from cryptography.hazmat.primitives import serialization
 
@@ -21,6 +21,10 @@ from lawful_intercept.cli.files import publish, read_input, read_verification_ke
 from lawful_intercept.errors import ConfigurationError
 from lawful_intercept.protection.keys.base import HIKey, KeyStore, release, zeroise
 from lawful_intercept.protection.memory import lock
+
+if TYPE_CHECKING:
+    from lawful_intercept.adapters.metrics import MetricsEndpoint
+    from lawful_intercept.services.mf_config import MFConfig
 
 __all__ = ["add_mf_parsers", "cmd_lemf", "cmd_mf"]
 
@@ -193,16 +197,8 @@ async def _run_mf(args: argparse.Namespace, config: object, base: Path, err: Tex
             operator_id=config.operator_id, keys=keys, signer=store.sign_digest,
             host=config.listen[0], port=config.listen[1], pois=config.pois,
         )  # fmt: skip
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        metrics = None
-        if config.metrics is not None:
-            from lawful_intercept.adapters.metrics import MetricsEndpoint
-
-            (host, port), tls = config.metrics
-            metrics = MetricsEndpoint(tls, host, port, "li_mf", MF_GAUGES)
+        stop = _stop_on_signals()
+        metrics = _mf_metrics(config, "li_mf", MF_GAUGES)
         await service.start()
         clock = service_clock(args, "li mf")
         x1 = None
@@ -294,16 +290,8 @@ async def _run_cluster_node(
     x1 = load_ne_config(config.x1, base) if config.x1 is not None else None
     clock = service_clock(args, "li mf")
     node = ClusterNode(config, store, keys, x1=x1, time_check=clock)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    metrics = None
-    if config.metrics is not None:
-        from lawful_intercept.adapters.metrics import MetricsEndpoint
-
-        (host, port), tls = config.metrics
-        metrics = MetricsEndpoint(tls, host, port, "li_mf_cluster", CLUSTER_GAUGES)
+    stop = _stop_on_signals()
+    metrics = _mf_metrics(config, "li_mf_cluster", CLUSTER_GAUGES)
     await node.start()
     where = f", X2/X3 on {config.listen[0]}:{node.port}" if node.port is not None else ""
     if node.x1_server is not None and x1 is not None:
@@ -334,6 +322,25 @@ async def _run_cluster_node(
     print("li mf: cluster node stopped; what it held unacknowledged goes to another node",
           file=err)  # fmt: skip
     return 0
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event SIGINT or SIGTERM sets (a service's clean stop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+def _mf_metrics(config: MFConfig, name: str, gauges: frozenset[str]) -> MetricsEndpoint | None:
+    """The MF configuration's metrics endpoint (None: it has no ``metrics``)."""
+    if config.metrics is None:
+        return None
+    from lawful_intercept.adapters.metrics import MetricsEndpoint
+
+    (host, port), tls = config.metrics
+    return MetricsEndpoint(tls, host, port, name, gauges)
 
 
 def _append(path: str, mode: str) -> IO[Any]:
@@ -461,10 +468,7 @@ async def _run_lemf(args: argparse.Namespace, err: TextIO) -> int:
             senders=senders, idle_timeout=args.idle_timeout,
             max_connections=args.max_connections,
         )  # fmt: skip
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+        stop = _stop_on_signals()
         await server.start()
         if args.metrics:
             metrics = MetricsEndpoint(files, metrics_host, metrics_port, "li_lemf", LEMF_GAUGES)

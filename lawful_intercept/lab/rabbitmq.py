@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import pwd
 import secrets
@@ -32,6 +33,7 @@ from lawful_intercept.adapters.tls import TLSConfig
 
 __all__ = ["BrokerCluster", "BrokerNode"]
 
+log = logging.getLogger(__name__)
 _SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 _CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 _START_TIMEOUT = 90.0
@@ -313,8 +315,10 @@ class BrokerCluster:
     def close(self) -> None:
         """Stop every node and epmd (by PID) and remove the directories this made."""
         for node in self.nodes:
-            with contextlib.suppress(Exception):
+            try:
                 node.stop(timeout=30)
+            except (OSError, subprocess.SubprocessError) as exc:  # go on with the others
+                log.warning("broker node %s did not stop: %s", node.name, exc)
         if self._epmd is not None:
             self._epmd.kill()
             self._epmd.wait(timeout=10)
