@@ -84,6 +84,8 @@ class ClusterRole:
                         await self._rebalance()
             except (*BROKER_ERRORS, TransportError) as exc:
                 log.warning("%s: broker connection failed (%s)", self.name, exc)
+            else:  # the connection or a channel closed under it (a partition's failure too)
+                log.warning("%s: broker connection lost; connecting again", self.name)
             self.reconnects += 1
             await self._drop_all()
 
